@@ -1,0 +1,3 @@
+from pcapkit.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""The decoding entry points of the Python API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.packets import decode_batch
+from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
+from pcapkit.errors import CaptureError
+from pcapkit.io.reader import iter_capture_paths, open_capture
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class Decoded:
+    """Tables decoded from one or more capture files.
+
+    ``errors`` lists files that could not be read completely; their packets up
+    to the damage are in the tables all the same.
+    """
+
+    packets: pd.DataFrame
+    dns: pd.DataFrame
+    interfaces: pd.DataFrame
+    errors: list[CaptureError] = field(default_factory=list)
+
+
+def _config(config: DecodeConfig | None, **ports: Iterable[int] | None) -> DecodeConfig:
+    if config is not None and any(v is not None for v in ports.values()):
+        raise ValueError("give either config= or port lists, not both")
+    if config is not None:
+        return config
+    return DecodeConfig.build(**ports)
+
+
+def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
+                vxlan_ports: Iterable[int] | None = None,
+                geneve_ports: Iterable[int] | None = None,
+                dns_ports: Iterable[int] | None = None,
+                batch_size: int = 65536) -> Decoded:
+    """Decode one capture file (pcap or pcapng, optionally gzip) into tables.
+
+    Port lists replace the defaults (VXLAN 4789 and 8472, Geneve 6081, DNS 53).
+    """
+    cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
+    name = str(path)
+    with open_capture(path, batch_size=batch_size) as reader:
+        parts = [decode_batch(batch, cfg) for batch in reader.batches()]
+        packets = packet_frame(parts, name, reader.interfaces)
+        return Decoded(packets=packets, dns=dns_frame(parts, packets),
+                       interfaces=interface_frame(name, reader.interfaces),
+                       errors=list(reader.errors))
+
+
+def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
+                 vxlan_ports: Iterable[int] | None = None,
+                 geneve_ports: Iterable[int] | None = None,
+                 dns_ports: Iterable[int] | None = None) -> Decoded:
+    """Decode files and directories (searched recursively for captures) into one set of tables."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
+    results = [decode_file(p, config=cfg) for p in iter_capture_paths(paths)]
+    if not results:
+        return decode_empty()
+    return Decoded(packets=concat_tables([r.packets for r in results]),
+                   dns=concat_tables([r.dns for r in results]),
+                   interfaces=concat_tables([r.interfaces for r in results]),
+                   errors=[e for r in results for e in r.errors])
+
+
+def decode_empty() -> Decoded:
+    from pcapkit.decode.table import empty_packets
+
+    packets = empty_packets()
+    return Decoded(packets=packets, dns=dns_frame([], packets), interfaces=interface_frame("", []))
+
+
+def iter_decode(path: PathLike, *, config: DecodeConfig | None = None,
+                batch_size: int = 65536) -> Iterator[Decoded]:
+    """Decode a capture batch by batch, so memory stays bounded whatever its size.
+
+    Each item holds the packets (and DNS messages) of one batch; frame numbers
+    continue across batches. Errors found while reading appear on the batch
+    where reading stopped (the last one).
+    """
+    cfg = config or DecodeConfig()
+    name = str(path)
+    with open_capture(path, batch_size=batch_size) as reader:
+        reported = 0
+        for batch in reader.batches():
+            part = decode_batch(batch, cfg)
+            packets = packet_frame([part], name, reader.interfaces)
+            yield Decoded(packets=packets, dns=dns_frame([part], packets),
+                          interfaces=interface_frame(name, reader.interfaces),
+                          errors=list(reader.errors[reported:]))
+            reported = len(reader.errors)
+        if len(reader.errors) > reported:
+            packets = packet_frame([], name, reader.interfaces)
+            yield Decoded(packets=packets, dns=dns_frame([], packets),
+                          interfaces=interface_frame(name, reader.interfaces),
+                          errors=list(reader.errors[reported:]))
+
+
+__all__ = ["Decoded", "decode_file", "decode_files", "iter_decode"]

@@ -1,0 +1,43 @@
+"""``pcapkit decode``: the packet table of capture files."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pcapkit.api import decode_files
+from pcapkit.cli.output import FORMATS, write_frame
+from pcapkit.decode.config import DecodeConfig
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--vxlan-port", "vxlan_ports", type=int, multiple=True,
+              help="Also decode this UDP port as VXLAN (4789 and 8472 always are).")
+@click.option("--geneve-port", "geneve_ports", type=int, multiple=True,
+              help="Also decode this UDP port as Geneve (6081 always is).")
+@click.option("--dns-port", "dns_ports", type=int, multiple=True,
+              help="Also parse this port as DNS (53 always is).")
+@click.option("--dns", "table", flag_value="dns", help="Print the DNS table instead of packets.")
+@click.option("--interfaces", "table", flag_value="interfaces",
+              help="Print the capture interfaces instead of packets.")
+def decode(paths: tuple[str, ...], fmt: str, output: str | None, vxlan_ports: tuple[int, ...],
+           geneve_ports: tuple[int, ...], dns_ports: tuple[int, ...], table: str | None) -> None:
+    """Decode capture files and directories into one row per packet.
+
+    Damaged files are reported on stderr with their byte offset; every packet
+    before the damage, and every other file, is still decoded. The exit status
+    is 1 when any file was damaged.
+    """
+    config = DecodeConfig.build(vxlan_ports=vxlan_ports, geneve_ports=geneve_ports,
+                                dns_ports=dns_ports, extra=True)
+    result = decode_files(paths, config=config)
+    frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "", result.packets)
+    write_frame(frame, fmt, output)
+    for error in result.errors:
+        click.echo(f"pcapkit: warning: {error}", err=True)
+    if result.errors:
+        sys.exit(1)

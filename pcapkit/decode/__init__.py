@@ -1,0 +1,1 @@
+"""Packet decoding: link layer, IP, transport and tunnels, as columns."""

@@ -1,0 +1,25 @@
+"""Geneve (RFC 8926): 8-byte base header, variable options, then the payload
+named by its protocol type (0x6558 Ethernet, 0x0800 IPv4, 0x86DD IPv6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.encap import INNER_NONE, PAYLOAD_KIND, Inner, register_encap
+
+GENEVE_BASE = 8
+
+
+@register_encap("geneve", udp_ports=(6081,))
+def decode_geneve(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
+    first, ok_first = pb.u8(rows, start)
+    ptype, ok_type = pb.u16(rows, start + 2)
+    vni, ok_vni = pb.u24(rows, start + 4)
+    version = first >> 6
+    options_len = (first & 0x3F).astype(np.int64) * 4  # optlen counts 4-byte words
+    kind = np.full(len(rows), INNER_NONE, np.uint8)
+    for ethertype, inner_kind in PAYLOAD_KIND.items():
+        kind[ptype == ethertype] = inner_kind
+    ok = ok_first & ok_type & ok_vni & (version == 0)
+    return Inner(ok=ok, start=start + GENEVE_BASE + options_len, kind=kind, vni=vni, has_vni=ok)

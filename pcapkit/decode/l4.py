@@ -1,0 +1,117 @@
+"""Transport headers (TCP, UDP, SCTP, ICMP, ICMPv6) and the headers quoted in ICMP errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.ip import IPLayer, parse_ip
+
+TCP, UDP, SCTP, ICMP, ICMPV6 = 6, 17, 132, 1, 58
+PORT_PROTOCOLS = (TCP, UDP, SCTP)
+#: ICMP types whose body quotes the offending packet's IP header
+ICMP_ERRORS = (3, 4, 5, 11, 12)
+ICMPV6_ERRORS = (1, 2, 3, 4)
+
+ERR_L4_CUT = 5
+
+TRANSPORT_COLUMNS = ("sport", "dport", "tcp_flags", "tcp_seq", "tcp_ack", "tcp_window",
+                     "payload_len", "icmp_type", "icmp_code", "icmp_mtu", "icmp_orig_src",
+                     "icmp_orig_dst", "icmp_orig_proto", "icmp_orig_sport", "icmp_orig_dport")
+
+
+def ports(pb: PacketBytes, layer: IPLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source/destination ports of port-carrying transports (for tunnel and DNS matching).
+
+    Returns (index into layer, sport, dport, ok)."""
+    idx = np.flatnonzero(layer.l4_ok & np.isin(layer.proto, PORT_PROTOCOLS))
+    rows, pos = layer.rows[idx], layer.l4[idx]
+    sport, ok_s = pb.u16(rows, pos)
+    dport, ok_d = pb.u16(rows, pos + 2)
+    return idx, sport, dport, ok_s & ok_d
+
+
+def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
+                    errors: np.ndarray) -> None:
+    """Decode the upper-layer header of each row of ``layer`` into the packet columns."""
+    here = layer.l4_ok
+    idx_p, sport, dport, ok_ports = ports(pb, layer)
+    rows_p = layer.rows[idx_p]
+    _, ok_sport = pb.u16(rows_p, layer.l4[idx_p])
+    cols.put("sport", rows_p, sport, ok_sport)
+    cols.put("dport", rows_p, dport, ok_ports)
+    errors[rows_p[~ok_ports]] = ERR_L4_CUT
+
+    tcp = np.flatnonzero(here & (layer.proto == TCP))
+    if len(tcp):
+        r, p = layer.rows[tcp], layer.l4[tcp]
+        seq, ok_seq = pb.u32(r, p + 4)
+        ack, ok_ack = pb.u32(r, p + 8)
+        off_flags, ok_of = pb.u16(r, p + 12)
+        window, ok_win = pb.u16(r, p + 14)
+        cols.put("tcp_seq", r, seq, ok_seq)
+        cols.put("tcp_ack", r, ack, ok_ack)
+        cols.put("tcp_flags", r, off_flags & 0x01FF, ok_of)
+        cols.put("tcp_window", r, window, ok_win)
+        data_offset = (off_flags >> 12).astype(np.int64) * 4
+        payload = layer.l4_end[tcp] - p - data_offset
+        cols.put("payload_len", r, np.maximum(payload, 0).astype(np.uint32), ok_of & (data_offset >= 20))
+        errors[r[~ok_win]] = ERR_L4_CUT
+
+    udp = np.flatnonzero(here & (layer.proto == UDP))
+    if len(udp):
+        r, p = layer.rows[udp], layer.l4[udp]
+        length, ok_len = pb.u16(r, p + 4)
+        cols.put("payload_len", r, np.maximum(length.astype(np.int64) - 8, 0).astype(np.uint32),
+                 ok_len & (length >= 8))
+        errors[r[~ok_len]] = ERR_L4_CUT
+
+    icmp = np.flatnonzero(here & (((layer.proto == ICMP) & layer.is_v4) |
+                                  ((layer.proto == ICMPV6) & ~layer.is_v4)))
+    if len(icmp):
+        _icmp(pb, layer, icmp, cols, errors)
+
+    other = np.flatnonzero(here & ~np.isin(layer.proto, (TCP, UDP, ICMP, ICMPV6)))
+    cols.put("payload_len", layer.rows[other],
+             np.maximum(layer.l4_end[other] - layer.l4[other], 0).astype(np.uint32))
+
+
+def _icmp(pb: PacketBytes, layer: IPLayer, idx: np.ndarray, cols: ColumnBuffers,
+          errors: np.ndarray) -> None:
+    r, p = layer.rows[idx], layer.l4[idx]
+    v4 = layer.is_v4[idx]
+    icmp_type, ok_type = pb.u8(r, p)
+    icmp_code, ok_code = pb.u8(r, p + 1)
+    cols.put("icmp_type", r, icmp_type, ok_type)
+    cols.put("icmp_code", r, icmp_code, ok_code)
+    cols.put("payload_len", r, np.maximum(layer.l4_end[idx] - p - 8, 0).astype(np.uint32))
+    errors[r[~ok_code]] = ERR_L4_CUT
+    # Next-hop MTU: ICMPv4 3/4 keeps it in the low 16 bits of the second word,
+    # ICMPv6 Packet Too Big (2) in the whole 32-bit word.
+    mtu16, ok16 = pb.u16(r, p + 6)
+    mtu32, ok32 = pb.u32(r, p + 4)
+    frag_needed = v4 & (icmp_type == 3) & (icmp_code == 4)
+    too_big = ~v4 & (icmp_type == 2)
+    cols.put("icmp_mtu", r[frag_needed], mtu16[frag_needed].astype(np.uint32), ok16[frag_needed])
+    cols.put("icmp_mtu", r[too_big], mtu32[too_big], ok32[too_big])
+
+    is_error = ok_type & np.where(v4, np.isin(icmp_type, ICMP_ERRORS),
+                                  np.isin(icmp_type, ICMPV6_ERRORS))
+    quoted = np.flatnonzero(is_error)
+    if not len(quoted):
+        return
+    qr, qpos = r[quoted], p[quoted] + 8
+    first, ok_first = pb.u8(qr, qpos)
+    version = (first >> 4).astype(np.uint8)
+    has_ip = ok_first & ((version == 4) | (version == 6))
+    qr, qpos, version = qr[has_ip], qpos[has_ip], version[has_ip]
+    # The quoted header describes a packet we do not have: bound it by the capture.
+    inner = parse_ip(pb, qr, qpos, pb.offset[qr] * 0 + pb.caplen[qr], version)
+    good = inner.ok
+    cols.put_ip("icmp_orig_src", qr, inner.src_hi, inner.src_lo, good)
+    cols.put_ip("icmp_orig_dst", qr, inner.dst_hi, inner.dst_lo, good)
+    cols.put("icmp_orig_proto", qr, inner.proto, good & inner.proto_ok)
+    q_idx, q_sport, q_dport, q_ok = ports(pb, inner)
+    cols.put("icmp_orig_sport", qr[q_idx], q_sport, q_ok)
+    cols.put("icmp_orig_dport", qr[q_idx], q_dport, q_ok)

@@ -1,0 +1,147 @@
+"""Link layers: find the network header and its EtherType in every packet.
+
+Handles Ethernet with 802.1Q/802.1ad tags, Linux cooked captures (SLL, and SLL2
+which ``tcpdump -i any`` writes), raw IP and BSD loopback. Tunnel payloads that
+are Ethernet frames reuse :func:`ethernet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pcapkit.decode.bytes import PacketBytes
+
+ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+MAX_VLAN_TAGS = 4
+
+LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP = 0, 1, 108
+LINKTYPE_SLL, LINKTYPE_SLL2 = 113, 276
+LINKTYPE_RAW_ANY = (101, 12, 14)   # version nibble decides
+LINKTYPE_IPV4, LINKTYPE_IPV6 = 228, 229
+#: BSD address families that mean IPv6 (Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30)
+AF_INET6_VALUES = (10, 24, 28, 30)
+AF_INET = 2
+
+PKT_TYPES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}
+
+
+@dataclass
+class EthernetResult:
+    ethertype: np.ndarray   # int32, -1 when the header is cut short
+    next_pos: np.ndarray    # int64
+    vlan: np.ndarray        # uint16, outermost tag
+    has_vlan: np.ndarray    # bool
+    src_mac: np.ndarray     # uint64
+    dst_mac: np.ndarray     # uint64
+    mac_ok: np.ndarray      # bool
+
+
+def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Skip 802.1Q/802.1ad tags; return the payload EtherType, position and outer tag."""
+    vlan = np.zeros(len(rows), np.uint16)
+    has_vlan = np.zeros(len(rows), bool)
+    ethertype = ethertype.copy()
+    pos = pos.copy()
+    for _ in range(MAX_VLAN_TAGS):
+        tagged = np.flatnonzero(np.isin(ethertype, VLAN_TPIDS))
+        if not len(tagged):
+            break
+        tci, ok_tci = pb.u16(rows[tagged], pos[tagged])
+        inner, ok_inner = pb.u16(rows[tagged], pos[tagged] + 2)
+        first = ~has_vlan[tagged] & ok_tci
+        vlan[tagged[first]] = tci[first] & 0x0FFF
+        has_vlan[tagged[first]] = True
+        ethertype[tagged] = np.where(ok_inner, inner.astype(np.int32), -1)
+        pos[tagged] += 4
+    return ethertype, pos, vlan, has_vlan
+
+
+def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray) -> EthernetResult:
+    """Parse an Ethernet II header (and VLAN tags) at ``pos``."""
+    dst, ok_dst = pb.u48(rows, pos)
+    src, ok_src = pb.u48(rows, pos + 6)
+    etype, ok_type = pb.u16(rows, pos + 12)
+    ethertype = np.where(ok_type, etype.astype(np.int32), -1)
+    ethertype, next_pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, pos + 14)
+    return EthernetResult(ethertype, next_pos, vlan, has_vlan, src, dst, ok_dst & ok_src)
+
+
+@dataclass
+class LinkResult:
+    """Per packet: where the network header starts and what it is."""
+
+    ethertype: np.ndarray   # int32; -1 unknown / not present
+    l3_pos: np.ndarray      # int64
+    vlan: np.ndarray
+    has_vlan: np.ndarray
+    if_index: np.ndarray    # uint32 (SLL2)
+    has_if_index: np.ndarray
+    pkt_type: np.ndarray    # int64 code (SLL/SLL2), -1 when absent
+
+
+def _version_ethertype(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    first, ok = pb.u8(rows, pos)
+    version = first >> 4
+    out = np.full(len(rows), -1, np.int32)
+    out[ok & (version == 4)] = ETHERTYPE_IPV4
+    out[ok & (version == 6)] = ETHERTYPE_IPV6
+    return out
+
+
+def _family_ethertype(family: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    out = np.full(len(family), -1, np.int32)
+    out[ok & (family == AF_INET)] = ETHERTYPE_IPV4
+    out[ok & np.isin(family, AF_INET6_VALUES)] = ETHERTYPE_IPV6
+    return out
+
+
+def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
+    """Decode the capture link layer of every packet in the batch."""
+    n = len(linktype)
+    res = LinkResult(ethertype=np.full(n, -1, np.int32), l3_pos=np.zeros(n, np.int64),
+                     vlan=np.zeros(n, np.uint16), has_vlan=np.zeros(n, bool),
+                     if_index=np.zeros(n, np.uint32), has_if_index=np.zeros(n, bool),
+                     pkt_type=np.full(n, -1, np.int64))
+    for lt in np.unique(linktype):
+        rows = np.flatnonzero(linktype == lt)
+        zero = np.zeros(len(rows), np.int64)
+        if lt == LINKTYPE_ETHERNET:
+            eth = ethernet(pb, rows, zero)
+            ethertype, pos, vlan, has_vlan = eth.ethertype, eth.next_pos, eth.vlan, eth.has_vlan
+        elif lt in (LINKTYPE_SLL, LINKTYPE_SLL2):
+            if lt == LINKTYPE_SLL:
+                ptype, ok_ptype = pb.u16(rows, zero)
+                proto, ok_proto = pb.u16(rows, zero + 14)
+                header = 16
+            else:
+                proto, ok_proto = pb.u16(rows, zero)
+                ifindex, ok_if = pb.u32(rows, zero + 4)
+                res.if_index[rows], res.has_if_index[rows] = ifindex, ok_if
+                ptype, ok_ptype = pb.u8(rows, zero + 10)
+                header = 20
+            res.pkt_type[rows] = np.where(ok_ptype, ptype.astype(np.int64), -1)
+            ethertype = np.where(ok_proto, proto.astype(np.int32), -1)
+            ethertype, pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, zero + header)
+        elif lt in LINKTYPE_RAW_ANY or lt in (LINKTYPE_IPV4, LINKTYPE_IPV6):
+            ethertype = _version_ethertype(pb, rows, zero)
+            if lt == LINKTYPE_IPV4:
+                ethertype[ethertype == ETHERTYPE_IPV6] = -1
+            elif lt == LINKTYPE_IPV6:
+                ethertype[ethertype == ETHERTYPE_IPV4] = -1
+            pos, vlan, has_vlan = zero, np.zeros(len(rows), np.uint16), np.zeros(len(rows), bool)
+        elif lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
+            family, ok = pb.u32(rows, zero)
+            if lt == LINKTYPE_NULL:  # host byte order of the writer: accept either
+                swapped = family.byteswap()
+                family = np.where(family > 0xFFFF, swapped, family)
+            ethertype = _family_ethertype(family, ok)
+            pos, vlan, has_vlan = zero + 4, np.zeros(len(rows), np.uint16), np.zeros(len(rows), bool)
+        else:
+            continue
+        res.ethertype[rows], res.l3_pos[rows] = ethertype, pos
+        res.vlan[rows], res.has_vlan[rows] = vlan, has_vlan
+    return res

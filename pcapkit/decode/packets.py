@@ -1,0 +1,225 @@
+"""The packet decoder: one record batch in, one row per packet out.
+
+Layers are peeled as arrays over the whole batch: link layer, then IP, then
+the transport; where the transport or IP protocol names a registered tunnel,
+its rows go round again with the inner frame, up to a depth limit. The first
+IP header becomes the outer (underlay) columns of tunnelled packets; the last
+one is the innermost (overlay) header the ``src``/``dst`` columns describe. A
+tunnel that carries no IP (ARP in VXLAN) leaves ``src``/``dst`` on the last IP
+header there is, as Wireshark's ``ip.src`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.encap import (
+    INNER_ETHERNET,
+    INNER_IPV4,
+    INNER_IPV6,
+    EncapSpec,
+    registered,
+)
+from pcapkit.decode.ip import IPLayer, parse_ip
+from pcapkit.decode.l4 import TCP, TRANSPORT_COLUMNS, UDP, ports, write_transport
+from pcapkit.decode.link import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethernet, link_layer
+from pcapkit.io.records import RecordBatch
+from pcapkit.schema import PACKET_COLUMNS
+
+ERR_TUNNEL, ERR_TOO_DEEP = 6, 7
+#: decode_error vocabulary (codes from ip.py, l4.py and here)
+ERROR_NAMES = {
+    1: "IP version does not match the link layer",
+    2: "bad IPv4 header length",
+    3: "IP header cut short",
+    4: "IPv6 extension headers cut short",
+    5: "transport header cut short",
+    6: "tunnel header cut short or invalid",
+    7: "too many nested tunnels",
+}
+
+#: columns filled from the record batch or at table assembly, not by the layers
+_ASSEMBLED = {"file", "interface"}
+DECODED_COLUMNS = tuple(c for c in PACKET_COLUMNS if c.name not in _ASSEMBLED)
+IP_COLUMNS = ("src", "dst", "ip_version", "proto", "ttl", "ip_id", "ip_len", "frag_offset",
+              "more_fragments", "dont_fragment")
+INNER_COLUMNS = IP_COLUMNS + TRANSPORT_COLUMNS
+
+
+@dataclass
+class BatchResult:
+    """Decoded columns of one batch, plus where its DNS payloads are."""
+
+    columns: ColumnBuffers
+    interface: np.ndarray     # int32 per packet, index into the file's interfaces
+    dns_rows: np.ndarray      # packet rows (within the batch) that carry DNS
+    dns: object | None        # DataFrame from the DNS parser, one row per dns_rows
+
+
+def _write_ip(cols: ColumnBuffers, layer: IPLayer) -> None:
+    rows, ok = layer.rows, layer.ok
+    cols.put_ip("src", rows, layer.src_hi, layer.src_lo, ok)
+    cols.put_ip("dst", rows, layer.dst_hi, layer.dst_lo, ok)
+    cols.put("ip_version", rows, layer.version, ok)
+    cols.put("proto", rows, layer.proto, ok & layer.proto_ok)
+    cols.put("ttl", rows, layer.ttl, ok)
+    cols.put("ip_id", rows, layer.ip_id, ok & layer.has_id)
+    cols.put("ip_len", rows, layer.ip_len.astype(np.uint32), ok)
+    cols.put("frag_offset", rows, layer.frag_offset.astype(np.uint32), ok & layer.has_frag)
+    cols.put("more_fragments", rows, layer.more_fragments, ok & layer.has_frag)
+    cols.put("dont_fragment", rows, layer.dont_fragment, ok & layer.is_v4)
+
+
+def _write_outer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray) -> None:
+    rows = layer.rows[idx]
+    cols.put_ip("outer_src", rows, layer.src_hi[idx], layer.src_lo[idx], layer.ok[idx])
+    cols.put_ip("outer_dst", rows, layer.dst_hi[idx], layer.dst_lo[idx], layer.ok[idx])
+    cols.put("outer_proto", rows, layer.proto[idx])
+    cols.put("outer_ttl", rows, layer.ttl[idx])
+    udp = idx[layer.proto[idx] == UDP]
+    sport, _ = pb.u16(layer.rows[udp], layer.l4[udp])
+    dport, _ = pb.u16(layer.rows[udp], layer.l4[udp] + 2)
+    cols.put("outer_sport", layer.rows[udp], sport)
+    cols.put("outer_dport", layer.rows[udp], dport)
+
+
+def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, frozenset[int]]]
+             ) -> list[tuple[EncapSpec, np.ndarray, np.ndarray]]:
+    """Which rows of ``layer`` carry which tunnel: (spec, index into layer, header position)."""
+    claimed = np.zeros(len(layer.rows), bool)
+    found = []
+    p_idx, sport, dport, p_ok = ports(pb, layer)
+    udp = layer.proto[p_idx] == UDP
+    for spec, udp_ports in specs:
+        if spec.ip_protocols:
+            sel = layer.ok & layer.l4_ok & np.isin(layer.proto, list(spec.ip_protocols)) & ~claimed
+            idx = np.flatnonzero(sel)
+            found.append((spec, idx, layer.l4[idx]))
+            claimed[idx] = True
+        if udp_ports:
+            port_list = list(udp_ports)
+            hit = p_ok & udp & (np.isin(dport, port_list) | np.isin(sport, port_list))
+            idx = p_idx[hit]
+            idx = idx[~claimed[idx]]
+            found.append((spec, idx, layer.l4[idx] + 8))
+            claimed[idx] = True
+    return [f for f in found if len(f[1])]
+
+
+def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None) -> BatchResult:
+    """Decode every packet of ``batch`` into column buffers."""
+    config = config or DecodeConfig()
+    n = len(batch)
+    pb = PacketBytes(batch.data, batch.offset, batch.caplen)
+    cols = ColumnBuffers(n, DECODED_COLUMNS)
+    every = np.arange(n)
+    cols.put("frame", every, batch.frame)
+    cols.put("ts", every, batch.ts_ns)
+    cols.put("linktype", every, batch.linktype.astype(np.uint16))
+    cols.put("caplen", every, batch.caplen.astype(np.uint32))
+    cols.put("wirelen", every, batch.wirelen.astype(np.uint32))
+    cols.put("truncated", every, batch.caplen < batch.wirelen)
+    errors = np.zeros(n, np.uint8)
+
+    link = link_layer(pb, batch.linktype)
+    cols.put("vlan", every, link.vlan, link.has_vlan)
+    cols.put("if_index", every, link.if_index, link.has_if_index)
+    cols.put("pkt_type", every, link.pkt_type, link.pkt_type >= 0)
+    cols.put("ethertype", every, link.ethertype.astype(np.uint16), link.ethertype >= 0)
+
+    specs = [(s, config.ports_for(s)) for s in registered().values()]
+    path = np.zeros(n, np.int64)
+    final_l4 = np.zeros(n, np.int64)
+    final_end = np.zeros(n, np.int64)
+    final_ok = np.zeros(n, bool)
+    is_ip = (link.ethertype == ETHERTYPE_IPV4) | (link.ethertype == ETHERTYPE_IPV6)
+    rows = np.flatnonzero(is_ip)
+    pos = link.l3_pos[rows]
+    version = np.where(link.ethertype[rows] == ETHERTYPE_IPV4, 4, 6).astype(np.uint8)
+    depth = 0
+    while len(rows):
+        layer = parse_ip(pb, rows, pos, batch.wirelen[rows], version)
+        errors[rows[layer.error > 0]] = layer.error[layer.error > 0]
+        _write_ip(cols, layer)
+        write_transport(pb, layer, cols, errors)
+        final_l4[rows], final_end[rows] = layer.l4, layer.l4_end
+        final_ok[rows] = layer.l4_ok & layer.proto_ok
+        next_rows, next_pos, next_version = [], [], []
+        for spec, idx, start in _tunnels(pb, layer, specs):
+            r = rows[idx]
+            inner = spec.decode(pb, r, start)
+            errors[r[~inner.ok]] = ERR_TUNNEL
+            if depth >= config.max_tunnel_depth:
+                errors[r[inner.ok]] = ERR_TOO_DEEP
+                continue
+            idx, r = idx[inner.ok], r[inner.ok]
+            kind, start = inner.kind[inner.ok], inner.start[inner.ok]
+            if depth == 0:
+                _write_outer(pb, cols, layer, idx)
+            path[r] = path[r] * 32 + spec.code
+            cols.put("vni", r, inner.vni[inner.ok], inner.has_vni[inner.ok])
+            ethertype = np.full(len(r), -1, np.int32)
+            ethertype[kind == INNER_IPV4] = ETHERTYPE_IPV4
+            ethertype[kind == INNER_IPV6] = ETHERTYPE_IPV6
+            eth = np.flatnonzero(kind == INNER_ETHERNET)
+            if len(eth):
+                frame = ethernet(pb, r[eth], start[eth])
+                cols.put("inner_src_mac", r[eth], frame.src_mac, frame.mac_ok)
+                cols.put("inner_dst_mac", r[eth], frame.dst_mac, frame.mac_ok)
+                ethertype[eth] = frame.ethertype
+                start[eth] = frame.next_pos
+            cols.put("ethertype", r, ethertype.astype(np.uint16), ethertype >= 0)
+            ip_inner = (ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6)
+            # Rows whose tunnel carries no IP (ARP, say) keep the last IP header seen.
+            cols.clear(INNER_COLUMNS, r[ip_inner])
+            final_ok[r[ip_inner]] = False
+            next_rows.append(r[ip_inner])
+            next_pos.append(start[ip_inner])
+            next_version.append(np.where(ethertype[ip_inner] == ETHERTYPE_IPV4, 4, 6))
+        if not next_rows:
+            break
+        rows = np.concatenate(next_rows)
+        pos = np.concatenate(next_pos)
+        version = np.concatenate(next_version).astype(np.uint8)
+        depth += 1
+
+    cols.put("encap", every, path)
+    cols.put("decode_error", every, errors.astype(np.int64), errors > 0)
+    dns_rows, dns = _dns(pb, cols, final_l4, final_end, final_ok, config)
+    return BatchResult(cols, batch.interface.astype(np.int32, copy=False), dns_rows, dns)
+
+
+def _dns(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,
+         ok: np.ndarray, config: DecodeConfig) -> tuple[np.ndarray, object | None]:
+    """Find DNS payloads (UDP or TCP on a DNS port, innermost layer) and parse them."""
+    if not config.dns:
+        return np.zeros(0, np.int64), None
+    proto = cols.values["proto"]
+    valid = cols.valid
+    dns_ports = list(config.dns_ports)
+    on_port = valid["sport"] & valid["dport"] & (
+        np.isin(cols.values["sport"], dns_ports) | np.isin(cols.values["dport"], dns_ports))
+    udp = ok & on_port & (proto == UDP) & valid["payload_len"]
+    tcp = ok & on_port & (proto == TCP) & valid["payload_len"] & (cols.values["payload_len"] > 0) \
+        & valid["tcp_flags"]
+    rows = np.flatnonzero(udp | tcp)
+    if not len(rows):
+        return rows, None
+    from pcapkit.decode.dns import parse_dns_batch
+
+    is_tcp = tcp[rows]
+    payload_len = cols.values["payload_len"][rows].astype(np.int64)
+    header = np.where(is_tcp, l4_end[rows] - l4[rows] - payload_len, 8)
+    start = l4[rows] + header
+    end = start + payload_len
+    captured = np.minimum(end, pb.caplen[rows])
+    keep = captured > start
+    rows, start, end, captured, is_tcp = rows[keep], start[keep], end[keep], captured[keep], is_tcp[keep]
+    frame = parse_dns_batch(pb.data, pb.offset[rows] + start, captured - start, is_tcp,
+                            captured >= end)
+    return rows, frame

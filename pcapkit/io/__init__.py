@@ -1,0 +1,1 @@
+"""Capture readers: frame pcap / pcapng files (optionally gzip) into record batches."""

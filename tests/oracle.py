@@ -1,0 +1,105 @@
+"""Wireshark's dissection of a capture, via tshark, as the test oracle.
+
+For every frame it works out what pcapkit should report: the innermost IP
+addresses and transport, the tunnel stack and VNI, and the header quoted in an
+ICMP error, all from tshark's own field values and protocol chain.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+TSHARK = shutil.which("tshark")
+
+FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+          "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "sctp.srcport",
+          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "icmp.type", "icmpv6.type")
+TRANSPORT_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
+TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre"}
+
+
+@dataclass
+class Expected:
+    frame: int
+    src: str | None
+    dst: str | None
+    proto: int | None
+    sport: int | None
+    dport: int | None
+    encap: str
+    vni: int | None
+    icmp_orig_src: str | None
+    icmp_orig_dst: str | None
+    protocols: str
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in value.split(",") if v != ""] if value else []
+
+
+def tshark_expectations(path: str, extra_args: tuple[str, ...] = ()) -> list[Expected]:
+    """Run tshark on ``path`` and derive pcapkit's expected columns frame by frame."""
+    assert TSHARK, "tshark is not installed"
+    cmd = [TSHARK, "-n", "-r", path, "-d", "udp.port==8472,vxlan",
+           "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+           "-o", "tcp.desegment_tcp_streams:FALSE", *extra_args,
+           "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t"]
+    for field in FIELDS:
+        cmd += ["-e", field]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    return [_expect(dict(zip(FIELDS, line.split("\t"), strict=True)))
+            for line in out.splitlines() if line]
+
+
+def _expect(row: dict[str, str]) -> Expected:
+    tokens = row["frame.protocols"].split(":")
+    # Anything after an ICMP layer is the header the ICMP error quotes.
+    cut = next((i for i, t in enumerate(tokens) if t in ("icmp", "icmpv6")), len(tokens))
+    own, quoted = tokens[:cut + 1], tokens[cut + 1:]
+    ips = [t for t in own if t in ("ip", "ipv6")]
+    encap: list[str] = []
+    seen_ip = False
+    for prev, tok in zip([""] + own, own, strict=False):
+        if tok in TUNNEL_TOKENS and seen_ip:
+            encap.append(TUNNEL_TOKENS[tok])
+        if tok in ("ip", "ipv6"):
+            if prev in ("ip", "ipv6"):
+                encap.append("ipip" if tok == "ip" else "ip6ip")
+            seen_ip = True
+    addresses = {"ip": (_split(row["ip.src"]), _split(row["ip.dst"])),
+                 "ipv6": (_split(row["ipv6.src"]), _split(row["ipv6.dst"]))}
+    src = dst = None
+    if ips:
+        kind = ips[-1]
+        index = ips.count(kind) - 1
+        srcs, dsts = addresses[kind]
+        if index < len(srcs) and index < len(dsts):
+            src, dst = srcs[index], dsts[index]
+    after_ip = own[max(i for i, t in enumerate(own) if t in ("ip", "ipv6")) + 1:] if ips else []
+    transport = next((t for t in after_ip if t in TRANSPORT_PROTO), None)
+    proto = TRANSPORT_PROTO.get(transport) if transport else None
+    sport = dport = None
+    if transport in ("tcp", "udp", "sctp"):
+        count = own.count(transport)
+        sports, dports = _split(row[f"{transport}.srcport"]), _split(row[f"{transport}.dstport"])
+        if count and count <= len(sports) and count <= len(dports):
+            sport, dport = int(sports[count - 1]), int(dports[count - 1])
+    vni_layers = [t for t in own if t in ("vxlan", "geneve", "gre")]
+    vni = None
+    if vni_layers:
+        last = vni_layers[-1]
+        values = _split(row[{"vxlan": "vxlan.vni", "geneve": "geneve.vni", "gre": "gre.key"}[last]])
+        if values:
+            vni = int(values[-1], 0)
+    orig_src = orig_dst = None
+    q_ips = [t for t in quoted if t in ("ip", "ipv6")]
+    if q_ips:
+        kind = q_ips[0]
+        index = ips.count(kind)
+        srcs, dsts = addresses[kind]
+        if index < len(srcs) and index < len(dsts):
+            orig_src, orig_dst = srcs[index], dsts[index]
+    return Expected(int(row["frame.number"]), src, dst, proto, sport, dport,
+                    "+".join(encap) or "none", vni, orig_src, orig_dst, row["frame.protocols"])
