@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.decode.packets import decode_batch
+from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import iter_capture_paths, open_capture
@@ -50,12 +51,27 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
     """
     cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
     name = str(path)
+    sink = ColumnBuffers(_row_estimate(path), DECODED_COLUMNS)
+    used = 0
+    parts = []
     with open_capture(path, batch_size=batch_size) as reader:
-        parts = [decode_batch(batch, cfg) for batch in reader.batches()]
-        packets = packet_frame(parts, name, reader.interfaces)
+        for batch in reader.batches():
+            sink.reserve(used + len(batch))
+            parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch)))))
+            used += len(batch)
+        packets = packet_frame(sink, used, name, reader.interfaces)
         return Decoded(packets=packets, dns=dns_frame(parts, packets),
                        interfaces=interface_frame(name, reader.interfaces),
                        errors=list(reader.errors))
+
+
+def _row_estimate(path: PathLike) -> int:
+    """A first guess at a file's packet count, so the table rarely has to grow."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return 0
+    return size // 512 + 1024
 
 
 def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
@@ -96,13 +112,13 @@ def iter_decode(path: PathLike, *, config: DecodeConfig | None = None,
         reported = 0
         for batch in reader.batches():
             part = decode_batch(batch, cfg)
-            packets = packet_frame([part], name, reader.interfaces)
-            yield Decoded(packets=packets, dns=dns_frame([part], packets),
+            packets = packet_frame(part.columns, len(batch), name, reader.interfaces)
+            yield Decoded(packets=packets, dns=dns_frame([(0, part)], packets),
                           interfaces=interface_frame(name, reader.interfaces),
                           errors=list(reader.errors[reported:]))
             reported = len(reader.errors)
         if len(reader.errors) > reported:
-            packets = packet_frame([], name, reader.interfaces)
+            packets = packet_frame(ColumnBuffers(0, DECODED_COLUMNS), 0, name, reader.interfaces)
             yield Decoded(packets=packets, dns=dns_frame([], packets),
                           interfaces=interface_frame(name, reader.interfaces),
                           errors=list(reader.errors[reported:]))

@@ -6,15 +6,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from oracle import TSHARK, tshark_expectations
+
 from pcapkit import decode_file
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UNREADABLE = {"libpcap-pcap-invalid-version-1.pcap", "libpcap-pcapng-invalid-vers-1.pcapng",
               "libpcap-shb-option-too-long.pcapng", "tcpdump-empty.pcap"}
+# Wireshark's reader guesses a nonstandard record layout (the 24-byte "modified
+# pcap" headers) for this fuzzed file because its second record is absurd; pcapkit
+# reads the standard layout and reports the damage (tested in tests/io).
+WIRETAP_GUESSES = {"suricata-verify-fuzz-huge-caplen.pcap"}
 CAPTURES = sorted(p for p in FIXTURES.rglob("*")
-                  if p.suffix in (".pcap", ".pcapng", ".gz") and p.name not in UNREADABLE)
+                  if p.suffix in (".pcap", ".pcapng", ".gz")
+                  and p.name not in UNREADABLE | WIRETAP_GUESSES)
 
 
 def _value(series: pd.Series, i: int) -> object:

@@ -32,14 +32,27 @@ class PacketBytes:
         self.caplen = caplen.astype(np.int64, copy=False)
         self._views = {1: data, 2: _strided(data, ">u2"), 4: _strided(data, ">u4"),
                        8: _strided(data, ">u8")}
+        self._rows: np.ndarray | None = None
+        self._base = self._limit = self.offset
+
+    def _bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and captured length of each row's packet, memoised per rows array
+        (a layer reads many fields of the same rows)."""
+        if rows is self._rows:
+            return self._base, self._limit
+        self._rows, self._base, self._limit = rows, self.offset[rows], self.caplen[rows]
+        return self._base, self._limit
 
     def _read(self, size: int, rows: np.ndarray, pos: np.ndarray,
               dtype: type) -> tuple[np.ndarray, np.ndarray]:
-        ok = (pos >= 0) & (pos + size <= self.caplen[rows])
-        index = np.where(ok, self.offset[rows] + pos, 0)
+        base, limit = self._bounds(rows)
+        ok = (pos >= 0) & (pos <= limit - size)
+        index = base + pos
+        if ok.all():
+            return self._views[size][index].astype(dtype, copy=False), ok
+        index[~ok] = 0
         values = self._views[size][index].astype(dtype, copy=False)
-        if not ok.all():
-            values = np.where(ok, values, 0).astype(dtype, copy=False)
+        values[~ok] = 0
         return values, ok
 
     def u8(self, rows: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,13 +56,27 @@ class ColumnBuffers:
         for name in names:
             self.valid[name][rows] = False
 
-    @staticmethod
-    def concat(parts: Sequence[ColumnBuffers]) -> ColumnBuffers:
+    def reserve(self, n: int) -> None:
+        """Make room for at least ``n`` rows, growing geometrically (amortised copies)."""
+        if n <= self.n:
+            return
+        size = max(n, int(self.n * 1.5) + 1024)
+        for name in self.kinds:
+            grown = np.zeros(size, dtype=self.values[name].dtype)
+            grown[: self.n] = self.values[name]
+            self.values[name] = grown
+            valid = np.zeros(size, dtype=bool)
+            valid[: self.n] = self.valid[name]
+            self.valid[name] = valid
+        self.n = size
+
+    def window(self, start: int, n: int) -> ColumnBuffers:
+        """Rows ``start:start+n`` as buffers that write through to these ones."""
         out = ColumnBuffers.__new__(ColumnBuffers)
-        out.n = sum(p.n for p in parts)
-        out.kinds = parts[0].kinds
-        out.values = {k: np.concatenate([p.values[k] for p in parts]) for k in out.kinds}
-        out.valid = {k: np.concatenate([p.valid[k] for p in parts]) for k in out.kinds}
+        out.n = n
+        out.kinds = self.kinds
+        out.values = {k: v[start:start + n] for k, v in self.values.items()}
+        out.valid = {k: v[start:start + n] for k, v in self.valid.items()}
         return out
 
 

@@ -43,6 +43,7 @@ class IPLayer:
     l4_end: np.ndarray        # int64, end of the IP payload per the header
     l4_ok: np.ndarray         # an upper-layer header starts at l4 (not a later fragment)
     error: np.ndarray         # uint8 ERR_* code
+    ports: tuple | None = None  # memo of l4.ports(): (index, sport, dport, ok)
 
 
 def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.ndarray,
@@ -80,24 +81,23 @@ def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.nd
 
 def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
     rows = L.rows[i]
-    first, _ = pb.u8(rows, pos)
-    ihl = (first & 0x0F).astype(np.int64) * 4
-    total, _ = pb.u16(rows, pos + 2)
-    ident, _ = pb.u16(rows, pos + 4)
-    frag, _ = pb.u16(rows, pos + 6)
-    ttl, _ = pb.u8(rows, pos + 8)
-    proto, _ = pb.u8(rows, pos + 9)
+    # Three 32-bit words hold every fixed field but the addresses.
+    word0, _ = pb.u32(rows, pos)        # version/IHL, TOS, total length
+    word1, _ = pb.u32(rows, pos + 4)    # identification, flags + fragment offset
+    word2, _ = pb.u32(rows, pos + 8)    # TTL, protocol, checksum
     src, _ = pb.u32(rows, pos + 12)
     dst, ok = pb.u32(rows, pos + 16)
+    ihl = ((word0 >> 24) & 0x0F).astype(np.int64) * 4
+    total = (word0 & 0xFFFF).astype(np.int64)
+    frag = word1 & 0xFFFF
     bad_ihl = ok & (ihl < 20)
     L.error[i] = np.where(~ok, ERR_IP_CUT, np.where(bad_ihl, ERR_IHL, ERR_NONE))
     good = ok & ~bad_ihl
     L.ok[i] = good
     L.src_lo[i] = src.astype(np.uint64) | V4_MAPPED
     L.dst_lo[i] = dst.astype(np.uint64) | V4_MAPPED
-    L.proto[i], L.proto_ok[i], L.ttl[i] = proto, good, ttl
-    L.ip_id[i], L.has_id[i] = ident, good
-    total = total.astype(np.int64)
+    L.proto[i], L.proto_ok[i], L.ttl[i] = (word2 >> 16) & 0xFF, good, word2 >> 24
+    L.ip_id[i], L.has_id[i] = word1 >> 16, good
     # A total length of 0 is what TSO/GSO captures show on the sending host.
     L.ip_len[i] = np.where(total == 0, wire_end - pos, total)
     offset = (frag & 0x1FFF).astype(np.int64) * 8
@@ -110,9 +110,8 @@ def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
 
 def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
     rows = L.rows[i]
-    plen, _ = pb.u16(rows, pos + 4)
-    nxt, _ = pb.u8(rows, pos + 6)
-    hlim, _ = pb.u8(rows, pos + 7)
+    word1, _ = pb.u32(rows, pos + 4)    # payload length, next header, hop limit
+    plen, nxt, hlim = word1 >> 16, ((word1 >> 8) & 0xFF).astype(np.uint8), word1 & 0xFF
     src_hi, _ = pb.u64(rows, pos + 8)
     src_lo, _ = pb.u64(rows, pos + 16)
     dst_hi, _ = pb.u64(rows, pos + 24)

@@ -17,19 +17,19 @@ ICMPV6_ERRORS = (1, 2, 3, 4)
 ERR_L4_CUT = 5
 
 TRANSPORT_COLUMNS = ("sport", "dport", "tcp_flags", "tcp_seq", "tcp_ack", "tcp_window",
-                     "payload_len", "icmp_type", "icmp_code", "icmp_mtu", "icmp_orig_src",
+                     "payload_len", "payload_head", "icmp_type", "icmp_code", "icmp_mtu", "icmp_orig_src",
                      "icmp_orig_dst", "icmp_orig_proto", "icmp_orig_sport", "icmp_orig_dport")
 
 
 def ports(pb: PacketBytes, layer: IPLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Source/destination ports of port-carrying transports (for tunnel and DNS matching).
 
-    Returns (index into layer, sport, dport, ok)."""
-    idx = np.flatnonzero(layer.l4_ok & np.isin(layer.proto, PORT_PROTOCOLS))
-    rows, pos = layer.rows[idx], layer.l4[idx]
-    sport, ok_s = pb.u16(rows, pos)
-    dport, ok_d = pb.u16(rows, pos + 2)
-    return idx, sport, dport, ok_s & ok_d
+    Returns (index into layer, sport, dport, ok); read once per layer."""
+    if layer.ports is None:
+        idx = np.flatnonzero(layer.l4_ok & np.isin(layer.proto, PORT_PROTOCOLS))
+        both, ok = pb.u32(layer.rows[idx], layer.l4[idx])
+        layer.ports = (idx, (both >> 16).astype(np.uint16), (both & 0xFFFF).astype(np.uint16), ok)
+    return layer.ports
 
 
 def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
@@ -38,7 +38,9 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
     here = layer.l4_ok
     idx_p, sport, dport, ok_ports = ports(pb, layer)
     rows_p = layer.rows[idx_p]
-    _, ok_sport = pb.u16(rows_p, layer.l4[idx_p])
+    ok_sport = ok_ports
+    if not ok_ports.all():  # a capture cut inside the ports may still hold the source port
+        sport, ok_sport = pb.u16(rows_p, layer.l4[idx_p])
     cols.put("sport", rows_p, sport, ok_sport)
     cols.put("dport", rows_p, dport, ok_ports)
     errors[rows_p[~ok_ports]] = ERR_L4_CUT
@@ -48,8 +50,12 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
         r, p = layer.rows[tcp], layer.l4[tcp]
         seq, ok_seq = pb.u32(r, p + 4)
         ack, ok_ack = pb.u32(r, p + 8)
-        off_flags, ok_of = pb.u16(r, p + 12)
-        window, ok_win = pb.u16(r, p + 14)
+        word3, ok_win = pb.u32(r, p + 12)   # data offset + flags, window
+        off_flags, window = (word3 >> 16).astype(np.uint16), (word3 & 0xFFFF).astype(np.uint16)
+        if ok_win.all():
+            ok_of = ok_win
+        else:  # the window may be cut off while offset and flags were captured
+            off_flags, ok_of = pb.u16(r, p + 12)
         cols.put("tcp_seq", r, seq, ok_seq)
         cols.put("tcp_ack", r, ack, ok_ack)
         cols.put("tcp_flags", r, off_flags & 0x01FF, ok_of)
@@ -57,6 +63,7 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
         data_offset = (off_flags >> 12).astype(np.int64) * 4
         payload = layer.l4_end[tcp] - p - data_offset
         cols.put("payload_len", r, np.maximum(payload, 0).astype(np.uint32), ok_of & (data_offset >= 20))
+        _payload_head(pb, cols, r, p + data_offset, payload, ok_of & (data_offset >= 20))
         errors[r[~ok_win]] = ERR_L4_CUT
 
     udp = np.flatnonzero(here & (layer.proto == UDP))
@@ -65,6 +72,7 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
         length, ok_len = pb.u16(r, p + 4)
         cols.put("payload_len", r, np.maximum(length.astype(np.int64) - 8, 0).astype(np.uint32),
                  ok_len & (length >= 8))
+        _payload_head(pb, cols, r, p + 8, length.astype(np.int64) - 8, ok_len)
         errors[r[~ok_len]] = ERR_L4_CUT
 
     icmp = np.flatnonzero(here & (((layer.proto == ICMP) & layer.is_v4) |
@@ -75,6 +83,14 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
     other = np.flatnonzero(here & ~np.isin(layer.proto, (TCP, UDP, ICMP, ICMPV6)))
     cols.put("payload_len", layer.rows[other],
              np.maximum(layer.l4_end[other] - layer.l4[other], 0).astype(np.uint32))
+
+
+def _payload_head(pb: PacketBytes, cols: ColumnBuffers, rows: np.ndarray, start: np.ndarray,
+                  length: np.ndarray, ok: np.ndarray) -> None:
+    """First 8 payload bytes as one integer: a cheap fingerprint ingredient that
+    survives every hop (TTL and checksums change, the payload does not)."""
+    head, captured = pb.u64(rows, start)
+    cols.put("payload_head", rows, head, ok & captured & (length >= 8))
 
 
 def _icmp(pb: PacketBytes, layer: IPLayer, idx: np.ndarray, cols: ColumnBuffers,

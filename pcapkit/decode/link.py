@@ -60,13 +60,18 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
     return ethertype, pos, vlan, has_vlan
 
 
-def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray) -> EthernetResult:
-    """Parse an Ethernet II header (and VLAN tags) at ``pos``."""
-    dst, ok_dst = pb.u48(rows, pos)
-    src, ok_src = pb.u48(rows, pos + 6)
+def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray,
+             macs: bool = True) -> EthernetResult:
+    """Parse an Ethernet II header (and VLAN tags) at ``pos``; addresses only if ``macs``."""
     etype, ok_type = pb.u16(rows, pos + 12)
     ethertype = np.where(ok_type, etype.astype(np.int32), -1)
     ethertype, next_pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, pos + 14)
+    if not macs:
+        none = np.zeros(len(rows), np.uint64)
+        return EthernetResult(ethertype, next_pos, vlan, has_vlan, none, none,
+                              np.zeros(len(rows), bool))
+    dst, ok_dst = pb.u48(rows, pos)
+    src, ok_src = pb.u48(rows, pos + 6)
     return EthernetResult(ethertype, next_pos, vlan, has_vlan, src, dst, ok_dst & ok_src)
 
 
@@ -110,7 +115,7 @@ def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
         rows = np.flatnonzero(linktype == lt)
         zero = np.zeros(len(rows), np.int64)
         if lt == LINKTYPE_ETHERNET:
-            eth = ethernet(pb, rows, zero)
+            eth = ethernet(pb, rows, zero, macs=False)
             ethertype, pos, vlan, has_vlan = eth.ethertype, eth.next_pos, eth.vlan, eth.has_vlan
         elif lt in (LINKTYPE_SLL, LINKTYPE_SLL2):
             if lt == LINKTYPE_SLL:

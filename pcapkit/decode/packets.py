@@ -43,9 +43,8 @@ ERROR_NAMES = {
     7: "too many nested tunnels",
 }
 
-#: columns filled from the record batch or at table assembly, not by the layers
-_ASSEMBLED = {"file", "interface"}
-DECODED_COLUMNS = tuple(c for c in PACKET_COLUMNS if c.name not in _ASSEMBLED)
+#: every column but the file name, which is the same for a whole file
+DECODED_COLUMNS = tuple(c for c in PACKET_COLUMNS if c.name != "file")
 IP_COLUMNS = ("src", "dst", "ip_version", "proto", "ttl", "ip_id", "ip_len", "frag_offset",
               "more_fragments", "dont_fragment")
 INNER_COLUMNS = IP_COLUMNS + TRANSPORT_COLUMNS
@@ -56,7 +55,6 @@ class BatchResult:
     """Decoded columns of one batch, plus where its DNS payloads are."""
 
     columns: ColumnBuffers
-    interface: np.ndarray     # int32 per packet, index into the file's interfaces
     dns_rows: np.ndarray      # packet rows (within the batch) that carry DNS
     dns: object | None        # DataFrame from the DNS parser, one row per dns_rows
 
@@ -81,11 +79,10 @@ def _write_outer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, idx: np.n
     cols.put_ip("outer_dst", rows, layer.dst_hi[idx], layer.dst_lo[idx], layer.ok[idx])
     cols.put("outer_proto", rows, layer.proto[idx])
     cols.put("outer_ttl", rows, layer.ttl[idx])
-    udp = idx[layer.proto[idx] == UDP]
-    sport, _ = pb.u16(layer.rows[udp], layer.l4[udp])
-    dport, _ = pb.u16(layer.rows[udp], layer.l4[udp] + 2)
-    cols.put("outer_sport", layer.rows[udp], sport)
-    cols.put("outer_dport", layer.rows[udp], dport)
+    p_idx, sport, dport, ok = ports(pb, layer)
+    udp = np.isin(p_idx, idx) & (layer.proto[p_idx] == UDP) & ok
+    cols.put("outer_sport", layer.rows[p_idx[udp]], sport[udp])
+    cols.put("outer_dport", layer.rows[p_idx[udp]], dport[udp])
 
 
 def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, frozenset[int]]]
@@ -111,14 +108,18 @@ def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, froze
     return [f for f in found if len(f[1])]
 
 
-def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None) -> BatchResult:
-    """Decode every packet of ``batch`` into column buffers."""
+def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None,
+                 out: ColumnBuffers | None = None) -> BatchResult:
+    """Decode every packet of ``batch`` into column buffers (``out``, when given:
+    a window of a larger table, so batches need no concatenation)."""
     config = config or DecodeConfig()
     n = len(batch)
     pb = PacketBytes(batch.data, batch.offset, batch.caplen)
-    cols = ColumnBuffers(n, DECODED_COLUMNS)
+    cols = out if out is not None else ColumnBuffers(n, DECODED_COLUMNS)
+    assert cols.n == n, "output window and batch differ in length"
     every = np.arange(n)
     cols.put("frame", every, batch.frame)
+    cols.put("interface", every, batch.interface.astype(np.int64))
     cols.put("ts", every, batch.ts_ns)
     cols.put("linktype", every, batch.linktype.astype(np.uint16))
     cols.put("caplen", every, batch.caplen.astype(np.uint32))
@@ -191,7 +192,7 @@ def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None) -> Batc
     cols.put("encap", every, path)
     cols.put("decode_error", every, errors.astype(np.int64), errors > 0)
     dns_rows, dns = _dns(pb, cols, final_l4, final_end, final_ok, config)
-    return BatchResult(cols, batch.interface.astype(np.int32, copy=False), dns_rows, dns)
+    return BatchResult(cols, dns_rows, dns)
 
 
 def _dns(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,

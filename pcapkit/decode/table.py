@@ -28,49 +28,44 @@ def interface_name(iface: Interface) -> str:
 
 def empty_packets() -> pd.DataFrame:
     """A packet table with no rows but every column, with its dtype."""
-    return packet_frame([], "", [])
+    return packet_frame(ColumnBuffers(0, DECODED_COLUMNS), 0, "", [])
 
 
-def packet_frame(parts: Sequence[BatchResult], file: str,
+def packet_frame(cols: ColumnBuffers, n: int, file: str,
                  interfaces: Sequence[Interface]) -> pd.DataFrame:
-    """Assemble the packet table of one file from its decoded batches."""
-    if parts:
-        cols = ColumnBuffers.concat([p.columns for p in parts])
-        iface = np.concatenate([p.interface for p in parts])
-    else:
-        cols = ColumnBuffers(0, DECODED_COLUMNS)
-        iface = np.zeros(0, np.int32)
-    n = cols.n
+    """Assemble the packet table of one file from the first ``n`` rows of its buffers."""
     data: dict[str, object] = {}
     for column in PACKET_COLUMNS:
         if column.name == "file":
-            data["file"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[file],
-                                                     validate=False)
+            data["file"] = pd.Categorical.from_codes(
+                np.zeros(n, np.int8), categories=pd.Index([file], dtype=object), validate=False)
         elif column.name == "interface":
             names = {i.index: interface_name(i) for i in interfaces}
-            data["interface"] = _interface_column(iface, names)
+            data["interface"] = _interface_column(cols.values["interface"][:n], names)
         else:
-            data[column.name] = to_series(column.kind, cols.values[column.name],
-                                          cols.valid[column.name], _CODE_NAMES.get(column.name))
+            data[column.name] = to_series(column.kind, cols.values[column.name][:n],
+                                          cols.valid[column.name][:n], _CODE_NAMES.get(column.name))
     return pd.DataFrame(data, copy=False)
 
 
 def _interface_column(iface: np.ndarray, names: dict[int, str]) -> pd.Categorical:
     """Interface index per packet to its name (two indexes may share a name)."""
     codes, uniques = pd.factorize(iface, sort=True)
-    labels = pd.Categorical([names.get(int(u), str(int(u))) for u in uniques])
-    return labels.take(codes)
+    labels = pd.Index([names.get(int(u), str(int(u))) for u in uniques], dtype=object)
+    categories = labels.unique()
+    return pd.Categorical.from_codes(categories.get_indexer(labels)[codes] if len(codes) else codes,
+                                     categories=categories, validate=False)
 
 
-def dns_frame(parts: Sequence[BatchResult], packets: pd.DataFrame) -> pd.DataFrame:
+def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -> pd.DataFrame:
     """The DNS table of one file: parsed messages keyed by (file, frame), with the
-    packet's time and innermost addressing attached."""
-    frames, rows, base = [], [], 0
-    for part in parts:
+    packet's time and innermost addressing attached. ``parts`` pairs each batch
+    with the table row its first packet landed on."""
+    frames, rows = [], []
+    for base, part in parts:
         if part.dns is not None and len(part.dns_rows):
             frames.append(part.dns)
             rows.append(part.dns_rows + base)
-        base += part.columns.n
     if not frames:
         return pd.DataFrame({c: packets[c].iloc[:0] for c in _DNS_KEYS})
     body = pd.concat(frames, ignore_index=True)
@@ -105,7 +100,14 @@ def concat_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     for name in first.columns:
         series = [f[name] for f in frames]
         if isinstance(first[name].dtype, pd.CategoricalDtype):
-            out[name] = union_categoricals([s.astype("category") for s in series], ignore_order=True)
+            out[name] = union_categoricals([_object_categories(s) for s in series],
+                                           ignore_order=True)
         else:
             out[name] = pd.concat(series, ignore_index=True)
     return pd.DataFrame(out)
+
+
+def _object_categories(series: pd.Series) -> pd.Categorical:
+    cat = series.astype("category").array
+    return pd.Categorical.from_codes(cat.codes, categories=pd.Index(cat.categories, dtype=object),
+                                     validate=False)

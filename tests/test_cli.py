@@ -1,0 +1,91 @@
+"""The command line, driven through click's CliRunner as a user would run it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from pcapkit import __version__
+from pcapkit.cli import main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+VXLAN_8472 = str(FIXTURES / "public" / "tcpdump-vxlan_port_8472.pcap")
+CORRUPT = str(FIXTURES / "public" / "suricata-verify-fuzz-huge-caplen.pcap")
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_version_and_help() -> None:
+    assert run("--version").output.strip() == f"pcapkit, version {__version__}"
+    result = run("--help")
+    assert result.exit_code == 0 and "decode" in result.output
+    assert "--vxlan-port" in run("decode", "--help").output
+
+
+def test_decode_csv_to_stdout() -> None:
+    result = run("decode", VXLAN_8472, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert len(frame) == 10
+    assert set(frame["encap"]) == {"vxlan"}
+    assert set(frame["vni"]) == {100}
+    assert set(frame["outer_dport"]) == {8472}
+    assert frame.loc[frame["frame"] == 1, "src"].item() == "192.168.203.3"
+
+
+def test_decode_json_lines() -> None:
+    result = run("decode", VXLAN_8472, "--format", "json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 10 and rows[0]["frame"] == 1 and rows[0]["encap"] == "vxlan"
+
+
+def test_decode_parquet_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "packets.parquet"
+    result = run("decode", VXLAN_8472, "--format", "parquet", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == 10 and frame["vni"].dropna().unique().tolist() == [100]
+
+
+def test_parquet_needs_output() -> None:
+    result = run("decode", VXLAN_8472, "--format", "parquet")
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+def test_custom_vxlan_port_adds_to_defaults(tmp_path: Path) -> None:
+    # The 8472 sample seen as plain UDP when only a custom port is configured is
+    # still VXLAN because --vxlan-port adds to 4789/8472 rather than replacing them.
+    result = run("decode", VXLAN_8472, "--vxlan-port", "9999", "--format", "csv")
+    assert set(pd.read_csv(io.StringIO(result.stdout))["encap"]) == {"vxlan"}
+
+
+def test_damaged_and_missing_files_are_reported_not_fatal(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.pcap")
+    result = run("decode", CORRUPT, missing, VXLAN_8472, "--format", "csv")
+    assert result.exit_code == 1
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert len(frame) == 11  # 1 packet before the damage + the 10 of the good file
+    assert "Traceback" not in result.output
+    assert f"{CORRUPT}:" in result.stderr and "byte offset 228" in result.stderr
+    assert "nope.pcap" in result.stderr
+
+
+def test_directory_is_searched_and_dns_table(tmp_path: Path) -> None:
+    result = run("decode", str(FIXTURES / "kernel"), "--dns", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    dns = pd.read_csv(io.StringIO(result.stdout))
+    assert {"file", "frame", "qname", "rcode"} <= set(dns.columns)
+    assert len(dns) > 0
+
+
+def test_interfaces_table() -> None:
+    result = run("decode", str(FIXTURES / "public" / "zeek-pcapng-multi-interface.pcapng"),
+                 "--interfaces", "--format", "csv")
+    interfaces = pd.read_csv(io.StringIO(result.stdout))
+    assert len(interfaces) == 2
