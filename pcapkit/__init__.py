@@ -10,16 +10,9 @@ The public API::
 
 from pcapkit._version import __version__
 from pcapkit.api import Decoded, decode_file, decode_files, iter_decode
+from pcapkit.cluster import Cluster, load_snapshot
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.errors import CaptureError, PcapkitError, SnapshotError
 
-
-def load_snapshot(*args, **kwargs):  # noqa: ANN002, ANN003 - thin forwarder, documented there
-    """Load a cluster export (see :func:`pcapkit.cluster.load_snapshot`)."""
-    from pcapkit.cluster import load_snapshot as _load
-
-    return _load(*args, **kwargs)
-
-
-__all__ = ["__version__", "CaptureError", "Decoded", "DecodeConfig", "PcapkitError",
+__all__ = ["__version__", "CaptureError", "Cluster", "Decoded", "DecodeConfig", "PcapkitError",
            "SnapshotError", "decode_file", "decode_files", "iter_decode", "load_snapshot"]

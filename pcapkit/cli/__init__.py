@@ -9,6 +9,7 @@ import click
 
 from pcapkit._version import __version__
 from pcapkit.cli.decode import decode
+from pcapkit.cli.policy import policy
 from pcapkit.errors import PcapkitError
 
 
@@ -38,10 +39,4 @@ def main(verbose: int) -> None:
 
 
 main.add_command(decode)
-
-try:  # the cluster commands land independently of the decoder
-    from pcapkit.cli.policy import policy
-except ImportError:  # pragma: no cover - only while that module is absent
-    policy = None
-if policy is not None:
-    main.add_command(policy)
+main.add_command(policy)
