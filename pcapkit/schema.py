@@ -105,7 +105,20 @@ def markdown(title: str, columns: tuple[Column, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # regenerate docs/columns.md
-    print("# Table columns\n\nGenerated from `pcapkit/schema.py`; do not edit by hand.\n")
-    print(markdown("packets", PACKET_COLUMNS))
-    print(markdown("interfaces", INTERFACE_COLUMNS))
+def columns_document() -> str:
+    """The text of docs/columns.md."""
+    from pcapkit.decode.dns import DNS_COLUMNS
+
+    dns = tuple(Column(name, "", doc) for name, doc in DNS_COLUMNS.items())
+    return "\n".join([
+        "# Table columns\n\nGenerated from `pcapkit/schema.py` (`python -m pcapkit.schema >"
+        " docs/columns.md`); do not edit by hand.\n",
+        markdown("packets", PACKET_COLUMNS),
+        markdown("dns (messages; also carries file, frame, ts, interface, encap, src, dst,"
+                 " sport, dport, transport from its packet)", dns),
+        markdown("interfaces", INTERFACE_COLUMNS),
+    ])
+
+
+if __name__ == "__main__":
+    print(columns_document(), end="")

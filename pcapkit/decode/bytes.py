@@ -22,7 +22,12 @@ def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
 
 
 class PacketBytes:
-    """Field access into the captured bytes of a batch of packets."""
+    """Field access into the captured bytes of a batch of packets.
+
+    Positions passed in are never negative: every one is a sum of non-negative
+    header lengths read as unsigned integers, starting from 0. Reads check only
+    the end of the captured bytes.
+    """
 
     def __init__(self, data: np.ndarray, offset: np.ndarray, caplen: np.ndarray) -> None:
         if len(data) < _PAD:  # the strided views below need a few bytes to exist
@@ -46,7 +51,7 @@ class PacketBytes:
     def _read(self, size: int, rows: np.ndarray, pos: np.ndarray,
               dtype: type) -> tuple[np.ndarray, np.ndarray]:
         base, limit = self._bounds(rows)
-        ok = (pos >= 0) & (pos <= limit - size)
+        ok = pos + size <= limit  # positions are never negative (see the class docstring)
         index = base + pos
         if ok.all():
             return self._views[size][index].astype(dtype, copy=False), ok
