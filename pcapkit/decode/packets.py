@@ -253,4 +253,10 @@ def _dns(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarra
     rows, start, end, captured, is_tcp = rows[keep], start[keep], end[keep], captured[keep], is_tcp[keep]
     frame = parse_dns_batch(pb.data, pb.offset[rows] + start, captured - start, is_tcp,
                             captured >= end)
+    # The first fragment of a datagram holds the DNS header and question but not the
+    # whole message; pcapkit does not reassemble IP fragments.
+    fragment = cols.valid["more_fragments"][rows] & cols.values["more_fragments"][rows]
+    if fragment.any():
+        frame.loc[fragment, "incomplete"] = True
+        frame.loc[fragment, "error"] = "first IP fragment of the message (not reassembled)"
     return rows, frame

@@ -67,7 +67,12 @@ def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -
             frames.append(part.dns)
             rows.append(part.dns_rows + base)
     if not frames:
-        return pd.DataFrame({c: packets[c].iloc[:0] for c in _DNS_KEYS})
+        from pcapkit.decode.dns import DNS_DTYPES
+
+        keys = pd.DataFrame({c: packets[c].iloc[:0] for c in _DNS_KEYS})
+        keys["transport"] = pd.Series([], dtype=str)
+        body = pd.DataFrame({c: pd.array([], dtype=t) for c, t in DNS_DTYPES.items()})
+        return pd.concat([keys, body], axis=1)
     body = pd.concat(frames, ignore_index=True)
     where = np.concatenate(rows)
     keys = pd.DataFrame({c: packets[c].take(where).reset_index(drop=True) for c in _DNS_KEYS})
