@@ -70,7 +70,7 @@ PACKET_COLUMNS: tuple[Column, ...] = (
     Column("tcp_window", "u16", "TCP window field (unscaled)."),
     Column("payload_len", "u32", "Transport payload length per the headers (TCP segment data, UDP data), on the wire, not as captured."),
     Column("payload_head", "u64",
-           "First 8 bytes of the transport payload as a big-endian integer (null when shorter): a fingerprint ingredient that survives every hop."),
+           "First 8 bytes of a UDP payload as a big-endian integer (null when shorter, and for TCP, whose sequence numbers already identify a segment): a fingerprint ingredient that survives every hop."),
     Column("icmp_type", "u8", "ICMP or ICMPv6 type."),
     Column("icmp_code", "u8", "ICMP or ICMPv6 code."),
     Column("icmp_mtu", "u32", "Next-hop MTU of an ICMP fragmentation-needed or ICMPv6 packet-too-big."),

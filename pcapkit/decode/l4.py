@@ -63,7 +63,6 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
         data_offset = (off_flags >> 12).astype(np.int64) * 4
         payload = layer.l4_end[tcp] - p - data_offset
         cols.put("payload_len", r, np.maximum(payload, 0).astype(np.uint32), ok_of & (data_offset >= 20))
-        _payload_head(pb, cols, r, p + data_offset, payload, ok_of & (data_offset >= 20))
         errors[r[~ok_win]] = ERR_L4_CUT
 
     udp = np.flatnonzero(here & (layer.proto == UDP))
@@ -88,7 +87,9 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
 def _payload_head(pb: PacketBytes, cols: ColumnBuffers, rows: np.ndarray, start: np.ndarray,
                   length: np.ndarray, ok: np.ndarray) -> None:
     """First 8 payload bytes as one integer: a cheap fingerprint ingredient that
-    survives every hop (TTL and checksums change, the payload does not)."""
+    survives every hop (TTL and checksums change, the payload does not). Read for
+    UDP only: TCP segments are already told apart by sequence and ack numbers, and
+    the extra cache miss per packet is measurable."""
     head, captured = pb.u64(rows, start)
     cols.put("payload_head", rows, head, ok & captured & (length >= 8))
 

@@ -80,9 +80,13 @@ def _write_outer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, idx: np.n
     cols.put("outer_proto", rows, layer.proto[idx])
     cols.put("outer_ttl", rows, layer.ttl[idx])
     p_idx, sport, dport, ok = ports(pb, layer)
-    udp = np.isin(p_idx, idx) & (layer.proto[p_idx] == UDP) & ok
-    cols.put("outer_sport", layer.rows[p_idx[udp]], sport[udp])
-    cols.put("outer_dport", layer.rows[p_idx[udp]], dport[udp])
+    where = np.full(len(layer.rows), -1, np.int64)  # layer index -> position in the ports arrays
+    where[p_idx] = np.arange(len(p_idx))
+    j = where[idx]
+    udp = (j >= 0) & (layer.proto[idx] == UDP)
+    j = j[udp]
+    cols.put("outer_sport", rows[udp], sport[j], ok[j])
+    cols.put("outer_dport", rows[udp], dport[j], ok[j])
 
 
 def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, frozenset[int]]]
