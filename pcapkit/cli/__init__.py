@@ -9,6 +9,7 @@ import click
 
 from pcapkit._version import __version__
 from pcapkit.cli.decode import decode
+from pcapkit.cli.incident import dns, flows
 from pcapkit.cli.policy import policy
 from pcapkit.errors import PcapkitError
 
@@ -39,4 +40,6 @@ def main(verbose: int) -> None:
 
 
 main.add_command(decode)
+main.add_command(flows)
+main.add_command(dns)
 main.add_command(policy)

@@ -1,0 +1,147 @@
+"""The Capture object: one incident's captures (and cluster), as lazy tables.
+
+``pcapkit.open(paths, snapshot=...)`` is where the batch CLI and a notebook
+meet: every table is computed on first use and kept, and each is a plain
+pandas DataFrame a user can keep working with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pcapkit.api import Decoded, decode_files
+from pcapkit.decode.config import DecodeConfig
+
+if TYPE_CHECKING:
+    from pcapkit.cluster import Cluster
+    from pcapkit.vantage import Vantage
+
+PathLike = str | os.PathLike
+
+
+class Capture:
+    """Capture files of one incident, seen from every node at once."""
+
+    def __init__(self, paths: Iterable[PathLike] | PathLike, *,
+                 snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
+                 nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
+                 window: float = 1.0, flow_options: Mapping[str, float] | None = None,
+                 dns_options: Mapping[str, object] | None = None) -> None:
+        self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        self._flow_options = dict(flow_options or {})
+        self._dns_options = dict(dns_options or {})
+        self._snapshot = snapshot
+        self._nodes = dict(nodes) if nodes else None
+        self._config = config
+        self._window = window
+
+    @cached_property
+    def cluster(self) -> Cluster | None:
+        """The cluster snapshot, if one was given."""
+        from pcapkit.cluster import Cluster, load_snapshot
+
+        if self._snapshot is None or isinstance(self._snapshot, Cluster):
+            return self._snapshot
+        if isinstance(self._snapshot, str | os.PathLike):
+            return load_snapshot(self._snapshot)
+        return load_snapshot(list(self._snapshot))
+
+    @cached_property
+    def decoded(self) -> Decoded:
+        """Every file decoded: packets, DNS messages, interfaces, read errors."""
+        return decode_files(self.paths, config=self._config)
+
+    @property
+    def errors(self) -> list:
+        """Files that could not be read completely (file, byte offset, message)."""
+        return self.decoded.errors
+
+    @cached_property
+    def points(self) -> pd.DataFrame:
+        """Capture point of each file: the node it was taken on, and what said so."""
+        from pcapkit.vantage import capture_points
+
+        return capture_points(self.decoded, self.cluster, self._nodes)
+
+    @cached_property
+    def vantage(self) -> Vantage:
+        from pcapkit.vantage import build_sightings
+
+        return build_sightings(self.decoded, self.points, window=self._window)
+
+    @property
+    def packets(self) -> pd.DataFrame:
+        """Every sighting of every packet, with node, direction and packet_id."""
+        return self.vantage.packets
+
+    @property
+    def sightings(self) -> pd.DataFrame:
+        return self.vantage.sightings
+
+    @property
+    def distinct(self) -> pd.DataFrame:
+        """One row per distinct packet (its earliest sighting)."""
+        return self.vantage.distinct
+
+    @property
+    def clock_offsets(self) -> pd.DataFrame:
+        return self.vantage.clock_offsets
+
+    @cached_property
+    def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
+        from pcapkit.flows import assemble_flows, enrich_flows
+
+        flows, flow_id = assemble_flows(self.distinct, self.sightings, **self._flow_options)
+        if self.cluster is not None:
+            flows = enrich_flows(flows, self.cluster)
+        return flows, flow_id
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """Bidirectional flows with Zeek-like state, path per direction and identities."""
+        return self._flows[0]
+
+    @property
+    def flow_ids(self) -> pd.Series:
+        """The flow_id of every distinct packet (aligned with ``distinct``)."""
+        return self._flows[1]
+
+    @cached_property
+    def dns(self) -> pd.DataFrame:
+        """DNS transactions: query/response pairs with status, retries, search paths."""
+        from pcapkit.dnstx import build_dns_transactions
+
+        return build_dns_transactions(self.decoded.dns, self.packets, self.cluster,
+                                      **self._dns_options)
+
+    @property
+    def dns_messages(self) -> pd.DataFrame:
+        """Every DNS message as decoded (one row per sighting)."""
+        return self.decoded.dns
+
+    def __repr__(self) -> str:
+        files = len(self.paths)
+        state = "decoded" if "decoded" in self.__dict__ else "not decoded yet"
+        return f"<pcapkit.Capture {files} path(s), {state}>"
+
+
+def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural name
+         snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
+         nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
+         window: float = 1.0, flow_options: Mapping[str, float] | None = None,
+         dns_options: Mapping[str, object] | None = None) -> Capture:
+    """Open an incident's captures (files or directories) and, optionally, its cluster export.
+
+    ``nodes`` maps a file to the node it was captured on when paths do not say;
+    ``window`` is how close in time two sightings of one packet must be (seconds,
+    after clock correction); ``flow_options`` go to :func:`pcapkit.flows.assemble_flows`
+    (``udp_timeout``, ``icmp_timeout``, ``tcp_timeout``) and ``dns_options`` to
+    :func:`pcapkit.dnstx.build_dns_transactions` (``timeout``, ``cluster_domain`` ...).
+    """
+    return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
+                   flow_options=flow_options, dns_options=dns_options)

@@ -1,0 +1,13 @@
+"""DNS transactions: queries paired with responses across every capture point.
+
+``build_dns_transactions(dns, packets, cluster=None, *, timeout=5.0, capture_end=None)``
+turns the decoder's DNS table (one row per sighting of a message) into one row per
+query/response pair with status, latency, retries (including glibc's parallel A+AAAA
+pattern), search-path expansion, resolver chains, ICMP errors and cluster identities.
+``DNS_TX_COLUMNS`` documents every column; docs/dns.md explains the rules.
+"""
+
+from pcapkit.dnstx.build import build_dns_transactions
+from pcapkit.dnstx.columns import DNS_TX_COLUMNS, RETRY_PATTERNS, STATUSES
+
+__all__ = ["DNS_TX_COLUMNS", "RETRY_PATTERNS", "STATUSES", "build_dns_transactions"]

@@ -1,0 +1,263 @@
+"""Assemble the DNS transaction table: messages -> pairs -> retries -> status -> extras."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.dnstx.chains import find_resolver_chains
+from pcapkit.dnstx.columns import DNS_TX_COLUMNS
+from pcapkit.dnstx.icmp import link_icmp_errors
+from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces, enrich_endpoints
+from pcapkit.dnstx.messages import distinct_messages
+from pcapkit.dnstx.pairing import orient, pair_messages
+from pcapkit.dnstx.retries import find_retries
+from pcapkit.dnstx.searchpath import find_search_paths
+from pcapkit.errors import PcapkitError
+
+_NS = 1_000_000_000
+_RCODE_STATUS = {"NOERROR": "answered", "NXDOMAIN": "nxdomain", "SERVFAIL": "servfail",
+                 "REFUSED": "refused"}
+
+
+def _check_seconds(name: str, value: float) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise PcapkitError(f"{name} must be a number of seconds, got {value!r}") from exc
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise PcapkitError(f"{name} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _take(values: np.ndarray, index: np.ndarray, fill: Any) -> np.ndarray:
+    """values[index] with ``fill`` where index is -1."""
+    if len(values) == 0:  # nothing to take from: every index is -1
+        return np.full(len(index), fill, dtype=object)
+    taken = values[np.maximum(index, 0)]
+    if taken.dtype != object and not isinstance(fill, int | float):
+        taken = taken.astype(object)
+    taken[index < 0] = fill
+    return taken
+
+
+def _nullable_int(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
+    """Int64 array of ``values`` with NA where ``present`` is False."""
+    data = np.where(present, values, 0).astype(np.int64)
+    return pd.arrays.IntegerArray(data, ~np.asarray(present, dtype=bool))
+
+
+def _reply_status(rcode: np.ndarray, tc: np.ndarray, has_reply: np.ndarray) -> np.ndarray:
+    status = pd.Series(rcode, dtype=object).map(_RCODE_STATUS).fillna("other_error")
+    status = status.to_numpy(dtype=object)
+    status = np.where((status == "answered") & tc, "truncated", status)
+    return np.where(has_reply, status, None)
+
+
+def _base_table(messages: pd.DataFrame, view: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """One row per transaction with the query/response fields, ordered by first time."""
+    q = pairs["q"].to_numpy()
+    r = pairs["r"].to_numpy()
+    either = np.where(q >= 0, q, r)
+    t = view["t"].to_numpy()
+    query_t = np.where(q >= 0, t[np.maximum(q, 0)], -1) if len(t) else q
+    response_t = np.where(r >= 0, t[np.maximum(r, 0)], -1) if len(t) else r
+    first_t = np.where(q >= 0, query_t, response_t)
+    order = np.argsort(first_t, kind="stable")
+    q, r, either = q[order], r[order], either[order]
+    query_t, response_t = query_t[order], response_t[order]
+
+    def field(frame: pd.DataFrame, name: str, rows: np.ndarray, fill: Any = None) -> np.ndarray:
+        return _take(frame[name].to_numpy(), rows, fill)
+
+    def message_field(name: str, rows: np.ndarray) -> np.ndarray:
+        return _take(messages[name].to_numpy(dtype=object, na_value=None), rows, None)
+
+    tc = _take(messages["tc"].to_numpy(dtype=bool, na_value=False), r, False).astype(bool) \
+        if "tc" in messages.columns else np.zeros(len(r), dtype=bool)
+    has_reply = r >= 0
+    rcode = message_field("rcode_name", r)
+    tx = pd.DataFrame({
+        "tx_id": np.arange(len(order), dtype=np.int64),
+        "q": q, "r": r,
+        "duplicate_responses": pairs["duplicates"].to_numpy()[order],
+        "has_query": q >= 0,
+        "query_t": query_t, "response_t": response_t,
+        "client": field(view, "client", either), "client_port": field(view, "client_port", either, -1),
+        "server": field(view, "server", either), "server_port": field(view, "server_port", either, -1),
+        "transport": field(view, "transport", either), "dns_id": field(view, "dns_id", either, -1),
+        "qname": message_field("qname", either), "qname_lc": field(view, "qname_lc", either, ""),
+        "qtype": field(view, "qtype", either, -1), "qtype_name": message_field("qtype_name", either),
+        "rcode": rcode, "tc": tc,
+        "ancount": _take(messages["ancount"].to_numpy(dtype=np.int64, na_value=-1), r, -1),
+        "answers": message_field("answers", r),
+        "answer_addrs": message_field("answer_addrs", r),
+        "reply_status": _reply_status(rcode, tc, has_reply),
+    })
+    malformed = messages["malformed"].to_numpy(dtype=bool)
+    if "incomplete" in messages.columns:
+        malformed = malformed | messages["incomplete"].to_numpy(dtype=bool)
+    tx["malformed"] = (_take(malformed, q, False).astype(bool)
+                       | _take(malformed, r, False).astype(bool))
+    return tx
+
+
+def _status(tx: pd.DataFrame, retries: pd.DataFrame, end_t: np.ndarray,
+            timeout: float, icmp_error: np.ndarray) -> np.ndarray:
+    """Final status: the response's, else unanswered / unanswered_at_capture_end.
+
+    A query that was re-sent, or that drew an ICMP error, was judged by the client or the
+    network already: it is unanswered even when the capture stopped soon after it.
+    """
+    status = tx["reply_status"].to_numpy(dtype=object).copy()
+    chain_size = (retries["retries"].fillna(0) + 1).to_numpy(dtype=np.int64)
+    attempt = retries["attempt"].fillna(1).to_numpy(dtype=np.int64)
+    re_sent = attempt < chain_size
+    no_reply = tx["has_query"].to_numpy() & (tx["r"].to_numpy() < 0)
+    too_close = tx["query_t"].to_numpy() + int(round(timeout * _NS)) > end_t
+    judged = re_sent | icmp_error
+    status[no_reply] = np.where(too_close[no_reply] & ~judged[no_reply],
+                                "unanswered_at_capture_end", "unanswered")
+    status[~tx["has_query"].to_numpy()] = "response_only"
+    return status
+
+
+def _chain_outcome(tx: pd.DataFrame) -> pd.DataFrame:
+    """Per transaction, the outcome of its whole retry chain (its last attempt)."""
+    key = tx["retry_of"].fillna(tx["tx_id"]).astype(np.int64)
+    last = tx.assign(key=key).sort_values(["key", "query_t"]).groupby("key").tail(1)
+    last = last.set_index("key")
+    return pd.DataFrame({
+        "final_status": last["status"].reindex(key).to_numpy(),
+        "final_response_t": tx.groupby(key)["response_t"].transform("max").to_numpy(),
+        "ancount": last["ancount"].reindex(key).to_numpy(),
+    }, index=tx.index)
+
+
+def _combined_nodes(messages: pd.DataFrame, tx: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
+    nodes = messages["nodes"].to_numpy(dtype=object)
+    sightings = messages["sightings"].to_numpy(dtype=np.int64)
+    q_nodes, r_nodes = _take(nodes, q, None), _take(nodes, r, None)
+    combined = np.where(q >= 0, q_nodes, r_nodes)
+    differ = (q >= 0) & (r >= 0) & (q_nodes != r_nodes)
+    for i in np.flatnonzero(differ).tolist():
+        combined[i] = ",".join(sorted(set(q_nodes[i].split(",")) | set(r_nodes[i].split(","))))
+    total = _take(sightings, q, 0).astype(np.int64) + _take(sightings, r, 0).astype(np.int64)
+    return combined, total
+
+
+def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = None,
+                           cluster: Any = None, *, timeout: float = 5.0,
+                           capture_end: Any = None, retry_window: float = 10.0,
+                           retry_any_server: bool = False, parallel_window: float = 0.1,
+                           cluster_domain: str = "cluster.local",
+                           search_domains: Iterable[str] = (),
+                           search_gap: float = 1.0) -> pd.DataFrame:
+    """One row per DNS query/response pair, across every sighting; columns DNS_TX_COLUMNS.
+
+    dns: the decoder's DNS table (keyed by file, frame). packets: ``Vantage.packets`` (its
+    packet_id collapses sightings of one message; node, ts_corrected used when present) or
+    the plain packet table, or None (each DNS row is then its own message). cluster: a
+    ``pcapkit.cluster.Cluster`` for identities, namespaces and cluster DNS addresses.
+    timeout: seconds a response may follow its query. capture_end: None (each node's last
+    packet), one time, or {node: time}. The rules are in docs/dns.md.
+    """
+    timeout = _check_seconds("timeout", timeout)
+    retry_window = _check_seconds("retry_window", retry_window)
+    parallel_window = _check_seconds("parallel_window", parallel_window)
+    search_gap = _check_seconds("search_gap", search_gap)
+    if not isinstance(dns, pd.DataFrame):
+        raise PcapkitError("build_dns_transactions: dns must be the decoder's DNS DataFrame")
+    if isinstance(search_domains, str):
+        search_domains = [search_domains]
+
+    messages = distinct_messages(dns, packets, capture_end)
+    view = orient(messages)
+    pairs = pair_messages(view, timeout)
+    tx = _base_table(messages, view, pairs)
+
+    retries = find_retries(tx, window=retry_window, any_server=retry_any_server,
+                           parallel_window=parallel_window)
+    for column in retries.columns:
+        tx[column] = retries[column]
+    icmp = link_icmp_errors(tx, packets, timeout)
+    either = np.where(tx["q"] >= 0, tx["q"], tx["r"])
+    end_t = _take(messages["end_t"].to_numpy(dtype=np.int64), either, 0).astype(np.int64)
+    tx["status"] = _status(tx, retries, end_t, timeout,
+                           icmp["icmp_error"].notna().to_numpy(dtype=bool))
+
+    outcome = _chain_outcome(tx)
+    search = find_search_paths(
+        tx.assign(**{c: outcome[c] for c in ("final_status", "final_response_t")},
+                  ancount=outcome["ancount"]),
+        cluster_domain=cluster_domain, namespaces=cluster_namespaces(cluster),
+        search_domains=list(search_domains), gap=search_gap)
+    dns_servers, resolver_addresses = cluster_dns_addresses(cluster)
+    chains = find_resolver_chains(tx.assign(final_status=outcome["final_status"]),
+                                  timeout=timeout, dns_servers=dns_servers or None,
+                                  resolver_addresses=resolver_addresses)
+    return _finish(tx, messages, [search, chains, icmp], cluster)
+
+
+def _times(ns: np.ndarray) -> pd.Series:
+    stamps = pd.to_datetime(np.where(ns >= 0, ns, np.iinfo(np.int64).min), unit="ns", utc=True)
+    return pd.Series(stamps)
+
+
+def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame],
+            cluster: Any) -> pd.DataFrame:
+    """The public table: DNS_TX_COLUMNS in order with their dtypes."""
+    q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
+    either = np.where(q >= 0, q, r)
+    out = pd.DataFrame(index=tx.index)
+    out["tx_id"] = pd.array(tx["tx_id"].to_numpy(), dtype="Int64")
+    out["query_ts"] = _times(tx["query_t"].to_numpy())
+    out["response_ts"] = _times(tx["response_t"].to_numpy())
+    both = (q >= 0) & (r >= 0)
+    out["latency_s"] = np.where(both, (tx["response_t"] - tx["query_t"]) / _NS, np.nan)
+    out["status"] = pd.Categorical(tx["status"])
+    out["client"] = pd.Categorical(tx["client"])
+    out["client_port"] = pd.array(tx["client_port"].to_numpy(dtype=np.int64), dtype="Int64")
+    out["server"] = pd.Categorical(tx["server"])
+    out["server_port"] = pd.array(tx["server_port"].to_numpy(dtype=np.int64), dtype="Int64")
+    out["transport"] = pd.Categorical(tx["transport"])
+    out["dns_id"] = pd.array(tx["dns_id"].to_numpy(dtype=np.int64), dtype="Int64")
+    out["qname"] = pd.array(tx["qname"].to_numpy(dtype=object), dtype="string")
+    out["qtype"] = pd.array(tx["qtype_name"].to_numpy(dtype=object), dtype="string")
+    out["rcode"] = pd.array(tx["rcode"].to_numpy(dtype=object), dtype="string")
+    out["tc"] = pd.array(np.where(r >= 0, tx["tc"], None), dtype="boolean")
+    ancount = tx["ancount"].to_numpy(dtype=np.int64)
+    out["ancount"] = _nullable_int(ancount, ancount >= 0)
+    out["answers"] = tx["answers"].to_numpy(dtype=object)
+    out["answer_addrs"] = tx["answer_addrs"].to_numpy(dtype=object)
+    out["duplicate_responses"] = pd.array(tx["duplicate_responses"].to_numpy(), dtype="Int64")
+    out["malformed"] = tx["malformed"].to_numpy(dtype=bool)
+    for column in ("attempt", "retry_of", "retries", "retry_delay_s", "retry_pattern",
+                   "parallel_tx_id"):
+        out[column] = tx[column]
+    for extra in extras:
+        for column in extra.columns:
+            out[column] = extra[column]
+    out["node"] = pd.Categorical(_take(messages["node"].to_numpy(dtype=object), either, None))
+    interface = messages["interface"] if "interface" in messages.columns else pd.Series(
+        [None] * len(messages))
+    out["interface"] = pd.Categorical(_take(interface.astype(object).to_numpy(), either, None))
+    nodes, sightings = _combined_nodes(messages, tx)
+    out["nodes"] = pd.array(nodes, dtype="string")
+    out["sightings"] = pd.array(sightings, dtype="Int64")
+    files = messages["file"].astype(object).to_numpy()
+    frames = messages["frame"].to_numpy(dtype=np.int64, na_value=-1)
+    ids = messages["packet_id"].to_numpy(dtype=np.int64)
+    for prefix, rows in (("query", q), ("response", r)):
+        out[f"{prefix}_file"] = pd.Categorical(_take(files, rows, None))
+        out[f"{prefix}_frame"] = _nullable_int(_take(frames, rows, -1), rows >= 0)
+    for prefix, rows in (("query", q), ("response", r)):
+        out[f"{prefix}_packet_id"] = _nullable_int(_take(ids, rows, -1), rows >= 0)
+    identities = enrich_endpoints(out, cluster)
+    for column in identities.columns:
+        out[column] = identities[column]
+    return out[list(DNS_TX_COLUMNS)].reset_index(drop=True)

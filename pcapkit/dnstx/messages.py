@@ -1,0 +1,182 @@
+"""Collapse the decoder's DNS table (one row per sighting) to one row per distinct message.
+
+A DNS message captured on the pod veth, the bridge, the tunnel device and the underlay NIC
+is one message seen four times. The vantage stage gives every sighting of the same packet
+the same ``packet_id``; here the DNS rows are joined to the packet table on (file, frame),
+grouped by ``packet_id`` and reduced to the earliest sighting (by ``ts_corrected``), which
+keeps its node, interface, file and frame. Without a packet table every DNS row is its own
+message (the single-file case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.errors import PcapkitError
+
+_NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
+               "qtype_name", "rcode_name")
+
+
+def as_strings(series: pd.Series) -> np.ndarray:
+    """Object array of the values as ``str`` (None for missing), fast for categoricals."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = np.array([str(c) for c in series.cat.categories] + [None], dtype=object)
+        codes = series.cat.codes.to_numpy()
+        return categories[np.where(codes < 0, len(categories) - 1, codes)]
+    values = series.to_numpy(dtype=object, na_value=None)
+    return np.array([None if v is None else str(v) for v in values], dtype=object) \
+        if values.dtype != object else values
+
+
+def _strings_at(series: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """as_strings(series)[rows] without converting the rows that are not wanted."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = np.array([str(c) for c in series.cat.categories] + [None], dtype=object)
+        codes = series.cat.codes.to_numpy()[rows]
+        return categories[np.where(codes < 0, len(categories) - 1, codes)]
+    return as_strings(series.iloc[rows])
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """int64 nanoseconds since the epoch of a datetime column (NaT -> min int64)."""
+    stamps = pd.to_datetime(series, utc=True)
+    return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _row_keys(file: pd.Series, frame: pd.Series, files: pd.Index) -> np.ndarray:
+    """One int64 per (file, frame): file position in ``files`` shifted past the frame bits."""
+    if isinstance(file.dtype, pd.CategoricalDtype):
+        positions = np.append(files.get_indexer([str(c) for c in file.cat.categories]), -1)
+        codes = positions[file.cat.codes.to_numpy()]  # code -1 (missing) picks the last: -1
+    else:
+        codes = files.get_indexer(as_strings(file))
+    frames = frame.to_numpy(dtype=np.int64, na_value=-1)
+    return codes.astype(np.int64) << 40 | frames
+
+
+def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataFrame:
+    """DNS rows with packet_id, node and t (ns, corrected clock) attached."""
+    missing = [c for c in _NEEDED_DNS if c not in dns.columns]
+    if missing:
+        raise PcapkitError(f"DNS table lacks column {missing[0]!r}: pass the decoder's dns table")
+    rows = pd.DataFrame(index=pd.RangeIndex(len(dns)))
+    t = _ns(dns["ts"])
+    node = np.full(len(dns), "unknown", dtype=object)
+    packet_id = np.arange(len(dns), dtype=np.int64)
+    if packets is not None and len(packets) and len(dns):
+        for column in ("file", "frame"):
+            if column not in packets.columns:
+                raise PcapkitError(f"packet table lacks column {column!r}")
+        files = pd.Index(pd.unique(np.concatenate([as_strings(packets["file"]),
+                                                   as_strings(dns["file"])])))
+        where = pd.Index(_row_keys(packets["file"], packets["frame"], files)).get_indexer(
+            _row_keys(dns["file"], dns["frame"], files))
+        found = where >= 0
+        if "packet_id" in packets.columns:
+            ids = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)[where]
+            offset = int(packets["packet_id"].max()) + 1 if packets["packet_id"].notna().any() \
+                else 0
+            ok = found & (ids >= 0)
+            packet_id = np.where(ok, ids, offset + np.arange(len(dns)))
+        if "node" in packets.columns:
+            nodes = _strings_at(packets["node"], where)
+            node = np.where(found & (nodes != None), nodes, "unknown")  # noqa: E711
+        if "ts_corrected" in packets.columns:
+            corrected = _ns(packets["ts_corrected"])[where]
+            usable = found & (corrected != np.iinfo(np.int64).min)
+            t = np.where(usable, corrected, t)
+    rows["packet_id"] = packet_id
+    rows["node"] = node
+    rows["t"] = t
+    rows["row"] = np.arange(len(dns))
+    return rows
+
+
+def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
+                      capture_end: Any = None) -> pd.DataFrame:
+    """One row per distinct DNS message: the fields of its earliest sighting plus
+
+    ``t`` (int64 ns), ``node``, ``packet_id``, ``sightings`` (count), ``nodes`` (sorted
+    comma-separated) and ``end_t`` (ns: the latest capture end among the nodes that saw it,
+    used to tell a timeout from a capture that simply stopped).
+    """
+    sight = _sighting_frame(dns, packets)
+    order = np.lexsort((sight["t"].to_numpy(), sight["packet_id"].to_numpy()))
+    pid = sight["packet_id"].to_numpy()[order]
+    first = np.ones(len(pid), dtype=bool)
+    first[1:] = pid[1:] != pid[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(pid)))
+    group = np.cumsum(first) - 1
+    earliest_rows = sight["row"].to_numpy()[order][starts]
+
+    node_of_sighting = sight["node"].to_numpy()[order]
+    nodes = node_of_sighting[starts].copy()
+    multi = counts > 1
+    if multi.any():
+        pairs = pd.DataFrame({"g": group, "node": node_of_sighting})
+        pairs = pairs[multi[group]].drop_duplicates().sort_values(["g", "node"])
+        joined = pairs.groupby("g", sort=True)["node"].agg(",".join)
+        nodes[joined.index.to_numpy()] = joined.to_numpy()
+
+    ends = _node_ends(packets, sight, capture_end)
+    names = list(ends)
+    lookup = pd.Index(names).get_indexer(node_of_sighting)
+    values = np.array([ends[n] for n in names], dtype=np.int64)
+    end_of_sighting = np.where(lookup >= 0, values[lookup], ends["*"])
+    end_t = np.maximum.reduceat(end_of_sighting, starts) if len(starts) else end_of_sighting
+
+    out = dns.iloc[earliest_rows].reset_index(drop=True)
+    out["packet_id"] = pid[starts]
+    out["t"] = sight["t"].to_numpy()[order][starts]
+    out["node"] = node_of_sighting[starts]
+    out["nodes"] = nodes
+    out["sightings"] = counts
+    out["end_t"] = end_t
+    return out
+
+
+def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
+               capture_end: Any) -> dict[str, int]:
+    """Capture end (ns) per node, and under "*" the overall end used for unknown nodes."""
+    if capture_end is not None and not isinstance(capture_end, Mapping):
+        return {"*": _stamp_ns(capture_end, "capture_end")}
+    ends: dict[str, int] = {}
+    if packets is not None and len(packets):
+        column = "ts_corrected" if "ts_corrected" in packets.columns else "ts"
+        t = pd.Series(_ns(packets[column]))
+        t = t.where(t != np.iinfo(np.int64).min)
+        if "node" in packets.columns:
+            node = packets["node"]
+            keys = node.cat.codes.to_numpy() if isinstance(node.dtype, pd.CategoricalDtype) \
+                else pd.factorize(node)[0]
+            names = list(node.cat.categories) if isinstance(node.dtype, pd.CategoricalDtype) \
+                else list(pd.factorize(node)[1])
+            per_node = t.groupby(keys).max()
+            ends.update({str(names[k]): int(v) for k, v in per_node.items()
+                         if k >= 0 and pd.notna(v)})
+        if t.notna().any():
+            ends["*"] = int(t.max())
+    if "*" not in ends:
+        ends["*"] = int(sight["t"].max()) if len(sight) else 0
+    if isinstance(capture_end, Mapping):
+        for node, when in capture_end.items():
+            ends[str(node)] = _stamp_ns(when, f"capture_end[{node!r}]")
+        ends["*"] = max(ends.values())
+    return ends
+
+
+def _stamp_ns(value: Any, what: str) -> int:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise PcapkitError(f"{what}={value!r} is not a time") from exc
+    if stamp is pd.NaT:
+        raise PcapkitError(f"{what} is NaT")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.as_unit("ns").value)

@@ -1,0 +1,219 @@
+"""Assemble bidirectional flows from distinct packets and their sightings.
+
+Steps, each vectorised over all packets: load the table as arrays (``arrays``), key and
+split packets into flows (``keys``), pick originators (``originator``), count per direction
+(``counters``), run Zeek's TCP state machine (``tcpstate``) and history (``history``), link
+ICMP errors, and describe each direction's path from the sightings (``path``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.errors import PcapkitError
+from pcapkit.flows import counters, history, keys, originator, path, tcpstate
+from pcapkit.flows.arrays import Inputs, load_inputs
+from pcapkit.flows.columns import FLOW_COLUMNS
+from pcapkit.flows.groups import first_where, set_labels
+
+DEFAULT_TCP_TIMEOUT = 300.0   # Zeek's tcp_inactivity_timeout
+DEFAULT_UDP_TIMEOUT = 60.0    # Zeek's udp_inactivity_timeout
+DEFAULT_ICMP_TIMEOUT = 60.0   # Zeek's icmp_inactivity_timeout
+PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp"}
+
+
+@dataclass
+class _Flows:
+    inputs: Inputs
+    assignment: keys.Assignment
+    roles: originator.Roles
+
+
+def _assign(distinct: pd.DataFrame, sightings: pd.DataFrame | None, tcp_timeout: float | None,
+            udp_timeout: float | None, icmp_timeout: float | None) -> _Flows:
+    for name, value in (("tcp_timeout", tcp_timeout), ("udp_timeout", udp_timeout),
+                        ("icmp_timeout", icmp_timeout)):
+        if value is not None and not value > 0:
+            raise PcapkitError(f"flows: {name} must be a positive number of seconds or None")
+    inputs = load_inputs(distinct, sightings)
+    asg = keys.assign(inputs.packets, tcp_timeout=tcp_timeout, udp_timeout=udp_timeout,
+                      icmp_timeout=icmp_timeout)
+    pk = asg.packets
+    roles = originator.decide(asg.flow, asg.n_flows, pk.proto, pk.flags, asg.lo_is_src,
+                              pk.sport, pk.dport, pk.itype)
+    return _Flows(inputs, asg, roles)
+
+
+def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
+    asg = flows.assignment
+    ids = np.full(len(index), -1, dtype=np.int64)
+    ids[asg.packets.row] = asg.flow
+    ids[asg.errors.row] = asg.error_flow
+    return pd.Series(_nullable(ids, "Int64"), index=index, name="flow_id")
+
+
+def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
+             udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
+             icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
+             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT) -> pd.Series:
+    """The flow_id of every distinct packet (aligned with ``distinct.index``; <NA> for
+    non-IP packets). ICMP errors get the id of the flow they quote. Pass the same
+    sightings and timeouts as to build_flows so the ids match."""
+    return _packet_flow_ids(distinct.index, _assign(distinct, sightings, tcp_timeout,
+                                                    udp_timeout, icmp_timeout))
+
+
+def build_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
+                udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
+                icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
+                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT) -> pd.DataFrame:
+    """One row per bidirectional flow (columns: FLOW_COLUMNS), from the distinct-packet
+    table and the sightings table of the vantage stage (None: each packet seen once).
+    Timeouts are idle gaps in seconds that split a key into separate flows (None: never)."""
+    return assemble_flows(distinct, sightings, udp_timeout=udp_timeout,
+                          icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout)[0]
+
+
+def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
+                   udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
+                   icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
+                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT
+                   ) -> tuple[pd.DataFrame, pd.Series]:
+    """(build_flows(...), flow_ids(...)) computed once."""
+    flows = _assign(distinct, sightings, tcp_timeout, udp_timeout, icmp_timeout)
+    table = _table(flows, path.sightings_of(distinct) if sightings is None else sightings)
+    return table, _packet_flow_ids(distinct.index, flows)
+
+
+def _table(flows: _Flows, sightings: pd.DataFrame) -> pd.DataFrame:
+    inputs, asg, roles = flows.inputs, flows.assignment, flows.roles
+    pk, flow, n = asg.packets, asg.flow, asg.n_flows
+    is_orig = roles.is_orig
+    group = flow * 2 + (~is_orig)
+    tcp = pk.proto == keys.TCP
+    rst = (pk.flags & keys.RST) != 0
+    retrans = counters.retransmissions(group, tcp, pk.seq, pk.flags, pk.plen)
+    zero = counters.zero_windows(flow, n, tcp, is_orig, pk.flags, pk.win)
+    new_payload = np.where(tcp & (retrans | rst), 0, pk.plen)
+    pkts = counters.per_direction(np.ones(len(flow)), group, n)
+    ip_bytes = counters.per_direction(pk.iplen, group, n)
+    payload = counters.per_direction(new_payload, group, n)
+    retr = counters.per_direction(retrans, group, n)
+    zeros = counters.per_direction(zero, group, n)
+    syns, syn_acks = counters.syn_counts(group, n, tcp, pk.flags)
+    rtt_a, rtt_b = counters.handshake_rtt(flow, n, tcp, is_orig, pk.flags, pk.t)
+    first = roles.first
+    last = np.append(first[1:], len(flow)) - 1 if n else first
+    hist = history.build_history(flow, n, pk.proto, is_orig, pk.flags, pk.seq, pk.plen, retrans,
+                                 zero, roles.flipped, first)
+    o_state, r_state = tcpstate.run_state_machine(flow, n, tcp, is_orig, pk.flags, pk.plen)
+    proto = pk.proto[first]
+    state = np.full(n, "OTH", dtype=object)
+    is_tcp, is_udp = proto == keys.TCP, proto == keys.UDP
+    state[is_tcp] = tcpstate.conn_state(o_state, r_state, payload[:, 0], payload[:, 1],
+                                        hist)[is_tcp]
+    state[is_udp] = tcpstate.udp_conn_state(pkts[:, 0], pkts[:, 1])[is_udp]
+
+    sender_orig = is_orig[first]
+    orig_h = np.where(sender_orig, pk.src[first], pk.dst[first])
+    resp_h = np.where(sender_orig, pk.dst[first], pk.src[first])
+    orig_p = np.where(sender_orig, pk.sport[first], pk.dport[first])
+    resp_p = np.where(sender_orig, pk.dport[first], pk.sport[first])
+    icmp = (proto == keys.ICMP) | (proto == keys.ICMP6)
+    orig_first = first_where(is_orig, flow, n)
+    has = icmp & (orig_first >= 0)
+    orig_p[has] = pk.itype[orig_first[has]]
+    resp_p[has] = pk.icode[orig_first[has]]
+    family = asg.family[first]
+    family_names = np.array([keys.FAMILY_NAMES.get(int(f), f"type{int(f) - 100}") if i else None
+                             for f, i in zip(family, icmp, strict=True)], dtype=object) \
+        if icmp.any() else np.full(n, None, dtype=object)
+
+    errors = asg.errors
+    error_codes = pd.factorize(errors.itype * 256 + errors.icode)
+    error_labels = np.array([f"{int(c) // 256}/{int(c) % 256}" for c in error_codes[1]],
+                            dtype=object)
+    t = pk.t
+    data = {
+        "flow_id": pd.array(np.arange(n), dtype="Int64"),
+        "ts": pd.to_datetime(t[first], utc=True),
+        "last_ts": pd.to_datetime(t[last], utc=True),
+        "duration": (t[last] - t[first]) / 1e9,
+        "proto": _proto_names(proto),
+        "ip_proto": pd.array(proto, dtype="UInt8"),
+        "orig_h": _addresses(orig_h, inputs.addresses),
+        "orig_p": _ports(orig_p),
+        "resp_h": _addresses(resp_h, inputs.addresses),
+        "resp_p": _ports(resp_p),
+        "icmp_family": pd.Categorical(family_names),
+        "encap": pd.Categorical(inputs.ctx_encap[pk.ctx[first]]),
+        "vni": _nullable(inputs.ctx_vni[pk.ctx[first]], "UInt32"),
+        "conn_state": pd.Categorical(state, categories=list(tcpstate.CONN_STATES)),
+        "history": pd.array(hist, dtype="string"),
+        "mid_flow": pd.array(roles.mid_flow, dtype="boolean"),
+        "flipped": pd.array(roles.flipped, dtype="boolean"),
+        "orig_state": _tcp_only(tcpstate.state_names(o_state), is_tcp),
+        "resp_state": _tcp_only(tcpstate.state_names(r_state), is_tcp),
+        "orig_pkts": _count(pkts[:, 0]), "orig_ip_bytes": _count(ip_bytes[:, 0]),
+        "orig_bytes": _count(payload[:, 0]),
+        "resp_pkts": _count(pkts[:, 1]), "resp_ip_bytes": _count(ip_bytes[:, 1]),
+        "resp_bytes": _count(payload[:, 1]),
+        "syn_retrans": _count(np.maximum(syns[:, 0] - 1, 0)),
+        "synack_retrans": _count(np.maximum(syn_acks[:, 1] - 1, 0)),
+        "orig_retrans": _count(retr[:, 0]), "resp_retrans": _count(retr[:, 1]),
+        "orig_zero_windows": _count(zeros[:, 0]), "resp_zero_windows": _count(zeros[:, 1]),
+        "rtt_syn_synack": rtt_a, "rtt_synack_ack": rtt_b, "rtt_handshake": rtt_a + rtt_b,
+        "icmp_errors": _count(np.bincount(asg.error_flow, minlength=n)[:n]),
+        "icmp_error_types": pd.array(set_labels(asg.error_flow, error_codes[0].astype(np.int64),
+                                                error_labels, n), dtype="string"),
+        "icmp_error_senders": pd.array(set_labels(asg.error_flow, errors.src, inputs.addresses,
+                                                  n), dtype="string"),
+    }
+    for name, values in path.flow_paths(sightings, pk.pid, group, n).items():
+        if values.dtype == object:
+            data[name] = pd.array(values, dtype="string")
+        elif values.dtype == bool:
+            data[name] = pd.array(values, dtype="boolean")
+        elif values.dtype.kind == "f":
+            data[name] = _nullable(np.where(np.isnan(values), -1, values).astype(np.int64),
+                                   "UInt8")
+        else:
+            data[name] = _count(values)
+    table = pd.DataFrame(data)
+    return table[list(FLOW_COLUMNS)]
+
+
+def _proto_names(proto: np.ndarray) -> pd.Categorical:
+    codes, uniques = pd.factorize(proto)
+    names = [PROTO_NAMES.get(int(p), str(int(p))) for p in uniques]
+    return pd.Categorical.from_codes(codes, categories=names) if len(set(names)) == len(names) \
+        else pd.Categorical(np.array(names, dtype=object)[codes])
+
+
+def _addresses(codes: np.ndarray, addresses: np.ndarray) -> pd.Categorical:
+    used, inverse = np.unique(codes, return_inverse=True)
+    return pd.Categorical.from_codes(inverse.ravel(), categories=pd.Index(addresses[used],
+                                                                           dtype=object))
+
+
+def _nullable(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """Integer values as a nullable array; negative values become <NA>."""
+    out = pd.array(np.maximum(values, 0), dtype=dtype)
+    out[values < 0] = pd.NA
+    return out
+
+
+def _ports(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    return _nullable(values, "UInt16")
+
+
+def _count(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    return pd.array(np.asarray(values, dtype=np.int64), dtype="Int64")
+
+
+def _tcp_only(states: pd.Categorical, is_tcp: np.ndarray) -> pd.Categorical:
+    out = pd.Series(states)
+    return pd.Categorical(out.where(is_tcp), categories=states.categories)

@@ -1,0 +1,133 @@
+"""Where each flow direction was seen: nodes, interfaces, tunnels, underlay pairs, TTLs.
+
+Built from the sightings table (one row per time any capture saw a packet), so a packet seen
+on a pod veth, the bridge, the VXLAN device and the underlay NIC contributes all four
+places. Set-valued columns are sorted, comma-separated strings so they stay parquet-friendly
+and easy to compare: ``orig_outer_pairs == "192.168.100.11>192.168.100.12"`` while
+``resp_outer_pairs == "192.168.100.13>192.168.100.11"`` is an asymmetric underlay route.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.flows.groups import codes_of, set_labels
+
+#: Set-valued path columns per direction and what they list.
+PATH_SETS = ("nodes", "interfaces", "encaps", "outer_pairs", "vnis")
+
+
+def sightings_of(distinct: pd.DataFrame) -> pd.DataFrame:
+    """A sightings table for a table without one: each packet seen once, where it was read."""
+    columns = ["node", "interface", "if_index", "encap", "vni", "outer_src", "outer_dst",
+               "ttl"]
+    out = pd.DataFrame({c: distinct[c] for c in columns if c in distinct.columns})
+    out["packet_id"] = (distinct["packet_id"] if "packet_id" in distinct.columns
+                        else np.arange(len(distinct)))
+    if "node" not in out.columns:
+        out["node"] = "unknown"
+    return out
+
+
+def _group_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
+                        group: np.ndarray) -> np.ndarray:
+    """(flow*2 + direction) of each sighting's packet, -1 when not in a flow."""
+    if not len(pid):
+        return np.full(len(packet_ids), -1, dtype=np.int64)
+    low, high = int(pid.min()), int(pid.max())
+    if low >= 0 and high < 4 * (len(pid) + len(packet_ids)) + 1024:
+        lookup = np.full(high + 1, -1, dtype=np.int64)
+        lookup[pid] = group
+        valid = (packet_ids >= 0) & (packet_ids <= high)
+        out = np.full(len(packet_ids), -1, dtype=np.int64)
+        out[valid] = lookup[packet_ids[valid]]
+        return out
+    where = pd.Index(pid).get_indexer(packet_ids)
+    return np.where(where >= 0, group[np.maximum(where, 0)], -1)
+
+
+def _interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """"node:interface" per sighting; an SLL2 ifindex is shown as ``if<n>`` (or
+    ``name#<n>`` when the capture also names the interface)."""
+    node, node_labels = codes_of(sightings["node"]) if "node" in sightings.columns else (
+        np.zeros(len(sightings), np.int64), np.array(["unknown"], dtype=object))
+    iface, iface_labels = codes_of(sightings["interface"]) if "interface" in sightings.columns \
+        else (np.full(len(sightings), -1, np.int64), np.array([], dtype=object))
+    index = (sightings["if_index"].to_numpy(dtype=np.int64, na_value=-1)
+             if "if_index" in sightings.columns else np.full(len(sightings), -1, np.int64))
+    # One int64 per (node, interface, ifindex): 15 + 15 + 33 bits.
+    combined = ((np.maximum(node, -1) + 1) << 48) | ((np.maximum(iface, -1) + 1) << 33) \
+        | (np.maximum(index, -1) + 1)
+    codes, packed = pd.factorize(combined)
+    uniques = [(int(p >> 48) - 1, int((p >> 33) & 0x7FFF) - 1, int(p & ((1 << 33) - 1)) - 1)
+               for p in packed]
+    labels = []
+    for n, i, x in uniques:
+        name = str(iface_labels[i]) if i >= 0 else ""
+        name = "" if name.isdigit() else name
+        where = (f"{name}#{x}" if name and x >= 0 else f"if{x}" if x >= 0
+                 else name or (str(iface_labels[i]) if i >= 0 else "?"))
+        labels.append(f"{node_labels[n] if n >= 0 else 'unknown'}:{where}")
+    return codes.astype(np.int64), np.array(labels, dtype=object)
+
+
+def _outer_pairs(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if not {"outer_src", "outer_dst"} <= set(sightings.columns):
+        return np.full(len(sightings), -1, np.int64), np.array([], dtype=object)
+    src, src_labels = codes_of(sightings["outer_src"])
+    dst, dst_labels = codes_of(sightings["outer_dst"])
+    both = (src >= 0) & (dst >= 0)
+    key = np.where(both, src * (len(dst_labels) + 1) + dst, -1)
+    codes, uniques = pd.factorize(key[both])
+    out = np.full(len(key), -1, dtype=np.int64)
+    out[both] = codes
+    width = len(dst_labels) + 1
+    labels = np.array([f"{src_labels[u // width]}>{dst_labels[u % width]}" for u in uniques],
+                      dtype=object)
+    return out, labels
+
+
+def flow_paths(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray,
+               n_flows: int) -> dict[str, np.ndarray]:
+    """Path columns per flow: ``orig_<x>`` and ``resp_<x>`` for x in PATH_SETS, plus
+    ``*_encapsulated``, ``*_sightings``, ``*_ttl_min`` and ``*_ttl_max``."""
+    n_groups = 2 * n_flows
+    packet_ids = pd.to_numeric(sightings["packet_id"]).to_numpy(dtype=np.int64, na_value=-1) \
+        if len(sightings) else np.zeros(0, np.int64)
+    g = _group_of_sightings(packet_ids, pid, group)
+    keep = np.flatnonzero(g >= 0)
+    seen = sightings.iloc[keep]
+    g = g[keep]
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sets["nodes"] = codes_of(seen["node"]) if "node" in seen.columns else (
+        np.zeros(len(seen), np.int64), np.array(["unknown"], dtype=object))
+    sets["interfaces"] = _interface_labels(seen)
+    encap_codes, encap_labels = (codes_of(seen["encap"]) if "encap" in seen.columns else
+                                 (np.full(len(seen), -1, np.int64), np.array([], object)))
+    sets["encaps"] = (encap_codes, encap_labels)
+    sets["outer_pairs"] = _outer_pairs(seen)
+    sets["vnis"] = codes_of(seen["vni"]) if "vni" in seen.columns else (
+        np.full(len(seen), -1, np.int64), np.array([], dtype=object))
+    per_group: dict[str, np.ndarray] = {
+        name: set_labels(g, codes, labels, n_groups) for name, (codes, labels) in sets.items()}
+    tunnel = np.isin(encap_labels, ["none"], invert=True)
+    wrapped = (encap_codes >= 0) & tunnel[np.maximum(encap_codes, 0)] if len(encap_labels) \
+        else np.zeros(len(g), bool)
+    per_group["encapsulated"] = np.bincount(g[wrapped], minlength=n_groups) > 0
+    per_group["sightings"] = np.bincount(g, minlength=n_groups).astype(np.int64)
+    ttl = (seen["ttl"].to_numpy(dtype=np.float64, na_value=np.nan) if "ttl" in seen.columns
+           else np.full(len(g), np.nan))
+    low = np.full(n_groups, np.nan)
+    high = np.full(n_groups, np.nan)
+    ok = ~np.isnan(ttl)
+    if ok.any():
+        stats = pd.DataFrame({"g": g[ok], "ttl": ttl[ok]}).groupby("g")["ttl"].agg(["min", "max"])
+        low[stats.index.to_numpy()] = stats["min"].to_numpy()
+        high[stats.index.to_numpy()] = stats["max"].to_numpy()
+    per_group["ttl_min"], per_group["ttl_max"] = low, high
+    out: dict[str, np.ndarray] = {}
+    for name, values in per_group.items():
+        out[f"orig_{name}"] = values[0::2]
+        out[f"resp_{name}"] = values[1::2]
+    return out

@@ -1,0 +1,37 @@
+"""Vantage points: which node saw each packet where, one id per distinct packet, clocks.
+
+>>> from pcapkit.api import decode_files
+>>> from pcapkit.vantage import capture_points, build_sightings
+>>> decoded = decode_files(["captures/node1/any.pcap", "captures/node2/eth0.pcap"])  # doctest: +SKIP
+>>> vantage = build_sightings(decoded, capture_points(decoded))                      # doctest: +SKIP
+>>> vantage.distinct        # one row per packet, however many times it was captured   # doctest: +SKIP
+
+See docs/vantage.md.
+"""
+
+from pcapkit.vantage.build import (
+    DISTINCT_EXTRA_COLUMNS,
+    PACKET_EXTRA_COLUMNS,
+    SIGHTING_COLUMNS,
+    Vantage,
+    build_sightings,
+    packet_direction,
+)
+from pcapkit.vantage.clock import CLOCK_COLUMNS
+from pcapkit.vantage.fingerprint import FINGERPRINT_COLUMNS, packet_fingerprints
+from pcapkit.vantage.points import POINT_COLUMNS, capture_points, node_from_file_stem
+
+__all__ = [
+    "CLOCK_COLUMNS",
+    "DISTINCT_EXTRA_COLUMNS",
+    "FINGERPRINT_COLUMNS",
+    "PACKET_EXTRA_COLUMNS",
+    "POINT_COLUMNS",
+    "SIGHTING_COLUMNS",
+    "Vantage",
+    "build_sightings",
+    "capture_points",
+    "node_from_file_stem",
+    "packet_direction",
+    "packet_fingerprints",
+]

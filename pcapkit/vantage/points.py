@@ -1,0 +1,360 @@
+"""Capture points: which node each capture file was taken on, and why pcapkit thinks so.
+
+A capture file is one vantage point. Its node is decided by the first source that names one,
+in this order (``node_source`` records which one did):
+
+1. ``user``: an explicit mapping given by the user (file path, base name or glob -> node);
+2. ``pcapng``: a ``node=<name>`` tag in a pcapng interface description or comment;
+3. ``directory``: the parent directory, for the ``captures/<node>/x.pcap`` layout;
+4. ``filename``: ``<node>.pcap``, ``<node>-eth0.pcap``, ``tcpdump-<node>-<time>.pcap`` ...;
+5. ``pcapng``: a snapshot node name mentioned in an interface description or comment;
+6. ``snapshot``: the node whose addresses (InternalIP first) appear in most of the file's
+   underlay packets (outer_src/outer_dst when tunnelled, src/dst otherwise);
+7. ``unknown``: none of the above; the node is then ``unknown`` (one such file) or
+   ``unknown:<file name>`` (several: each stays its own vantage point and clock).
+
+With a cluster snapshot, directory and file names count only when they name one of its
+nodes; without one, a directory counts when the capture files sit in sibling directories,
+under a generic container such as ``captures/``, or when the file is named after an
+interface (``<node>/eth0.pcap``), and a file name is cleaned of interface names, timestamps
+and tool prefixes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.errors import PcapkitError
+
+if TYPE_CHECKING:
+    from pcapkit.api import Decoded
+    from pcapkit.cluster import Cluster
+
+POINT_COLUMNS: dict[str, str] = {
+    "file": "Capture file, as in the packet table.",
+    "node": "Node the file was captured on ('unknown' / 'unknown:<file>' when undecided).",
+    "node_source": "What decided: user, pcapng, directory, filename, snapshot or unknown.",
+    "node_evidence": "The text or address that decided, for the user to check.",
+}
+
+GENERIC_DIRECTORIES = frozenset({
+    "", ".", "..", "captures", "capture", "pcaps", "pcap", "pcapng", "traces", "trace",
+    "dumps", "dump", "tcpdump", "data", "tmp", "files", "packets", "incident", "nodes",
+    "output", "out", "logs",
+})
+CONTAINER_DIRECTORIES = frozenset({"captures", "capture", "pcaps", "pcap", "traces", "nodes",
+                                   "dumps", "tcpdump"})
+GENERIC_STEMS = frozenset({
+    "capture", "captures", "cap", "dump", "trace", "out", "output", "tcpdump", "dumpcap",
+    "packets", "pcap", "file", "test", "tmp", "traffic", "any", "all", "multi",
+})
+_CAPTURE_SUFFIX = re.compile(r"(\.(pcapng|pcap|cap|dmp|ntar)\d*)?(\.(gz|zst|xz|bz2))?$",
+                             re.IGNORECASE)
+_TOOL_PREFIX = re.compile(r"^(tcpdump|dumpcap|tshark|capture|pcap|trace|ksniff|sniff)[-_.]",
+                          re.IGNORECASE)
+_TIMESTAMP_SUFFIX = re.compile(
+    r"[-_.](\d{4}-?\d{2}-?\d{2}([T_-]?\d{2}[:\-]?\d{2}([:\-]?\d{2}(\.\d+)?)?Z?)?|\d{9,})$")
+_INTERFACE_TOKEN = re.compile(
+    r"^(eth\d+|ens\w*|enp\w*|eno\d+|em\d+|bond\d+|any|all|multi|lo|cni\d+|flannel(\.\d+)?|"
+    r"vxlan[\w.]*|tunl\d+|cali\w+|veth\w*|cilium_\w+|genev\w*|br[-\w]*|docker\d+|wlan\d+|"
+    r"wg\d+|weave|kube-ipvs\d+|in|out|rx|tx)$",
+    re.IGNORECASE)
+_NODE_TAG = re.compile(r"\bnode\s*[=:]\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class _Decision:
+    node: str
+    source: str
+    evidence: str
+
+
+def capture_points(decoded: Decoded, cluster: Cluster | None = None,
+                   nodes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per capture file: ``file``, ``node``, ``node_source``, ``node_evidence``.
+
+    ``nodes`` maps a file (as given, its base name, or a glob) to a node and wins over every
+    inference. Raises PcapkitError when a key of ``nodes`` matches no capture file.
+    """
+    files = _files(decoded)
+    user = _user_mapping(files, nodes or {})
+    node_names = _cluster_node_names(cluster)
+    per_node_dirs = _per_node_directories(files)
+    decisions: list[_Decision | None] = []
+    for file in files:
+        decisions.append(
+            user.get(file)
+            or _from_pcapng_tag(decoded.interfaces, file)
+            or _from_directory(file, node_names, per_node_dirs)
+            or _from_filename(file, node_names)
+            or _from_pcapng_mention(decoded.interfaces, file, node_names)
+            or _from_snapshot(decoded.packets, file, cluster))
+    undecided = sum(d is None for d in decisions)
+    rows = []
+    for file, decision in zip(files, decisions, strict=True):
+        if decision is None:
+            name = "unknown" if undecided == 1 else f"unknown:{PurePath(file).name}"
+            decision = _Decision(name, "unknown", "no directory, file name, pcapng tag or "
+                                 "snapshot address named a node")
+        rows.append({"file": file, "node": decision.node, "node_source": decision.source,
+                     "node_evidence": decision.evidence})
+    frame = pd.DataFrame(rows, columns=list(POINT_COLUMNS))
+    return frame.astype({"file": "str", "node": "str", "node_source": "str",
+                         "node_evidence": "str"})
+
+
+def _files(decoded: Decoded) -> list[str]:
+    """Capture files in the order they were read (files without packets included)."""
+    seen: dict[str, None] = {}
+    for column in (decoded.packets.get("file"), decoded.interfaces.get("file")):
+        if column is None or not len(column):
+            continue
+        values = column.dropna().unique()
+        for name in values:
+            if str(name):
+                seen.setdefault(str(name), None)
+    return list(seen)
+
+
+def _user_mapping(files: Sequence[str], nodes: Mapping[str, str]) -> dict[str, _Decision]:
+    decided: dict[str, _Decision] = {}
+    for key, node in nodes.items():
+        if not isinstance(node, str) or not node.strip():
+            raise PcapkitError(f"node mapping for {key!r}: node name must be a non-empty string")
+        hits = [f for f in files if _user_key_matches(str(key), f)]
+        if not hits:
+            raise PcapkitError(f"node mapping names {key!r}, which matches none of the capture "
+                               f"files: {', '.join(files) or '(none)'}")
+        for file in hits:
+            decided.setdefault(file, _Decision(node.strip(), "user", f"mapping {key!r}"))
+    return decided
+
+
+def _user_key_matches(key: str, file: str) -> bool:
+    path = PurePath(file)
+    return key in (file, path.name, str(path)) or fnmatch.fnmatch(file, key) or (
+        fnmatch.fnmatch(path.name, key))
+
+
+def _cluster_node_names(cluster: Cluster | None) -> list[str]:
+    if cluster is None or "name" not in cluster.nodes:
+        return []
+    names = [str(n) for n in cluster.nodes["name"].dropna()]
+    return sorted(set(names), key=len, reverse=True)
+
+
+def _per_node_directories(files: Sequence[str]) -> bool:
+    """True when the files sit in two or more sibling directories (``<root>/<node>/...``)."""
+    parents = {PurePath(f).parent for f in files}
+    return len(parents) >= 2 and len({p.parent for p in parents}) == 1
+
+
+def _from_directory(file: str, node_names: list[str], per_node_dirs: bool) -> _Decision | None:
+    parent = PurePath(file).parent
+    name = parent.name
+    if name.lower() in GENERIC_DIRECTORIES:
+        return None
+    if node_names:
+        match = _exact_node(name, node_names)
+        return _Decision(match, "directory", f"directory {name!r}") if match else None
+    stem = _CAPTURE_SUFFIX.sub("", PurePath(file).name)
+    named_after_interface = bool(_INTERFACE_TOKEN.match(stem))  # <node>/eth0.pcap
+    if per_node_dirs or named_after_interface or (
+            parent.parent.name.lower() in CONTAINER_DIRECTORIES):
+        return _Decision(name, "directory", f"directory {name!r}")
+    return None
+
+
+def _exact_node(text: str, node_names: list[str]) -> str | None:
+    lowered = text.lower()
+    return next((n for n in node_names if n.lower() == lowered), None)
+
+
+def _from_filename(file: str, node_names: list[str]) -> _Decision | None:
+    base = PurePath(file).name
+    stem = _CAPTURE_SUFFIX.sub("", base)
+    if node_names:
+        match = _node_in_text(stem, node_names)
+        return _Decision(match, "filename", f"file name {base!r}") if match else None
+    guess = node_from_file_stem(stem)
+    return _Decision(guess, "filename", f"file name {base!r}") if guess else None
+
+
+def node_from_file_stem(stem: str) -> str | None:
+    """The node name a file name suggests, without a snapshot to check it against.
+
+    Strips tool prefixes (``tcpdump-``), timestamps and trailing interface names:
+    ``tcpdump-node1-eth0-20240501T1000`` -> ``node1``. None for generic names.
+    """
+    text = _TOOL_PREFIX.sub("", stem)
+    while True:
+        trimmed = _TIMESTAMP_SUFFIX.sub("", text)
+        tokens = re.split(r"([-_])", trimmed)
+        if len(tokens) >= 3 and _INTERFACE_TOKEN.match(tokens[-1]):
+            trimmed = "".join(tokens[:-2])
+        if trimmed == text:
+            break
+        text = trimmed
+    text = text.strip("-_.")
+    if not text or text.lower() in GENERIC_STEMS or _INTERFACE_TOKEN.match(text) or (
+            text.isdigit()):
+        return None
+    return text
+
+
+def _node_in_text(text: str, node_names: list[str]) -> str | None:
+    """The longest node name appearing in ``text`` as a whole word (separators -_. or ends)."""
+    lowered = text.lower()
+    for name in node_names:  # longest first
+        pattern = r"(^|[-_.\s/=:])" + re.escape(name.lower()) + r"($|[-_.\s/,;:])"
+        if re.search(pattern, lowered):
+            return name
+    return None
+
+
+def _interface_texts(interfaces: pd.DataFrame, file: str) -> list[tuple[str, str]]:
+    if interfaces is None or not len(interfaces) or "file" not in interfaces:
+        return []
+    rows = interfaces[interfaces["file"].astype(str) == file]
+    texts = []
+    for field in ("description", "comment", "name"):
+        if field not in rows:
+            continue
+        for value in rows[field].dropna():
+            if str(value).strip():
+                texts.append((field, str(value)))
+    return texts
+
+
+def _from_pcapng_tag(interfaces: pd.DataFrame, file: str) -> _Decision | None:
+    for field, text in _interface_texts(interfaces, file):
+        match = _NODE_TAG.search(text)
+        if match:
+            return _Decision(match.group(1).rstrip("._-"), "pcapng",
+                             f"interface {field} {text!r}")
+    return None
+
+
+def _from_pcapng_mention(interfaces: pd.DataFrame, file: str,
+                         node_names: list[str]) -> _Decision | None:
+    if not node_names:
+        return None
+    for field, text in _interface_texts(interfaces, file):
+        if field == "name":
+            continue
+        match = _node_in_text(text, node_names)
+        if match:
+            return _Decision(match, "pcapng", f"interface {field} {text!r}")
+    return None
+
+
+def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) -> _Decision | None:
+    """The node whose addresses carry most of the file's underlay traffic.
+
+    A node's own address is in every one of its underlay packets, a peer's only in its share,
+    so the most frequent address is the node's; ties (two nodes talking only to each other)
+    are broken by the packet direction where the capture records it.
+    """
+    if cluster is None or not len(packets):
+        return None
+    owners = _address_owners(cluster)
+    if not owners:
+        return None
+    rows = packets[(packets["file"] == file).to_numpy()]
+    if not len(rows):
+        return None
+    src, dst = _underlay_addresses(rows)
+    scores: dict[str, int] = {}
+    for series in (src, dst):
+        for ip, count in series.value_counts().items():
+            node = owners.get(str(ip))
+            if node is not None:
+                scores[node] = scores.get(node, 0) + int(count)
+    if not scores:
+        return None
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    best, best_score = ranked[0]
+    if len(ranked) > 1 and ranked[1][1] == best_score:
+        best = _direction_tiebreak(rows, src, dst, owners,
+                                   {n for n, s in ranked if s == best_score})
+        if best is None:
+            return None
+    share = best_score / len(rows)
+    addresses = sorted(ip for ip, n in owners.items() if n == best)
+    shown = next((ip for ip in addresses if ip in set(src.astype(str)) | set(dst.astype(str))),
+                 addresses[0])
+    return _Decision(best, "snapshot",
+                     f"address {shown} of node {best} in {share:.0%} of the file's packets")
+
+
+def _address_owners(cluster: Cluster) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    table = cluster.nodes
+    if "name" not in table:
+        return owners
+    for _, node in table.iterrows():
+        addresses: Any = node.get("addresses")
+        internal = node.get("internal_ip")
+        if isinstance(internal, str):
+            owners.setdefault(internal, str(node["name"]))
+        if isinstance(addresses, dict):
+            for ip in addresses:
+                owners.setdefault(str(ip), str(node["name"]))
+    return owners
+
+
+def _underlay_addresses(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    tunnelled = rows["outer_src"].notna().to_numpy()
+    src = rows["outer_src"].astype(object).where(tunnelled, rows["src"].astype(object))
+    dst = rows["outer_dst"].astype(object).where(tunnelled, rows["dst"].astype(object))
+    return src.dropna(), dst.dropna()
+
+
+def _direction_tiebreak(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
+                        owners: dict[str, str], tied: set[str]) -> str | None:
+    """Among tied nodes, the one that sends the outgoing and receives the incoming packets."""
+    if "pkt_type" not in rows:
+        return None
+    kind = rows["pkt_type"].astype(object)
+    votes: dict[str, int] = dict.fromkeys(tied, 0)
+    outgoing = (kind == "outgoing").to_numpy()
+    incoming = kind.isin(["host", "broadcast", "multicast"]).to_numpy()
+    for series, mask in ((src, outgoing), (dst, incoming)):
+        picked = series[mask[rows.index.get_indexer(series.index)]]
+        for ip, count in picked.value_counts().items():
+            node = owners.get(str(ip))
+            if node in votes:
+                votes[node] += int(count)
+    ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
+    if ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    return ranked[0][0]
+
+
+def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
+    """The node of every packet row, from its file's capture point."""
+    files = packets["file"].astype("category").array
+    mapping = dict(zip(points["file"].astype(str), points["node"].astype(str), strict=True))
+    used = np.zeros(len(files.categories), dtype=bool)
+    used[np.unique(np.asarray(files.codes)[np.asarray(files.codes) >= 0])] = True
+    missing = [str(f) for f, u in zip(files.categories, used, strict=True)
+               if u and str(f) not in mapping]
+    if missing:
+        raise PcapkitError("capture points do not list file(s) " + ", ".join(missing)
+                           + ": call capture_points() on the same decoded tables")
+    categories = pd.Index(pd.unique(points["node"].astype(str).to_numpy()), dtype=object)
+    per_category = categories.get_indexer(
+        pd.Index([mapping.get(str(f)) for f in files.categories], dtype=object))
+    codes = np.asarray(files.codes)
+    row_codes = np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(per_category)
+                         else -1, -1)
+    return pd.Categorical.from_codes(row_codes.astype(np.int32), categories=categories,
+                                     validate=False)

@@ -1,0 +1,12 @@
+"""docs/flows.md lists exactly the flow columns the code produces."""
+
+from __future__ import annotations
+
+from pcapkit.flows.columns import columns_markdown
+from tests.flows.conftest import ROOT
+
+
+def test_flow_column_table_is_current():
+    doc = (ROOT / "docs" / "flows.md").read_text()
+    assert doc.endswith(columns_markdown()), \
+        "docs/flows.md column table is stale: regenerate it from pcapkit.flows.columns"
