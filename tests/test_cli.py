@@ -89,3 +89,20 @@ def test_interfaces_table() -> None:
                  "--interfaces", "--format", "csv")
     interfaces = pd.read_csv(io.StringIO(result.stdout))
     assert len(interfaces) == 2
+
+
+def test_streamed_parquet_equals_the_in_memory_table(tmp_path: Path) -> None:
+    out = tmp_path / "all.parquet"
+    paths = [CORRUPT, VXLAN_8472, str(FIXTURES / "crafted" / "pcapng-three-interfaces-gadget.pcapng")]
+    result = run("decode", *paths, "--format", "parquet", "--output", str(out))
+    assert result.exit_code == 1 and "byte offset 228" in result.stderr
+    streamed = pd.read_parquet(out)
+    from pcapkit import decode_files
+
+    expected = decode_files(paths).packets
+    assert list(streamed.columns) == list(expected.columns)
+    assert (streamed.dtypes.astype(str) == expected.dtypes.astype(str)).all()
+    for name in expected.columns:
+        left = streamed[name].astype(object).where(streamed[name].notna(), None).tolist()
+        right = expected[name].astype(object).where(expected[name].notna(), None).tolist()
+        assert left == right, name

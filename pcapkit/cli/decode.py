@@ -9,6 +9,7 @@ import click
 from pcapkit.api import decode_files
 from pcapkit.cli.output import FORMATS, write_frame
 from pcapkit.decode.config import DecodeConfig
+from pcapkit.export import write_packets_parquet
 
 
 @click.command()
@@ -33,11 +34,16 @@ def decode(paths: tuple[str, ...], fmt: str, output: str | None, vxlan_ports: tu
     is 1 when any file was damaged.
     """
     config = DecodeConfig.build(vxlan_ports=vxlan_ports, geneve_ports=geneve_ports,
-                                dns_ports=dns_ports, extra=True)
-    result = decode_files(paths, config=config)
-    frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "", result.packets)
-    write_frame(frame, fmt, output)
-    for error in result.errors:
+                                dns_ports=dns_ports, extra=True, dns=table == "dns")
+    if fmt == "parquet" and output and table is None:  # stream: bounded memory, both cores
+        _, errors = write_packets_parquet(paths, output, config)
+    else:
+        result = decode_files(paths, config=config)
+        frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "",
+                                                                          result.packets)
+        write_frame(frame, fmt, output)
+        errors = result.errors
+    for error in errors:
         click.echo(f"pcapkit: warning: {error}", err=True)
-    if result.errors:
+    if errors:
         sys.exit(1)

@@ -85,3 +85,12 @@ class PacketBytes:
     def available(self, rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Captured bytes left in each packet from ``pos`` on (never negative)."""
         return np.maximum(self.caplen[rows] - pos, 0)
+
+
+def isin_small(values: np.ndarray, choices: tuple[int, ...] | list[int] | frozenset[int]
+               ) -> np.ndarray:
+    """``np.isin`` for a handful of choices, without its sorting overhead."""
+    out = np.zeros(values.shape, dtype=bool)
+    for choice in choices:
+        out |= values == choice
+    return out

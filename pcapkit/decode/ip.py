@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.bytes import PacketBytes, isin_small
 from pcapkit.decode.columns import V4_MAPPED
 
 # IPv6 extension headers that share the (next header, length in 8-octet units) layout.
@@ -129,7 +129,7 @@ def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
     proto_ok = ok.copy()
     l4_ok = ok.copy()
     for _ in range(MAX_IPV6_EXT):
-        generic = np.isin(proto, IPV6_GENERIC_EXT)
+        generic = isin_small(proto, IPV6_GENERIC_EXT)
         walking = np.flatnonzero(l4_ok & (generic | (proto == IPV6_FRAGMENT) | (proto == IPV6_AH)))
         if not len(walking):
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.bytes import PacketBytes, isin_small
 from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.ip import IPLayer, parse_ip
 
@@ -26,7 +26,7 @@ def ports(pb: PacketBytes, layer: IPLayer) -> tuple[np.ndarray, np.ndarray, np.n
 
     Returns (index into layer, sport, dport, ok); read once per layer."""
     if layer.ports is None:
-        idx = np.flatnonzero(layer.l4_ok & np.isin(layer.proto, PORT_PROTOCOLS))
+        idx = np.flatnonzero(layer.l4_ok & isin_small(layer.proto, PORT_PROTOCOLS))
         both, ok = pb.u32(layer.rows[idx], layer.l4[idx])
         layer.ports = (idx, (both >> 16).astype(np.uint16), (both & 0xFFFF).astype(np.uint16), ok)
     return layer.ports
@@ -79,7 +79,7 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
     if len(icmp):
         _icmp(pb, layer, icmp, cols, errors)
 
-    other = np.flatnonzero(here & ~np.isin(layer.proto, (TCP, UDP, ICMP, ICMPV6)))
+    other = np.flatnonzero(here & ~isin_small(layer.proto, (TCP, UDP, ICMP, ICMPV6)))
     cols.put("payload_len", layer.rows[other],
              np.maximum(layer.l4_end[other] - layer.l4[other], 0).astype(np.uint32))
 
@@ -113,8 +113,8 @@ def _icmp(pb: PacketBytes, layer: IPLayer, idx: np.ndarray, cols: ColumnBuffers,
     cols.put("icmp_mtu", r[frag_needed], mtu16[frag_needed].astype(np.uint32), ok16[frag_needed])
     cols.put("icmp_mtu", r[too_big], mtu32[too_big], ok32[too_big])
 
-    is_error = ok_type & np.where(v4, np.isin(icmp_type, ICMP_ERRORS),
-                                  np.isin(icmp_type, ICMPV6_ERRORS))
+    is_error = ok_type & np.where(v4, isin_small(icmp_type, ICMP_ERRORS),
+                                  isin_small(icmp_type, ICMPV6_ERRORS))
     quoted = np.flatnonzero(is_error)
     if not len(quoted):
         return

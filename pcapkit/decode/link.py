@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.bytes import PacketBytes, isin_small
 
 ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
@@ -47,7 +47,7 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
     ethertype = ethertype.copy()
     pos = pos.copy()
     for _ in range(MAX_VLAN_TAGS):
-        tagged = np.flatnonzero(np.isin(ethertype, VLAN_TPIDS))
+        tagged = np.flatnonzero(isin_small(ethertype, VLAN_TPIDS))
         if not len(tagged):
             break
         tci, ok_tci = pb.u16(rows[tagged], pos[tagged])
@@ -100,7 +100,7 @@ def _version_ethertype(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray) -> np
 def _family_ethertype(family: np.ndarray, ok: np.ndarray) -> np.ndarray:
     out = np.full(len(family), -1, np.int32)
     out[ok & (family == AF_INET)] = ETHERTYPE_IPV4
-    out[ok & np.isin(family, AF_INET6_VALUES)] = ETHERTYPE_IPV6
+    out[ok & isin_small(family, AF_INET6_VALUES)] = ETHERTYPE_IPV6
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.bytes import PacketBytes, isin_small
 from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.encap import (
@@ -98,13 +98,13 @@ def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, froze
     udp = layer.proto[p_idx] == UDP
     for spec, udp_ports in specs:
         if spec.ip_protocols:
-            sel = layer.ok & layer.l4_ok & np.isin(layer.proto, list(spec.ip_protocols)) & ~claimed
+            sel = layer.ok & layer.l4_ok & isin_small(layer.proto, spec.ip_protocols) & ~claimed
             idx = np.flatnonzero(sel)
             found.append((spec, idx, layer.l4[idx]))
             claimed[idx] = True
         if udp_ports:
             port_list = list(udp_ports)
-            hit = p_ok & udp & (np.isin(dport, port_list) | np.isin(sport, port_list))
+            hit = p_ok & udp & (isin_small(dport, port_list) | isin_small(sport, port_list))
             idx = p_idx[hit]
             idx = idx[~claimed[idx]]
             found.append((spec, idx, layer.l4[idx] + 8))
@@ -125,20 +125,13 @@ def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None,
     config = config or DecodeConfig()
     n = len(batch)
     cols = out if out is not None else ColumnBuffers(n, DECODED_COLUMNS)
-    if n <= SLICE:
-        return _decode_slice(batch, config, cols)
-    dns_rows, dns_frames = [], []
-    for start in range(0, n, SLICE):
-        stop = min(start + SLICE, n)
-        part = _decode_slice(_slice(batch, start, stop), config, cols.window(start, stop - start))
-        if part.dns is not None and len(part.dns_rows):
-            dns_rows.append(part.dns_rows + start)
-            dns_frames.append(part.dns)
-    if not dns_frames:
+    found = [_decode_slice(_slice(batch, start, min(start + SLICE, n)), config,
+                           cols.window(start, min(SLICE, n - start)), start)
+             for start in range(0, n, SLICE)]
+    dns = DnsPayloads.concat([f for f in found if f is not None])
+    if dns is None or not len(dns.rows):
         return BatchResult(cols, np.zeros(0, np.int64), None)
-    import pandas as pd
-
-    return BatchResult(cols, np.concatenate(dns_rows), pd.concat(dns_frames, ignore_index=True))
+    return BatchResult(cols, dns.rows, dns.parse(batch.data))
 
 
 def _slice(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
@@ -148,7 +141,9 @@ def _slice(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
                        batch.frame[start:stop], batch.file_offset[start:stop], batch.interfaces)
 
 
-def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers) -> BatchResult:
+def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
+                  first_row: int) -> DnsPayloads | None:
+    """Decode one cache-sized slice into ``cols``; return where its DNS payloads are."""
     n = len(batch)
     pb = PacketBytes(batch.data, batch.offset, batch.caplen)
     every = np.arange(n)
@@ -225,28 +220,55 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers)
 
     cols.put("encap", every, path)
     cols.put("decode_error", every, errors.astype(np.int64), errors > 0)
-    dns_rows, dns = _dns(pb, cols, final_l4, final_end, final_ok, config)
-    return BatchResult(cols, dns_rows, dns)
-
-
-def _dns(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,
-         ok: np.ndarray, config: DecodeConfig) -> tuple[np.ndarray, object | None]:
-    """Find DNS payloads (UDP or TCP on a DNS port, innermost layer) and parse them."""
     if not config.dns:
-        return np.zeros(0, np.int64), None
+        return None
+    return _dns_payloads(pb, cols, final_l4, final_end, final_ok, config, first_row)
+
+
+@dataclass
+class DnsPayloads:
+    """Where the DNS messages of a batch are, to be parsed in one call."""
+
+    rows: np.ndarray        # packet rows in the batch
+    start: np.ndarray       # absolute position in the batch's data buffer
+    length: np.ndarray      # captured payload bytes
+    tcp: np.ndarray
+    complete: np.ndarray    # the capture holds the whole payload
+    fragment: np.ndarray    # first fragment of a fragmented datagram
+
+    @staticmethod
+    def concat(parts: list[DnsPayloads]) -> DnsPayloads | None:
+        if not parts:
+            return None
+        return DnsPayloads(*(np.concatenate([getattr(p, f) for p in parts])
+                             for f in ("rows", "start", "length", "tcp", "complete", "fragment")))
+
+    def parse(self, data: np.ndarray) -> object:
+        from pcapkit.decode.dns import parse_dns_batch
+
+        frame = parse_dns_batch(data, self.start, self.length, self.tcp, self.complete)
+        # The first fragment of a datagram holds the DNS header and question but not
+        # the whole message; pcapkit does not reassemble IP fragments.
+        if self.fragment.any():
+            frame.loc[self.fragment, "incomplete"] = True
+            frame.loc[self.fragment, "error"] = "first IP fragment of the message (not reassembled)"
+        return frame
+
+
+def _dns_payloads(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,
+                  ok: np.ndarray, config: DecodeConfig, first_row: int) -> DnsPayloads | None:
+    """Find DNS payloads: UDP or TCP on a DNS port, at the innermost layer."""
     proto = cols.values["proto"]
     valid = cols.valid
     dns_ports = list(config.dns_ports)
     on_port = valid["sport"] & valid["dport"] & (
-        np.isin(cols.values["sport"], dns_ports) | np.isin(cols.values["dport"], dns_ports))
+        isin_small(cols.values["sport"], dns_ports) | isin_small(cols.values["dport"], dns_ports))
     udp = ok & on_port & (proto == UDP) & valid["payload_len"]
     tcp = ok & on_port & (proto == TCP) & valid["payload_len"] & (cols.values["payload_len"] > 0) \
         & valid["tcp_flags"]
     rows = np.flatnonzero(udp | tcp)
     if not len(rows):
-        return rows, None
-    from pcapkit.decode.dns import parse_dns_batch
-
+        return None
     is_tcp = tcp[rows]
     payload_len = cols.values["payload_len"][rows].astype(np.int64)
     header = np.where(is_tcp, l4_end[rows] - l4[rows] - payload_len, 8)
@@ -255,12 +277,6 @@ def _dns(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarra
     captured = np.minimum(end, pb.caplen[rows])
     keep = captured > start
     rows, start, end, captured, is_tcp = rows[keep], start[keep], end[keep], captured[keep], is_tcp[keep]
-    frame = parse_dns_batch(pb.data, pb.offset[rows] + start, captured - start, is_tcp,
-                            captured >= end)
-    # The first fragment of a datagram holds the DNS header and question but not the
-    # whole message; pcapkit does not reassemble IP fragments.
     fragment = cols.valid["more_fragments"][rows] & cols.values["more_fragments"][rows]
-    if fragment.any():
-        frame.loc[fragment, "incomplete"] = True
-        frame.loc[fragment, "error"] = "first IP fragment of the message (not reassembled)"
-    return rows, frame
+    return DnsPayloads(rows + first_row, pb.offset[rows] + start, captured - start, is_tcp,
+                       captured >= end, fragment)

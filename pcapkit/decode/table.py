@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from pcapkit.decode.columns import ColumnBuffers, to_series
+from pcapkit.decode.columns import ColumnBuffers, to_arrow, to_series
 from pcapkit.decode.encap import path_name
 from pcapkit.decode.link import PKT_TYPES
 from pcapkit.decode.packets import DECODED_COLUMNS, ERROR_NAMES, BatchResult
@@ -31,30 +32,35 @@ def empty_packets() -> pd.DataFrame:
     return packet_frame(ColumnBuffers(0, DECODED_COLUMNS), 0, "", [])
 
 
+def _columns(cols: ColumnBuffers, n: int, file: str, interfaces: Sequence[Interface]
+             ) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, Callable[[int], str] | None]]:
+    """(name, kind, values, valid, code names) of every packet column, in schema order."""
+    names = {i.index: interface_name(i) for i in interfaces}
+    for column in PACKET_COLUMNS:
+        if column.name == "file":
+            yield "file", "category", np.zeros(n, np.int64), np.ones(n, bool), lambda _: file
+        elif column.name == "interface":
+            yield ("interface", "category", cols.values["interface"][:n],
+                   cols.valid["interface"][:n], lambda i: names.get(i, str(i)))
+        else:
+            yield (column.name, column.kind, cols.values[column.name][:n],
+                   cols.valid[column.name][:n], _CODE_NAMES.get(column.name))
+
+
 def packet_frame(cols: ColumnBuffers, n: int, file: str,
                  interfaces: Sequence[Interface]) -> pd.DataFrame:
     """Assemble the packet table of one file from the first ``n`` rows of its buffers."""
-    data: dict[str, object] = {}
-    for column in PACKET_COLUMNS:
-        if column.name == "file":
-            data["file"] = pd.Categorical.from_codes(
-                np.zeros(n, np.int8), categories=pd.Index([file], dtype=object), validate=False)
-        elif column.name == "interface":
-            names = {i.index: interface_name(i) for i in interfaces}
-            data["interface"] = _interface_column(cols.values["interface"][:n], names)
-        else:
-            data[column.name] = to_series(column.kind, cols.values[column.name][:n],
-                                          cols.valid[column.name][:n], _CODE_NAMES.get(column.name))
+    data = {name: to_series(kind, values, valid, names)
+            for name, kind, values, valid, names in _columns(cols, n, file, interfaces)}
     return pd.DataFrame(data, copy=False)
 
 
-def _interface_column(iface: np.ndarray, names: dict[int, str]) -> pd.Categorical:
-    """Interface index per packet to its name (two indexes may share a name)."""
-    codes, uniques = pd.factorize(iface, sort=True)
-    labels = pd.Index([names.get(int(u), str(int(u))) for u in uniques], dtype=object)
-    categories = labels.unique()
-    return pd.Categorical.from_codes(categories.get_indexer(labels)[codes] if len(codes) else codes,
-                                     categories=categories, validate=False)
+def packet_arrow(cols: ColumnBuffers, n: int, file: str, interfaces: Sequence[Interface],
+                 schema: pa.Schema) -> pa.Table:
+    """The same table as :func:`packet_frame`, built straight as Arrow for writing."""
+    arrays = [to_arrow(kind, values, valid, names)
+              for _, kind, values, valid, names in _columns(cols, n, file, interfaces)]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -> pd.DataFrame:
