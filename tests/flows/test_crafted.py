@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from tests.flows.conftest import CRAFTED, flows_of, ids_of, only
+from flows_helpers import CRAFTED, flows_of, ids_of, only
 
 
 def test_handshake_data_fin_is_sf_with_zeek_history():

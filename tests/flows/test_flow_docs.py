@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from flows_helpers import ROOT
+
 from pcapkit.flows.columns import columns_markdown
-from tests.flows.conftest import ROOT
 
 
 def test_flow_column_table_is_current():

@@ -7,8 +7,7 @@ from functools import cache
 
 import pandas as pd
 import pytest
-
-from tests.flows.conftest import KERNEL, ROOT
+from flows_helpers import KERNEL, ROOT
 
 vantage = pytest.importorskip("pcapkit.vantage")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from flows_helpers import PUBLIC, flows_of, ids_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import FLOW_COLUMNS, assemble_flows, build_flows, flow_ids, plain_vantage
 from pcapkit.flows.tcpstate import CONN_STATES
-from tests.flows.conftest import PUBLIC, flows_of, ids_of
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:

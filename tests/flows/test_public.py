@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.flows.conftest import PUBLIC, flows_of
+from flows_helpers import PUBLIC, flows_of
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 

@@ -1,4 +1,5 @@
-"""Shared helpers for the flow tests: decode a capture and build its flows."""
+"""Shared helpers for the flow tests: decode a capture and build its flows (imported by
+name: pytest puts this directory on sys.path)."""
 
 from __future__ import annotations
 
