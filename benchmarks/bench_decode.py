@@ -6,7 +6,10 @@
 Generates the capture first if it does not exist (make_mixed_capture.py, under
 /tmp by default), warms the page cache, then runs every step in its own
 process and prints one table: tool, packets, seconds, packets/s, peak RSS.
-A step that fails prints an error line; the others still run.
+Besides decoding it times the analysis after it (vantage, flows, DNS
+transactions, in one process, and the ``flows`` and ``dns`` commands end to
+end) unless ``--skip-analysis``.  A step that fails prints an error line; the
+others still run.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Row:
     peak_rss: int | None = None
     note: str = ""
     error: str | None = None
+    rows: int | None = None             # rows the step produced (Parquet rows, flows ...)
 
     @property
     def rate(self) -> float | None:
@@ -158,34 +162,110 @@ def cli_command(custom: str | None) -> list[str]:
     return [sys.executable, "-m", "pcapkit"]
 
 
-def step_cli(path: Path, output: Path, command: list[str], expected: int | None) -> Row:
-    """The whole CLI to Parquet, interpreter start and imports included."""
+def run_cli_to_parquet(tool: str, command: list[str], subcommand: str, path: Path,
+                       output: Path) -> Row:
+    """``pcapkit SUBCOMMAND F --format parquet --output O`` as a user runs it, interpreter
+    start and imports included: seconds, peak RSS and the Parquet row count (``rows``)."""
     output.unlink(missing_ok=True)
-    run = run_child([*command, "decode", str(path), "--format", "parquet", "--output",
+    run = run_child([*command, subcommand, str(path), "--format", "parquet", "--output",
                      str(output)], env=pcapkit_env())
     if not run.ok:
-        return Row("pcapkit decode (CLI)", error=run.failure())
+        return Row(tool, error=run.failure())
     try:
         import pyarrow.parquet as parquet
 
         rows = parquet.read_metadata(output).num_rows
     except Exception as error:  # noqa: BLE001 - any unreadable output is reported, not raised
-        return Row("pcapkit decode (CLI)", error=f"{output} is not readable Parquet: {error}")
-    note = f"-> Parquet {output.stat().st_size / 1e6:.0f} MB, {rows:,} rows"
-    if expected is not None and rows != expected:
-        note += f"; WARNING: capture has {expected:,} packets"
-    return Row("pcapkit decode (CLI)", rows, run.seconds, run.peak_rss, note)
+        return Row(tool, error=f"{output} is not readable Parquet: {error}")
+    size = output.stat().st_size / 1e6
+    return Row(tool, None, run.seconds, run.peak_rss,
+               f"-> Parquet {size:.{0 if size >= 10 else 1}f} MB", rows=rows)
 
 
-def best_of(step: Callable[[], Row], repeat: int) -> Row:
-    """The fastest of ``repeat`` runs (a busy machine only ever slows a run down), with the
-    largest peak RSS seen; the first error ends the repetition."""
-    runs: list[Row] = []
+def step_cli(path: Path, output: Path, command: list[str], expected: int | None) -> Row:
+    """The whole CLI to Parquet, interpreter start and imports included."""
+    row = run_cli_to_parquet("pcapkit decode (CLI)", command, "decode", path, output)
+    if row.error or row.rows is None:
+        return row
+    row.packets = row.rows
+    row.note += f", {row.rows:,} rows"
+    if expected is not None and row.rows != expected:
+        row.note += f"; WARNING: capture has {expected:,} packets"
+    return row
+
+
+# Analysis stages of bench_analysis.py: result key and table label.
+ANALYSIS_STAGES = {
+    "decode_files": ("analysis", "decode_files (analysis)"),
+    "vantage": ("vantage", "vantage.build_sightings"),
+    "flows": ("flows", "flows.assemble_flows"),
+    "dns_tx": ("dns_tx", "dnstx.build_dns_transactions"),
+}
+
+
+def step_analysis(path: Path, expected: int | None) -> dict[str, Row]:
+    """Decode once, then vantage, flows and DNS transactions, each timed alone, in one child
+    process (imports excluded): one row per stage, its peak RSS the process's peak so far."""
+    run = run_child([sys.executable, str(HERE / "bench_analysis.py"), str(path)],
+                    env=pcapkit_env(), keep_stdout=True)
+    if not run.ok:
+        return {key: Row(label, error=run.failure()) for key, label in ANALYSIS_STAGES.values()}
+    try:
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        stages = {stage["stage"]: stage for stage in result["stages"]}
+    except (json.JSONDecodeError, IndexError, KeyError, TypeError):
+        error = f"unreadable analysis output: {run.stdout[-200:]!r}"
+        return {key: Row(label, error=error) for key, label in ANALYSIS_STAGES.values()}
+    rows: dict[str, Row] = {}
+    for stage, (key, label) in ANALYSIS_STAGES.items():
+        found = stages.get(stage)
+        if found is None or found.get("error"):
+            rows[key] = Row(label, error=(found or {}).get("error", "stage not run"))
+            continue
+        row = Row(label, found["packets"], found["seconds"], found["peak_rss"], found["note"],
+                  rows=found["rows"])
+        if stage == "decode_files" and result.get("import_rss"):
+            row.note += f"; {result['import_rss'] / 2**20:.0f} MiB after imports"
+        if stage == "decode_files" and expected is not None and row.packets != expected:
+            row.note += f"; WARNING: capture has {expected:,} packets"
+        rows[key] = row
+    return rows
+
+
+def step_cli_analysis(tool: str, subcommand: str, noun: str, path: Path, output: Path,
+                      command: list[str], expected: int | None) -> Row:
+    """``pcapkit flows`` / ``pcapkit dns`` end to end (decode included); packets/s is the
+    capture's packets over the whole run."""
+    row = run_cli_to_parquet(tool, command, subcommand, path, output)
+    if row.error or row.rows is None:
+        return row
+    row.packets = expected
+    row.note += f", {row.rows:,} {noun}; decode included"
+    return row
+
+
+def cross_check(results: dict[str, Row]) -> None:
+    """Flag a CLI whose row count differs from the same table built in process."""
+    for api_key, cli_key, noun in (("flows", "flows_cli", "flows"),
+                                   ("dns_tx", "dns_cli", "transactions")):
+        api, cli = results.get(api_key), results.get(cli_key)
+        if api and cli and not api.error and not cli.error and api.rows != cli.rows:
+            cli.note += f"; WARNING: {api.rows:,} {noun} in process"
+
+
+def best_of(step: Callable[[], dict[str, Row]], repeat: int) -> dict[str, Row]:
+    """Per row, the fastest of ``repeat`` runs (a busy machine only ever slows a run down),
+    with the largest peak RSS seen; the first error ends the repetition."""
+    runs: list[dict[str, Row]] = []
     for _ in range(repeat):
-        row = step()
-        if row.error:
-            return row
-        runs.append(row)
+        rows = step()
+        if any(row.error for row in rows.values()):
+            return rows
+        runs.append(rows)
+    return {key: _fastest([run[key] for run in runs], repeat) for key in runs[0]}
+
+
+def _fastest(runs: list[Row], repeat: int) -> Row:
     best = min(runs, key=lambda row: row.seconds or 0.0)
     best.peak_rss = max((row.peak_rss or 0) for row in runs) or None
     if repeat > 1:
@@ -253,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", help="pcapkit command to run (default: python -m pcapkit)")
     parser.add_argument("--parquet-output", type=Path,
                         default=Path("/tmp/pcapkit-bench/decoded.parquet"),
-                        help="where the CLI writes (default /tmp/pcapkit-bench/decoded.parquet)")
+                        help="where the CLI writes (default /tmp/pcapkit-bench/decoded.parquet); "
+                        "the flows and dns commands write flows.parquet and dns.parquet beside it")
+    parser.add_argument("--skip-analysis", action="store_true",
+                        help="time decoding only: no vantage, flows or DNS transactions and no "
+                        "flows/dns commands")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each step this many times, keep the fastest (default 1)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -280,24 +364,36 @@ def main(argv: list[str] | None = None) -> int:
           f"{f'{total:,}' if total is not None else '?'} packets); "
           f"peak RSS by {memory_method()}\n", flush=True)
 
-    steps = {
-        "cat": lambda: step_cat(path, total),
-        "read": lambda: step_worker("python read", "read", path, expected=total),
-        "tshark": lambda: step_tshark(path, tshark_limit),
-        "decode_file": lambda: step_worker("pcapkit.decode_file", "decode_file", path,
-                                           batch_size=args.batch_size, expected=total),
-        "iter_decode": lambda: step_worker("pcapkit.iter_decode", "iter_decode", path,
-                                           batch_size=args.batch_size, expected=total),
-        "cli": lambda: step_cli(path, args.parquet_output, cli_command(args.cli), total),
+    command = cli_command(args.cli)
+    steps: dict[str, Callable[[], dict[str, Row]]] = {   # each gives its rows by result key
+        "cat": lambda: {"cat": step_cat(path, total)},
+        "read": lambda: {"read": step_worker("python read", "read", path, expected=total)},
+        "tshark": lambda: {"tshark": step_tshark(path, tshark_limit)},
+        "decode_file": lambda: {"decode_file": step_worker(
+            "pcapkit.decode_file", "decode_file", path, batch_size=args.batch_size,
+            expected=total)},
+        "iter_decode": lambda: {"iter_decode": step_worker(
+            "pcapkit.iter_decode", "iter_decode", path, batch_size=args.batch_size,
+            expected=total)},
+        "cli": lambda: {"cli": step_cli(path, args.parquet_output, command, total)},
     }
+    if not args.skip_analysis:
+        steps["analysis"] = lambda: step_analysis(path, total)
+        steps["flows_cli"] = lambda: {"flows_cli": step_cli_analysis(
+            "pcapkit flows (CLI)", "flows", "flows", path,
+            args.parquet_output.with_name("flows.parquet"), command, total)}
+        steps["dns_cli"] = lambda: {"dns_cli": step_cli_analysis(
+            "pcapkit dns (CLI)", "dns", "transactions", path,
+            args.parquet_output.with_name("dns.parquet"), command, total)}
     if args.context_packets:
         for tool in ("dpkt", "scapy"):
-            steps[tool] = (lambda tool=tool: step_worker(tool, tool, path,
-                                                         limit=args.context_packets))
+            steps[tool] = (lambda tool=tool: {tool: step_worker(tool, tool, path,
+                                                                limit=args.context_packets)})
     results: dict[str, Row] = {}
     for key, step in steps.items():
         print(f"running {key} ...", file=sys.stderr, flush=True)
-        results[key] = best_of(step, args.repeat)
+        results.update(best_of(step, args.repeat))
+    cross_check(results)
 
     print(format_table(list(results.values())))
     print("\ntargets:")
