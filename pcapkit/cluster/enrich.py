@@ -16,6 +16,7 @@ import pandas as pd
 
 from pcapkit.cluster.addrmap import CONFIDENCES, AddressMap, choose_timed
 from pcapkit.cluster.identity import Identity
+from pcapkit.cluster.timeutil import utc_ns
 from pcapkit.errors import PcapkitError
 
 #: Suffixes of the columns ``enrich`` adds for each address column.
@@ -32,6 +33,7 @@ class _Results:
         self._ids: dict[Identity, int] = {}
 
     def id_of(self, identity: Identity | None) -> int:
+        """The small integer of ``identity`` (0 for None), interning it on first sight."""
         if identity is None:
             return 0
         found = self._ids.get(identity)
@@ -59,8 +61,7 @@ def row_times(df: pd.DataFrame, at: object, default: int) -> np.ndarray | None:
         stamp = pd.Timestamp(at)
     except (ValueError, TypeError) as exc:
         raise PcapkitError(f"enrich: at={at!r} is neither a column nor a time") from exc
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return np.full(len(df), stamp.as_unit("ns").value, dtype=np.int64)
+    return np.full(len(df), utc_ns(stamp), dtype=np.int64)
 
 
 def column_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:

@@ -18,13 +18,13 @@ from pcapkit.cluster.addrmap import parse_address
 from pcapkit.cluster.identity import HOST_NETWORK_POD, NODE, POD, SERVICE, Identity
 from pcapkit.cluster.objects import OTHER_POLICY_KEYS
 from pcapkit.cluster.pods import TERMINAL_PHASES, PodRecord
+from pcapkit.cluster.policy_model import PROTOCOLS
 from pcapkit.cluster.services import ServiceRecord
 from pcapkit.errors import PcapkitError
 
 if TYPE_CHECKING:
     from pcapkit.cluster.cluster import Cluster
 
-PROTOCOLS = ("TCP", "UDP", "SCTP")
 _PORT_SPEC = re.compile(r"^(?P<port>[A-Za-z0-9-]+)(?:/(?P<proto>[A-Za-z]+))?$")
 
 
@@ -144,13 +144,15 @@ def _as_of(record: PodRecord, when: int | None) -> dict[str, Any]:
     return obj
 
 
+def _pinned_ip(endpoint: Endpoint) -> str | None:
+    """The address a pod end was named by (dual-stack, Multus), None for other ends."""
+    return endpoint.ip if isinstance(endpoint.engine_arg, dict) and endpoint.ip else None
+
+
 def _evaluate(engine: Any, source: Endpoint, destination: Endpoint, port: int | str,
               proto: str) -> Any:
-    kwargs: dict[str, Any] = {}
-    if isinstance(source.engine_arg, dict) and source.ip:
-        kwargs["src_ip"] = source.ip
-    if isinstance(destination.engine_arg, dict) and destination.ip:
-        kwargs["dst_ip"] = destination.ip
+    kwargs = {name: ip for name, ip in (("src_ip", _pinned_ip(source)),
+                                        ("dst_ip", _pinned_ip(destination))) if ip}
     return engine.evaluate(source.engine_arg, destination.engine_arg, port, proto, **kwargs)
 
 
@@ -178,10 +180,8 @@ def _via_service(engine: Any, source: Endpoint, destination: Endpoint, port: int
         seen.add(key)
         pod_ref = f"{backend['pod_namespace']}/{backend['pod']}"
         try:
-            verdict = engine.evaluate(source.engine_arg, pod_ref, backend["target_port"], proto,
-                                      **({"src_ip": source.ip}
-                                         if isinstance(source.engine_arg, dict) and source.ip
-                                         else {}))
+            verdict = _evaluate(engine, source, Endpoint(pod_ref, pod_ref),
+                                backend["target_port"], proto)
         except PcapkitError as exc:
             notes.append(f"backend {pod_ref} could not be evaluated: {exc}")
             continue

@@ -57,7 +57,6 @@ class PodRecord:
     end_source: str
     first_seen: int
     last_seen: int
-    gone_by: int | None = None
     istio: str | None = None
     attachments: list[multus.Attachment] = field(default_factory=list)
     ports: list[ContainerPort] = field(default_factory=list)
@@ -161,7 +160,6 @@ def _record(
         end_source=end_source,
         first_seen=first_seen,
         last_seen=last_seen,
-        gone_by=gone_by,
         istio=istio.pod_mode(pod, namespace_labels.get(namespace)),
         attachments=attachments,
         ports=container_ports(pod),

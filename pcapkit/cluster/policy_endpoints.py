@@ -16,11 +16,10 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pcapkit.cluster.multus import NETWORK_STATUS as NETWORK_STATUS_ANNOTATION
+from pcapkit.cluster.pods import TERMINAL_PHASES
 from pcapkit.cluster.policy_model import IPAddress
 from pcapkit.errors import PcapkitError
-
-NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
-TERMINAL_PHASES = ("Succeeded", "Failed")
 
 # namespace name -> the labels namespace selectors see for it
 NamespaceLabels = Callable[[str], Mapping[str, str]]

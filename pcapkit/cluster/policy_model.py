@@ -179,10 +179,14 @@ def compile_policy(obj: Mapping) -> CompiledPolicy:
                           affects_egress, ingress, egress)
 
 
+def implied_policy_types(spec: Mapping) -> list[str]:
+    """policyTypes as the apiserver defaults them: Ingress, plus Egress when ``spec.egress``
+    is a non-empty list."""
+    return ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
 def _policy_types(spec: Mapping) -> tuple[bool, bool]:
-    types = spec.get("policyTypes")
-    if not types:  # apiserver default: Ingress, plus Egress when spec.egress is non-empty
-        return True, bool(spec.get("egress"))
+    types = spec.get("policyTypes") or implied_policy_types(spec)
     if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
         raise PolicyFormatError(f"spec.policyTypes {types!r}: only Ingress and Egress are valid")
     return "Ingress" in types, "Egress" in types

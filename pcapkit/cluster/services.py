@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapkit.cluster.pods import container_ports, pod_ips
+from pcapkit.cluster.pods import TERMINAL_PHASES, container_ports, pod_ips
 from pcapkit.cluster.snapshot import Snapshot
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -165,7 +165,7 @@ def _from_selector(record: ServiceRecord, snapshot: Snapshot) -> list[dict[str, 
         meta = pod["metadata"]
         labels = meta.get("labels") or {}
         status = pod.get("status") or {}
-        if meta["namespace"] != record.namespace or status.get("phase") in ("Succeeded", "Failed"):
+        if meta["namespace"] != record.namespace or status.get("phase") in TERMINAL_PHASES:
             continue
         if any(labels.get(k) != v for k, v in selector.items()):
             continue

@@ -15,6 +15,7 @@ from pcapkit.cluster import multus
 from pcapkit.cluster.cni import NodeInfo
 from pcapkit.cluster.objects import OTHER_POLICY_KEYS
 from pcapkit.cluster.pods import PodRecord
+from pcapkit.cluster.policy_model import implied_policy_types
 from pcapkit.cluster.services import ServiceRecord
 from pcapkit.cluster.snapshot import Snapshot
 from pcapkit.cluster.timeutil import to_timestamp
@@ -157,11 +158,6 @@ def policies_table(snapshots: list[Snapshot]) -> pd.DataFrame:
     frame = _frame(rows, POLICY_COLUMNS)
     frame["snapshot_time"] = pd.to_datetime(frame["snapshot_time"], utc=True)
     return frame
-
-
-def implied_policy_types(spec: dict[str, Any]) -> list[str]:
-    """policyTypes as Kubernetes defaults them: Ingress, plus Egress when egress rules exist."""
-    return ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
 
 
 def networks_table(

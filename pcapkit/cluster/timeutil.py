@@ -16,6 +16,16 @@ NEVER_BEFORE = int(np.iinfo(np.int64).min) + 1
 NEVER_AFTER = int(np.iinfo(np.int64).max)
 
 
+def as_utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    """The Timestamp in UTC; a naive one is taken as UTC already."""
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def utc_ns(stamp: pd.Timestamp) -> int:
+    """Nanoseconds since the epoch of a Timestamp; a naive one is taken as UTC."""
+    return int(as_utc(stamp).as_unit("ns").value)
+
+
 def parse_time(value: Any) -> int | None:
     """RFC 3339 string, datetime, pandas Timestamp or epoch seconds -> ns, None if unusable."""
     if value is None or value == "":
@@ -26,8 +36,7 @@ def parse_time(value: Any) -> int | None:
         if isinstance(value, (int, float)):
             stamp = pd.Timestamp(value, unit="s", tz="UTC")
         else:
-            stamp = pd.Timestamp(value)
-            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            stamp = as_utc(pd.Timestamp(value))
     except (ValueError, TypeError, OverflowError):
         return None
     if stamp is pd.NaT:

@@ -72,7 +72,9 @@ def _dict(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _bad_ip(values: Any, where: str, allow_empty: bool = False) -> str | None:
+def _bad_values(values: Any, where: str, valid: Callable[[Any], bool], what: str,
+                allow_empty: bool = False) -> str | None:
+    """Why a field holding one value or a list of them has a value that is not ``what``."""
     if values is None:
         return None
     if isinstance(values, str):
@@ -82,22 +84,17 @@ def _bad_ip(values: Any, where: str, allow_empty: bool = False) -> str | None:
     for value in values:
         if allow_empty and value in ("", "None"):
             continue
-        if not is_ip(value):
-            return f"{where}: {value!r} is not an IP address"
+        if not valid(value):
+            return f"{where}: {value!r} is not {what}"
     return None
+
+
+def _bad_ip(values: Any, where: str, allow_empty: bool = False) -> str | None:
+    return _bad_values(values, where, is_ip, "an IP address", allow_empty)
 
 
 def _bad_cidr(values: Any, where: str) -> str | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list):
-        return f"{where} is not a list"
-    for value in values:
-        if not is_cidr(value):
-            return f"{where}: {value!r} is not a CIDR"
-    return None
+    return _bad_values(values, where, is_cidr, "a CIDR")
 
 
 def _check_pod(obj: dict[str, Any]) -> str | None:

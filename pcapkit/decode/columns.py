@@ -58,21 +58,18 @@ class ColumnBuffers:
         self.values = {c.name: zeros(n, _NUMPY_DTYPES[c.kind]) for c in columns}
         self.valid = {c.name: zeros(n, bool) for c in columns}
 
-    def put(self, name: str, rows: np.ndarray, values: np.ndarray,
-            ok: np.ndarray | None = None) -> None:
+    def put(self, name: str, rows: np.ndarray, values: np.ndarray | int,
+            ok: np.ndarray | bool = True) -> None:
         """Store ``values`` for ``rows``; where ``ok`` is False the cell becomes null."""
-        if ok is not None and not ok.all():
-            rows, values = rows[ok], values[ok] if np.ndim(values) else values
         self.values[name][rows] = values
-        self.valid[name][rows] = True
+        self.valid[name][rows] = ok
 
     def put_ip(self, name: str, rows: np.ndarray, hi: np.ndarray, lo: np.ndarray,
                ok: np.ndarray) -> None:
-        rows, hi, lo = rows[ok], hi[ok], lo[ok]
         column = self.values[name]
         column["hi"][rows] = hi
         column["lo"][rows] = lo
-        self.valid[name][rows] = True
+        self.valid[name][rows] = ok
 
     def clear(self, names: Sequence[str], rows: np.ndarray) -> None:
         for name in names:

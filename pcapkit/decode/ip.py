@@ -81,12 +81,13 @@ def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.nd
 
 def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
     rows = L.rows[i]
-    # Three 32-bit words hold every fixed field but the addresses.
-    word0, _ = pb.u32(rows, pos)        # version/IHL, TOS, total length
-    word1, _ = pb.u32(rows, pos + 4)    # identification, flags + fragment offset
-    word2, _ = pb.u32(rows, pos + 8)    # TTL, protocol, checksum
-    src, _ = pb.u32(rows, pos + 12)
+    # Three reads cover the fixed header: each gather costs about the same whatever
+    # its width, so the 20 bytes are fetched as 8 + 8 + 4 and split afterwards.
+    head, _ = pb.u64(rows, pos)         # version/IHL, TOS, total length | id, flags + offset
+    middle, _ = pb.u64(rows, pos + 8)   # TTL, protocol, checksum | source
     dst, ok = pb.u32(rows, pos + 16)
+    word0, word1 = head >> np.uint64(32), head & np.uint64(0xFFFF_FFFF)
+    word2, src = middle >> np.uint64(32), middle & np.uint64(0xFFFF_FFFF)
     ihl = ((word0 >> 24) & 0x0F).astype(np.int64) * 4
     total = (word0 & 0xFFFF).astype(np.int64)
     frag = word1 & 0xFFFF
@@ -94,7 +95,7 @@ def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
     L.error[i] = np.where(~ok, ERR_IP_CUT, np.where(bad_ihl, ERR_IHL, ERR_NONE))
     good = ok & ~bad_ihl
     L.ok[i] = good
-    L.src_lo[i] = src.astype(np.uint64) | V4_MAPPED
+    L.src_lo[i] = src | V4_MAPPED
     L.dst_lo[i] = dst.astype(np.uint64) | V4_MAPPED
     L.proto[i], L.proto_ok[i], L.ttl[i] = (word2 >> 16) & 0xFF, good, word2 >> 24
     L.ip_id[i], L.has_id[i] = word1 >> 16, good

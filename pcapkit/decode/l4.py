@@ -48,8 +48,12 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
     tcp = np.flatnonzero(here & (layer.proto == TCP))
     if len(tcp):
         r, p = layer.rows[tcp], layer.l4[tcp]
-        seq, ok_seq = pb.u32(r, p + 4)
-        ack, ok_ack = pb.u32(r, p + 8)
+        seq_ack, ok_ack = pb.u64(r, p + 4)
+        seq, ack = (seq_ack >> np.uint64(32)).astype(np.uint32), seq_ack.astype(np.uint32)
+        if ok_ack.all():
+            ok_seq = ok_ack
+        else:  # a capture cut inside the ack number may still hold the sequence number
+            seq, ok_seq = pb.u32(r, p + 4)
         word3, ok_win = pb.u32(r, p + 12)   # data offset + flags, window
         off_flags, window = (word3 >> 16).astype(np.uint16), (word3 & 0xFFFF).astype(np.uint16)
         if ok_win.all():

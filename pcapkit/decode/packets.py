@@ -192,7 +192,8 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
             if depth == 0:
                 _write_outer(pb, cols, layer, idx)
             path[r] = path[r] * 32 + spec.code
-            cols.put("vni", r, inner.vni[inner.ok], inner.has_vni[inner.ok])
+            has_vni = inner.has_vni[inner.ok]  # a tunnel without one keeps the outer tunnel's
+            cols.put("vni", r[has_vni], inner.vni[inner.ok][has_vni])
             ethertype = np.full(len(r), -1, np.int32)
             ethertype[kind == INNER_IPV4] = ETHERTYPE_IPV4
             ethertype[kind == INNER_IPV6] = ETHERTYPE_IPV6

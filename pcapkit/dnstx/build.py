@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcapkit.dnstx.arrays import NS, seconds_to_ns
 from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.columns import DNS_TX_COLUMNS
 from pcapkit.dnstx.icmp import link_icmp_errors
@@ -18,7 +19,6 @@ from pcapkit.dnstx.retries import find_retries
 from pcapkit.dnstx.searchpath import find_search_paths
 from pcapkit.errors import PcapkitError
 
-_NS = 1_000_000_000
 _RCODE_STATUS = {"NOERROR": "answered", "NXDOMAIN": "nxdomain", "SERVFAIL": "servfail",
                  "REFUSED": "refused"}
 
@@ -117,7 +117,7 @@ def _status(tx: pd.DataFrame, retries: pd.DataFrame, end_t: np.ndarray,
     attempt = retries["attempt"].fillna(1).to_numpy(dtype=np.int64)
     re_sent = attempt < chain_size
     no_reply = tx["has_query"].to_numpy() & (tx["r"].to_numpy() < 0)
-    too_close = tx["query_t"].to_numpy() + int(round(timeout * _NS)) > end_t
+    too_close = tx["query_t"].to_numpy() + seconds_to_ns(timeout) > end_t
     judged = re_sent | icmp_error
     status[no_reply] = np.where(too_close[no_reply] & ~judged[no_reply],
                                 "unanswered_at_capture_end", "unanswered")
@@ -138,14 +138,19 @@ def _chain_outcome(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def _combined_nodes(messages: pd.DataFrame, tx: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per transaction: the sorted comma-separated nodes that saw its query or response,
+    and how many sightings the two messages had together."""
     q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
     nodes = messages["nodes"].to_numpy(dtype=object)
     sightings = messages["sightings"].to_numpy(dtype=np.int64)
     q_nodes, r_nodes = _take(nodes, q, None), _take(nodes, r, None)
     combined = np.where(q >= 0, q_nodes, r_nodes)
-    differ = (q >= 0) & (r >= 0) & (q_nodes != r_nodes)
-    for i in np.flatnonzero(differ).tolist():
-        combined[i] = ",".join(sorted(set(q_nodes[i].split(",")) | set(r_nodes[i].split(","))))
+    differ = np.flatnonzero((q >= 0) & (r >= 0) & (q_nodes != r_nodes))
+    if len(differ):  # one union per distinct (query nodes, response nodes) pair, not per row
+        codes, pairs = pd.MultiIndex.from_arrays([q_nodes[differ], r_nodes[differ]]).factorize()
+        unions = np.array([",".join(sorted(set(a.split(",")) | set(b.split(","))))
+                           for a, b in pairs], dtype=object)
+        combined[differ] = unions[codes]
     total = _take(sightings, q, 0).astype(np.int64) + _take(sightings, r, 0).astype(np.int64)
     return combined, total
 
@@ -218,7 +223,7 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
     out["query_ts"] = _times(tx["query_t"].to_numpy())
     out["response_ts"] = _times(tx["response_t"].to_numpy())
     both = (q >= 0) & (r >= 0)
-    out["latency_s"] = np.where(both, (tx["response_t"] - tx["query_t"]) / _NS, np.nan)
+    out["latency_s"] = np.where(both, (tx["response_t"] - tx["query_t"]) / NS, np.nan)
     out["status"] = pd.Categorical(tx["status"])
     out["client"] = pd.Categorical(tx["client"])
     out["client_port"] = pd.array(tx["client_port"].to_numpy(dtype=np.int64), dtype="Int64")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_NS = 1_000_000_000
+from pcapkit.dnstx.arrays import joint_group_codes, null_ints, null_strings, seconds_to_ns
 
 
 def _first_upstream(down: pd.DataFrame, up: pd.DataFrame, by: list[str],
@@ -34,16 +34,15 @@ def _first_upstream(down: pd.DataFrame, up: pd.DataFrame, by: list[str],
     """For each downstream query, the first upstream query of the same key within timeout."""
     if down.empty or up.empty:
         return pd.DataFrame({"down": [], "up": []}, dtype=np.int64)
-    codes = pd.concat([down[by], up[by]], ignore_index=True).groupby(
-        by, sort=False, dropna=False).ngroup().to_numpy()
-    left = pd.DataFrame({"t": down["query_t"].to_numpy(), "k": codes[:len(down)],
+    down_keys, up_keys = joint_group_codes(down, up, by)
+    left = pd.DataFrame({"t": down["query_t"].to_numpy(), "k": down_keys,
                          "down": down.index.to_numpy(),
                          "deadline": down["response_t"].to_numpy()}).sort_values("t")
-    right = pd.DataFrame({"t": up["query_t"].to_numpy(), "k": codes[len(down):],
+    right = pd.DataFrame({"t": up["query_t"].to_numpy(), "k": up_keys,
                           "up": up.index.to_numpy(), "t_up": up["query_t"].to_numpy()},
                          ).sort_values("t")
     merged = pd.merge_asof(left, right, on="t", by="k", direction="forward",
-                           tolerance=int(round(timeout * _NS)), allow_exact_matches=True)
+                           tolerance=seconds_to_ns(timeout), allow_exact_matches=True)
     merged = merged.dropna(subset=["up"])
     in_time = (merged["deadline"] < 0) | (merged["t_up"] <= merged["deadline"])
     merged = merged[in_time]
@@ -57,13 +56,14 @@ def find_resolver_chains(tx: pd.DataFrame, *, timeout: float,
     """resolver_role, upstream_tx_id, upstream_status, downstream_tx_id for ``tx``.
 
     ``tx`` needs: tx_id, has_query, client, server, qname_lc, qtype, query_t, response_t,
-    retry_of and final_status (the outcome of each transaction's retry chain). ``dns_servers``/``resolver_addresses`` come from the cluster (None: infer).
+    retry_of and final_status (the outcome of each transaction's retry chain).
+    ``dns_servers``/``resolver_addresses`` come from the cluster (None: infer).
     """
     out = pd.DataFrame(index=tx.index)
-    out["resolver_role"] = pd.array([pd.NA] * len(tx), dtype="string")
-    out["upstream_tx_id"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
-    out["upstream_status"] = pd.array([pd.NA] * len(tx), dtype="string")
-    out["downstream_tx_id"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
+    out["resolver_role"] = null_strings(len(tx))
+    out["upstream_tx_id"] = null_ints(len(tx))
+    out["upstream_status"] = null_strings(len(tx))
+    out["downstream_tx_id"] = null_ints(len(tx))
     queries = tx[tx["has_query"] & (tx["qname_lc"] != "")]
     if queries.empty:
         return out

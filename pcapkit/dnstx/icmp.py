@@ -13,9 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.dnstx.messages import as_strings
-
-_NS = 1_000_000_000
+from pcapkit.dnstx.arrays import (
+    joint_group_codes,
+    null_strings,
+    packet_times_ns,
+    seconds_to_ns,
+    strings_at,
+)
 
 _V4_UNREACHABLE = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable",
                    3: "port-unreachable", 4: "fragmentation-needed", 9: "admin-prohibited",
@@ -47,22 +51,21 @@ def _errors(packets: pd.DataFrame) -> pd.DataFrame:
     rows = packets[quoted.to_numpy(dtype=bool, na_value=False)]
     if rows.empty:
         return pd.DataFrame()
-    time_column = "ts_corrected" if "ts_corrected" in rows.columns else "ts"
-    stamps = pd.to_datetime(rows[time_column], utc=True).dt.tz_localize(None)
     frame = pd.DataFrame({
-        "t": stamps.to_numpy(dtype="datetime64[ns]").view(np.int64),
-        "client": as_strings(rows["icmp_orig_src"]),
-        "server": as_strings(rows["icmp_orig_dst"]),
+        "t": packet_times_ns(rows),
+        "client": strings_at(rows["icmp_orig_src"]),
+        "server": strings_at(rows["icmp_orig_dst"]),
         "client_port": rows["icmp_orig_sport"].to_numpy(dtype=np.int64),
         "server_port": rows["icmp_orig_dport"].to_numpy(dtype=np.int64),
         "icmp_type": rows["icmp_type"].to_numpy(dtype=np.int64, na_value=-1),
         "icmp_code": rows["icmp_code"].to_numpy(dtype=np.int64, na_value=-1),
-        "from": as_strings(rows["src"]),
+        "from": strings_at(rows["src"]),
     })
     if "packet_id" in rows.columns:
         frame["packet_id"] = rows["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
         frame = frame.sort_values("t").drop_duplicates("packet_id")
-    frame["is_v6"] = np.array([":" in (c or "") for c in frame["client"].tolist()], dtype=bool)
+    frame["is_v6"] = frame["client"].str.contains(":", regex=False).fillna(False).to_numpy(
+        dtype=bool)
     kind = frame["icmp_type"].to_numpy()
     error = np.where(frame["is_v6"], np.isin(kind, (1, 2, 3, 4)), np.isin(kind, (3, 4, 11, 12)))
     return frame[error]
@@ -73,21 +76,20 @@ def link_icmp_errors(tx: pd.DataFrame, packets: pd.DataFrame | None,
     """icmp_error and icmp_error_from for ``tx`` (needs has_query, client, client_port,
     server, server_port, query_t)."""
     out = pd.DataFrame(index=tx.index)
-    out["icmp_error"] = pd.array([pd.NA] * len(tx), dtype="string")
-    out["icmp_error_from"] = pd.array([pd.NA] * len(tx), dtype="string")
+    out["icmp_error"] = null_strings(len(tx))
+    out["icmp_error_from"] = null_strings(len(tx))
     errors = _errors(packets)
     queries = tx[tx["has_query"]]
     if errors.empty or queries.empty:
         return out
     by = ["client", "client_port", "server", "server_port"]
-    codes = pd.concat([queries[by], errors[by]], ignore_index=True).groupby(
-        by, sort=False, dropna=False).ngroup().to_numpy()
-    left = pd.DataFrame({"t": errors["t"].to_numpy(), "k": codes[len(queries):],
+    query_keys, error_keys = joint_group_codes(queries, errors, by)
+    left = pd.DataFrame({"t": errors["t"].to_numpy(), "k": error_keys,
                          "e": np.arange(len(errors))}).sort_values("t")
-    right = pd.DataFrame({"t": queries["query_t"].to_numpy(), "k": codes[:len(queries)],
+    right = pd.DataFrame({"t": queries["query_t"].to_numpy(), "k": query_keys,
                           "row": queries.index.to_numpy()}).sort_values("t")
     merged = pd.merge_asof(left, right, on="t", by="k", direction="backward",
-                           tolerance=int(round(timeout * _NS))).dropna(subset=["row"])
+                           tolerance=seconds_to_ns(timeout)).dropna(subset=["row"])
     merged = merged.drop_duplicates("row")
     if merged.empty:
         return out

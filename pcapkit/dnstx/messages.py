@@ -16,36 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster.enrich import column_codes
+from pcapkit.cluster.timeutil import utc_ns
+from pcapkit.dnstx.arrays import packet_times_ns, strings_at, times_ns
 from pcapkit.errors import PcapkitError
 
 _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
                "qtype_name", "rcode_name")
-
-
-def as_strings(series: pd.Series) -> np.ndarray:
-    """Object array of the values as ``str`` (None for missing), fast for categoricals."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = np.array([str(c) for c in series.cat.categories] + [None], dtype=object)
-        codes = series.cat.codes.to_numpy()
-        return categories[np.where(codes < 0, len(categories) - 1, codes)]
-    values = series.to_numpy(dtype=object, na_value=None)
-    return np.array([None if v is None else str(v) for v in values], dtype=object) \
-        if values.dtype != object else values
-
-
-def _strings_at(series: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """as_strings(series)[rows] without converting the rows that are not wanted."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = np.array([str(c) for c in series.cat.categories] + [None], dtype=object)
-        codes = series.cat.codes.to_numpy()[rows]
-        return categories[np.where(codes < 0, len(categories) - 1, codes)]
-    return as_strings(series.iloc[rows])
-
-
-def _ns(series: pd.Series) -> np.ndarray:
-    """int64 nanoseconds since the epoch of a datetime column (NaT -> min int64)."""
-    stamps = pd.to_datetime(series, utc=True)
-    return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _row_keys(file: pd.Series, frame: pd.Series, files: pd.Index) -> np.ndarray:
@@ -54,7 +31,7 @@ def _row_keys(file: pd.Series, frame: pd.Series, files: pd.Index) -> np.ndarray:
         positions = np.append(files.get_indexer([str(c) for c in file.cat.categories]), -1)
         codes = positions[file.cat.codes.to_numpy()]  # code -1 (missing) picks the last: -1
     else:
-        codes = files.get_indexer(as_strings(file))
+        codes = files.get_indexer(strings_at(file))
     frames = frame.to_numpy(dtype=np.int64, na_value=-1)
     return codes.astype(np.int64) << 40 | frames
 
@@ -65,15 +42,15 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
     if missing:
         raise PcapkitError(f"DNS table lacks column {missing[0]!r}: pass the decoder's dns table")
     rows = pd.DataFrame(index=pd.RangeIndex(len(dns)))
-    t = _ns(dns["ts"])
+    t = times_ns(dns["ts"])
     node = np.full(len(dns), "unknown", dtype=object)
     packet_id = np.arange(len(dns), dtype=np.int64)
     if packets is not None and len(packets) and len(dns):
         for column in ("file", "frame"):
             if column not in packets.columns:
                 raise PcapkitError(f"packet table lacks column {column!r}")
-        files = pd.Index(pd.unique(np.concatenate([as_strings(packets["file"]),
-                                                   as_strings(dns["file"])])))
+        files = pd.Index(pd.unique(np.concatenate([strings_at(packets["file"]),
+                                                   strings_at(dns["file"])])))
         where = pd.Index(_row_keys(packets["file"], packets["frame"], files)).get_indexer(
             _row_keys(dns["file"], dns["frame"], files))
         found = where >= 0
@@ -84,10 +61,10 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
             ok = found & (ids >= 0)
             packet_id = np.where(ok, ids, offset + np.arange(len(dns)))
         if "node" in packets.columns:
-            nodes = _strings_at(packets["node"], where)
+            nodes = strings_at(packets["node"], where)
             node = np.where(found & (nodes != None), nodes, "unknown")  # noqa: E711
         if "ts_corrected" in packets.columns:
-            corrected = _ns(packets["ts_corrected"])[where]
+            corrected = times_ns(packets["ts_corrected"])[where]
             usable = found & (corrected != np.iinfo(np.int64).min)
             t = np.where(usable, corrected, t)
     rows["packet_id"] = packet_id
@@ -148,15 +125,10 @@ def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
         return {"*": _stamp_ns(capture_end, "capture_end")}
     ends: dict[str, int] = {}
     if packets is not None and len(packets):
-        column = "ts_corrected" if "ts_corrected" in packets.columns else "ts"
-        t = pd.Series(_ns(packets[column]))
+        t = pd.Series(packet_times_ns(packets))
         t = t.where(t != np.iinfo(np.int64).min)
         if "node" in packets.columns:
-            node = packets["node"]
-            keys = node.cat.codes.to_numpy() if isinstance(node.dtype, pd.CategoricalDtype) \
-                else pd.factorize(node)[0]
-            names = list(node.cat.categories) if isinstance(node.dtype, pd.CategoricalDtype) \
-                else list(pd.factorize(node)[1])
+            keys, names = column_codes(packets["node"])
             per_node = t.groupby(keys).max()
             ends.update({str(names[k]): int(v) for k, v in per_node.items()
                          if k >= 0 and pd.notna(v)})
@@ -178,5 +150,4 @@ def _stamp_ns(value: Any, what: str) -> int:
         raise PcapkitError(f"{what}={value!r} is not a time") from exc
     if stamp is pd.NaT:
         raise PcapkitError(f"{what} is NaT")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.as_unit("ns").value)
+    return utc_ns(stamp)

@@ -23,15 +23,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.dnstx.messages import as_strings
-
-_NS = 1_000_000_000
+from pcapkit.dnstx.arrays import group_codes, seconds_to_ns, strings_at
 
 
 def orient(messages: pd.DataFrame) -> pd.DataFrame:
     """Client/server view of every message: a response's client is its destination."""
     is_resp = messages["qr"].to_numpy(dtype=bool, na_value=False)
-    src, dst = as_strings(messages["src"]), as_strings(messages["dst"])
+    src, dst = strings_at(messages["src"]), strings_at(messages["dst"])
     sport = messages["sport"].to_numpy(dtype=np.int64, na_value=-1)
     dport = messages["dport"].to_numpy(dtype=np.int64, na_value=-1)
     qname = messages["qname"].astype("string")
@@ -41,7 +39,7 @@ def orient(messages: pd.DataFrame) -> pd.DataFrame:
         "client_port": np.where(is_resp, dport, sport),
         "server": np.where(is_resp, src, dst),
         "server_port": np.where(is_resp, sport, dport),
-        "transport": as_strings(messages["transport"]) if "transport" in messages.columns
+        "transport": strings_at(messages["transport"]) if "transport" in messages.columns
         else np.full(len(messages), "udp", dtype=object),
         "dns_id": messages["dns_id"].to_numpy(dtype=np.int64, na_value=-1),
         "qname_lc": qname.str.lower().fillna("").to_numpy(dtype=object),
@@ -58,29 +56,38 @@ _ADDRESS_KEY = ["client", "client_port", "server", "server_port", "transport", "
 _FULL_KEY = [*_ADDRESS_KEY, "qname_lc", "qtype"]
 
 
-def _group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return frame.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+def _latest_queries(messages: pd.DataFrame, key_columns: list[str],
+                    limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort messages by (key, time, query before response) and look back from each one to the
+    latest query at or before it: ``(order, last_query, matched)``, the last two per sorted
+    position; ``last_query`` is -1 before any query, ``matched`` marks responses whose latest
+    query has their key and is at most ``limit`` ns older."""
+    key = group_codes(messages, key_columns)
+    t = messages["t"].to_numpy()
+    is_resp = messages["is_resp"].to_numpy()
+    order = np.lexsort((is_resp, t, key))
+    key, t, is_resp = key[order], t[order], is_resp[order]
+    pos = np.arange(len(order))
+    last_query = np.maximum.accumulate(np.where(is_resp, -1, pos)) if len(order) else pos
+    safe = np.maximum(last_query, 0)
+    matched = is_resp & (last_query >= 0) & (key[safe] == key) & (t - t[safe] <= limit)
+    return order, last_query, matched
 
 
 def pair_messages(view: pd.DataFrame, timeout: float) -> pd.DataFrame:
     """Transactions as message positions: columns ``q`` and ``r`` (-1 when absent) and
+    ``duplicates`` (further responses to the same query).
 
-    ``duplicates`` (further responses to the same query). One row per usable query and
-    one per response that answers no query. ``view`` comes from :func:`orient`.
+    One row per usable query and one per response that answers no query. ``view`` comes
+    from :func:`orient`.
     """
-    limit = int(round(timeout * _NS))
+    limit = seconds_to_ns(timeout)
     usable = np.flatnonzero(view["usable"].to_numpy())
     part = view.iloc[usable]
-    key = _group_codes(part, _FULL_KEY)
-    t = part["t"].to_numpy()
-    is_resp = part["is_resp"].to_numpy()
-    order = np.lexsort((is_resp, t, key))
-    key, t, is_resp = key[order], t[order], is_resp[order]
+    order, last_query, matched = _latest_queries(part, _FULL_KEY, limit)
+    is_resp = part["is_resp"].to_numpy()[order]
     n = len(order)
     pos = np.arange(n)
-    last_query = np.maximum.accumulate(np.where(is_resp, -1, pos)) if n else pos
-    safe = np.maximum(last_query, 0)
-    matched = is_resp & (last_query >= 0) & (key[safe] == key) & (t - t[safe] <= limit)
     first_answer = matched & (last_query == pos - 1)
     duplicate = matched & ~first_answer
 
@@ -117,19 +124,7 @@ def _match_questionless(part: pd.DataFrame, order: np.ndarray, orphan: np.ndarra
         return
     open_query = ~sorted_part["is_resp"].to_numpy() & (response_of < 0)
     candidates = np.flatnonzero(open_query | no_question)
-    sub = sorted_part.iloc[candidates]
-    key = _group_codes(sub, _ADDRESS_KEY)
-    t = sub["t"].to_numpy()
-    is_resp = sub["is_resp"].to_numpy()
-    local = np.lexsort((is_resp, t, key))
-    key, t, is_resp = key[local], t[local], is_resp[local]
-    pos = np.arange(len(local))
-    last_query = np.maximum.accumulate(np.where(is_resp, -1, pos))
-    safe = np.maximum(last_query, 0)
-    hit = is_resp & (last_query >= 0) & (key[safe] == key) & (t - t[safe] <= limit)
-    seen: set[int] = set()
-    for response, query in zip(pos[hit].tolist(), last_query[hit].tolist(), strict=True):
-        if query in seen:
-            continue
-        seen.add(query)
-        response_of[candidates[local[query]]] = candidates[local[response]]
+    local, last_query, hit = _latest_queries(sorted_part.iloc[candidates], _ADDRESS_KEY, limit)
+    responses, queries = np.flatnonzero(hit), last_query[hit]
+    _, first = np.unique(queries, return_index=True)  # each query keeps its first response
+    response_of[candidates[local[queries[first]]]] = candidates[local[responses[first]]]

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_NS = 1_000_000_000
+from pcapkit.dnstx.arrays import NS, group_codes, null_ints, null_strings, seconds_to_ns
+
 _SETTLED = ("answered", "nxdomain")
 _A, _AAAA = "A", "AAAA"
 
@@ -42,18 +43,18 @@ def find_retries(tx: pd.DataFrame, *, window: float, any_server: bool,
     qname_lc, qtype, query_t, response_t (int64 ns, -1 when missing), reply_status.
     """
     out = pd.DataFrame(index=tx.index)
-    out["attempt"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
-    out["retry_of"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
+    out["attempt"] = null_ints(len(tx))
+    out["retry_of"] = null_ints(len(tx))
     out["retry_delay_s"] = np.nan
-    out["retry_pattern"] = pd.array([pd.NA] * len(tx), dtype="string")
+    out["retry_pattern"] = null_strings(len(tx))
     queries = tx[tx["has_query"]]
     if queries.empty:
-        out["retries"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
-        out["parallel_tx_id"] = pd.array(np.full(len(tx), pd.NA), dtype="Int64")
+        out["retries"] = null_ints(len(tx))
+        out["parallel_tx_id"] = null_ints(len(tx))
         return out
 
     key_columns = ["client", "qname_lc", "qtype"] + ([] if any_server else ["server"])
-    key = queries.groupby(key_columns, sort=False, dropna=False).ngroup().to_numpy()
+    key = group_codes(queries, key_columns)
     t = queries["query_t"].to_numpy()
     order = np.lexsort((t, key))
     q = queries.iloc[order]
@@ -66,7 +67,7 @@ def find_retries(tx: pd.DataFrame, *, window: float, any_server: bool,
     gap = np.r_[0, t[1:] - t[:-1]]
     prev_settled = np.r_[False, (reply_t[:-1] >= 0) & (reply_t[:-1] <= t[1:])
                          & np.isin(status[:-1], _SETTLED)]
-    is_retry = same & (gap <= int(round(window * _NS))) & ~prev_settled
+    is_retry = same & (gap <= seconds_to_ns(window)) & ~prev_settled
     tcp_fallback = is_retry & np.r_[False, (status[:-1] == "truncated")
                                     & (transport[:-1] == "udp") & (transport[1:] == "tcp")]
 
@@ -76,7 +77,7 @@ def find_retries(tx: pd.DataFrame, *, window: float, any_server: bool,
     retry_of = tx_ids[first_of_chain][chain]
     attempt = np.arange(len(q)) - first_of_chain[chain] + 1
     chains = pd.DataFrame({"tx_id": tx_ids, "retry_of": retry_of, "attempt": attempt,
-                           "t": t, "delay": np.where(is_retry, gap / _NS, np.nan),
+                           "t": t, "delay": np.where(is_retry, gap / NS, np.nan),
                            "tcp_fallback": tcp_fallback}, index=q.index)
     _link_glibc_pairs(chains, q, parallel_window)
     return _finish(out, chains)
@@ -99,7 +100,7 @@ def _parallel_pairs(q: pd.DataFrame, chains: pd.DataFrame, parallel_window: floa
     a["sock"], aaaa["sock"] = codes[:len(a)], codes[len(a):]
     merged = pd.merge_asof(a[["t", "sock", "idx"]], aaaa[["t", "sock", "idx"]].rename(
         columns={"idx": "aaaa", "t": "t_aaaa"}).assign(t=lambda f: f["t_aaaa"]), on="t",
-        by="sock", direction="nearest", tolerance=int(round(parallel_window * _NS)))
+        by="sock", direction="nearest", tolerance=seconds_to_ns(parallel_window))
     merged = merged.dropna(subset=["aaaa"])
     merged["dt"] = (merged["t"] - merged["t_aaaa"]).abs()
     merged = merged.sort_values("dt").drop_duplicates("aaaa")
@@ -110,7 +111,7 @@ def _parallel_pairs(q: pd.DataFrame, chains: pd.DataFrame, parallel_window: floa
 def _link_glibc_pairs(chains: pd.DataFrame, q: pd.DataFrame, parallel_window: float) -> None:
     """Set parallel_tx_id and the glibc flag; merge glibc's re-send of the answered query."""
     pairs = _parallel_pairs(q, chains, parallel_window)
-    chains["parallel_tx_id"] = pd.array(np.full(len(chains), pd.NA), dtype="Int64")
+    chains["parallel_tx_id"] = null_ints(len(chains))
     chains["glibc"] = False
     if pairs.empty:
         return
@@ -144,7 +145,7 @@ def _link_glibc_pairs(chains: pd.DataFrame, q: pd.DataFrame, parallel_window: fl
                 and chains.loc[resend, "retry_of"] != kept_tx:
             joining = chains["retry_of"] == chains.loc[resend, "retry_of"]
             chains.loc[joining, "attempt"] += int(size.loc[kept])
-            chains.loc[resend, "delay"] = (chains.loc[resend, "t"] - chains.loc[kept, "t"]) / _NS
+            chains.loc[resend, "delay"] = (chains.loc[resend, "t"] - chains.loc[kept, "t"]) / NS
             chains.loc[joining, "retry_of"] = kept_tx
     chains["glibc"] = chains["retry_of"].isin(flagged_chains)
 

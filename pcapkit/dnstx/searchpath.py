@@ -25,10 +25,13 @@ qualified name, the packets cannot tell.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
-_NS = 1_000_000_000
+from pcapkit.dnstx.arrays import NS, null_strings
+
 _INFERENCE_ROUNDS = 3
 
 
@@ -40,15 +43,9 @@ def known_suffixes(names: pd.Series, cluster_domain: str, namespaces: list[str],
     suffixes.update(f"{ns.lower()}.svc.{domain}" for ns in namespaces)
     suffixes.update(d.strip(".").lower() for d in search_domains if d.strip("."))
     if not namespaces:
-        labels = names.str.extract(rf"(?:^|\.)([^.]+)\.svc\.{_escaped(domain)}$")[0].dropna()
+        labels = names.str.extract(rf"(?:^|\.)([^.]+)\.svc\.{re.escape(domain)}$")[0].dropna()
         suffixes.update(f"{label}.svc.{domain}" for label in labels.unique())
     return suffixes
-
-
-def _escaped(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 def _candidates(names: np.ndarray, suffixes: set[str]) -> pd.DataFrame:
@@ -84,7 +81,7 @@ def _neighbours(first: pd.DataFrame, gap: float) -> pd.DataFrame:
         (status == "answered") & (ancount == 0))
     settled_at = order["final_response_t"].to_numpy()
     start = order["query_t"].to_numpy()
-    soon = (start[1:] >= settled_at[:-1]) & (start[1:] - settled_at[:-1] <= int(gap * _NS))
+    soon = (start[1:] >= settled_at[:-1]) & (start[1:] - settled_at[:-1] <= int(gap * NS))
     ok = np.flatnonzero(same & negative[:-1] & (settled_at[:-1] >= 0) & soon)
     names = order["qname_lc"].to_numpy(dtype=object)
     return pd.DataFrame({"i": order.index[ok], "j": order.index[ok + 1],
@@ -128,7 +125,7 @@ def find_search_paths(tx: pd.DataFrame, *, cluster_domain: str, namespaces: list
     out["search_group"] = pd.array(tx["tx_id"].to_numpy(), dtype="Int64")
     out["search_base"] = pd.array(tx["qname_lc"].replace("", None).to_numpy(dtype=object),
                                   dtype="string")
-    out["search_suffix"] = pd.array([pd.NA] * len(tx), dtype="string")
+    out["search_suffix"] = null_strings(len(tx))
     out["search_expansion"] = np.zeros(len(tx), dtype=bool)
     out["search_position"] = pd.array(np.ones(len(tx), dtype=np.int64), dtype="Int64")
     out["search_nxdomains"] = pd.array(np.zeros(len(tx), dtype=np.int64), dtype="Int64")

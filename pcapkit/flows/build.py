@@ -127,10 +127,6 @@ def _table(flows: _Flows, sightings: pd.DataFrame) -> pd.DataFrame:
     has = icmp & (orig_first >= 0)
     orig_p[has] = pk.itype[orig_first[has]]
     resp_p[has] = pk.icode[orig_first[has]]
-    family = asg.family[first]
-    family_names = np.array([keys.FAMILY_NAMES.get(int(f), f"type{int(f) - 100}") if i else None
-                             for f, i in zip(family, icmp, strict=True)], dtype=object) \
-        if icmp.any() else np.full(n, None, dtype=object)
 
     errors = asg.errors
     error_codes = pd.factorize(errors.itype * 256 + errors.icode)
@@ -148,7 +144,7 @@ def _table(flows: _Flows, sightings: pd.DataFrame) -> pd.DataFrame:
         "orig_p": _ports(orig_p),
         "resp_h": _addresses(resp_h, inputs.addresses),
         "resp_p": _ports(resp_p),
-        "icmp_family": pd.Categorical(family_names),
+        "icmp_family": pd.Categorical(_family_names(asg.family[first], icmp)),
         "encap": pd.Categorical(inputs.ctx_encap[pk.ctx[first]]),
         "vni": _nullable(inputs.ctx_vni[pk.ctx[first]], "UInt32"),
         "conn_state": pd.Categorical(state, categories=list(tcpstate.CONN_STATES)),
@@ -191,6 +187,17 @@ def _proto_names(proto: np.ndarray) -> pd.Categorical:
     names = [PROTO_NAMES.get(int(p), str(int(p))) for p in uniques]
     return pd.Categorical.from_codes(codes, categories=names) if len(set(names)) == len(names) \
         else pd.Categorical(np.array(names, dtype=object)[codes])
+
+
+def _family_names(family: np.ndarray, icmp: np.ndarray) -> np.ndarray:
+    """ICMP family name per flow (None for other protocols), one lookup per distinct family."""
+    out = np.full(len(family), None, dtype=object)
+    if icmp.any():
+        codes, uniques = pd.factorize(family[icmp])
+        names = np.array([keys.FAMILY_NAMES.get(int(f), f"type{int(f) - 100}") for f in uniques],
+                         dtype=object)
+        out[icmp] = names[codes]
+    return out
 
 
 def _addresses(codes: np.ndarray, addresses: np.ndarray) -> pd.Categorical:

@@ -30,24 +30,26 @@ def first_where(cond: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarra
     """Per group, the index of the first row where ``cond`` holds (-1 if none).
 
     ``group`` must be non-decreasing (rows sorted by group)."""
-    out = np.full(n_groups, NONE, dtype=np.int64)
-    idx = np.flatnonzero(cond)
-    if len(idx):
-        g = group[idx]
-        keep = np.ones(len(idx), dtype=bool)
-        keep[1:] = g[1:] != g[:-1]
-        out[g[keep]] = idx[keep]
-    return out
+    return _edge_where(cond, group, n_groups, last=False)
 
 
 def last_where(cond: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Per group, the index of the last row where ``cond`` holds (-1 if none)."""
+    return _edge_where(cond, group, n_groups, last=True)
+
+
+def _edge_where(cond: np.ndarray, group: np.ndarray, n_groups: int, last: bool) -> np.ndarray:
+    """The first (or last) matching row of each run of equal ``group`` values."""
     out = np.full(n_groups, NONE, dtype=np.int64)
     idx = np.flatnonzero(cond)
     if len(idx):
         g = group[idx]
         keep = np.ones(len(idx), dtype=bool)
-        keep[:-1] = g[1:] != g[:-1]
+        edge = g[1:] != g[:-1]
+        if last:
+            keep[:-1] = edge
+        else:
+            keep[1:] = edge
         out[g[keep]] = idx[keep]
     return out
 

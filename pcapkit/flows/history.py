@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapkit.flows.groups import first_where, is_power_of_ten, occurrence, run_starts
+from pcapkit.flows.groups import first_where, group_bounds, is_power_of_ten, occurrence, run_starts
 from pcapkit.flows.keys import ACK, FIN, RST, SYN, TCP, UDP
 
 _LOWER = 32
@@ -85,9 +85,7 @@ def build_history(flow: np.ndarray, n_flows: int, proto: np.ndarray, is_orig: np
     order = np.lexsort((subs, rows))
     rows, chars = rows[order], chars[order]
     text = chars.tobytes().decode("ascii")
-    counts = np.bincount(flow[rows], minlength=n_flows)
-    ends = np.cumsum(counts)
-    starts = ends - counts
+    starts, ends = group_bounds(flow[rows], n_flows)
     out = np.empty(n_flows, dtype=object)
     out[:] = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
     return out

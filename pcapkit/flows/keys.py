@@ -106,6 +106,8 @@ def icmp_family(proto: np.ndarray, itype: np.ndarray) -> np.ndarray:
 
 
 def icmp_errors(pk: Packets) -> np.ndarray:
+    """True for ICMP/ICMPv6 error messages (unreachable, time exceeded, ...), which quote
+    another packet and are linked to its flow instead of forming their own."""
     out = np.zeros(len(pk), dtype=bool)
     for number, types in ICMP_ERRORS.items():
         out |= (pk.proto == number) & np.isin(pk.itype, types)

@@ -29,18 +29,22 @@ LIKELY_SERVER_PORTS = frozenset({
 })
 
 
+_SERVER_PORT_TABLE = np.zeros(65536, dtype=bool)
+_SERVER_PORT_TABLE[:1024] = True
+_SERVER_PORT_TABLE[list(LIKELY_SERVER_PORTS)] = True
+
+
 def likely_server_port(port: np.ndarray) -> np.ndarray:
-    listed = np.zeros(65536, dtype=bool)
-    listed[:1024] = True
-    listed[list(LIKELY_SERVER_PORTS)] = True
+    """True per port below 1024 or in LIKELY_SERVER_PORTS (-1 and out-of-range: False)."""
     valid = (port >= 0) & (port < 65536)
-    return valid & listed[np.clip(port, 0, 65535)]
+    return valid & _SERVER_PORT_TABLE[np.clip(port, 0, 65535)]
 
 
 @dataclass
 class Roles:
+    """Who originated each flow, and which packets the originator sent."""
+
     is_orig: np.ndarray       # per packet
-    orig_is_lo: np.ndarray    # per flow
     first: np.ndarray         # per flow: row of its first packet
     flipped: np.ndarray       # per flow: originator is not the first packet's sender
     mid_flow: np.ndarray      # per flow: TCP without any SYN
@@ -71,7 +75,7 @@ def decide(flow: np.ndarray, n_flows: int, proto: np.ndarray, flags: np.ndarray,
     has_syn = pure_syn >= 0
     orig_is_lo[has_syn] = lo_is_src[pure_syn[has_syn]]
     is_orig = lo_is_src == orig_is_lo[flow]
-    return Roles(is_orig=is_orig, orig_is_lo=orig_is_lo, first=first,
+    return Roles(is_orig=is_orig, first=first,
                  flipped=orig_is_lo != sender_is_lo,
                  mid_flow=(p == TCP) & (any_syn < 0))
 

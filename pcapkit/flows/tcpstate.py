@@ -157,4 +157,5 @@ def udp_conn_state(orig_pkts: np.ndarray, resp_pkts: np.ndarray) -> np.ndarray:
 
 
 def state_names(states: np.ndarray) -> pd.Categorical:
+    """Endpoint state codes (INACTIVE .. RESET) as a categorical of their Zeek names."""
     return pd.Categorical.from_codes(states.astype(np.int64), categories=list(STATE_NAMES))

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pcapkit.errors import PcapkitError
+from pcapkit.vantage.categories import as_categorical, per_row
 from pcapkit.vantage.clock import CLOCK_COLUMNS, chain_offsets, estimate_pairs, pair_samples
 from pcapkit.vantage.fingerprint import (
     FINGERPRINT_COLUMNS,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 IN_TYPES = ("host", "broadcast", "multicast", "otherhost")
 OUT_TYPES = ("outgoing",)
+CLOCK_SAMPLE_LIMIT = 200_000  # packets kept for the clock estimate (see _thin_bursts)
 
 SIGHTING_COLUMNS: dict[str, str] = {
     "packet_id": "Distinct packet this sighting belongs to (same id on every vantage point).",
@@ -77,12 +79,11 @@ class Vantage:
 
 def packet_direction(pkt_type: pd.Series) -> pd.Categorical:
     """'in', 'out' or null per row, from the Linux cooked packet type."""
-    kind = pkt_type.astype("category").array
+    kind = as_categorical(pkt_type)
     names = [str(c) for c in kind.categories]
     per_category = np.array([0 if c in OUT_TYPES else 1 if c in IN_TYPES else -1 for c in names],
                             dtype=np.int8)
-    codes = np.asarray(kind.codes)
-    row = np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(names) else -1, -1)
+    row = per_row(np.asarray(kind.codes), per_category, -1)
     return pd.Categorical.from_codes(row.astype(np.int8), categories=["out", "in"],
                                      validate=False)
 
@@ -154,10 +155,7 @@ def _vantage_keys(packets: pd.DataFrame, direction: pd.Categorical) -> np.ndarra
         if name not in packets:
             parts.append(np.zeros(len(packets), np.int64))
             continue
-        column = packets[name]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            column = column.astype("category")
-        parts.append(np.asarray(column.cat.codes, dtype=np.int64) + 1)
+        parts.append(np.asarray(as_categorical(packets[name]).codes, dtype=np.int64) + 1)
     if "if_index" in packets:
         codes, _ = pd.factorize(packets["if_index"].to_numpy(dtype=np.int64, na_value=-1))
         parts.append(codes.astype(np.int64))
@@ -172,6 +170,8 @@ def _clock_offsets(packets: pd.DataFrame, hashes: np.ndarray, eligible: np.ndarr
                    ts_ns: np.ndarray, keys: np.ndarray, node_codes: np.ndarray,
                    names: list[str], weights: np.ndarray, direction: pd.Categorical,
                    clock_window_ns: int) -> pd.DataFrame:
+    """Clock offset of every node (CLOCK_COLUMNS), from packets seen on several nodes within
+    the wide first-pass window, in bursts where no vantage key repeats."""
     if len(names) < 2:
         return chain_offsets(names, weights, [])
     bursts = find_bursts(hashes, eligible, ts_ns, keys, clock_window_ns)
@@ -202,9 +202,6 @@ def _clock_offsets(packets: pd.DataFrame, hashes: np.ndarray, eligible: np.ndarr
     return chain_offsets(names, weights, estimate_pairs(samples, names))
 
 
-CLOCK_SAMPLE_LIMIT = 200_000
-
-
 def _thin_bursts(rows: np.ndarray, burst: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep at most ``limit`` packets for the clock estimate, evenly spread over the bursts."""
     if not len(burst):
@@ -221,18 +218,11 @@ def _thin_bursts(rows: np.ndarray, burst: np.ndarray, limit: int) -> tuple[np.nd
 def _shared_codes(src: pd.Series, dst: pd.Series,
                   rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of two address columns at ``rows``, in one code space (so src == dst compares)."""
-    cats = []
-    for series in (src, dst):
-        cat = series.array if isinstance(series.dtype, pd.CategoricalDtype) else \
-            series.astype("category").array
-        cats.append(cat)
+    cats = [as_categorical(src), as_categorical(dst)]
     space = pd.Index(np.concatenate([np.asarray(c.categories.astype(str), dtype=object)
                                      for c in cats])).unique()
-    out = []
-    for cat in cats:
-        mapping = np.append(space.get_indexer(cat.categories.astype(str)), -1)
-        codes = np.asarray(cat.codes)[rows].astype(np.int64)
-        out.append(mapping[np.where(codes >= 0, codes, len(mapping) - 1)])
+    out = [per_row(np.asarray(cat.codes)[rows], space.get_indexer(cat.categories.astype(str)), -1)
+           for cat in cats]
     return out[0], out[1]
 
 

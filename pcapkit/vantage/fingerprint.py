@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from pandas.util import hash_array
 
+from pcapkit.vantage.categories import as_categorical, per_row
+
 # Innermost IP packet fields that no router, bridge or tunnel endpoint rewrites.
 FINGERPRINT_COLUMNS: tuple[str, ...] = (
     "src", "dst", "proto", "ip_id", "ip_len", "frag_offset", "more_fragments",
@@ -66,13 +68,10 @@ def _column_hash(series: pd.Series) -> np.ndarray:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype) or \
             pd.api.types.is_string_dtype(dtype):
-        cat = series.array if isinstance(dtype, pd.CategoricalDtype) else \
-            series.astype("category").array
+        cat = as_categorical(series)
         per_category = hash_array(np.asarray(cat.categories.astype(str), dtype=object),
                                   categorize=False)
-        codes = np.asarray(cat.codes)
-        return np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(per_category)
-                        else _NULL_HASH, _NULL_HASH).astype(np.uint64)
+        return per_row(np.asarray(cat.codes), per_category, _NULL_HASH).astype(np.uint64)
     values = series.to_numpy(dtype=np.uint64, na_value=0)
     hashed = hash_array(values)
     mask = series.isna().to_numpy()

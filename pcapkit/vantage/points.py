@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.errors import PcapkitError
+from pcapkit.vantage.categories import as_categorical, per_row
 
 if TYPE_CHECKING:
     from pcapkit.api import Decoded
@@ -289,8 +290,8 @@ def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) ->
             return None
     share = best_score / len(rows)
     addresses = sorted(ip for ip, n in owners.items() if n == best)
-    shown = next((ip for ip in addresses if ip in set(src.astype(str)) | set(dst.astype(str))),
-                 addresses[0])
+    seen = set(src.astype(str)) | set(dst.astype(str))
+    shown = next((ip for ip in addresses if ip in seen), addresses[0])
     return _Decision(best, "snapshot",
                      f"address {shown} of node {best} in {share:.0%} of the file's packets")
 
@@ -341,7 +342,7 @@ def _direction_tiebreak(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
 
 def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
     """The node of every packet row, from its file's capture point."""
-    files = packets["file"].astype("category").array
+    files = as_categorical(packets["file"])
     mapping = dict(zip(points["file"].astype(str), points["node"].astype(str), strict=True))
     used = np.zeros(len(files.categories), dtype=bool)
     used[np.unique(np.asarray(files.codes)[np.asarray(files.codes) >= 0])] = True
@@ -353,8 +354,6 @@ def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
     categories = pd.Index(pd.unique(points["node"].astype(str).to_numpy()), dtype=object)
     per_category = categories.get_indexer(
         pd.Index([mapping.get(str(f)) for f in files.categories], dtype=object))
-    codes = np.asarray(files.codes)
-    row_codes = np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(per_category)
-                         else -1, -1)
+    row_codes = per_row(np.asarray(files.codes), per_category, -1)
     return pd.Categorical.from_codes(row_codes.astype(np.int32), categories=categories,
                                      validate=False)
