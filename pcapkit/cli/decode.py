@@ -6,10 +6,8 @@ import sys
 
 import click
 
-from pcapkit.api import decode_files
-from pcapkit.cli.output import FORMATS, write_frame
+from pcapkit.cli.output import FORMATS
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.export import write_packets_parquet
 
 
 @click.command()
@@ -36,8 +34,13 @@ def decode(paths: tuple[str, ...], fmt: str, output: str | None, vxlan_ports: tu
     config = DecodeConfig.build(vxlan_ports=vxlan_ports, geneve_ports=geneve_ports,
                                 dns_ports=dns_ports, extra=True, dns=table == "dns")
     if fmt == "parquet" and output and table is None:  # stream: bounded memory, both cores
+        from pcapkit.export import write_packets_parquet
+
         _, errors = write_packets_parquet(paths, output, config)
     else:
+        from pcapkit.api import decode_files
+        from pcapkit.cli.output import write_frame
+
         result = decode_files(paths, config=config)
         frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "",
                                                                           result.packets)

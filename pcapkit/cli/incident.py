@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from pcapkit.capture import Capture
 from pcapkit.cli.output import FORMATS, write_frame
 from pcapkit.decode.config import DecodeConfig
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
 
 
 def _common(command: Callable) -> Callable:
@@ -43,6 +46,8 @@ def _open(paths: tuple[str, ...], snapshots: tuple[str, ...], nodes: tuple[str, 
         if not sep or not file or not node:
             raise click.BadParameter(f"{item!r} is not FILE=NODE", param_hint="--node")
         mapping[file] = node
+    from pcapkit.capture import Capture
+
     config = DecodeConfig.build(vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, extra=True)
     return Capture(paths, snapshot=list(snapshots) or None, nodes=mapping or None,
                    config=config, **options)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json", "parquet")
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categoricals and nullable types as plain values, for text formats."""
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         if isinstance(out[name].dtype, pd.CategoricalDtype):
@@ -32,6 +37,8 @@ def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> None:
         text = _plain(frame).to_json(orient="records", lines=True, date_format="iso",
                                      date_unit="ns")
     else:
+        import pandas as pd
+
         with pd.option_context("display.max_rows", None, "display.max_columns", None,
                                "display.width", 250):
             text = _plain(frame).to_string(index=False) + "\n"

@@ -14,7 +14,6 @@ import mmap
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from pcapkit.schema import Column
@@ -22,12 +21,11 @@ from pcapkit.schema import Column
 IP_DTYPE = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
 V4_MAPPED = np.uint64(0xFFFF_0000_0000)
 
-_NUMPY_DTYPES = {
+NUMPY_DTYPES = {
     "u8": np.uint8, "u16": np.uint16, "u32": np.uint32, "u64": np.uint64, "i64": np.int64,
     "bool": np.bool_, "ip": IP_DTYPE, "mac": np.uint64, "category": np.int64, "ts": np.int64,
     "str": object,
 }
-_PANDAS_INT = {"u8": "UInt8", "u16": "UInt16", "u32": "UInt32", "u64": "UInt64", "i64": "Int64"}
 
 
 _HUGE = 4 << 20  # arrays at least this large get transparent huge pages
@@ -55,7 +53,7 @@ class ColumnBuffers:
     def __init__(self, n: int, columns: Sequence[Column]) -> None:
         self.n = n
         self.kinds = {c.name: c.kind for c in columns}
-        self.values = {c.name: zeros(n, _NUMPY_DTYPES[c.kind]) for c in columns}
+        self.values = {c.name: zeros(n, NUMPY_DTYPES[c.kind]) for c in columns}
         self.valid = {c.name: zeros(n, bool) for c in columns}
 
     def put(self, name: str, rows: np.ndarray, values: np.ndarray | int,
@@ -114,23 +112,37 @@ def mac_text(value: int) -> str:
     return ":".join(f"{(value >> s) & 0xFF:02x}" for s in range(40, -8, -8))
 
 
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted distinct keys) by hashing (pyarrow), not by sorting every row."""
+    if not len(keys):
+        return np.zeros(0, np.int32), keys[:0]
+    keys = np.ascontiguousarray(keys)
+    encoded = _primitive(pa.from_numpy_dtype(keys.dtype), keys, None).dictionary_encode()
+    codes = _numpy(encoded.indices, np.int32)
+    uniques = _numpy(encoded.dictionary, keys.dtype)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[codes], uniques[order]
+
+
 def dictionary_parts(keys: np.ndarray, valid: np.ndarray,
                      render: Callable[[np.ndarray], list[str]]) -> tuple[np.ndarray, list[str]]:
     """Integer keys to (int32 codes, -1 for null; distinct labels), rendering each
     distinct key once. Keys that render alike share a label."""
-    codes, uniques = pd.factorize(keys[valid], sort=True)
+    codes, uniques = _factorize(keys[valid])
     labels = render(uniques)
-    distinct = pd.Index(labels, dtype=object)
-    if not distinct.is_unique:
-        categories = distinct.unique()
-        codes = categories.get_indexer(distinct)[codes]
-        labels = list(categories)
+    first: dict[str, int] = {}
+    remap = np.array([first.setdefault(label, len(first)) for label in labels], np.int32)
+    if len(first) != len(labels):
+        codes = remap[codes]
+        labels = list(first)
     full = np.full(len(keys), -1, dtype=np.int32)
     full[valid] = codes
     return full, labels
 
 
-def _render(kind: str, values: np.ndarray, valid: np.ndarray,
+def render_codes(kind: str, values: np.ndarray, valid: np.ndarray,
             names: Callable[[int], str] | None) -> tuple[np.ndarray, list[str]]:
     """Codes and labels of an ip, mac or category column."""
     if kind == "mac":
@@ -141,32 +153,15 @@ def _render(kind: str, values: np.ndarray, valid: np.ndarray,
     hi, lo = values["hi"], values["lo"]
     if not (hi[valid] != 0).any():  # IPv4 only: the low half alone identifies the address
         return dictionary_parts(lo, valid, lambda u: [ip_text(0, int(v)) for v in u])
-    hi_codes, hi_uniques = pd.factorize(hi)
-    lo_codes, lo_uniques = pd.factorize(lo)
+    hi_codes, hi_uniques = _factorize(hi)
+    lo_codes, lo_uniques = _factorize(lo)
     width = max(len(lo_uniques), 1)
     combined = hi_codes.astype(np.int64) * width + lo_codes
     return dictionary_parts(combined, valid, lambda u: [
         ip_text(int(hi_uniques[c // width]), int(lo_uniques[c % width])) for c in u])
 
 
-_DICTIONARY_KINDS = ("ip", "mac", "category")
-
-
-def to_series(kind: str, values: np.ndarray, valid: np.ndarray,
-              names: Callable[[int], str] | None = None) -> pd.api.extensions.ExtensionArray:
-    """Convert one buffer to the pandas array its schema kind asks for."""
-    if kind in _PANDAS_INT:
-        return pd.array(values, dtype=_PANDAS_INT[kind]) if valid.all() else \
-            pd.arrays.IntegerArray(values.astype(_NUMPY_DTYPES[kind], copy=False), ~valid)
-    if kind == "bool":
-        return pd.arrays.BooleanArray(values, ~valid)
-    if kind == "ts":
-        return pd.array(values.view("datetime64[ns]"), dtype="datetime64[ns]").tz_localize("UTC")
-    if kind in _DICTIONARY_KINDS:
-        codes, labels = _render(kind, values, valid, names)
-        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object),
-                                         validate=False)
-    raise ValueError(f"unknown column kind {kind!r}")
+DICTIONARY_KINDS = ("ip", "mac", "category")
 
 
 _ARROW_INT = {"u8": pa.uint8(), "u16": pa.uint16(), "u32": pa.uint32(), "u64": pa.uint64(),
@@ -174,18 +169,42 @@ _ARROW_INT = {"u8": pa.uint8(), "u16": pa.uint16(), "u32": pa.uint32(), "u64": p
 ARROW_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
+def _bitmap(mask: np.ndarray | None) -> pa.Buffer | None:
+    return None if mask is None or mask.all() else pa.py_buffer(np.packbits(mask, bitorder="little"))
+
+
+def _primitive(arrow_type: pa.DataType, values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    """An Arrow array over a numpy buffer, shared not copied. (``pa.array`` would
+    do too, but it imports pandas to check the input's type.)"""
+    data = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(arrow_type, len(data), [_bitmap(valid), pa.py_buffer(data)])
+
+
+def _numpy(array: pa.Array, dtype: np.dtype | type) -> np.ndarray:
+    """The values of a null-free primitive Arrow array as numpy, without a copy."""
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array),
+                         offset=array.offset * np.dtype(dtype).itemsize)
+
+
+def _strings(labels: list[str]) -> pa.Array:
+    encoded = [label.encode() for label in labels]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(encoded),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
 def to_arrow(kind: str, values: np.ndarray, valid: np.ndarray,
              names: Callable[[int], str] | None = None) -> pa.Array:
     """Convert one buffer straight to an Arrow array (no pandas in between): the
     numeric buffers are shared, not copied."""
     if kind in _ARROW_INT:
-        bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-        data = np.ascontiguousarray(values)
-        return pa.Array.from_buffers(_ARROW_INT[kind], len(data), [bitmap, pa.py_buffer(data)])
+        return _primitive(_ARROW_INT[kind], values, valid)
     if kind == "bool":
-        return pa.array(values, mask=~valid, type=pa.bool_())
-    if kind in _DICTIONARY_KINDS:
-        codes, labels = _render(kind, values, valid, names)
-        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
-                                              pa.array(labels, pa.string()))
+        bits = pa.py_buffer(np.packbits(values.astype(bool, copy=False), bitorder="little"))
+        return pa.Array.from_buffers(pa.bool_(), len(values), [_bitmap(valid), bits])
+    if kind in DICTIONARY_KINDS:
+        codes, labels = render_codes(kind, values, valid, names)
+        return pa.DictionaryArray.from_arrays(_primitive(pa.int32(), codes, codes >= 0),
+                                              _strings(labels))
     raise ValueError(f"unknown column kind {kind!r}")

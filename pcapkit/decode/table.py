@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from pcapkit.decode.columns import ColumnBuffers, to_arrow, to_series
-from pcapkit.decode.encap import path_name
-from pcapkit.decode.link import PKT_TYPES
-from pcapkit.decode.packets import DECODED_COLUMNS, ERROR_NAMES, BatchResult
+from pcapkit.decode.assemble import packet_columns
+from pcapkit.decode.columns import DICTIONARY_KINDS, NUMPY_DTYPES, ColumnBuffers, render_codes
+from pcapkit.decode.packets import DECODED_COLUMNS, BatchResult
 from pcapkit.io.records import Interface
-from pcapkit.schema import INTERFACE_COLUMNS, PACKET_COLUMNS
+from pcapkit.schema import INTERFACE_COLUMNS
 
-_CODE_NAMES = {
-    "encap": path_name,
-    "decode_error": lambda code: ERROR_NAMES.get(code, f"error {code}"),
-    "pkt_type": lambda code: PKT_TYPES.get(code, f"type {code}"),
-}
+PANDAS_INT = {"u8": "UInt8", "u16": "UInt16", "u32": "UInt32", "u64": "UInt64", "i64": "Int64"}
 
 
-def interface_name(iface: Interface) -> str:
-    return iface.name or str(iface.index)
+def to_series(kind: str, values: np.ndarray, valid: np.ndarray,
+              names: Callable[[int], str] | None = None) -> pd.api.extensions.ExtensionArray:
+    """Convert one buffer to the pandas array its schema kind asks for."""
+    if kind in PANDAS_INT:
+        return pd.array(values, dtype=PANDAS_INT[kind]) if valid.all() else \
+            pd.arrays.IntegerArray(values.astype(NUMPY_DTYPES[kind], copy=False), ~valid)
+    if kind == "bool":
+        return pd.arrays.BooleanArray(values, ~valid)
+    if kind == "ts":
+        return pd.array(values.view("datetime64[ns]"), dtype="datetime64[ns]").tz_localize("UTC")
+    if kind in DICTIONARY_KINDS:
+        codes, labels = render_codes(kind, values, valid, names)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object),
+                                         validate=False)
+    raise ValueError(f"unknown column kind {kind!r}")
 
 
 def empty_packets() -> pd.DataFrame:
@@ -32,35 +39,12 @@ def empty_packets() -> pd.DataFrame:
     return packet_frame(ColumnBuffers(0, DECODED_COLUMNS), 0, "", [])
 
 
-def _columns(cols: ColumnBuffers, n: int, file: str, interfaces: Sequence[Interface]
-             ) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, Callable[[int], str] | None]]:
-    """(name, kind, values, valid, code names) of every packet column, in schema order."""
-    names = {i.index: interface_name(i) for i in interfaces}
-    for column in PACKET_COLUMNS:
-        if column.name == "file":
-            yield "file", "category", np.zeros(n, np.int64), np.ones(n, bool), lambda _: file
-        elif column.name == "interface":
-            yield ("interface", "category", cols.values["interface"][:n],
-                   cols.valid["interface"][:n], lambda i: names.get(i, str(i)))
-        else:
-            yield (column.name, column.kind, cols.values[column.name][:n],
-                   cols.valid[column.name][:n], _CODE_NAMES.get(column.name))
-
-
 def packet_frame(cols: ColumnBuffers, n: int, file: str,
                  interfaces: Sequence[Interface]) -> pd.DataFrame:
     """Assemble the packet table of one file from the first ``n`` rows of its buffers."""
     data = {name: to_series(kind, values, valid, names)
-            for name, kind, values, valid, names in _columns(cols, n, file, interfaces)}
+            for name, kind, values, valid, names in packet_columns(cols, n, file, interfaces)}
     return pd.DataFrame(data, copy=False)
-
-
-def packet_arrow(cols: ColumnBuffers, n: int, file: str, interfaces: Sequence[Interface],
-                 schema: pa.Schema) -> pa.Table:
-    """The same table as :func:`packet_frame`, built straight as Arrow for writing."""
-    arrays = [to_arrow(kind, values, valid, names)
-              for _, kind, values, valid, names in _columns(cols, n, file, interfaces)]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -> pd.DataFrame:
