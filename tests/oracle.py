@@ -15,7 +15,9 @@ TSHARK = shutil.which("tshark")
 
 FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
           "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "sctp.srcport",
-          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "icmp.type", "icmpv6.type")
+          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "icmp.type", "icmpv6.type",
+          "frame.len", "frame.cap_len", "ip.ttl", "ip.id", "ipv6.hlim", "tcp.flags",
+          "tcp.seq_raw", "tcp.ack_raw")
 TRANSPORT_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
 TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre"}
 
@@ -33,6 +35,13 @@ class Expected:
     icmp_orig_src: str | None
     icmp_orig_dst: str | None
     protocols: str
+    wirelen: int
+    caplen: int
+    ttl: int | None          # of the innermost IP header
+    ip_id: int | None        # of the innermost IPv4 header
+    tcp_flags: int | None
+    tcp_seq: int | None
+    tcp_ack: int | None
 
 
 def _split(value: str) -> list[str]:
@@ -101,5 +110,26 @@ def _expect(row: dict[str, str]) -> Expected:
         srcs, dsts = addresses[kind]
         if index < len(srcs) and index < len(dsts):
             orig_src, orig_dst = srcs[index], dsts[index]
+    ttl = ip_id = None
+    if ips:
+        index = ips.count(ips[-1]) - 1
+        ttls = _split(row["ip.ttl"] if ips[-1] == "ip" else row["ipv6.hlim"])
+        ttl = int(ttls[index]) if index < len(ttls) else None
+        ids = _split(row["ip.id"]) if ips[-1] == "ip" else []
+        ip_id = int(ids[index], 0) if index < len(ids) else None
+    tcp_flags = tcp_seq = tcp_ack = None
+    if transport == "tcp":
+        count = own.count("tcp")
+        for name, target in (("tcp.flags", "flags"), ("tcp.seq_raw", "seq"), ("tcp.ack_raw", "ack")):
+            values = _split(row[name])
+            value = int(values[count - 1], 0) if count and count <= len(values) else None
+            if target == "flags":
+                tcp_flags = value
+            elif target == "seq":
+                tcp_seq = value
+            else:
+                tcp_ack = value
     return Expected(int(row["frame.number"]), src, dst, proto, sport, dport,
-                    "+".join(encap) or "none", vni, orig_src, orig_dst, row["frame.protocols"])
+                    "+".join(encap) or "none", vni, orig_src, orig_dst, row["frame.protocols"],
+                    int(row["frame.len"]), int(row["frame.cap_len"]), ttl, ip_id, tcp_flags,
+                    tcp_seq, tcp_ack)

@@ -52,6 +52,12 @@ def test_decoding_matches_tshark(path: Path) -> None:
                 "icmp_orig_dst": exp.icmp_orig_dst}
         if exp.proto is not None:
             got["proto"], want["proto"] = _value(packets["proto"], i), exp.proto
+        got["wirelen"], want["wirelen"] = _value(packets["wirelen"], i), exp.wirelen
+        got["caplen"], want["caplen"] = _value(packets["caplen"], i), exp.caplen
+        # Header fields tshark shows only when the header was captured in full.
+        for name in ("ttl", "ip_id", "tcp_flags", "tcp_seq", "tcp_ack"):
+            if getattr(exp, name) is not None:
+                got[name], want[name] = _value(packets[name], i), getattr(exp, name)
         diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
         if diff:
             mismatches.append(f"frame {exp.frame} [{exp.protocols}]: " +
