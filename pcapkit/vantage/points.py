@@ -258,11 +258,15 @@ def _from_pcapng_mention(interfaces: pd.DataFrame, file: str,
 
 
 def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) -> _Decision | None:
-    """The node whose addresses carry most of the file's underlay traffic.
+    """The node whose addresses the file's packets leave from and arrive at.
 
-    A node's own address is in every one of its underlay packets, a peer's only in its share,
-    so the most frequent address is the node's; ties (two nodes talking only to each other)
-    are broken by the packet direction where the capture records it.
+    Where the capture records direction (Linux cooked captures), the node is the one
+    whose address is the source of outgoing and the destination of incoming
+    packets: a peer's address sits on the other side, and an address that merely
+    appears (a peer's tunnel address quoted in an ICMP error, say) does not count.
+    Without direction, a node's own address is in every one of its underlay packets
+    and a peer's only in its share, so the most frequent address wins; a tie (two
+    nodes talking only to each other) is left undecided rather than guessed.
     """
     if cluster is None or not len(packets):
         return None
@@ -273,27 +277,28 @@ def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) ->
     if not len(rows):
         return None
     src, dst = _underlay_addresses(rows)
-    scores: dict[str, int] = {}
-    for series in (src, dst):
-        for ip, count in series.value_counts().items():
-            node = owners.get(str(ip))
-            if node is not None:
-                scores[node] = scores.get(node, 0) + int(count)
+    scores = _direction_votes(rows, src, dst, owners)
+    how = "as the local end of {share:.0%} of the file's packets"
+    if not any(scores.values()):
+        scores = {}
+        for series in (src, dst):
+            for ip, count in series.value_counts().items():
+                node = owners.get(str(ip))
+                if node is not None:
+                    scores[node] = scores.get(node, 0) + int(count)
+        how = "in {share:.0%} of the file's packets"
     if not scores:
         return None
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     best, best_score = ranked[0]
-    if len(ranked) > 1 and ranked[1][1] == best_score:
-        best = _direction_tiebreak(rows, src, dst, owners,
-                                   {n for n, s in ranked if s == best_score})
-        if best is None:
-            return None
+    if best_score == 0 or (len(ranked) > 1 and ranked[1][1] == best_score):
+        return None
     share = best_score / len(rows)
     addresses = sorted(ip for ip, n in owners.items() if n == best)
     seen = set(src.astype(str)) | set(dst.astype(str))
     shown = next((ip for ip in addresses if ip in seen), addresses[0])
     return _Decision(best, "snapshot",
-                     f"address {shown} of node {best} in {share:.0%} of the file's packets")
+                     f"address {shown} of node {best} " + how.format(share=share))
 
 
 def _address_owners(cluster: Cluster) -> dict[str, str]:
@@ -319,25 +324,23 @@ def _underlay_addresses(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return src.dropna(), dst.dropna()
 
 
-def _direction_tiebreak(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
-                        owners: dict[str, str], tied: set[str]) -> str | None:
-    """Among tied nodes, the one that sends the outgoing and receives the incoming packets."""
+def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
+                     owners: dict[str, str]) -> dict[str, int]:
+    """Per node: packets it sends (outgoing, from its address) or receives (incoming,
+    to its address), for captures that record direction; empty otherwise."""
+    votes: dict[str, int] = {}
     if "pkt_type" not in rows:
-        return None
+        return votes
     kind = rows["pkt_type"].astype(object)
-    votes: dict[str, int] = dict.fromkeys(tied, 0)
     outgoing = (kind == "outgoing").to_numpy()
     incoming = kind.isin(["host", "broadcast", "multicast"]).to_numpy()
     for series, mask in ((src, outgoing), (dst, incoming)):
         picked = series[mask[rows.index.get_indexer(series.index)]]
         for ip, count in picked.value_counts().items():
             node = owners.get(str(ip))
-            if node in votes:
-                votes[node] += int(count)
-    ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
-    if ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
-        return None
-    return ranked[0][0]
+            if node is not None:
+                votes[node] = votes.get(node, 0) + int(count)
+    return votes
 
 
 def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
