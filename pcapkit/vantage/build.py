@@ -263,8 +263,8 @@ def _node_lists(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
     if not n_packets:
         return pd.Series([], dtype="str")
     rank = {name: i for i, name in enumerate(sorted(names))}
-    if len(names) > 62:
-        raise PcapkitError(f"{len(names)} capture nodes: at most 62 are supported")
+    if len(names) > 62:  # too many for a 64-bit mask
+        return _node_lists_many(packet_id, node_codes, names, n_packets, rank)
     bit = np.array([np.int64(1) << rank[name] for name in names] + [0], dtype=np.int64)
     masks = np.zeros(n_packets, dtype=np.int64)
     np.bitwise_or.at(masks, packet_id, bit[np.where(node_codes >= 0, node_codes, -1)])
@@ -280,6 +280,27 @@ def _node_lists(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
     labels = [",".join(n for i, n in enumerate(ordered) if int(m) >> i & 1)
               for m in unique_masks]
     as_arrow = pa.array(labels, pa.large_string()).take(pa.array(inverse))
+    return pd.Series(as_arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _node_lists_many(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
+                     n_packets: int, rank: dict[str, int]) -> pd.Series:
+    """The same as the bitmask path for any number of nodes: each packet's node set
+    gets an order-free 64-bit hash (a sum of random weights, one per node), each
+    distinct set is labelled once from one packet that has it."""
+    ranks = np.array([rank[name] for name in names], dtype=np.int64)
+    seen = node_codes >= 0
+    pairs = np.unique(packet_id[seen].astype(np.int64) * len(names) + ranks[node_codes[seen]])
+    packet, node = pairs // len(names), pairs % len(names)
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, size=len(names), dtype=np.uint64)
+    key = np.zeros(n_packets, dtype=np.uint64)
+    np.add.at(key, packet, weights[node])
+    unique_keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    ordered = sorted(names)
+    starts = np.searchsorted(packet, first, side="left")
+    stops = np.searchsorted(packet, first, side="right")
+    labels = [",".join(ordered[r] for r in node[a:b]) for a, b in zip(starts, stops, strict=True)]
+    as_arrow = pa.array(labels, pa.large_string()).take(pa.array(inverse.ravel()))
     return pd.Series(as_arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 

@@ -31,3 +31,37 @@ def test_direction_names_the_local_node_and_a_two_node_tie_stays_unknown(tmp_pat
     # node2's NIC capture only shows traffic between node1 and node2, with no
     # direction: both underlay addresses are in every packet, so no guess.
     assert points.loc[str(nic_capture), "node_source"] == "unknown"
+
+
+def test_node_lists_for_more_nodes_than_a_bitmask_holds() -> None:
+    import numpy as np
+
+    from pcapkit.vantage.build import _node_lists
+
+    names = [f"node-{i:03d}" for i in range(100)]
+    rng = np.random.default_rng(1)
+    packet_id = rng.integers(0, 500, size=3000)
+    node_codes = rng.integers(-1, 100, size=3000)
+    got = _node_lists(packet_id, node_codes, names, 500)
+    for p in range(500):
+        seen = sorted({names[c] for c in node_codes[packet_id == p] if c >= 0})
+        assert got.iloc[p] == ",".join(seen)
+    # a small case agrees with the bitmask path
+    small = ["b", "a", "c"]
+    ids, codes = np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 2, -1, 0, 2])
+    from pcapkit.vantage.build import _node_lists_many
+
+    many = _node_lists_many(ids, codes, small, 3, {n: i for i, n in enumerate(sorted(small))})
+    assert many.tolist() == _node_lists(ids, codes, small, 3).tolist() == ["a,b", "c", "b,c"]
+
+
+def test_an_incident_directory_with_every_fixture(tmp_path: Path) -> None:
+    """Some 140 captures of all kinds at once (more capture points than fit a bitmask)."""
+    import pcapkit
+
+    incident = pcapkit.open([ROOT / "fixtures"], snapshot=SNAPSHOT)
+    assert len(incident.points) > 100
+    assert incident.distinct["packet_id"].is_unique
+    assert len(incident.flows) > 100 and len(incident.dns) > 100
+    assert {e.file for e in incident.errors} >= {str(ROOT / "fixtures" / "public" /
+                                                     "suricata-verify-fuzz-huge-caplen.pcap")}
