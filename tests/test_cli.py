@@ -106,3 +106,10 @@ def test_streamed_parquet_equals_the_in_memory_table(tmp_path: Path) -> None:
         left = streamed[name].astype(object).where(streamed[name].notna(), None).tolist()
         right = expected[name].astype(object).where(expected[name].notna(), None).tolist()
         assert left == right, name
+
+
+def test_empty_capture_prints_the_header_only() -> None:
+    result = run("decode", str(FIXTURES / "public" / "tcpdump-empty.pcap"))
+    assert result.exit_code == 0
+    assert result.stdout.split()[:3] == ["file", "frame", "ts"]
+    assert "Empty DataFrame" not in result.stdout

@@ -36,6 +36,8 @@ def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> None:
     elif fmt == "json":
         text = _plain(frame).to_json(orient="records", lines=True, date_format="iso",
                                      date_unit="ns")
+    elif not len(frame):  # pandas would print "Empty DataFrame" and a column list
+        text = "  ".join(frame.columns) + "\n"
     else:
         import pandas as pd
 
