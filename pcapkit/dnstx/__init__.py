@@ -2,8 +2,9 @@
 
 ``build_dns_transactions(dns, packets, cluster=None, *, timeout=5.0, capture_end=None)``
 turns the decoder's DNS table (one row per sighting of a message) into one row per
-query/response pair with status, latency, retries (including glibc's parallel A+AAAA
-pattern), search-path expansion, resolver chains, ICMP errors and cluster identities.
+query/response pair (a query seen before and after a Service's DNAT counts once) with
+status, latency, retries (including glibc's parallel A+AAAA pattern), search-path
+expansion, resolver chains, ICMP errors and cluster identities.
 ``DNS_TX_COLUMNS`` documents every column; docs/dns.md explains the rules.
 """
 

@@ -13,7 +13,8 @@ from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.columns import DNS_TX_COLUMNS
 from pcapkit.dnstx.icmp import link_icmp_errors
 from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces, enrich_endpoints
-from pcapkit.dnstx.messages import distinct_messages
+from pcapkit.dnstx.messages import distinct_messages, sighting_points
+from pcapkit.dnstx.nat import backend_views, merge_service_dnat, service_backends
 from pcapkit.dnstx.pairing import orient, pair_messages
 from pcapkit.dnstx.retries import find_retries
 from pcapkit.dnstx.searchpath import find_search_paths
@@ -137,22 +138,82 @@ def _chain_outcome(tx: pd.DataFrame) -> pd.DataFrame:
     }, index=tx.index)
 
 
+_MESSAGE_SLOTS = ("q", "r", "extra_q", "extra_r")
+
+
 def _combined_nodes(messages: pd.DataFrame, tx: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per transaction: the sorted comma-separated nodes that saw its query or response,
-    and how many sightings the two messages had together."""
-    q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
+    """Per transaction: the sorted comma-separated nodes that saw any of its messages (query,
+    response, and their other-side copies of a DNAT'd exchange), and how many sightings
+    those messages had together."""
     nodes = messages["nodes"].to_numpy(dtype=object)
     sightings = messages["sightings"].to_numpy(dtype=np.int64)
-    q_nodes, r_nodes = _take(nodes, q, None), _take(nodes, r, None)
-    combined = np.where(q >= 0, q_nodes, r_nodes)
-    differ = np.flatnonzero((q >= 0) & (r >= 0) & (q_nodes != r_nodes))
-    if len(differ):  # one union per distinct (query nodes, response nodes) pair, not per row
-        codes, pairs = pd.MultiIndex.from_arrays([q_nodes[differ], r_nodes[differ]]).factorize()
-        unions = np.array([",".join(sorted(set(a.split(",")) | set(b.split(","))))
-                           for a, b in pairs], dtype=object)
-        combined[differ] = unions[codes]
-    total = _take(sightings, q, 0).astype(np.int64) + _take(sightings, r, 0).astype(np.int64)
+    slots = [tx[c].to_numpy() for c in _MESSAGE_SLOTS if c in tx.columns]
+    lists = [_take(nodes, rows, None) for rows in slots]
+    combined = lists[0].copy()
+    for values in lists[1:]:
+        combined = np.where(combined == None, values, combined)  # noqa: E711
+    differ = np.zeros(len(tx), dtype=bool)
+    for values in lists:
+        differ |= (values != None) & (values != combined)  # noqa: E711
+    rows = np.flatnonzero(differ)
+    if len(rows):  # one union per distinct combination of node lists, not per row
+        codes, combos = pd.MultiIndex.from_arrays([v[rows] for v in lists]).factorize()
+        unions = np.array([",".join(sorted({n for part in combo if isinstance(part, str)
+                                            for n in part.split(",")}))
+                           for combo in combos], dtype=object)
+        combined[rows] = unions[codes]
+    total = np.zeros(len(tx), dtype=np.int64)
+    for rows_of in slots:
+        total += _take(sightings, rows_of, 0).astype(np.int64)
     return combined, total
+
+
+def _capture_end(messages: pd.DataFrame, tx: pd.DataFrame) -> np.ndarray:
+    """Per transaction, the latest capture end among the nodes that saw any of its messages."""
+    ends = messages["end_t"].to_numpy(dtype=np.int64)
+    end_t = np.full(len(tx), np.iinfo(np.int64).min, dtype=np.int64)
+    for column in _MESSAGE_SLOTS:
+        end_t = np.maximum(end_t, _take(ends, tx[column].to_numpy(),
+                                        np.iinfo(np.int64).min).astype(np.int64))
+    return end_t
+
+
+def _point_check(dns: pd.DataFrame, packets: pd.DataFrame | None):
+    """A function telling, for pairs of packet ids, whether one capture point saw both.
+
+    The capture points of the DNS sightings are worked out on the first call only (most
+    captures have no DNAT candidates at all) and reused by later calls."""
+    cache: list[pd.DataFrame] = []
+
+    def same_point(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        if not cache:
+            cache.append(sighting_points(dns, packets, None))
+        points = cache[0]
+        pairs = pd.DataFrame({"pair": np.arange(len(first)), "a": first, "b": second})
+        left = pairs.merge(points, left_on="a", right_on="packet_id")[["pair", "point"]]
+        right = pairs.merge(points, left_on="b", right_on="packet_id")[["pair", "point"]]
+        shared = left.merge(right, on=["pair", "point"])["pair"].unique()
+        hit = np.zeros(len(first), dtype=bool)
+        hit[shared] = True
+        return hit
+    return same_point
+
+
+def _icmp_errors(tx: pd.DataFrame, packets: pd.DataFrame | None, timeout: float) -> pd.DataFrame:
+    """ICMP errors quoting a query as the client sent it or, after DNAT, as the backend got
+    it; the client-side one wins."""
+    combined, owner = backend_views(tx)
+    found = link_icmp_errors(combined, packets, timeout)
+    out = found.iloc[:len(tx)].copy()
+    extra = found.iloc[len(tx):]
+    hit = extra["icmp_error"].notna().to_numpy(dtype=bool)
+    rows = owner[len(tx):][hit]
+    free = out["icmp_error"].isna().to_numpy(dtype=bool)[rows]
+    for column in out.columns:
+        values = out[column].to_numpy(dtype=object, na_value=None)
+        values[rows[free]] = extra[column].to_numpy(dtype=object, na_value=None)[hit][free]
+        out[column] = pd.array(values, dtype="string")
+    return out
 
 
 def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = None,
@@ -161,7 +222,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
                            retry_any_server: bool = False, parallel_window: float = 0.1,
                            cluster_domain: str = "cluster.local",
                            search_domains: Iterable[str] = (),
-                           search_gap: float = 1.0) -> pd.DataFrame:
+                           search_gap: float = 1.0, nat_window: float = 1.0) -> pd.DataFrame:
     """One row per DNS query/response pair, across every sighting; columns DNS_TX_COLUMNS.
 
     dns: the decoder's DNS table (keyed by file, frame). packets: ``Vantage.packets`` (its
@@ -169,12 +230,15 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     the plain packet table, or None (each DNS row is then its own message). cluster: a
     ``pcapkit.cluster.Cluster`` for identities, namespaces and cluster DNS addresses.
     timeout: seconds a response may follow its query. capture_end: None (each node's last
-    packet), one time, or {node: time}. The rules are in docs/dns.md.
+    packet), one time, or {node: time}. nat_window: seconds between the sightings of one
+    query before and after a Service's DNAT (they become one transaction). The rules are in
+    docs/dns.md.
     """
     timeout = _check_seconds("timeout", timeout)
     retry_window = _check_seconds("retry_window", retry_window)
     parallel_window = _check_seconds("parallel_window", parallel_window)
     search_gap = _check_seconds("search_gap", search_gap)
+    nat_window = _check_seconds("nat_window", nat_window)
     if not isinstance(dns, pd.DataFrame):
         raise PcapkitError("build_dns_transactions: dns must be the decoder's DNS DataFrame")
     if isinstance(search_domains, str):
@@ -184,14 +248,20 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     view = orient(messages)
     pairs = pair_messages(view, timeout)
     tx = _base_table(messages, view, pairs)
+    tx = merge_service_dnat(tx, messages["packet_id"].to_numpy(dtype=np.int64),
+                            _point_check(dns, packets),
+                            service_backends(cluster) if cluster is not None else None,
+                            seconds_to_ns(nat_window))
 
-    retries = find_retries(tx, window=retry_window, any_server=retry_any_server,
+    # Retries follow what the client saw: a reply lost after the DNAT point settled nothing.
+    retries = find_retries(tx.assign(response_t=tx["client_response_t"],
+                                     reply_status=tx["client_reply_status"]),
+                           window=retry_window, any_server=retry_any_server,
                            parallel_window=parallel_window)
     for column in retries.columns:
         tx[column] = retries[column]
-    icmp = link_icmp_errors(tx, packets, timeout)
-    either = np.where(tx["q"] >= 0, tx["q"], tx["r"])
-    end_t = _take(messages["end_t"].to_numpy(dtype=np.int64), either, 0).astype(np.int64)
+    icmp = _icmp_errors(tx, packets, timeout)
+    end_t = _capture_end(messages, tx)
     tx["status"] = _status(tx, retries, end_t, timeout,
                            icmp["icmp_error"].notna().to_numpy(dtype=bool))
 
@@ -229,6 +299,14 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
     out["client_port"] = pd.array(tx["client_port"].to_numpy(dtype=np.int64), dtype="Int64")
     out["server"] = pd.Categorical(tx["server"])
     out["server_port"] = pd.array(tx["server_port"].to_numpy(dtype=np.int64), dtype="Int64")
+    out["server_backend"] = pd.Categorical(tx["server_backend"])
+    backend_port = tx["server_backend_port"].to_numpy(dtype=np.int64)
+    out["server_backend_port"] = _nullable_int(backend_port, backend_port >= 0)
+    out["server_backend_pod"] = pd.array(tx["server_backend_pod"].to_numpy(dtype=object),
+                                         dtype="string")
+    out["nat"] = pd.array(tx["nat"].to_numpy(dtype=object), dtype="string")
+    out["nat_reply_seen"] = pd.array(tx["nat_reply_seen"].to_numpy(dtype=object),
+                                     dtype="string")
     out["transport"] = pd.Categorical(tx["transport"])
     out["dns_id"] = pd.array(tx["dns_id"].to_numpy(dtype=np.int64), dtype="Int64")
     out["qname"] = pd.array(tx["qname"].to_numpy(dtype=object), dtype="string")

@@ -11,7 +11,8 @@ Which addresses are cluster DNS:
     ``k8s-app=kube-dns`` or backing ``kube-system/kube-dns``); upstream queries are queries
     sent from those pods' IPs or from the addresses of the nodes they run on;
   * without: any server that itself sends queries for the names it is asked (the link
-    requires the upstream query to come from the very address the client queried).
+    requires the upstream query to come from the very address the client queried, or from
+    the backend that address was DNAT'd to when the two sightings were merged).
 
 A client query D and an upstream query U are linked when they ask the same question
 (qname case-insensitively, qtype), U left at or after D and within ``timeout`` of it, and
@@ -75,14 +76,20 @@ def find_resolver_chains(tx: pd.DataFrame, *, timeout: float,
         down, up = queries[is_down], queries[is_up]
         links = _first_upstream(down, up, ["qname_lc", "qtype"], timeout)
     else:
-        resolvers = set(server.tolist()) & set(client.tolist())
-        down = queries[np.isin(server, list(resolvers))]
+        # After a Service's DNAT the resolver that asks upstream is the backend, not the
+        # Service address the client asked.
+        answering = server
+        if "server_backend" in queries.columns:
+            backend = queries["server_backend"].to_numpy(dtype=object)
+            answering = np.where(pd.notna(backend), backend, server)
+        resolvers = set(answering.tolist()) & set(client.tolist())
+        is_down = np.isin(answering, list(resolvers))
+        down = queries[is_down].assign(resolver=answering[is_down])
         up = queries[np.isin(client, list(resolvers))]
-        links = _first_upstream(down.assign(resolver=down["server"]),
-                                up.assign(resolver=up["client"]),
+        links = _first_upstream(down, up.assign(resolver=up["client"]),
                                 ["resolver", "qname_lc", "qtype"], timeout)
-        active = set(tx.loc[links["down"], "server"].tolist())
-        down = down[down["server"].isin(active)]
+        active = set(down.loc[links["down"], "resolver"].tolist())
+        down = down[down["resolver"].isin(active)]
         up = up[up["client"].isin(active) & ~up["server"].isin(active)]
     out.loc[down.index, "resolver_role"] = "client_query"
     out.loc[up.index, "resolver_role"] = "upstream_query"

@@ -26,8 +26,19 @@ _CORE: dict[str, str] = {
     " response_only (a response whose query was not captured)",
     "client": "address that sent the query (destination of the response)",
     "client_port": "client UDP/TCP port",
-    "server": "address the query was sent to (as seen: a service IP before DNAT, a pod IP after)",
+    "server": "address the client sent the query to: the Service IP when the query was seen"
+    " before a Service's DNAT (server_backend then names the pod), else the address as seen",
     "server_port": "server port (53 or a configured DNS port)",
+    "server_backend": "after a Service's DNAT: the backend (pod) address that got the query and"
+    " answered, while server stays the Service IP the client asked; NA when not merged",
+    "server_backend_port": "port of server_backend (the Service's target port)",
+    "server_backend_pod": "pod behind server_backend per the cluster's endpoints; NA without a"
+    " cluster",
+    "nat": "'dnat' when the query was seen both before (to the Service) and after (to"
+    " server_backend) the destination NAT and the sightings were merged; NA otherwise",
+    "nat_reply_seen": "for a merged DNAT exchange, where the response was seen: both,"
+    " backend_only (from the backend but never after the un-NAT: lost on the way to the"
+    " client) or service_only; NA when none or not merged",
     "transport": "udp or tcp",
     "dns_id": "DNS header id shared by query and response",
     "qname": "question name as the query sent it (the response's when there is no query)",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pcapkit.cluster.enrich import column_codes
 from pcapkit.cluster.timeutil import utc_ns
-from pcapkit.dnstx.arrays import packet_times_ns, strings_at, times_ns
+from pcapkit.dnstx.arrays import group_codes, packet_times_ns, strings_at, times_ns
 from pcapkit.errors import PcapkitError
 
 _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
@@ -45,6 +45,7 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
     t = times_ns(dns["ts"])
     node = np.full(len(dns), "unknown", dtype=object)
     packet_id = np.arange(len(dns), dtype=np.int64)
+    where = np.full(len(dns), -1, dtype=np.int64)
     if packets is not None and len(packets) and len(dns):
         for column in ("file", "frame"):
             if column not in packets.columns:
@@ -71,6 +72,7 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
     rows["node"] = node
     rows["t"] = t
     rows["row"] = np.arange(len(dns))
+    rows["packet_row"] = where
     return rows
 
 
@@ -151,3 +153,41 @@ def _stamp_ns(value: Any, what: str) -> int:
     if stamp is pd.NaT:
         raise PcapkitError(f"{what} is NaT")
     return utc_ns(stamp)
+
+
+def sighting_points(dns: pd.DataFrame, packets: pd.DataFrame | None,
+                    packet_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """(packet_id, point) for every sighting of the DNS messages ``packet_ids`` (all when
+    None), without repeats.
+
+    ``point`` is an int code of the capture point that saw the sighting: file, node,
+    interface, SLL ifindex and direction (in/out). Two sightings with the same code were
+    captured at the same place in the same direction. Without a packet table only the file
+    and the interface are known, so more sightings share a point (the safe side for the
+    DNAT check, which refuses to merge messages seen at one point).
+    """
+    sight = _sighting_frame(dns, packets)
+    ids = sight["packet_id"].to_numpy()
+    keep = np.arange(len(ids)) if packet_ids is None else np.flatnonzero(np.isin(ids,
+                                                                                 packet_ids))
+    where = sight["packet_row"].to_numpy()[keep]
+    frame = pd.DataFrame({
+        "file": strings_at(dns["file"], keep),
+        "node": sight["node"].to_numpy(dtype=object)[keep],
+        "interface": strings_at(dns["interface"], keep) if "interface" in dns.columns
+        else None,
+    })
+    for column in ("if_index", "direction"):
+        source = column if packets is not None and column in packets.columns else None
+        if column == "direction" and source is None and packets is not None \
+                and "pkt_type" in packets.columns:
+            source = "pkt_type"
+        values = np.full(len(keep), None, dtype=object)
+        found = where >= 0
+        if source is not None and found.any():
+            values[found] = packets[source].iloc[where[found]].astype(object).to_numpy(
+                dtype=object, na_value=None)
+        frame[column] = values
+    return pd.DataFrame({"packet_id": ids[keep],
+                         "point": group_codes(frame.astype(str), list(frame.columns))},
+                        ).drop_duplicates()
