@@ -113,3 +113,22 @@ def test_empty_capture_prints_the_header_only() -> None:
     assert result.exit_code == 0
     assert result.stdout.split()[:3] == ["file", "frame", "ts"]
     assert "Empty DataFrame" not in result.stdout
+
+
+def test_parquet_directory_output_has_one_part_per_capture(tmp_path: Path) -> None:
+    captures = tmp_path / "captures"
+    for node in ("node1", "node2"):
+        (captures / node).mkdir(parents=True)
+        (captures / node / "any.pcap").write_bytes(Path(VXLAN_8472).read_bytes())
+    (captures / "node2" / "broken.pcap").write_bytes(Path(CORRUPT).read_bytes())
+    out = tmp_path / "dataset"
+    for workers in ("1", "2"):
+        result = run("decode", str(captures), "--format", "parquet", "--output", f"{out}/",
+                     "-j", workers)
+        assert result.exit_code == 1 and "broken.pcap" in result.stderr
+        parts = sorted(p.name for p in out.iterdir())
+        assert parts == ["node1__any.pcap.parquet", "node2__any.pcap.parquet",
+                         "node2__broken.pcap.parquet"]
+        table = pd.read_parquet(out)
+        assert len(table) == 21 and table["file"].nunique() == 3
+        assert str(table["vni"].dtype) == "UInt32"

@@ -3,18 +3,20 @@
 Steps, each vectorised over all packets: load the table as arrays (``arrays``), key and
 split packets into flows (``keys``), pick originators (``originator``), count per direction
 (``counters``), run Zeek's TCP state machine (``tcpstate``) and history (``history``), link
-ICMP errors, and describe each direction's path from the sightings (``path``).
+ICMP errors, and describe each direction's path from the sightings (``path``); finally link
+the two flows of each Service-DNAT'd connection (``nat``, ``natview``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.errors import PcapkitError
-from pcapkit.flows import counters, history, keys, originator, path, tcpstate
+from pcapkit.flows import counters, history, keys, nat, natview, originator, path, tcpstate
 from pcapkit.flows.arrays import Inputs, load_inputs
 from pcapkit.flows.columns import FLOW_COLUMNS
 from pcapkit.flows.groups import first_where, set_labels
@@ -22,6 +24,7 @@ from pcapkit.flows.groups import first_where, set_labels
 DEFAULT_TCP_TIMEOUT = 300.0   # Zeek's tcp_inactivity_timeout
 DEFAULT_UDP_TIMEOUT = 60.0    # Zeek's udp_inactivity_timeout
 DEFAULT_ICMP_TIMEOUT = 60.0   # Zeek's icmp_inactivity_timeout
+DEFAULT_NAT_WINDOW = 1.0      # seconds between the first packets of a DNAT'd connection's sides
 PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp"}
 
 
@@ -58,10 +61,16 @@ def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
 def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
              udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
              icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT) -> pd.Series:
+             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+             nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False) -> pd.Series:
     """The flow_id of every distinct packet (aligned with ``distinct.index``; <NA> for
     non-IP packets). ICMP errors get the id of the flow they quote. Pass the same
-    sightings and timeouts as to build_flows so the ids match."""
+    sightings and options as to build_flows so the ids match (with ``merge_nat`` the
+    packets of a backend-side flow get the id of its service-side flow)."""
+    if merge_nat:
+        return assemble_flows(distinct, sightings, udp_timeout=udp_timeout,
+                              icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout,
+                              cluster=cluster, nat_window=nat_window, merge_nat=True)[1]
     return _packet_flow_ids(distinct.index, _assign(distinct, sightings, tcp_timeout,
                                                     udp_timeout, icmp_timeout))
 
@@ -69,26 +78,51 @@ def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
 def build_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
                 udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
                 icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT) -> pd.DataFrame:
+                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+                nat_window: float = DEFAULT_NAT_WINDOW,
+                merge_nat: bool = False) -> pd.DataFrame:
     """One row per bidirectional flow (columns: FLOW_COLUMNS), from the distinct-packet
     table and the sightings table of the vantage stage (None: each packet seen once).
-    Timeouts are idle gaps in seconds that split a key into separate flows (None: never)."""
+    Timeouts are idle gaps in seconds that split a key into separate flows (None: never).
+
+    The two flows of a connection seen before and after a Service's DNAT are linked (the
+    ``nat`` columns): by the Service -> backend table of ``cluster`` when given, else by a
+    conservative TCP rule; ``nat_window`` is the most their first packets may be apart, in
+    seconds. ``merge_nat=True`` folds each linked pair into one row (docs/flows.md)."""
     return assemble_flows(distinct, sightings, udp_timeout=udp_timeout,
-                          icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout)[0]
+                          icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout, cluster=cluster,
+                          nat_window=nat_window, merge_nat=merge_nat)[0]
 
 
 def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
                    udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
                    icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT
+                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+                   nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False
                    ) -> tuple[pd.DataFrame, pd.Series]:
     """(build_flows(...), flow_ids(...)) computed once."""
+    if isinstance(nat_window, bool) or not isinstance(nat_window, int | float) \
+            or not np.isfinite(nat_window) or nat_window < 0:
+        raise PcapkitError("flows: nat_window must be a non-negative number of seconds, "
+                           f"not {nat_window!r}")
+    if cluster is not None and not hasattr(cluster, "services"):
+        raise PcapkitError("flows: cluster must be a pcapkit.cluster.Cluster snapshot")
     flows = _assign(distinct, sightings, tcp_timeout, udp_timeout, icmp_timeout)
-    table = _table(flows, path.sightings_of(distinct) if sightings is None else sightings)
-    return table, _packet_flow_ids(distinct.index, flows)
+    seen = path.sightings_of(distinct) if sightings is None else sightings
+    table, ends = _table(flows, seen)
+    pk = flows.assignment.packets
+    group = flows.assignment.flow * 2 + (~flows.roles.is_orig)
+    links = nat.link_service_dnat(ends, seen, pk.pid, group,
+                                  nat.cluster_mapping(cluster, flows.inputs.addresses),
+                                  int(round(nat_window * 1e9)))
+    table = natview.add_nat_columns(table, links)[list(FLOW_COLUMNS)]
+    ids = _packet_flow_ids(distinct.index, flows)
+    if merge_nat:
+        table, ids = natview.merge_sides(table, ids, links)
+    return table, ids
 
 
-def _table(flows: _Flows, sightings: pd.DataFrame) -> pd.DataFrame:
+def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.FlowEnds]:
     inputs, asg, roles = flows.inputs, flows.assignment, flows.roles
     pk, flow, n = asg.packets, asg.flow, asg.n_flows
     is_orig = roles.is_orig
@@ -178,8 +212,12 @@ def _table(flows: _Flows, sightings: pd.DataFrame) -> pd.DataFrame:
                                    "UInt8")
         else:
             data[name] = _count(values)
-    table = pd.DataFrame(data)
-    return table[list(FLOW_COLUMNS)]
+    opening = first_where(is_orig & tcp & ((pk.flags & (keys.SYN | keys.ACK)) == keys.SYN),
+                          flow, n)
+    ends = nat.FlowEnds(client=orig_h, client_port=orig_p, server=resp_h, server_port=resp_p,
+                        proto=proto, start=t[first],
+                        syn_seq=np.where(opening >= 0, pk.seq[np.maximum(opening, 0)], -1))
+    return pd.DataFrame(data), ends
 
 
 def _proto_names(proto: np.ndarray) -> pd.Categorical:

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+NAT_COLUMNS: dict[str, str] = {
+    "nat": "'dnat' when the flow is one side of a Service DNAT'd connection (see "
+           "nat_side), else null.",
+    "nat_side": "service: the client -> Service IP flow (before the rewrite); backend: the "
+                "client -> backend pod flow (after it); merged (merge_nat=True): both in one "
+                "row.",
+    "nat_peer_flow_id": "flow_id of the other side of the translation.",
+    "service_ip": "Service cluster IP the client connected to (set on both linked flows).",
+    "service_port": "Service port the client connected to.",
+    "backend_ip": "Backend address kube-proxy rewrote the destination to.",
+    "backend_port": "Backend (target) port.",
+    "nat_conn_state": "Service side only: the backend side's conn_state, what happened "
+                      "after the rewrite (e.g. conn_state S0 with nat_conn_state SF: the "
+                      "replies were lost between the DNAT point and the client).",
+}
+
 FLOW_COLUMNS: dict[str, str] = {
     "flow_id": "Flow number, 0 = the flow that started first; flow_ids() gives it per packet.",
     "ts": "Time of the flow's first packet (ts_corrected, UTC), like Zeek's conn.log ts.",
@@ -68,6 +84,7 @@ FLOW_COLUMNS: dict[str, str] = {
     "resp_ttl_max": "Highest inner TTL seen on the responder's packets.",
     "orig_sightings": "Sightings of the originator's packets over all captures and interfaces.",
     "resp_sightings": "Sightings of the responder's packets.",
+    **NAT_COLUMNS,
 }
 
 #: Columns enrich_flows() adds for each endpoint (prefix orig_ / resp_).

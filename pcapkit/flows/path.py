@@ -20,8 +20,8 @@ PATH_SETS = ("nodes", "interfaces", "encaps", "outer_pairs", "vnis")
 
 def sightings_of(distinct: pd.DataFrame) -> pd.DataFrame:
     """A sightings table for a table without one: each packet seen once, where it was read."""
-    columns = ["node", "interface", "if_index", "encap", "vni", "outer_src", "outer_dst",
-               "ttl"]
+    columns = ["file", "frame", "node", "interface", "if_index", "direction", "pkt_type",
+               "encap", "vni", "outer_src", "outer_dst", "ttl"]
     out = pd.DataFrame({c: distinct[c] for c in columns if c in distinct.columns})
     out["packet_id"] = (distinct["packet_id"] if "packet_id" in distinct.columns
                         else np.arange(len(distinct)))
@@ -45,6 +45,13 @@ def _group_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
         return out
     where = pd.Index(pid).get_indexer(packet_ids)
     return np.where(where >= 0, group[np.maximum(where, 0)], -1)
+
+
+def flow_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
+                      flow: np.ndarray) -> np.ndarray:
+    """The flow of each sighting's packet (``pid``/``flow``: every packet in a flow), -1 when
+    its packet is in none."""
+    return _group_of_sightings(packet_ids, pid, flow)
 
 
 def _interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
