@@ -96,7 +96,8 @@ class Capture:
     def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
         from pcapkit.flows import assemble_flows, enrich_flows
 
-        flows, flow_id = assemble_flows(self.distinct, self.sightings, **self._flow_options)
+        flows, flow_id = assemble_flows(self.distinct, self.sightings, cluster=self.cluster,
+                                        **self._flow_options)
         if self.cluster is not None:
             flows = enrich_flows(flows, self.cluster)
         return flows, flow_id
@@ -140,8 +141,10 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
     ``nodes`` maps a file to the node it was captured on when paths do not say;
     ``window`` is how close in time two sightings of one packet must be (seconds,
     after clock correction); ``flow_options`` go to :func:`pcapkit.flows.assemble_flows`
-    (``udp_timeout``, ``icmp_timeout``, ``tcp_timeout``) and ``dns_options`` to
-    :func:`pcapkit.dnstx.build_dns_transactions` (``timeout``, ``cluster_domain`` ...).
+    (``udp_timeout``, ``icmp_timeout``, ``tcp_timeout``, ``nat_window``, ``merge_nat``)
+    and ``dns_options`` to
+    :func:`pcapkit.dnstx.build_dns_transactions` (``timeout``, ``cluster_domain``,
+    ``nat_window`` ...).
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
                    flow_options=flow_options, dns_options=dns_options)

@@ -49,9 +49,10 @@ def _open(run: Path, snapshot: Path | None = CLUSTER) -> pcapkit.Capture:
 
 
 def _node1_dns(run: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """node1's DNS messages joined to their packet rows (if_index, encap, vni)."""
+    """node1's DNS messages (which carry ``encap``) joined to their packets' if_index, vni
+    and outer destination port."""
     decoded = pcapkit.decode_files([run / "node1-any.pcap"])
-    packets = decoded.packets[["frame", "if_index", "pkt_type", "encap", "vni", "outer_dport"]]
+    packets = decoded.packets[["frame", "if_index", "pkt_type", "vni", "outer_dport"]]
     return decoded.dns.merge(packets, on="frame", how="left"), decoded.packets
 
 
@@ -224,7 +225,7 @@ def test_service_without_endpoints_is_rejected_on_node1(run: Path) -> None:
     (rejected,) = flows[flows["resp_h"] == NO_ENDPOINTS].itertuples()
     assert rejected.conn_state == "REJ" and rejected.history == "Sr"
     assert rejected.resp_nodes == "node1" and rejected.orig_nodes == "node1"
-    assert rejected.nat is pd.NA or pd.isna(rejected.nat)
+    assert pd.isna(rejected.nat)
     assert f"node1:if{_veth(run)}" in rejected.resp_interfaces.split(",")
     node2 = pcapkit.decode_files([run / "node2-eth0.pcap"]).packets
     assert not node2["dst"].eq(NO_ENDPOINTS).any() and not node2["src"].eq(NO_ENDPOINTS).any()
@@ -241,10 +242,6 @@ def test_dns_flows_linked_across_the_dnat_with_the_cluster(run: Path) -> None:
         (DNS_SERVICE, DNS_BACKEND, 53)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pcapkit.Capture.flows calls assemble_flows without cluster=self.cluster, so the "
-    "snapshot's Service -> backend table is never used and UDP DNAT (DNS to kube-dns) is "
-    "not linked: only the cluster-less TCP guess applies"))
 @pytest.mark.parametrize("run", RUNS.values(), ids=RUNS.keys())
 def test_capture_flows_use_the_snapshot_to_link_udp_dnat(run: Path) -> None:
     flows = _open(run).flows
