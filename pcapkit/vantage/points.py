@@ -66,7 +66,9 @@ _TIMESTAMP_SUFFIX = re.compile(
 _INTERFACE_TOKEN = re.compile(
     r"^(eth\d+|ens\w*|enp\w*|eno\d+|em\d+|bond\d+|any|all|multi|lo|cni\d+|flannel(\.\d+)?|"
     r"vxlan[\w.]*|tunl\d+|cali\w+|veth\w*|cilium_\w+|genev\w*|br[-\w]*|docker\d+|wlan\d+|"
-    r"wg\d+|weave|kube-ipvs\d+|in|out|rx|tx)$",
+    r"wg\d+|weave|kube-ipvs\d+|in|out|rx|tx|"
+    # capture variants rather than interfaces: snaplen, rotation parts
+    r"snap(len)?\d*|part\d+|chunk\d+|rot\d+)$",
     re.IGNORECASE)
 _NODE_TAG = re.compile(r"\bnode\s*[=:]\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 

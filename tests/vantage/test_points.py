@@ -47,6 +47,8 @@ def test_file_names_are_matched_against_snapshot_node_names(flannel_cluster):
     ("tcpdump-any", None),
     ("eth0", None),
     ("trace-01", None),
+    ("node1-any-snap96", "node1"),      # a snaplen variant of the same node's capture
+    ("worker-3_part2", "worker-3"),     # a rotated part
 ])
 def test_node_from_file_stem(stem, node):
     assert node_from_file_stem(stem) == node
