@@ -11,15 +11,19 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+import pandas as pd
+
 TSHARK = shutil.which("tshark")
 
 FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
           "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "sctp.srcport",
-          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "icmp.type", "icmpv6.type",
-          "frame.len", "frame.cap_len", "ip.ttl", "ip.id", "ipv6.hlim", "tcp.flags",
+          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "gre.flags.key", "icmp.type",
+          "icmpv6.type", "frame.len", "frame.cap_len", "ip.ttl", "ip.id", "ipv6.hlim", "tcp.flags",
           "tcp.seq_raw", "tcp.ack_raw")
 TRANSPORT_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
 TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre"}
+IPV6_EXTENSION_TOKENS = {"ipv6.hopopts", "ipv6.routing", "ipv6.dstopts", "ipv6.fraghdr", "ah",
+                         "ipv6.shim6"}
 
 
 @dataclass
@@ -48,6 +52,22 @@ def _split(value: str) -> list[str]:
     return [v for v in value.split(",") if v != ""] if value else []
 
 
+def _innermost_vni(tunnels: list[str], row: dict[str, str]) -> int | None:
+    """VNI or GRE key of the innermost tunnel that has one (a keyless GRE, or a
+    tunnel header cut before its VNI, leaves the outer tunnel's)."""
+    values = {"vxlan": _split(row["vxlan.vni"]), "geneve": _split(row["geneve.vni"])}
+    key_flags = [f in ("1", "True") for f in _split(row["gre.flags.key"])]
+    keys = _split(row["gre.key"])
+    for i in reversed(range(len(tunnels))):
+        kind, nth = tunnels[i], tunnels[:i].count(tunnels[i])
+        if kind == "gre":
+            if nth < len(key_flags) and key_flags[nth] and sum(key_flags[:nth]) < len(keys):
+                return int(keys[sum(key_flags[:nth])], 0)
+        elif nth < len(values[kind]):
+            return int(values[kind][nth], 0)
+    return None
+
+
 def tshark_expectations(path: str, extra_args: tuple[str, ...] = ()) -> list[Expected]:
     """Run tshark on ``path`` and derive pcapkit's expected columns frame by frame."""
     assert TSHARK, "tshark is not installed"
@@ -70,7 +90,10 @@ def _expect(row: dict[str, str]) -> Expected:
     ips = [t for t in own if t in ("ip", "ipv6")]
     encap: list[str] = []
     seen_ip = False
-    for prev, tok in zip([""] + own, own, strict=False):
+    # IPv6 extension headers are part of their IP layer: "ipv6:ipv6.routing:ip" is
+    # IPv4 directly inside IPv6.
+    layers = [t for t in own if t not in IPV6_EXTENSION_TOKENS]
+    for prev, tok in zip([""] + layers, layers, strict=False):
         if tok in TUNNEL_TOKENS and seen_ip:
             encap.append(TUNNEL_TOKENS[tok])
         if tok in ("ip", "ipv6"):
@@ -95,13 +118,7 @@ def _expect(row: dict[str, str]) -> Expected:
         sports, dports = _split(row[f"{transport}.srcport"]), _split(row[f"{transport}.dstport"])
         if count and count <= len(sports) and count <= len(dports):
             sport, dport = int(sports[count - 1]), int(dports[count - 1])
-    vni_layers = [t for t in own if t in ("vxlan", "geneve", "gre")]
-    vni = None
-    if vni_layers:
-        last = vni_layers[-1]
-        values = _split(row[{"vxlan": "vxlan.vni", "geneve": "geneve.vni", "gre": "gre.key"}[last]])
-        if values:
-            vni = int(values[-1], 0)
+    vni = _innermost_vni([t for t in own if t in TUNNEL_TOKENS], row)
     orig_src = orig_dst = None
     q_ips = [t for t in quoted if t in ("ip", "ipv6")]
     if q_ips:
@@ -133,3 +150,47 @@ def _expect(row: dict[str, str]) -> Expected:
                     "+".join(encap) or "none", vni, orig_src, orig_dst, row["frame.protocols"],
                     int(row["frame.len"]), int(row["frame.cap_len"]), ttl, ip_id, tcp_flags,
                     tcp_seq, tcp_ack)
+
+
+def _value(series: pd.Series, i: int) -> object:
+    value = series.iloc[i]
+    return None if pd.isna(value) else value
+
+
+def frame_mismatches(expected: list[Expected], packets: pd.DataFrame) -> list[str]:
+    """Compare pcapkit's packets table with tshark's expectations frame by frame.
+
+    Returns one line per frame that differs (or is missing), naming each field
+    with pcapkit's and tshark's values; empty when the two agree.
+    """
+    by_frame = {int(f): i for i, f in enumerate(packets["frame"])}
+    mismatches = []
+    for exp in expected:
+        i = by_frame.get(exp.frame)
+        if i is None:
+            mismatches.append(f"frame {exp.frame}: missing from pcapkit")
+            continue
+        got = {
+            "src": _value(packets["src"], i), "dst": _value(packets["dst"], i),
+            "encap": _value(packets["encap"], i), "vni": _value(packets["vni"], i),
+            "sport": _value(packets["sport"], i), "dport": _value(packets["dport"], i),
+            "icmp_orig_src": _value(packets["icmp_orig_src"], i),
+            "icmp_orig_dst": _value(packets["icmp_orig_dst"], i),
+        }
+        want = {"src": exp.src, "dst": exp.dst, "encap": exp.encap, "vni": exp.vni,
+                "sport": exp.sport, "dport": exp.dport, "icmp_orig_src": exp.icmp_orig_src,
+                "icmp_orig_dst": exp.icmp_orig_dst}
+        if exp.proto is not None:
+            got["proto"], want["proto"] = _value(packets["proto"], i), exp.proto
+        got["wirelen"], want["wirelen"] = _value(packets["wirelen"], i), exp.wirelen
+        got["caplen"], want["caplen"] = _value(packets["caplen"], i), exp.caplen
+        # Header fields tshark shows only when the header was captured in full.
+        for name in ("ttl", "ip_id", "tcp_flags", "tcp_seq", "tcp_ack"):
+            if getattr(exp, name) is not None:
+                got[name], want[name] = _value(packets[name], i), getattr(exp, name)
+        diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+        if diff:
+            mismatches.append(f"frame {exp.frame} [{exp.protocols}]: " +
+                              ", ".join(f"{k}: pcapkit={g!r} tshark={w!r}"
+                                        for k, (g, w) in diff.items()))
+    return mismatches

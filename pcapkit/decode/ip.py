@@ -31,8 +31,9 @@ class IPLayer:
     proto: np.ndarray         # uint8, upper-layer protocol
     proto_ok: np.ndarray      # upper-layer protocol known (IPv6 ext chain fully read)
     ttl: np.ndarray
+    ttl_ok: np.ndarray        # the TTL / hop limit byte was captured (even if the header was cut)
     ip_id: np.ndarray         # uint32
-    has_id: np.ndarray
+    has_id: np.ndarray        # an identification was captured (IPv4 header or IPv6 fragment header)
     ip_len: np.ndarray        # int64, bytes per the header
     frag_offset: np.ndarray   # int64, bytes
     more_fragments: np.ndarray
@@ -64,6 +65,7 @@ def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.nd
         src_hi=np.zeros(n, np.uint64), src_lo=np.zeros(n, np.uint64),
         dst_hi=np.zeros(n, np.uint64), dst_lo=np.zeros(n, np.uint64),
         proto=np.zeros(n, np.uint8), proto_ok=np.zeros(n, bool), ttl=np.zeros(n, np.uint8),
+        ttl_ok=np.zeros(n, bool),
         ip_id=np.zeros(n, np.uint32), has_id=np.zeros(n, bool), ip_len=np.zeros(n, np.int64),
         frag_offset=np.zeros(n, np.int64), more_fragments=np.zeros(n, bool),
         has_frag=np.zeros(n, bool), dont_fragment=np.zeros(n, bool),
@@ -97,8 +99,19 @@ def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
     L.ok[i] = good
     L.src_lo[i] = src | V4_MAPPED
     L.dst_lo[i] = dst.astype(np.uint64) | V4_MAPPED
-    L.proto[i], L.proto_ok[i], L.ttl[i] = (word2 >> 16) & 0xFF, good, word2 >> 24
+    L.proto[i], L.proto_ok[i], L.ttl[i], L.ttl_ok[i] = (word2 >> 16) & 0xFF, good, word2 >> 24, good
     L.ip_id[i], L.has_id[i] = word1 >> 16, good
+    if not ok.all():
+        # A header cut short may still hold its identification and TTL (Wireshark
+        # shows them too); a bogus header length makes every field meaningless.
+        cut = np.flatnonzero(~ok)
+        r, p = rows[cut], pos[cut]
+        first, _ = pb.u8(r, p)
+        sane = (first & 0x0F) >= 5
+        ident, ok_ident = pb.u16(r, p + 4)
+        ttl, ok_ttl = pb.u8(r, p + 8)
+        L.ip_id[i[cut]], L.has_id[i[cut]] = ident, ok_ident & sane
+        L.ttl[i[cut]], L.ttl_ok[i[cut]] = ttl, ok_ttl & sane
     # A total length of 0 is what TSO/GSO captures show on the sending host.
     L.ip_len[i] = np.where(total == 0, wire_end - pos, total)
     offset = (frag & 0x1FFF).astype(np.int64) * 8
@@ -111,7 +124,7 @@ def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
 
 def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
     rows = L.rows[i]
-    word1, _ = pb.u32(rows, pos + 4)    # payload length, next header, hop limit
+    word1, ok_word1 = pb.u32(rows, pos + 4)    # payload length, next header, hop limit
     plen, nxt, hlim = word1 >> 16, ((word1 >> 8) & 0xFF).astype(np.uint8), word1 & 0xFF
     src_hi, _ = pb.u64(rows, pos + 8)
     src_lo, _ = pb.u64(rows, pos + 16)
@@ -120,7 +133,7 @@ def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
     L.error[i] = np.where(ok, ERR_NONE, ERR_IP_CUT)
     L.ok[i] = ok
     L.src_hi[i], L.src_lo[i], L.dst_hi[i], L.dst_lo[i] = src_hi, src_lo, dst_hi, dst_lo
-    L.ttl[i] = hlim
+    L.ttl[i], L.ttl_ok[i] = hlim, ok_word1
     plen = plen.astype(np.int64)
     L.ip_len[i] = np.where(plen == 0, wire_end - pos, plen + 40)
     L.l4_end[i] = pos + L.ip_len[i]

@@ -5,8 +5,9 @@ the transport; where the transport or IP protocol names a registered tunnel,
 its rows go round again with the inner frame, up to a depth limit. The first
 IP header becomes the outer (underlay) columns of tunnelled packets; the last
 one is the innermost (overlay) header the ``src``/``dst`` columns describe. A
-tunnel that carries no IP (ARP in VXLAN) leaves ``src``/``dst`` on the last IP
-header there is, as Wireshark's ``ip.src`` does.
+tunnel that carries no IP (ARP in VXLAN), or whose header the snaplen cut (it
+still shows in ``encap``), leaves ``src``/``dst`` on the last IP header there
+is, as Wireshark's ``ip.src`` does.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def _write_ip(cols: ColumnBuffers, layer: IPLayer) -> None:
     cols.put_ip("dst", rows, layer.dst_hi, layer.dst_lo, ok)
     cols.put("ip_version", rows, layer.version, ok)
     cols.put("proto", rows, layer.proto, ok & layer.proto_ok)
-    cols.put("ttl", rows, layer.ttl, ok)
-    cols.put("ip_id", rows, layer.ip_id, ok & layer.has_id)
+    cols.put("ttl", rows, layer.ttl, layer.ttl_ok)
+    cols.put("ip_id", rows, layer.ip_id, layer.has_id)
     cols.put("ip_len", rows, layer.ip_len.astype(np.uint32), ok)
     cols.put("frag_offset", rows, layer.frag_offset.astype(np.uint32), ok & layer.has_frag)
     cols.put("more_fragments", rows, layer.more_fragments, ok & layer.has_frag)
@@ -189,6 +190,15 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
             if depth >= config.max_tunnel_depth:
                 errors[r[inner.ok]] = ERR_TOO_DEEP
                 continue
+            # A header cut short by the snaplen still names its tunnel (its port or
+            # protocol did) and the VNI if captured, as Wireshark does; what it
+            # carries is unknown, so src/dst stay on the last IP header.
+            cut = inner.cut & ~inner.ok
+            if depth == 0:
+                _write_outer(pb, cols, layer, idx[cut])
+            path[r[cut]] = path[r[cut]] * 32 + spec.code
+            cut_vni = cut & inner.has_vni
+            cols.put("vni", r[cut_vni], inner.vni[cut_vni])
             idx, r = idx[inner.ok], r[inner.ok]
             kind, start = inner.kind[inner.ok], inner.start[inner.ok]
             if depth == 0:
@@ -208,6 +218,9 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
                 start[eth] = frame.next_pos
             cols.put("ethertype", r, ethertype.astype(np.uint16), ethertype >= 0)
             ip_inner = (ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6)
+            # A packet that ends with the tunnel header (a first IP fragment cut
+            # there) carries no inner header at all, as opposed to one the snaplen cut.
+            ip_inner &= start < layer.l4_end[idx]
             # Rows whose tunnel carries no IP (ARP, say) keep the last IP header seen.
             cols.clear(INNER_COLUMNS, r[ip_inner])
             final_ok[r[ip_inner]] = False

@@ -30,6 +30,7 @@ class Inner:
     """What a tunnel header says about the frame it carries, per row."""
 
     ok: np.ndarray        # bool: tunnel header complete and valid
+    cut: np.ndarray       # bool: header cut short by the snaplen (tunnel known, load not)
     start: np.ndarray     # int64: position of the inner frame in the packet
     kind: np.ndarray      # uint8: INNER_ETHERNET / INNER_IPV4 / INNER_IPV6 / INNER_NONE
     vni: np.ndarray       # uint32: VNI / key (meaningful where has_vni)
@@ -87,7 +88,7 @@ def path_name(path: int) -> str:
 
 def inner_result(n: int) -> Inner:
     """An all-invalid result to fill in."""
-    return Inner(ok=np.zeros(n, bool), start=np.zeros(n, np.int64),
+    return Inner(ok=np.zeros(n, bool), cut=np.zeros(n, bool), start=np.zeros(n, np.int64),
                  kind=np.zeros(n, np.uint8), vni=np.zeros(n, np.uint32),
                  has_vni=np.zeros(n, bool))
 

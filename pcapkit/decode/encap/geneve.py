@@ -21,5 +21,8 @@ def decode_geneve(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner
     kind = np.full(len(rows), INNER_NONE, np.uint8)
     for ethertype, inner_kind in PAYLOAD_KIND.items():
         kind[ptype == ethertype] = inner_kind
-    ok = ok_first & ok_type & ok_vni & (version == 0)
-    return Inner(ok=ok, start=start + GENEVE_BASE + options_len, kind=kind, vni=vni, has_vni=ok)
+    end = start + GENEVE_BASE + options_len
+    complete = ok_vni & (end <= pb.caplen[rows])  # options included
+    valid = ok_first & (version == 0)
+    return Inner(ok=complete & valid, cut=~complete & (valid | ~ok_first), start=end, kind=kind,
+                 vni=vni, has_vni=ok_vni & valid)

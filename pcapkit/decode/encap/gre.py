@@ -25,5 +25,7 @@ def decode_gre(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
     for ethertype, inner_kind in PAYLOAD_KIND.items():
         kind[ptype == ethertype] = inner_kind
     version = flags & 0x7  # version 1 is PPTP's enhanced GRE: not a tunnel we decode
-    ok = ok_flags & ok_type & (version == 0) & (~has_key | ok_key)
-    return Inner(ok=ok, start=start + header, kind=kind, vni=key, has_vni=has_key & ok_key)
+    complete = ok_flags & ok_type & (start + header <= pb.caplen[rows])
+    ok = complete & (version == 0)
+    cut = ~complete & ~(ok_flags & (version != 0))
+    return Inner(ok=ok, cut=cut, start=start + header, kind=kind, vni=key, has_vni=has_key & ok_key)

@@ -11,8 +11,9 @@ from pcapkit.decode.encap import INNER_IPV4, INNER_IPV6, Inner, register_encap
 
 def _direct(rows: np.ndarray, start: np.ndarray, kind: int) -> Inner:
     n = len(rows)
-    return Inner(ok=np.ones(n, bool), start=start, kind=np.full(n, kind, np.uint8),
-                 vni=np.zeros(n, np.uint32), has_vni=np.zeros(n, bool))
+    return Inner(ok=np.ones(n, bool), cut=np.zeros(n, bool), start=start,
+                 kind=np.full(n, kind, np.uint8), vni=np.zeros(n, np.uint32),
+                 has_vni=np.zeros(n, bool))
 
 
 @register_encap("ipip", ip_protocols=(4,))
