@@ -26,8 +26,10 @@ Damage and incomplete captures
     loop or a pointer past the end of the message, a label length byte over 63
     (reserved label types 0x40/0x80), a name longer than 255 bytes, or record
     data that overruns its RDLENGTH or has the wrong size (an A record that is
-    not 4 bytes). ``error`` says which, and the row keeps every field read before
-    the damage. Bytes after the last record are ignored, as resolvers do.
+    not 4 bytes; a record of class NONE or ANY may have no data, as DNS UPDATE
+    prerequisites and deletions do, RFC 2136). ``error`` says which, and the row
+    keeps every field read before the damage. Bytes after the last record are
+    ignored, as resolvers do.
 
     A message the *capture* did not hold in full is not malformed DNS, so
     ``malformed`` stays False, ``incomplete`` is True and ``error`` says why:
@@ -93,7 +95,8 @@ DNS_COLUMNS: dict[str, str] = {
     "answers": "answer section as a list of dicts {name, type, ttl, data}; type is the type"
     " name; data is the address for A/AAAA, the target for CNAME/NS/PTR/DNAME,"
     " 'pref exchange' for MX, 'prio weight port target' for SRV, 'mname rname serial"
-    " refresh retry expire minimum' for SOA, the strings concatenated for TXT, hex otherwise",
+    " refresh retry expire minimum' for SOA, the strings concatenated for TXT, hex otherwise;"
+    " '' for a record of class NONE or ANY without data (DNS UPDATE prerequisites, RFC 2136)",
     "answer_addrs": "list of the A and AAAA addresses in the answer section, in order",
     "ttls": "list of the answer section TTLs in seconds, in order",
     "edns_udp_size": "UDP payload size advertised by an EDNS OPT record (NA when there is none)",
@@ -170,6 +173,8 @@ _MAX_NAME_WIRE_LEN = 255
 _MESSAGE_CACHE_LIMIT = 1 << 14
 _NAME_CACHE_LIMIT = 1 << 15
 _OPT = 41
+# Classes NONE and ANY: in a DNS UPDATE (RFC 2136) their records may carry no RDATA.
+_UPDATE_CLASSES = (254, 255)
 _A, _NS, _CNAME, _SOA, _PTR, _MX, _TXT, _AAAA, _SRV, _DNAME = 1, 2, 5, 6, 12, 15, 16, 28, 33, 39
 
 # Cached parse of a message (without its id), keyed by (bytes after the id, end kind).
@@ -443,15 +448,18 @@ def _parse_message(msg: bytes, end_kind: int) -> tuple:
             name, off = _read_name(msg, off, end, memo)
             if off + 10 > end:
                 raise _RanPastEnd
-            rrtype, _rrclass, ttl, rdlength = unpack_from("!HHIH", msg, off)
+            rrtype, rrclass, ttl, rdlength = unpack_from("!HHIH", msg, off)
             off += 10
             stop = off + rdlength
             if stop > end:
                 raise _RanPastEnd
-            data = _rdata_text(msg, rrtype, off, stop, memo)
+            if rdlength or rrclass not in _UPDATE_CLASSES:
+                data = _rdata_text(msg, rrtype, off, stop, memo)
+            else:  # an UPDATE prerequisite such as "RRset exists" (RFC 2136 section 2.4)
+                data = ""
             answers.append({"name": name, "type": type_name(rrtype), "ttl": ttl, "data": data})
             ttls.append(ttl)
-            if rrtype == _A or rrtype == _AAAA:
+            if (rrtype == _A or rrtype == _AAAA) and data:
                 addrs.append(data)
             off = stop
         section = "authority"
