@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -18,18 +18,32 @@ from pcapkit.io.reader import iter_capture_paths, open_capture
 PathLike = str | os.PathLike
 
 
-@dataclass
 class Decoded:
     """Tables decoded from one or more capture files.
 
     ``errors`` lists files that could not be read completely; their packets up
-    to the damage are in the tables all the same.
+    to the damage are in the tables all the same. The DNS table is built on
+    first use (``dns`` may be given as a function returning it): parsing DNS
+    names is per-message Python, so users who only want packets do not pay it.
     """
 
-    packets: pd.DataFrame
-    dns: pd.DataFrame
-    interfaces: pd.DataFrame
-    errors: list[CaptureError] = field(default_factory=list)
+    def __init__(self, packets: pd.DataFrame, dns: pd.DataFrame | Callable[[], pd.DataFrame],
+                 interfaces: pd.DataFrame, errors: list[CaptureError] | None = None) -> None:
+        self.packets = packets
+        self._dns = dns
+        self.interfaces = interfaces
+        self.errors = list(errors or [])
+
+    @property
+    def dns(self) -> pd.DataFrame:
+        """DNS messages keyed by (file, frame) (see docs/columns.md)."""
+        if callable(self._dns):
+            self._dns = self._dns()
+        return self._dns
+
+    def __repr__(self) -> str:
+        return (f"<Decoded {len(self.packets)} packets, {len(self.interfaces)} interfaces, "
+                f"{len(self.errors)} errors>")
 
 
 def _config(config: DecodeConfig | None, **ports: Iterable[int] | None) -> DecodeConfig:
@@ -60,7 +74,7 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
             parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch)))))
             used += len(batch)
         packets = packet_frame(sink, used, name, reader.interfaces)
-        return Decoded(packets=packets, dns=dns_frame(parts, packets),
+        return Decoded(packets=packets, dns=functools.partial(dns_frame, parts, packets),
                        interfaces=interface_frame(name, reader.interfaces),
                        errors=list(reader.errors))
 
@@ -86,7 +100,7 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
     if not results:
         return decode_empty()
     return Decoded(packets=concat_tables([r.packets for r in results]),
-                   dns=concat_tables([r.dns for r in results]),
+                   dns=lambda: concat_tables([r.dns for r in results]),
                    interfaces=concat_tables([r.interfaces for r in results]),
                    errors=[e for r in results for e in r.errors])
 
@@ -113,7 +127,7 @@ def iter_decode(path: PathLike, *, config: DecodeConfig | None = None,
         for batch in reader.batches():
             part = decode_batch(batch, cfg)
             packets = packet_frame(part.columns, len(batch), name, reader.interfaces)
-            yield Decoded(packets=packets, dns=dns_frame([(0, part)], packets),
+            yield Decoded(packets=packets, dns=functools.partial(dns_frame, [(0, part)], packets),
                           interfaces=interface_frame(name, reader.interfaces),
                           errors=list(reader.errors[reported:]))
             reported = len(reader.errors)

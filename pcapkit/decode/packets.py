@@ -53,11 +53,11 @@ INNER_COLUMNS = IP_COLUMNS + TRANSPORT_COLUMNS
 
 @dataclass
 class BatchResult:
-    """Decoded columns of one batch, plus where its DNS payloads are."""
+    """Decoded columns of one batch, plus its DNS payloads (copied out of the
+    batch's buffer, parsed only when someone asks for the DNS table)."""
 
     columns: ColumnBuffers
-    dns_rows: np.ndarray      # packet rows (within the batch) that carry DNS
-    dns: object | None        # DataFrame from the DNS parser, one row per dns_rows
+    dns: DnsPayloads | None
 
 
 def _write_ip(cols: ColumnBuffers, layer: IPLayer) -> None:
@@ -133,8 +133,8 @@ def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None,
              for start in range(0, n, SLICE)]
     dns = DnsPayloads.concat([f for f in found if f is not None])
     if dns is None or not len(dns.rows):
-        return BatchResult(cols, np.zeros(0, np.int64), None)
-    return BatchResult(cols, dns.rows, dns.parse(batch.data))
+        return BatchResult(cols, None)
+    return BatchResult(cols, dns.compact(batch.data))
 
 
 def _slice(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
@@ -246,11 +246,12 @@ class DnsPayloads:
     """Where the DNS messages of a batch are, to be parsed in one call."""
 
     rows: np.ndarray        # packet rows in the batch
-    start: np.ndarray       # absolute position in the batch's data buffer
+    start: np.ndarray       # position of each payload in ``data``
     length: np.ndarray      # captured payload bytes
     tcp: np.ndarray
     complete: np.ndarray    # the capture holds the whole payload
     fragment: np.ndarray    # first fragment of a fragmented datagram
+    data: np.ndarray | None = None  # the payload bytes, once compacted
 
     @staticmethod
     def concat(parts: list[DnsPayloads]) -> DnsPayloads | None:
@@ -259,10 +260,21 @@ class DnsPayloads:
         return DnsPayloads(*(np.concatenate([getattr(p, f) for p in parts])
                              for f in ("rows", "start", "length", "tcp", "complete", "fragment")))
 
-    def parse(self, data: np.ndarray) -> object:
+    def compact(self, source: np.ndarray) -> DnsPayloads:
+        """The same payloads with their bytes copied out of ``source`` (the batch's
+        buffer, which the reader reuses), back to back."""
+        starts = np.zeros(len(self.length), np.int64)
+        np.cumsum(self.length[:-1], out=starts[1:])
+        index = np.repeat(self.start - starts, self.length) + np.arange(int(self.length.sum()))
+        return DnsPayloads(self.rows, starts, self.length, self.tcp, self.complete,
+                           self.fragment, source[index])
+
+    def parse(self) -> object:
+        """The DNS table of these payloads (a DataFrame, one row each)."""
         from pcapkit.decode.dns import parse_dns_batch
 
-        frame = parse_dns_batch(data, self.start, self.length, self.tcp, self.complete)
+        assert self.data is not None, "compact() the payloads before parsing them"
+        frame = parse_dns_batch(self.data, self.start, self.length, self.tcp, self.complete)
         # The first fragment of a datagram holds the DNS header and question but not
         # the whole message; pcapkit does not reassemble IP fragments.
         if self.fragment.any():

@@ -53,9 +53,9 @@ def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -
     with the table row its first packet landed on."""
     frames, rows = [], []
     for base, part in parts:
-        if part.dns is not None and len(part.dns_rows):
-            frames.append(part.dns)
-            rows.append(part.dns_rows + base)
+        if part.dns is not None and len(part.dns.rows):
+            frames.append(part.dns.parse())
+            rows.append(part.dns.rows + base)
     if not frames:
         from pcapkit.decode.dns import DNS_DTYPES
 

@@ -78,3 +78,11 @@ def test_iter_decode_matches_decode_file() -> None:
                        ignore_index=True)
     assert joined["frame"].tolist() == whole["frame"].tolist()
     assert joined["src"].tolist() == whole["src"].astype(object).tolist()
+
+
+def test_dns_table_is_built_on_first_use_and_kept() -> None:
+    decoded = pcapkit.decode_file(PUBLIC / "arkime-dns-wiresharkrepo.pcap")
+    assert callable(decoded._dns)  # nothing parsed yet: packets alone cost no DNS parsing
+    first = decoded.dns
+    assert len(first) == 38 and decoded.dns is first
+    assert "38 packets" in repr(decoded)
