@@ -26,7 +26,48 @@ _SOLE_OWNER_REFCOUNT = 3
 READ_STEP = 1 << 20
 
 
-class ChunkBuffer:
+class ByteWindow:
+    """What the reader frames records from: ``data[pos:fill]`` of a window onto the file.
+
+    ``base`` is the file offset of ``data[0]``; ``pos`` is the first byte not
+    yet consumed; ``fill`` is the end of the bytes available so far; ``eof`` is
+    set once the file has no more.  Subclasses say how bytes arrive
+    (:meth:`read_more`) and how the window moves (:meth:`recycle`).
+    """
+
+    data: np.ndarray
+    pos: int
+    fill: int
+
+    @property
+    def available(self) -> int:
+        """Bytes in the buffer from ``pos`` on."""
+        return self.fill - self.pos
+
+    def can_append(self, needed: int) -> bool:
+        """True if a record of ``needed`` bytes at ``pos`` fits without moving the window."""
+        return self.fill < len(self.data) and len(self.data) - self.pos >= needed
+
+    def read_more(self) -> int:
+        """Make more bytes available past ``fill``; how many (0 at the end of the data)."""
+        raise NotImplementedError
+
+    def ensure(self, needed: int) -> bool:
+        """Read until ``needed`` bytes are available at ``pos`` (moving the window if
+        necessary); False if the data ends first."""
+        while self.available < needed:
+            if not self.can_append(needed):
+                self.recycle(needed)
+            if not self.read_more():
+                return False
+        return True
+
+    def recycle(self, needed: int) -> None:
+        """Move the window so that it starts at ``pos`` and can hold ``needed`` bytes."""
+        raise NotImplementedError
+
+
+class ChunkBuffer(ByteWindow):
     """A growable window over a byte source.
 
     ``base`` is the file offset of ``data[0]``; ``pos`` is the first byte not
@@ -44,15 +85,6 @@ class ChunkBuffer:
         self.fill = 0
         self.eof = False
 
-    @property
-    def available(self) -> int:
-        """Bytes in the buffer from ``pos`` on."""
-        return self.fill - self.pos
-
-    def can_append(self, needed: int) -> bool:
-        """True if a record of ``needed`` bytes at ``pos`` fits without moving the window."""
-        return self.fill < len(self.data) and len(self.data) - self.pos >= needed
-
     def read_more(self) -> int:
         """Append bytes from the source into the free end of the array; 0 at end of data."""
         if self.eof or self.fill >= len(self.data):
@@ -64,16 +96,6 @@ class ChunkBuffer:
             return 0
         self.fill += n
         return n
-
-    def ensure(self, needed: int) -> bool:
-        """Read until ``needed`` bytes are available at ``pos`` (moving the window if
-        necessary); False if the data ends first."""
-        while self.available < needed:
-            if not self.can_append(needed):
-                self.recycle(needed)
-            if not self.read_more():
-                return False
-        return True
 
     def recycle(self, needed: int) -> None:
         """Move the unconsumed tail to the front of a window that can hold ``needed`` bytes.

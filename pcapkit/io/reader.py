@@ -9,9 +9,11 @@
 The reader never raises for what is in the file (or for a missing or
 unreadable file): problems become :class:`~pcapkit.errors.CaptureError`
 entries in ``errors``.  Reading stops at the first damage, after every packet
-before it has been yielded.  The file is read in chunks, so memory stays near
-two ``chunk_bytes`` windows (the one being framed and a spare) plus the batches
-the caller keeps, whatever the file size.
+before it has been yielded.  A plain file is mapped into memory a
+``chunk_bytes`` window at a time (:mod:`.mapped`); a compressed one (or any
+when ``mapped=False``) is read in chunks (:mod:`.chunks`).  Either way memory
+stays near one or two windows plus the batches the caller keeps, whatever the
+file size.
 
 Frame numbers count records as Wireshark does: packets, plus the few
 non-packet pcapng blocks Wireshark shows as frames (custom blocks, systemd
@@ -30,6 +32,7 @@ from . import damage, framing
 from .batch_builder import BatchBuilder
 from .chunks import ChunkBuffer
 from .framing import MAX_BLOCK, MAX_CAPLEN, STATUS_NEED_DATA, STATUS_OTHER_BLOCK
+from .mapped import MappedWindow, can_map
 from .paths import iter_capture_paths
 from .pcap import FILE_HEADER_LENGTH, PcapHeader, PcapHeaderError, is_pcap_magic, parse_header
 from .pcapng import (
@@ -70,10 +73,13 @@ class CaptureReader:
     "unknown"), ``compressed`` (gzip), ``interfaces`` (grows as pcapng IDBs are
     read) and ``errors`` (problems found).  ``framer`` selects the record
     framer (the C module or :data:`pcapkit.io.framing.PYTHON_FRAMER`; tests use it).
+    ``mapped`` maps a plain regular file into memory instead of reading it
+    (:mod:`pcapkit.io.mapped`); False reads it in chunks like a compressed one.
     """
 
     def __init__(self, path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, framer=None) -> None:
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, framer=None,
+                 mapped: bool = True) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if chunk_bytes < 1:
@@ -86,7 +92,8 @@ class CaptureReader:
         self._batch_size = batch_size
         self._chunk_bytes = chunk_bytes
         self._framer = framer if framer is not None else framing.FRAMER
-        self._buffer: ChunkBuffer | None = None
+        self._mapped = mapped
+        self._buffer: ChunkBuffer | MappedWindow | None = None
         self._pcap: PcapHeader | None = None
         self._walker: PcapngWalker | None = None
         self._frames = 0
@@ -102,7 +109,10 @@ class CaptureReader:
             self._stop(None, _os_error_message(exc))
             return
         self.compressed = source.compressed
-        self._buffer = ChunkBuffer(source, self._window_size(source))
+        if self._mapped and can_map(source):
+            self._buffer = MappedWindow(source, self._chunk_bytes)
+        else:
+            self._buffer = ChunkBuffer(source, self._window_size(source))
         buf = self._buffer
         if not buf.ensure(4):
             self._stop(0, self._source_problem() or (
@@ -320,11 +330,11 @@ class CaptureReader:
 
 
 def open_capture(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> CaptureReader:
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, mapped: bool = True) -> CaptureReader:
     """Open a pcap / pcapng file (plain or gzip) for reading in record batches.
 
     Never raises for the file's content or for a missing or unreadable file:
     see ``CaptureReader.errors``.  Raises ValueError only for a batch_size or
     chunk_bytes below 1.
     """
-    return CaptureReader(path, batch_size=batch_size, chunk_bytes=chunk_bytes)
+    return CaptureReader(path, batch_size=batch_size, chunk_bytes=chunk_bytes, mapped=mapped)

@@ -61,6 +61,13 @@ class PlainSource:
                 return 0
             return n or 0
 
+    def fileno(self) -> int | None:
+        """The file's descriptor (for mapping it), or None if it has none."""
+        try:
+            return self._raw.fileno()
+        except (OSError, AttributeError, ValueError):
+            return None
+
     def size_hint(self) -> int | None:
         """The file size for a regular file; None for pipes and devices."""
         try:

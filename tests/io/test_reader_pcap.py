@@ -107,28 +107,32 @@ def test_every_truncation_point(tmp_path, framer):
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 50, 97, 1 << 20])
 @pytest.mark.parametrize("batch_size", [1, 2, 5, 65536])
+@pytest.mark.parametrize("mapped", [True, False])
 def test_chunk_and_batch_sizes_do_not_change_the_result(tmp_path, framer, chunk_bytes,
-                                                         batch_size):
+                                                         batch_size, mapped):
     path = write(tmp_path, "c.pcap", pcap_file(PACKETS))
-    result = read_capture(path, framer=framer, chunk_bytes=chunk_bytes, batch_size=batch_size)
+    result = read_capture(path, framer=framer, chunk_bytes=chunk_bytes, batch_size=batch_size,
+                          mapped=mapped)
     assert result.reader.errors == []
     assert result.packets == [p.data for p in PACKETS]
     assert all(len(b) <= batch_size for b in result.batches)
     np.testing.assert_array_equal(result.columns["frame"], np.arange(1, len(PACKETS) + 1))
 
 
-def test_record_larger_than_chunk_grows_the_buffer(tmp_path, framer):
+@pytest.mark.parametrize("mapped", [True, False])
+def test_record_larger_than_chunk_grows_the_buffer(tmp_path, framer, mapped):
     big = [Packet(5, 6, bytes(range(256)) * 1000)]  # 256000 bytes, under the 262144 limit
     path = write(tmp_path, "big.pcap", pcap_file(big))
-    result = read_capture(path, framer=framer, chunk_bytes=4096)
+    result = read_capture(path, framer=framer, chunk_bytes=4096, mapped=mapped)
     assert result.reader.errors == [] and result.packets == [big[0].data]
 
 
-def test_batches_stay_valid_after_the_reader_moves_on(tmp_path, framer):
+@pytest.mark.parametrize("mapped", [True, False])
+def test_batches_stay_valid_after_the_reader_moves_on(tmp_path, framer, mapped):
     """Bytes of a batch the caller keeps are never overwritten by later chunks."""
     packets = [Packet(i, 0, frame(i, 100)) for i in range(50)]
     path = write(tmp_path, "keep.pcap", pcap_file(packets))
-    reader = open_capture(path, chunk_bytes=300, batch_size=3)
+    reader = open_capture(path, chunk_bytes=300, batch_size=3, mapped=mapped)
     kept = list(reader.batches())
     got = [bytes(b.data[o:o + c]) for b in kept for o, c in zip(b.offset, b.caplen, strict=True)]
     assert got == [p.data for p in packets]
@@ -137,7 +141,7 @@ def test_batches_stay_valid_after_the_reader_moves_on(tmp_path, framer):
 def test_buffer_is_reused_when_batches_are_dropped(tmp_path):
     packets = [Packet(i, 0, frame(i, 100)) for i in range(50)]
     path = write(tmp_path, "reuse.pcap", pcap_file(packets))
-    reader = open_capture(path, chunk_bytes=1000, batch_size=1000)
+    reader = open_capture(path, chunk_bytes=1000, batch_size=1000, mapped=False)
     buffers = set()
     got = []
     for batch in reader.batches():
@@ -155,11 +159,36 @@ def test_two_buffers_alternate_in_a_plain_loop(tmp_path):
     path = write(tmp_path, "alternate.pcap", pcap_file(packets))
     buffers = set()
     got = []
-    for batch in open_capture(path, chunk_bytes=1000).batches():
+    for batch in open_capture(path, chunk_bytes=1000, mapped=False).batches():
         buffers.add(batch.data.ctypes.data)
         got.extend(bytes(batch.data[o:o + c]) for o, c in zip(batch.offset, batch.caplen, strict=True))
     assert got == [p.data for p in packets]
     assert len(buffers) == 2
+
+
+def test_mapped_windows_slide_without_copying(tmp_path):
+    """A plain file is mapped, not read: batch bytes are read-only views of windows
+    that start on page boundaries, and a window slides where the records run out."""
+    packets = [Packet(i, 0, frame(i, 100)) for i in range(400)]  # ~55 kB: several windows
+    path = write(tmp_path, "mapped.pcap", pcap_file(packets))
+    reader = open_capture(path, chunk_bytes=8192, batch_size=1000)
+    batches = list(reader.batches())
+    assert reader.errors == []
+    assert len(batches) > 3 and not any(b.data.flags.writeable for b in batches)
+    got = [bytes(b.data[o:o + c]) for b in batches for o, c in zip(b.offset, b.caplen, strict=True)]
+    assert got == [p.data for p in packets]
+
+
+def test_mapped_file_that_grows_is_read_to_its_current_end(tmp_path):
+    """A capture still being written: records appended after opening are read too."""
+    first, later = PACKETS[:3], PACKETS[3:]
+    path = write(tmp_path, "growing.pcap", pcap_file(first))
+    reader = open_capture(path, chunk_bytes=4096)
+    with open(path, "ab") as out:
+        out.write(pcap_file(later)[24:])  # the records only, without a second file header
+    result = [bytes(b.data[o:o + c]) for b in reader.batches()
+              for o, c in zip(b.offset, b.caplen, strict=True)]
+    assert reader.errors == [] and result == [p.data for p in PACKETS]
 
 
 @pytest.mark.parametrize("nanosecond", [False, True])
