@@ -6,14 +6,16 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
-from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.columns import ColumnBuffers, zeros
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
+from pcapkit.decode.packets import DECODED_COLUMNS, BatchResult, DnsPayloads, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
+from pcapkit.engines.forked import run_split, shared_zeros, worker_count
 from pcapkit.errors import CaptureError
-from pcapkit.io.reader import iter_capture_paths, open_capture
+from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
 PathLike = str | os.PathLike
 
@@ -58,25 +60,60 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
                 vxlan_ports: Iterable[int] | None = None,
                 geneve_ports: Iterable[int] | None = None,
                 dns_ports: Iterable[int] | None = None,
-                batch_size: int = 65536) -> Decoded:
+                batch_size: int = 65536, workers: int | None = None) -> Decoded:
     """Decode one capture file (pcap or pcapng, optionally gzip) into tables.
 
     Port lists replace the defaults (VXLAN 4789 and 8472, Geneve 6081, DNS 53).
+    A large uncompressed file is decoded on ``workers`` processes (default: every
+    CPU this process may use, or ``$PCAPKIT_WORKERS``); the result is the same.
     """
     cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
     name = str(path)
-    sink = ColumnBuffers(_row_estimate(path), DECODED_COLUMNS)
-    used = 0
-    parts = []
     with open_capture(path, batch_size=batch_size) as reader:
-        for batch in reader.batches():
-            sink.reserve(used + len(batch))
-            parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch)))))
-            used += len(batch)
+        if reader.mapped and workers != 1:
+            sink, used, parts = _decode_split(reader, cfg, workers)
+        else:
+            sink, used, parts = _decode_stream(reader, cfg, _row_estimate(path))
         packets = packet_frame(sink, used, name, reader.interfaces)
         return Decoded(packets=packets, dns=functools.partial(dns_frame, parts, packets),
                        interfaces=interface_frame(name, reader.interfaces),
                        errors=list(reader.errors))
+
+
+Parts = list[tuple[int, BatchResult]]
+
+
+def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
+                   estimate: int) -> tuple[ColumnBuffers, int, Parts]:
+    """Decode batch after batch into one growing table (any file, in this process)."""
+    sink = ColumnBuffers(estimate, DECODED_COLUMNS)
+    used = 0
+    parts = []
+    for batch in reader.batches():
+        sink.reserve(used + len(batch))
+        parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch)))))
+        used += len(batch)
+    return sink, used, parts
+
+
+def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
+                  workers: int | None) -> tuple[ColumnBuffers, int, Parts]:
+    """Frame the whole (mapped) file, then decode its batches over several
+    processes into one table in shared memory (:mod:`pcapkit.engines.forked`)."""
+    batches = list(reader.batches())
+    sizes = [len(b) for b in batches]
+    used = sum(sizes)
+    count = worker_count(used, workers)
+    sink = ColumnBuffers(used, DECODED_COLUMNS, shared_zeros if count > 1 else zeros)
+    bases = np.cumsum([0, *sizes[:-1]]).tolist() if batches else []
+
+    def run(i: int) -> DnsPayloads | None:
+        return decode_batch(batches[i], cfg, out=sink.window(bases[i], sizes[i])).dns
+
+    found = run_split(range(len(batches)), run, sizes, count)
+    parts = [(base, BatchResult(sink.window(base, size), dns))
+             for base, size, dns in zip(bases, sizes, found, strict=True)]
+    return sink, used, parts
 
 
 def _row_estimate(path: PathLike) -> int:

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes, isin_small
+from pcapkit.decode.bytes import Header, PacketBytes, isin_small
 from pcapkit.decode.columns import V4_MAPPED
 
 # IPv6 extension headers that share the (next header, length in 8-octet units) layout.
 IPV6_GENERIC_EXT = (0, 43, 60, 135, 139, 140)  # hop-by-hop, routing, dest opts, MIPv6, HIP, shim6
 IPV6_FRAGMENT, IPV6_AH = 44, 51
 MAX_IPV6_EXT = 10
+IPV4_HEADER, IPV6_HEADER = 20, 40
 
 ERR_NONE, ERR_VERSION, ERR_IHL, ERR_IP_CUT, ERR_EXT_CUT = 0, 1, 2, 3, 4
 
@@ -45,6 +46,7 @@ class IPLayer:
     l4_ok: np.ndarray         # an upper-layer header starts at l4 (not a later fragment)
     error: np.ndarray         # uint8 ERR_* code
     ports: tuple | None = None  # memo of l4.ports(): (index, sport, dport, ok)
+    udp_ports: tuple | None = None  # memo of l4.udp_ports(): the same for UDP rows only
 
 
 def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.ndarray,
@@ -56,10 +58,17 @@ def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.nd
     4 or 6 as the link layer announced; a mismatch is a decode error.
     """
     n = len(rows)
-    first, ok_first = pb.u8(rows, pos)
-    version = (first >> 4).astype(np.uint8)
+    # The IPv4 fixed header in one gather; its first byte tells IPv4 from IPv6.
+    head = pb.header(rows, pos, IPV4_HEADER)
+    first, ok_first = head.u8(0)
+    version = first >> 4
     error = np.where(ok_first & (version != expected_version), ERR_VERSION, ERR_NONE).astype(np.uint8)
     error[~ok_first] = ERR_IP_CUT
+    is_v4 = (version == 4) & (error == ERR_NONE)
+    v4 = np.flatnonzero(is_v4)
+    if len(v4) == n:  # every row IPv4 (the usual case): its fields are the layer's
+        return IPLayer(rows=rows, version=version, is_v4=is_v4,
+                       **_ipv4(pb, rows, pos, wire_end, head))
     layer = IPLayer(
         rows=rows, ok=np.zeros(n, bool), version=version,
         src_hi=np.zeros(n, np.uint64), src_lo=np.zeros(n, np.uint64),
@@ -69,38 +78,39 @@ def parse_ip(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.nd
         ip_id=np.zeros(n, np.uint32), has_id=np.zeros(n, bool), ip_len=np.zeros(n, np.int64),
         frag_offset=np.zeros(n, np.int64), more_fragments=np.zeros(n, bool),
         has_frag=np.zeros(n, bool), dont_fragment=np.zeros(n, bool),
-        is_v4=(version == 4) & (error == ERR_NONE),
+        is_v4=is_v4,
         l4=np.zeros(n, np.int64), l4_end=np.zeros(n, np.int64), l4_ok=np.zeros(n, bool),
         error=error)
-    v4 = np.flatnonzero(layer.is_v4)
     v6 = np.flatnonzero((version == 6) & (error == ERR_NONE))
     if len(v4):
-        _ipv4(pb, layer, v4, pos[v4], wire_end[v4])
+        r = rows[v4]
+        fields = _ipv4(pb, r, pos[v4], wire_end[v4], pb.header(r, pos[v4], IPV4_HEADER))
+        for name, values in fields.items():
+            getattr(layer, name)[v4] = values
     if len(v6):
         _ipv6(pb, layer, v6, pos[v6], wire_end[v6])
     return layer
 
 
-def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
-    rows = L.rows[i]
-    # Three reads cover the fixed header: each gather costs about the same whatever
-    # its width, so the 20 bytes are fetched as 8 + 8 + 4 and split afterwards.
-    head, _ = pb.u64(rows, pos)         # version/IHL, TOS, total length | id, flags + offset
-    middle, _ = pb.u64(rows, pos + 8)   # TTL, protocol, checksum | source
-    dst, ok = pb.u32(rows, pos + 16)
-    word0, word1 = head >> np.uint64(32), head & np.uint64(0xFFFF_FFFF)
+def _ipv4(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray, wire_end: np.ndarray,
+          head: Header) -> dict[str, np.ndarray]:
+    """The IPLayer fields of IPv4 rows (``head``: their first 20 bytes). Several
+    boolean fields may share one array: callers only read them."""
+    # Three fields cover the fixed header (each cut from the one gather costs
+    # about the same whatever its width): 8 + 8 + 4 bytes, split afterwards.
+    first8, _ = head.u64(0)       # version/IHL, TOS, total length | id, flags + offset
+    middle, _ = head.u64(8)       # TTL, protocol, checksum | source
+    dst, ok = head.u32(16)
+    word0, word1 = first8 >> np.uint64(32), first8 & np.uint64(0xFFFF_FFFF)
     word2, src = middle >> np.uint64(32), middle & np.uint64(0xFFFF_FFFF)
     ihl = ((word0 >> 24) & 0x0F).astype(np.int64) * 4
     total = (word0 & 0xFFFF).astype(np.int64)
     frag = word1 & 0xFFFF
     bad_ihl = ok & (ihl < 20)
-    L.error[i] = np.where(~ok, ERR_IP_CUT, np.where(bad_ihl, ERR_IHL, ERR_NONE))
+    error = np.where(~ok, ERR_IP_CUT, np.where(bad_ihl, ERR_IHL, ERR_NONE)).astype(np.uint8)
     good = ok & ~bad_ihl
-    L.ok[i] = good
-    L.src_lo[i] = src | V4_MAPPED
-    L.dst_lo[i] = dst.astype(np.uint64) | V4_MAPPED
-    L.proto[i], L.proto_ok[i], L.ttl[i], L.ttl_ok[i] = (word2 >> 16) & 0xFF, good, word2 >> 24, good
-    L.ip_id[i], L.has_id[i] = word1 >> 16, good
+    ip_id, has_id = (word1 >> 16).astype(np.uint32), good
+    ttl, ttl_ok = (word2 >> 24).astype(np.uint8), good
     if not ok.all():
         # A header cut short may still hold its identification and TTL (Wireshark
         # shows them too); a bogus header length makes every field meaningless.
@@ -109,27 +119,32 @@ def _ipv4(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
         first, _ = pb.u8(r, p)
         sane = (first & 0x0F) >= 5
         ident, ok_ident = pb.u16(r, p + 4)
-        ttl, ok_ttl = pb.u8(r, p + 8)
-        L.ip_id[i[cut]], L.has_id[i[cut]] = ident, ok_ident & sane
-        L.ttl[i[cut]], L.ttl_ok[i[cut]] = ttl, ok_ttl & sane
+        cut_ttl, ok_ttl = pb.u8(r, p + 8)
+        has_id, ttl_ok = has_id.copy(), ttl_ok.copy()
+        ip_id[cut], has_id[cut] = ident, ok_ident & sane
+        ttl[cut], ttl_ok[cut] = cut_ttl, ok_ttl & sane
     # A total length of 0 is what TSO/GSO captures show on the sending host.
-    L.ip_len[i] = np.where(total == 0, wire_end - pos, total)
+    ip_len = np.where(total == 0, wire_end - pos, total)
     offset = (frag & 0x1FFF).astype(np.int64) * 8
-    L.frag_offset[i], L.more_fragments[i] = offset, (frag & 0x2000) != 0
-    L.dont_fragment[i], L.has_frag[i] = (frag & 0x4000) != 0, good
-    L.l4[i] = pos + ihl
-    L.l4_end[i] = pos + L.ip_len[i]
-    L.l4_ok[i] = good & (offset == 0)
+    n = len(rows)
+    return dict(
+        ok=good, src_hi=np.zeros(n, np.uint64), src_lo=src | V4_MAPPED,
+        dst_hi=np.zeros(n, np.uint64), dst_lo=dst.astype(np.uint64) | V4_MAPPED,
+        proto=((word2 >> 16) & 0xFF).astype(np.uint8), proto_ok=good, ttl=ttl, ttl_ok=ttl_ok,
+        ip_id=ip_id, has_id=has_id, ip_len=ip_len, frag_offset=offset,
+        more_fragments=(frag & 0x2000) != 0, has_frag=good, dont_fragment=(frag & 0x4000) != 0,
+        l4=pos + ihl, l4_end=pos + ip_len, l4_ok=good & (offset == 0), error=error)
 
 
 def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end: np.ndarray) -> None:
     rows = L.rows[i]
-    word1, ok_word1 = pb.u32(rows, pos + 4)    # payload length, next header, hop limit
+    head = pb.header(rows, pos, IPV6_HEADER)
+    word1, ok_word1 = head.u32(4)    # payload length, next header, hop limit
     plen, nxt, hlim = word1 >> 16, ((word1 >> 8) & 0xFF).astype(np.uint8), word1 & 0xFF
-    src_hi, _ = pb.u64(rows, pos + 8)
-    src_lo, _ = pb.u64(rows, pos + 16)
-    dst_hi, _ = pb.u64(rows, pos + 24)
-    dst_lo, ok = pb.u64(rows, pos + 32)
+    src_hi, _ = head.u64(8)
+    src_lo, _ = head.u64(16)
+    dst_hi, _ = head.u64(24)
+    dst_lo, ok = head.u64(32)
     L.error[i] = np.where(ok, ERR_NONE, ERR_IP_CUT)
     L.ok[i] = ok
     L.src_hi[i], L.src_lo[i], L.dst_hi[i], L.dst_lo[i] = src_hi, src_lo, dst_hi, dst_lo

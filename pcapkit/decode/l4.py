@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapkit.decode.bytes import PacketBytes, isin_small
+from pcapkit.decode.bytes import Header, PacketBytes, isin_small
 from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.ip import IPLayer, parse_ip
 
@@ -32,34 +32,41 @@ def ports(pb: PacketBytes, layer: IPLayer) -> tuple[np.ndarray, np.ndarray, np.n
     return layer.ports
 
 
+def udp_ports(pb: PacketBytes, layer: IPLayer
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The UDP rows of ``layer`` as (index into layer, sport, dport, ok): what tunnels
+    are recognised by. :func:`write_transport` leaves them behind; read here otherwise."""
+    if layer.udp_ports is None:
+        idx = np.flatnonzero(layer.l4_ok & (layer.proto == UDP))
+        head = pb.header(layer.rows[idx], layer.l4[idx], 4)
+        sport, _ = head.u16(0)
+        dport, ok = head.u16(2)
+        layer.udp_ports = (idx, sport, dport, ok)
+    return layer.udp_ports
+
+
+#: bytes of a TCP or UDP header read in one gather: TCP up to its window field;
+#: UDP's 8 bytes plus the first 8 of its payload
+TCP_HEAD, UDP_HEAD = 16, 16
+
+
 def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
                     errors: np.ndarray) -> None:
     """Decode the upper-layer header of each row of ``layer`` into the packet columns."""
     here = layer.l4_ok
-    idx_p, sport, dport, ok_ports = ports(pb, layer)
-    rows_p = layer.rows[idx_p]
-    ok_sport = ok_ports
-    if not ok_ports.all():  # a capture cut inside the ports may still hold the source port
-        sport, ok_sport = pb.u16(rows_p, layer.l4[idx_p])
-    cols.put("sport", rows_p, sport, ok_sport)
-    cols.put("dport", rows_p, dport, ok_ports)
-    errors[rows_p[~ok_ports]] = ERR_L4_CUT
+    proto = layer.proto
 
-    tcp = np.flatnonzero(here & (layer.proto == TCP))
+    tcp = np.flatnonzero(here & (proto == TCP))
     if len(tcp):
         r, p = layer.rows[tcp], layer.l4[tcp]
-        seq_ack, ok_ack = pb.u64(r, p + 4)
-        seq, ack = (seq_ack >> np.uint64(32)).astype(np.uint32), seq_ack.astype(np.uint32)
-        if ok_ack.all():
-            ok_seq = ok_ack
-        else:  # a capture cut inside the ack number may still hold the sequence number
-            seq, ok_seq = pb.u32(r, p + 4)
-        word3, ok_win = pb.u32(r, p + 12)   # data offset + flags, window
-        off_flags, window = (word3 >> 16).astype(np.uint16), (word3 & 0xFFFF).astype(np.uint16)
-        if ok_win.all():
-            ok_of = ok_win
-        else:  # the window may be cut off while offset and flags were captured
-            off_flags, ok_of = pb.u16(r, p + 12)
+        head = pb.header(r, p, TCP_HEAD)
+        _put_ports(head, cols, r, errors)
+        # Each field is valid as far as the capture goes: a capture cut inside the
+        # ack number may still hold the sequence number, and so on.
+        seq, ok_seq = head.u32(4)
+        ack, ok_ack = head.u32(8)
+        off_flags, ok_of = head.u16(12)
+        window, ok_win = head.u16(14)
         cols.put("tcp_seq", r, seq, ok_seq)
         cols.put("tcp_ack", r, ack, ok_ack)
         cols.put("tcp_flags", r, off_flags & 0x01FF, ok_of)
@@ -67,51 +74,72 @@ def write_transport(pb: PacketBytes, layer: IPLayer, cols: ColumnBuffers,
         data_offset = (off_flags >> 12).astype(np.int64) * 4
         payload = layer.l4_end[tcp] - p - data_offset
         cols.put("payload_len", r, np.maximum(payload, 0).astype(np.uint32), ok_of & (data_offset >= 20))
-        errors[r[~ok_win]] = ERR_L4_CUT
+        if not ok_win.all():
+            errors[r[~ok_win]] = ERR_L4_CUT
 
-    udp = np.flatnonzero(here & (layer.proto == UDP))
+    udp = np.flatnonzero(here & (proto == UDP))
     if len(udp):
         r, p = layer.rows[udp], layer.l4[udp]
-        length, ok_len = pb.u16(r, p + 4)
+        head = pb.header(r, p, UDP_HEAD)
+        sport, dport, ok_ports = _put_ports(head, cols, r, errors)
+        layer.udp_ports = (udp, sport, dport, ok_ports)
+        length, ok_len = head.u16(4)
         cols.put("payload_len", r, np.maximum(length.astype(np.int64) - 8, 0).astype(np.uint32),
                  ok_len & (length >= 8))
-        _payload_head(pb, cols, r, p + 8, length.astype(np.int64) - 8, ok_len)
-        errors[r[~ok_len]] = ERR_L4_CUT
+        # First 8 payload bytes as one integer: a cheap fingerprint ingredient that
+        # survives every hop (TTL and checksums change, the payload does not). Read for
+        # UDP only: TCP segments are already told apart by sequence and ack numbers.
+        payload_head, captured = head.u64(8)
+        cols.put("payload_head", r, payload_head, ok_len & captured & (length >= 8))
+        if not ok_len.all():
+            errors[r[~ok_len]] = ERR_L4_CUT
+    else:
+        layer.udp_ports = (udp, np.zeros(0, np.uint16), np.zeros(0, np.uint16), np.zeros(0, bool))
 
-    icmp = np.flatnonzero(here & (((layer.proto == ICMP) & layer.is_v4) |
-                                  ((layer.proto == ICMPV6) & ~layer.is_v4)))
+    sctp = np.flatnonzero(here & (proto == SCTP))
+    if len(sctp):
+        r = layer.rows[sctp]
+        _put_ports(pb.header(r, layer.l4[sctp], 4), cols, r, errors)
+
+    icmp = np.flatnonzero(here & (((proto == ICMP) & layer.is_v4) |
+                                  ((proto == ICMPV6) & ~layer.is_v4)))
     if len(icmp):
         _icmp(pb, layer, icmp, cols, errors)
 
-    other = np.flatnonzero(here & ~isin_small(layer.proto, (TCP, UDP, ICMP, ICMPV6)))
-    cols.put("payload_len", layer.rows[other],
-             np.maximum(layer.l4_end[other] - layer.l4[other], 0).astype(np.uint32))
+    other = np.flatnonzero(here & ~isin_small(proto, (TCP, UDP, ICMP, ICMPV6)))
+    if len(other):
+        cols.put("payload_len", layer.rows[other],
+                 np.maximum(layer.l4_end[other] - layer.l4[other], 0).astype(np.uint32))
 
 
-def _payload_head(pb: PacketBytes, cols: ColumnBuffers, rows: np.ndarray, start: np.ndarray,
-                  length: np.ndarray, ok: np.ndarray) -> None:
-    """First 8 payload bytes as one integer: a cheap fingerprint ingredient that
-    survives every hop (TTL and checksums change, the payload does not). Read for
-    UDP only: TCP segments are already told apart by sequence and ack numbers, and
-    the extra cache miss per packet is measurable."""
-    head, captured = pb.u64(rows, start)
-    cols.put("payload_head", rows, head, ok & captured & (length >= 8))
+def _put_ports(head: Header, cols: ColumnBuffers, rows: np.ndarray, errors: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Write the two ports at the start of ``head``; a capture cut inside them may
+    still hold the source port. Returns (sport, dport, both ports captured)."""
+    sport, ok_sport = head.u16(0)
+    dport, ok_ports = head.u16(2)
+    cols.put("sport", rows, sport, ok_sport)
+    cols.put("dport", rows, dport, ok_ports)
+    if not ok_ports.all():
+        errors[rows[~ok_ports]] = ERR_L4_CUT
+    return sport, dport, ok_ports
 
 
 def _icmp(pb: PacketBytes, layer: IPLayer, idx: np.ndarray, cols: ColumnBuffers,
           errors: np.ndarray) -> None:
     r, p = layer.rows[idx], layer.l4[idx]
     v4 = layer.is_v4[idx]
-    icmp_type, ok_type = pb.u8(r, p)
-    icmp_code, ok_code = pb.u8(r, p + 1)
+    head = pb.header(r, p, 8)
+    icmp_type, ok_type = head.u8(0)
+    icmp_code, ok_code = head.u8(1)
     cols.put("icmp_type", r, icmp_type, ok_type)
     cols.put("icmp_code", r, icmp_code, ok_code)
     cols.put("payload_len", r, np.maximum(layer.l4_end[idx] - p - 8, 0).astype(np.uint32))
     errors[r[~ok_code]] = ERR_L4_CUT
     # Next-hop MTU: ICMPv4 3/4 keeps it in the low 16 bits of the second word,
     # ICMPv6 Packet Too Big (2) in the whole 32-bit word.
-    mtu16, ok16 = pb.u16(r, p + 6)
-    mtu32, ok32 = pb.u32(r, p + 4)
+    mtu16, ok16 = head.u16(6)
+    mtu32, ok32 = head.u32(4)
     frag_needed = v4 & (icmp_type == 3) & (icmp_code == 4)
     too_big = ~v4 & (icmp_type == 2)
     cols.put("icmp_mtu", r[frag_needed], mtu16[frag_needed].astype(np.uint32), ok16[frag_needed])

@@ -15,6 +15,7 @@ from pcapkit.decode.bytes import PacketBytes, isin_small
 
 ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+ETHERNET_HEADER = 14
 MAX_VLAN_TAGS = 4
 
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP = 0, 1, 108
@@ -50,8 +51,9 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
         tagged = np.flatnonzero(isin_small(ethertype, VLAN_TPIDS))
         if not len(tagged):
             break
-        tci, ok_tci = pb.u16(rows[tagged], pos[tagged])
-        inner, ok_inner = pb.u16(rows[tagged], pos[tagged] + 2)
+        tag = pb.header(rows[tagged], pos[tagged], 4)
+        tci, ok_tci = tag.u16(0)
+        inner, ok_inner = tag.u16(2)
         first = ~has_vlan[tagged] & ok_tci
         vlan[tagged[first]] = tci[first] & 0x0FFF
         has_vlan[tagged[first]] = True
@@ -63,15 +65,19 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
 def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray,
              macs: bool = True) -> EthernetResult:
     """Parse an Ethernet II header (and VLAN tags) at ``pos``; addresses only if ``macs``."""
-    etype, ok_type = pb.u16(rows, pos + 12)
+    if macs:  # the whole header in one gather
+        header = pb.header(rows, pos, ETHERNET_HEADER)
+        etype, ok_type = header.u16(12)
+    else:
+        etype, ok_type = pb.u16(rows, pos + 12)
     ethertype = np.where(ok_type, etype.astype(np.int32), -1)
-    ethertype, next_pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, pos + 14)
+    ethertype, next_pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, pos + ETHERNET_HEADER)
     if not macs:
         none = np.zeros(len(rows), np.uint64)
         return EthernetResult(ethertype, next_pos, vlan, has_vlan, none, none,
                               np.zeros(len(rows), bool))
-    dst, ok_dst = pb.u48(rows, pos)
-    src, ok_src = pb.u48(rows, pos + 6)
+    dst, ok_dst = header.u48(0)
+    src, ok_src = header.u48(6)
     return EthernetResult(ethertype, next_pos, vlan, has_vlan, src, dst, ok_dst & ok_src)
 
 
@@ -111,26 +117,35 @@ def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
                      vlan=np.zeros(n, np.uint16), has_vlan=np.zeros(n, bool),
                      if_index=np.zeros(n, np.uint32), has_if_index=np.zeros(n, bool),
                      pkt_type=np.full(n, -1, np.int64))
-    for lt in np.unique(linktype):
-        rows = np.flatnonzero(linktype == lt)
+    # (link type, its rows, where their results go: a slice when they are all rows)
+    groups: list[tuple[int, np.ndarray, np.ndarray | slice]] = []
+    if n and (linktype == linktype[0]).all():  # one link type (always, for pcap files)
+        groups.append((int(linktype[0]), pb.every, slice(None)))
+    else:
+        for lt in np.unique(linktype):
+            rows = np.flatnonzero(linktype == lt)
+            groups.append((int(lt), rows, rows))
+    for lt, rows, target in groups:
         zero = np.zeros(len(rows), np.int64)
         if lt == LINKTYPE_ETHERNET:
             eth = ethernet(pb, rows, zero, macs=False)
             ethertype, pos, vlan, has_vlan = eth.ethertype, eth.next_pos, eth.vlan, eth.has_vlan
         elif lt in (LINKTYPE_SLL, LINKTYPE_SLL2):
             if lt == LINKTYPE_SLL:
-                ptype, ok_ptype = pb.u16(rows, zero)
-                proto, ok_proto = pb.u16(rows, zero + 14)
-                header = 16
+                header = pb.header(rows, zero, 16)
+                ptype, ok_ptype = header.u16(0)
+                proto, ok_proto = header.u16(14)
+                size = 16
             else:
-                proto, ok_proto = pb.u16(rows, zero)
-                ifindex, ok_if = pb.u32(rows, zero + 4)
-                res.if_index[rows], res.has_if_index[rows] = ifindex, ok_if
-                ptype, ok_ptype = pb.u8(rows, zero + 10)
-                header = 20
-            res.pkt_type[rows] = np.where(ok_ptype, ptype.astype(np.int64), -1)
+                header = pb.header(rows, zero, 20)
+                proto, ok_proto = header.u16(0)
+                ifindex, ok_if = header.u32(4)
+                res.if_index[target], res.has_if_index[target] = ifindex, ok_if
+                ptype, ok_ptype = header.u8(10)
+                size = 20
+            res.pkt_type[target] = np.where(ok_ptype, ptype.astype(np.int64), -1)
             ethertype = np.where(ok_proto, proto.astype(np.int32), -1)
-            ethertype, pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, zero + header)
+            ethertype, pos, vlan, has_vlan = vlan_walk(pb, rows, ethertype, zero + size)
         elif lt in LINKTYPE_RAW_ANY or lt in (LINKTYPE_IPV4, LINKTYPE_IPV6):
             ethertype = _version_ethertype(pb, rows, zero)
             if lt == LINKTYPE_IPV4:
@@ -147,6 +162,6 @@ def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
             pos, vlan, has_vlan = zero + 4, np.zeros(len(rows), np.uint16), np.zeros(len(rows), bool)
         else:
             continue
-        res.ethertype[rows], res.l3_pos[rows] = ethertype, pos
-        res.vlan[rows], res.has_vlan[rows] = vlan, has_vlan
+        res.ethertype[target], res.l3_pos[target] = ethertype, pos
+        res.vlan[target], res.has_vlan[target] = vlan, has_vlan
     return res

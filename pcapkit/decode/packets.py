@@ -27,7 +27,7 @@ from pcapkit.decode.encap import (
     registered,
 )
 from pcapkit.decode.ip import IPLayer, parse_ip
-from pcapkit.decode.l4 import TCP, TRANSPORT_COLUMNS, UDP, ports, write_transport
+from pcapkit.decode.l4 import TCP, TRANSPORT_COLUMNS, UDP, udp_ports, write_transport
 from pcapkit.decode.link import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethernet, link_layer
 from pcapkit.io.records import RecordBatch
 from pcapkit.schema import PACKET_COLUMNS
@@ -60,57 +60,103 @@ class BatchResult:
     dns: DnsPayloads | None
 
 
-def _write_ip(cols: ColumnBuffers, layer: IPLayer) -> None:
-    rows, ok = layer.rows, layer.ok
-    cols.put_ip("src", rows, layer.src_hi, layer.src_lo, ok)
-    cols.put_ip("dst", rows, layer.dst_hi, layer.dst_lo, ok)
-    cols.put("ip_version", rows, layer.version, ok)
-    cols.put("proto", rows, layer.proto, ok & layer.proto_ok)
-    cols.put("ttl", rows, layer.ttl, layer.ttl_ok)
-    cols.put("ip_id", rows, layer.ip_id, layer.has_id)
-    cols.put("ip_len", rows, layer.ip_len.astype(np.uint32), ok)
-    cols.put("frag_offset", rows, layer.frag_offset.astype(np.uint32), ok & layer.has_frag)
-    cols.put("more_fragments", rows, layer.more_fragments, ok & layer.has_frag)
-    cols.put("dont_fragment", rows, layer.dont_fragment, ok & layer.is_v4)
+#: ``rows`` meaning every row of a slice: a slice assignment costs a tenth of a scatter
+ALL = slice(None)
 
 
-def _write_outer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray) -> None:
+def _write_ip(cols: ColumnBuffers, layer: IPLayer, target: np.ndarray | slice) -> None:
+    """Write the IP columns of ``layer`` to ``target`` (its rows, or ALL when they are
+    every row of the slice)."""
+    ok = layer.ok
+    cols.put_ip("src", target, layer.src_hi, layer.src_lo, ok)
+    cols.put_ip("dst", target, layer.dst_hi, layer.dst_lo, ok)
+    cols.put("ip_version", target, layer.version, ok)
+    cols.put("proto", target, layer.proto, ok & layer.proto_ok)
+    cols.put("ttl", target, layer.ttl, layer.ttl_ok)
+    cols.put("ip_id", target, layer.ip_id, layer.has_id)
+    cols.put("ip_len", target, layer.ip_len, ok)  # stored as uint32, as the column is
+    frag_ok = ok & layer.has_frag
+    cols.put("frag_offset", target, layer.frag_offset, frag_ok)
+    cols.put("more_fragments", target, layer.more_fragments, frag_ok)
+    cols.put("dont_fragment", target, layer.dont_fragment, ok & layer.is_v4)
+
+
+def _write_outer(cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray,
+                 udp_j: np.ndarray | None) -> None:
+    """The outer (underlay) columns of the tunnelled rows ``idx`` of ``layer``;
+    ``udp_j`` says where each sits in the layer's UDP ports (-1: not UDP), when
+    the tunnel may ride on UDP."""
     rows = layer.rows[idx]
-    cols.put_ip("outer_src", rows, layer.src_hi[idx], layer.src_lo[idx], layer.ok[idx])
-    cols.put_ip("outer_dst", rows, layer.dst_hi[idx], layer.dst_lo[idx], layer.ok[idx])
+    ok = layer.ok[idx]
+    cols.put_ip("outer_src", rows, layer.src_hi[idx], layer.src_lo[idx], ok)
+    cols.put_ip("outer_dst", rows, layer.dst_hi[idx], layer.dst_lo[idx], ok)
     cols.put("outer_proto", rows, layer.proto[idx])
     cols.put("outer_ttl", rows, layer.ttl[idx])
-    p_idx, sport, dport, ok = ports(pb, layer)
-    where = np.full(len(layer.rows), -1, np.int64)  # layer index -> position in the ports arrays
-    where[p_idx] = np.arange(len(p_idx))
-    j = where[idx]
-    udp = (j >= 0) & (layer.proto[idx] == UDP)
-    j = j[udp]
-    cols.put("outer_sport", rows[udp], sport[j], ok[j])
-    cols.put("outer_dport", rows[udp], dport[j], ok[j])
+    if udp_j is None:
+        return
+    on_udp = udp_j >= 0
+    if not on_udp.all():
+        rows, udp_j = rows[on_udp], udp_j[on_udp]
+    _, sport, dport, ports_ok = layer.udp_ports
+    ok = ports_ok[udp_j]
+    cols.put("outer_sport", rows, sport[udp_j], ok)
+    cols.put("outer_dport", rows, dport[udp_j], ok)
+
+
+@dataclass
+class _Tunnel:
+    """Rows of a layer that carry one kind of tunnel."""
+
+    spec: EncapSpec
+    idx: np.ndarray                 # index into the layer
+    start: np.ndarray               # position of the tunnel header
+    udp_j: np.ndarray | None        # index into the layer's UDP ports (UDP tunnels)
 
 
 def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, frozenset[int]]]
-             ) -> list[tuple[EncapSpec, np.ndarray, np.ndarray]]:
-    """Which rows of ``layer`` carry which tunnel: (spec, index into layer, header position)."""
-    claimed = np.zeros(len(layer.rows), bool)
+             ) -> list[_Tunnel]:
+    """Which rows of ``layer`` carry which tunnel. A row goes to the first tunnel
+    (in registration order) that claims it."""
+    claimed: np.ndarray | None = None  # made when a tunnel first claims rows
     found = []
-    p_idx, sport, dport, p_ok = ports(pb, layer)
-    udp = layer.proto[p_idx] == UDP
-    for spec, udp_ports in specs:
+    u_idx, u_sport, u_dport, u_ok = udp_ports(pb, layer)
+    for spec, port_set in specs:
         if spec.ip_protocols:
-            sel = layer.ok & layer.l4_ok & isin_small(layer.proto, spec.ip_protocols) & ~claimed
+            sel = layer.ok & layer.l4_ok & isin_small(layer.proto, spec.ip_protocols)
+            if claimed is not None:
+                sel &= ~claimed
             idx = np.flatnonzero(sel)
-            found.append((spec, idx, layer.l4[idx]))
-            claimed[idx] = True
-        if udp_ports:
-            port_list = list(udp_ports)
-            hit = p_ok & udp & (isin_small(dport, port_list) | isin_small(sport, port_list))
-            idx = p_idx[hit]
-            idx = idx[~claimed[idx]]
-            found.append((spec, idx, layer.l4[idx] + 8))
-            claimed[idx] = True
-    return [f for f in found if len(f[1])]
+            if len(idx):
+                udp_j = _positions(u_idx, idx) if UDP in spec.ip_protocols else None
+                found.append(_Tunnel(spec, idx, layer.l4[idx], udp_j))
+                claimed = _claim(claimed, len(layer.rows), idx)
+        if port_set and len(u_idx):
+            port_list = list(port_set)
+            j = np.flatnonzero(u_ok & (isin_small(u_dport, port_list) |
+                                       isin_small(u_sport, port_list)))
+            idx = u_idx[j]
+            if claimed is not None and len(idx):
+                free = ~claimed[idx]
+                j, idx = j[free], idx[free]
+            if len(idx):
+                found.append(_Tunnel(spec, idx, layer.l4[idx] + 8, j))
+                claimed = _claim(claimed, len(layer.rows), idx)
+    return found
+
+
+def _claim(claimed: np.ndarray | None, n: int, idx: np.ndarray) -> np.ndarray:
+    if claimed is None:
+        claimed = np.zeros(n, bool)
+    claimed[idx] = True
+    return claimed
+
+
+def _positions(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Where each of ``idx`` sits in ``sorted_idx`` (-1 when absent)."""
+    if not len(sorted_idx):
+        return np.full(len(idx), -1, np.int64)
+    at = np.minimum(np.searchsorted(sorted_idx, idx), len(sorted_idx) - 1)
+    return np.where(sorted_idx[at] == idx, at, -1)
 
 
 #: Packets decoded together. Every header field is one pass over the slice's
@@ -146,99 +192,154 @@ def _slice(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
 
 def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
                   first_row: int) -> DnsPayloads | None:
-    """Decode one cache-sized slice into ``cols``; return where its DNS payloads are."""
+    """Decode one cache-sized slice into ``cols``; return where its DNS payloads are.
+
+    ``cols`` is a window of exactly this slice, so a column written for every
+    packet is a slice assignment (ALL) rather than a scatter."""
     n = len(batch)
     pb = PacketBytes(batch.data, batch.offset, batch.caplen)
-    every = np.arange(n)
-    cols.put("frame", every, batch.frame)
-    cols.put("interface", every, batch.interface.astype(np.int64))
-    cols.put("ts", every, batch.ts_ns)
-    cols.put("linktype", every, batch.linktype.astype(np.uint16))
-    cols.put("caplen", every, batch.caplen.astype(np.uint32))
-    cols.put("wirelen", every, batch.wirelen.astype(np.uint32))
-    cols.put("truncated", every, batch.caplen < batch.wirelen)
+    # Assignment casts to each column's type (int32 interface -> int64, ...).
+    cols.put("frame", ALL, batch.frame)
+    cols.put("interface", ALL, batch.interface)
+    cols.put("ts", ALL, batch.ts_ns)
+    cols.put("linktype", ALL, batch.linktype)
+    cols.put("caplen", ALL, batch.caplen)
+    cols.put("wirelen", ALL, batch.wirelen)
+    cols.put("truncated", ALL, batch.caplen < batch.wirelen)
     errors = np.zeros(n, np.uint8)
 
     link = link_layer(pb, batch.linktype)
-    cols.put("vlan", every, link.vlan, link.has_vlan)
-    cols.put("if_index", every, link.if_index, link.has_if_index)
-    cols.put("pkt_type", every, link.pkt_type, link.pkt_type >= 0)
-    cols.put("ethertype", every, link.ethertype.astype(np.uint16), link.ethertype >= 0)
+    cols.put("vlan", ALL, link.vlan, link.has_vlan)
+    cols.put("if_index", ALL, link.if_index, link.has_if_index)
+    cols.put("pkt_type", ALL, link.pkt_type, link.pkt_type >= 0)
+    cols.put("ethertype", ALL, link.ethertype, link.ethertype >= 0)
 
     specs = [(s, config.ports_for(s)) for s in registered().values()]
     path = np.zeros(n, np.int64)
-    final_l4 = np.zeros(n, np.int64)
-    final_end = np.zeros(n, np.int64)
-    final_ok = np.zeros(n, bool)
-    is_ip = (link.ethertype == ETHERTYPE_IPV4) | (link.ethertype == ETHERTYPE_IPV6)
-    rows = np.flatnonzero(is_ip)
-    pos = link.l3_pos[rows]
-    version = np.where(link.ethertype[rows] == ETHERTYPE_IPV4, 4, 6).astype(np.uint8)
+    final = _FinalLayer(n) if config.dns else None
+    is_v4 = link.ethertype == ETHERTYPE_IPV4
+    is_ip = is_v4 | (link.ethertype == ETHERTYPE_IPV6)
+    if is_ip.all():  # the usual case: every packet's link layer carries IP
+        rows, pos, wire_end = pb.every, link.l3_pos, batch.wirelen
+        version = np.where(is_v4, 4, 6).astype(np.uint8)
+    else:
+        rows = np.flatnonzero(is_ip)
+        pos, wire_end = link.l3_pos[rows], batch.wirelen[rows]
+        version = np.where(is_v4[rows], 4, 6).astype(np.uint8)
     depth = 0
     while len(rows):
-        layer = parse_ip(pb, rows, pos, batch.wirelen[rows], version)
-        errors[rows[layer.error > 0]] = layer.error[layer.error > 0]
-        _write_ip(cols, layer)
+        layer = parse_ip(pb, rows, pos, wire_end, version)
+        if layer.error.any():
+            bad = np.flatnonzero(layer.error)
+            errors[rows[bad]] = layer.error[bad]
+        _write_ip(cols, layer, ALL if rows is pb.every else rows)
         write_transport(pb, layer, cols, errors)
-        final_l4[rows], final_end[rows] = layer.l4, layer.l4_end
-        final_ok[rows] = layer.l4_ok & layer.proto_ok
-        next_rows, next_pos, next_version = [], [], []
-        for spec, idx, start in _tunnels(pb, layer, specs):
-            r = rows[idx]
-            inner = spec.decode(pb, r, start)
-            errors[r[~inner.ok]] = ERR_TUNNEL
-            if depth >= config.max_tunnel_depth:
-                errors[r[inner.ok]] = ERR_TOO_DEEP
-                continue
-            # A header cut short by the snaplen still names its tunnel (its port or
-            # protocol did) and the VNI if captured, as Wireshark does; what it
-            # carries is unknown, so src/dst stay on the last IP header.
-            cut = inner.cut & ~inner.ok
-            if depth == 0:
-                _write_outer(pb, cols, layer, idx[cut])
-            path[r[cut]] = path[r[cut]] * 32 + spec.code
-            cut_vni = cut & inner.has_vni
-            cols.put("vni", r[cut_vni], inner.vni[cut_vni])
-            idx, r = idx[inner.ok], r[inner.ok]
-            kind, start = inner.kind[inner.ok], inner.start[inner.ok]
-            if depth == 0:
-                _write_outer(pb, cols, layer, idx)
-            path[r] = path[r] * 32 + spec.code
-            has_vni = inner.has_vni[inner.ok]  # a tunnel without one keeps the outer tunnel's
-            cols.put("vni", r[has_vni], inner.vni[inner.ok][has_vni])
-            ethertype = np.full(len(r), -1, np.int32)
-            ethertype[kind == INNER_IPV4] = ETHERTYPE_IPV4
-            ethertype[kind == INNER_IPV6] = ETHERTYPE_IPV6
-            eth = np.flatnonzero(kind == INNER_ETHERNET)
-            if len(eth):
-                frame = ethernet(pb, r[eth], start[eth])
-                cols.put("inner_src_mac", r[eth], frame.src_mac, frame.mac_ok)
-                cols.put("inner_dst_mac", r[eth], frame.dst_mac, frame.mac_ok)
-                ethertype[eth] = frame.ethertype
-                start[eth] = frame.next_pos
-            cols.put("ethertype", r, ethertype.astype(np.uint16), ethertype >= 0)
-            ip_inner = (ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6)
-            # A packet that ends with the tunnel header (a first IP fragment cut
-            # there) carries no inner header at all, as opposed to one the snaplen cut.
-            ip_inner &= start < layer.l4_end[idx]
-            # Rows whose tunnel carries no IP (ARP, say) keep the last IP header seen.
-            cols.clear(INNER_COLUMNS, r[ip_inner])
-            final_ok[r[ip_inner]] = False
-            next_rows.append(r[ip_inner])
-            next_pos.append(start[ip_inner])
-            next_version.append(np.where(ethertype[ip_inner] == ETHERTYPE_IPV4, 4, 6))
+        if final is not None:
+            final.record(layer)
+        next_rows, next_pos = [], []
+        for tunnel in _tunnels(pb, layer, specs):
+            inner_rows, inner_pos = _tunnel_layer(pb, cols, layer, tunnel, depth, config, path,
+                                                  errors, final)
+            next_rows.append(inner_rows)
+            next_pos.append(inner_pos)
         if not next_rows:
             break
-        rows = np.concatenate(next_rows)
-        pos = np.concatenate(next_pos)
-        version = np.concatenate(next_version).astype(np.uint8)
+        rows = np.concatenate(next_rows) if len(next_rows) > 1 else next_rows[0]
+        pos = np.concatenate([p for p, _ in next_pos]) if len(next_pos) > 1 else next_pos[0][0]
+        version = (np.concatenate([v for _, v in next_pos]) if len(next_pos) > 1
+                   else next_pos[0][1])
+        wire_end = batch.wirelen[rows]
         depth += 1
 
-    cols.put("encap", every, path)
-    cols.put("decode_error", every, errors.astype(np.int64), errors > 0)
-    if not config.dns:
+    cols.put("encap", ALL, path)
+    cols.put("decode_error", ALL, errors, errors > 0)
+    if final is None:
         return None
-    return _dns_payloads(pb, cols, final_l4, final_end, final_ok, config, first_row)
+    return _dns_payloads(pb, cols, final.l4, final.end, final.ok, config, first_row)
+
+
+class _FinalLayer:
+    """Per packet, where the upper-layer header of its last IP header is (for DNS)."""
+
+    def __init__(self, n: int) -> None:
+        self.l4 = np.zeros(n, np.int64)
+        self.end = np.zeros(n, np.int64)
+        self.ok = np.zeros(n, bool)
+
+    def record(self, layer: IPLayer) -> None:
+        rows = layer.rows
+        self.l4[rows], self.end[rows] = layer.l4, layer.l4_end
+        self.ok[rows] = layer.l4_ok & layer.proto_ok
+
+
+def _tunnel_layer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, tunnel: _Tunnel,
+                  depth: int, config: DecodeConfig, path: np.ndarray, errors: np.ndarray,
+                  final: _FinalLayer | None
+                  ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Decode one tunnel header for its rows of ``layer``; write what it says and
+    return the rows that carry an inner IP header, with (position, IP version)."""
+    idx, spec = tunnel.idx, tunnel.spec
+    r = layer.rows[idx]
+    inner = spec.decode(pb, r, tunnel.start)
+    none = np.zeros(0, np.int64)
+    all_ok = bool(inner.ok.all())
+    if not all_ok:
+        errors[r[~inner.ok]] = ERR_TUNNEL
+    if depth >= config.max_tunnel_depth:
+        errors[r[inner.ok]] = ERR_TOO_DEEP
+        return none, (none, np.zeros(0, np.uint8))
+    # A header cut short by the snaplen still names its tunnel (its port or
+    # protocol did) and the VNI if captured, as Wireshark does; what it
+    # carries is unknown, so src/dst stay on the last IP header.
+    if all_ok:
+        named, named_idx, named_j = r, idx, tunnel.udp_j
+        vni_rows, vni = (r, inner.vni) if inner.has_vni.all() else \
+            (r[inner.has_vni], inner.vni[inner.has_vni])
+    else:
+        keep = inner.ok | (inner.cut & ~inner.ok)
+        named, named_idx = r[keep], idx[keep]
+        named_j = None if tunnel.udp_j is None else tunnel.udp_j[keep]
+        with_vni = keep & inner.has_vni  # a tunnel without one keeps the outer tunnel's
+        vni_rows, vni = r[with_vni], inner.vni[with_vni]
+    if depth == 0:
+        _write_outer(cols, layer, named_idx, named_j)
+    path[named] = path[named] * 32 + spec.code
+    cols.put("vni", vni_rows, vni)
+    if all_ok:
+        kind, start = inner.kind, inner.start
+    else:
+        idx, r = idx[inner.ok], r[inner.ok]
+        kind, start = inner.kind[inner.ok], inner.start[inner.ok]
+    ethertype = np.full(len(r), -1, np.int32)
+    ethertype[kind == INNER_IPV4] = ETHERTYPE_IPV4
+    ethertype[kind == INNER_IPV6] = ETHERTYPE_IPV6
+    is_eth = kind == INNER_ETHERNET
+    if is_eth.all() and len(r):
+        frame = ethernet(pb, r, start)
+        cols.put("inner_src_mac", r, frame.src_mac, frame.mac_ok)
+        cols.put("inner_dst_mac", r, frame.dst_mac, frame.mac_ok)
+        ethertype, start = frame.ethertype, frame.next_pos
+    elif is_eth.any():
+        eth = np.flatnonzero(is_eth)
+        frame = ethernet(pb, r[eth], start[eth])
+        cols.put("inner_src_mac", r[eth], frame.src_mac, frame.mac_ok)
+        cols.put("inner_dst_mac", r[eth], frame.dst_mac, frame.mac_ok)
+        ethertype[eth] = frame.ethertype
+        start = start.copy()
+        start[eth] = frame.next_pos
+    cols.put("ethertype", r, ethertype, ethertype >= 0)
+    is_v4 = ethertype == ETHERTYPE_IPV4
+    ip_inner = is_v4 | (ethertype == ETHERTYPE_IPV6)
+    # A packet that ends with the tunnel header (a first IP fragment cut
+    # there) carries no inner header at all, as opposed to one the snaplen cut.
+    ip_inner &= start < layer.l4_end[idx]
+    if not ip_inner.all():
+        r, start, is_v4 = r[ip_inner], start[ip_inner], is_v4[ip_inner]
+    # Rows whose tunnel carries no IP (ARP, say) keep the last IP header seen.
+    cols.clear(INNER_COLUMNS, r)
+    if final is not None:
+        final.ok[r] = False
+    return r, (start, np.where(is_v4, 4, 6).astype(np.uint8))
 
 
 @dataclass

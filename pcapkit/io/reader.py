@@ -164,6 +164,12 @@ class CaptureReader:
                 self._stop_at_end()
                 return
 
+    @property
+    def mapped(self) -> bool:
+        """True when the file is mapped, not copied: its batches may all be kept at
+        the cost of page cache only, and forked processes see the same bytes."""
+        return isinstance(self._buffer, MappedWindow)
+
     # -- reading ------------------------------------------------------------------------
 
     def batches(self) -> Iterator[RecordBatch]:

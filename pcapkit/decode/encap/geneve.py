@@ -13,16 +13,17 @@ GENEVE_BASE = 8
 
 @register_encap("geneve", udp_ports=(6081,))
 def decode_geneve(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
-    first, ok_first = pb.u8(rows, start)
-    ptype, ok_type = pb.u16(rows, start + 2)
-    vni, ok_vni = pb.u24(rows, start + 4)
+    header = pb.header(rows, start, GENEVE_BASE)
+    first, ok_first = header.u8(0)
+    ptype, ok_type = header.u16(2)
+    vni, ok_vni = header.u24(4)
     version = first >> 6
     options_len = (first & 0x3F).astype(np.int64) * 4  # optlen counts 4-byte words
     kind = np.full(len(rows), INNER_NONE, np.uint8)
     for ethertype, inner_kind in PAYLOAD_KIND.items():
         kind[ptype == ethertype] = inner_kind
     end = start + GENEVE_BASE + options_len
-    complete = ok_vni & (end <= pb.caplen[rows])  # options included
+    complete = ok_vni & (end <= pb.captured_length(rows))  # options included
     valid = ok_first & (version == 0)
     return Inner(ok=complete & valid, cut=~complete & (valid | ~ok_first), start=end, kind=kind,
                  vni=vni, has_vni=ok_vni & valid)

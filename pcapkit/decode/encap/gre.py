@@ -13,8 +13,9 @@ GRE_CHECKSUM, GRE_KEY, GRE_SEQUENCE = 0x8000, 0x2000, 0x1000
 
 @register_encap("gre", ip_protocols=(47,))
 def decode_gre(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
-    flags, ok_flags = pb.u16(rows, start)
-    ptype, ok_type = pb.u16(rows, start + 2)
+    base = pb.header(rows, start, 4)
+    flags, ok_flags = base.u16(0)
+    ptype, ok_type = base.u16(2)
     has_checksum = (flags & GRE_CHECKSUM) != 0
     has_key = (flags & GRE_KEY) != 0
     has_sequence = (flags & GRE_SEQUENCE) != 0
@@ -25,7 +26,7 @@ def decode_gre(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
     for ethertype, inner_kind in PAYLOAD_KIND.items():
         kind[ptype == ethertype] = inner_kind
     version = flags & 0x7  # version 1 is PPTP's enhanced GRE: not a tunnel we decode
-    complete = ok_flags & ok_type & (start + header <= pb.caplen[rows])
+    complete = ok_flags & ok_type & (start + header <= pb.captured_length(rows))
     ok = complete & (version == 0)
     cut = ~complete & ~(ok_flags & (version != 0))
     return Inner(ok=ok, cut=cut, start=start + header, kind=kind, vni=key, has_vni=has_key & ok_key)

@@ -16,8 +16,9 @@ VXLAN_HEADER = 8
 
 @register_encap("vxlan", udp_ports=(4789, 8472))
 def decode_vxlan(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
-    vni, ok_vni = pb.u24(rows, start + 4)
-    complete = start + VXLAN_HEADER <= pb.caplen[rows]
+    header = pb.header(rows, start, VXLAN_HEADER)
+    vni, ok_vni = header.u24(4)
+    complete = header.captured()
     # The I flag says the VNI is valid; Wireshark and the kernel still read it without.
     return Inner(ok=complete, cut=~complete, start=start + VXLAN_HEADER,
                  kind=np.full(len(rows), INNER_ETHERNET, np.uint8),

@@ -1,0 +1,157 @@
+"""Splitting one capture's decoding over every core with forked workers.
+
+Decoding holds the GIL most of the time, so threads do not help (two give
+1.2x) and a process pool that sends tables back pays as much for the transfer
+as for the decoding (see :mod:`pcapkit.engines.local`).  Forked children need
+neither: they inherit the framed batches and the mapped capture, and write
+their rows straight into a table in shared memory that the parent allocated
+before forking.  All that travels back through a pipe is the small per-batch
+result (where the DNS payloads are).
+
+A child that fails in any way (an exception, a signal, a short pipe) has its
+share decoded again in the parent: decoding is deterministic and writes only
+its own rows, so doing a share twice is harmless, and the result never
+depends on whether forking worked.  On platforms without ``fork`` everything
+runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import signal
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+
+from pcapkit.engines.local import default_workers
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: a worker is worth forking for at least this many packets of work
+MIN_SHARE = 131072
+#: ``PCAPKIT_WORKERS=1`` turns the splitting off (as does ``workers=1``)
+WORKERS_ENV = "PCAPKIT_WORKERS"
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and hasattr(mmap, "MAP_SHARED")
+
+
+def worker_count(work: int, workers: int | None = None) -> int:
+    """Processes to split ``work`` packets over: the CPUs this process may use
+    (or ``workers``, or ``$PCAPKIT_WORKERS``), at most one per MIN_SHARE packets."""
+    if workers is None:
+        configured = os.environ.get(WORKERS_ENV, "")
+        workers = int(configured) if configured.isdigit() else default_workers()
+    if not can_fork():
+        return 1
+    return max(1, min(workers, work // MIN_SHARE))
+
+
+def shared_zeros(n: int, dtype: np.dtype | type) -> np.ndarray:
+    """A zero-filled array in memory that forked children write through to."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise TypeError("object arrays cannot live in shared memory")
+    region = mmap.mmap(-1, max(1, n * dtype.itemsize),
+                       flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(region, dtype=dtype, count=n)
+
+
+def split_shares(weights: Sequence[int], parts: int) -> list[range]:
+    """Cut ``len(weights)`` tasks into ``parts`` contiguous ranges of about equal weight."""
+    total = sum(weights)
+    bounds, start, acc = [], 0, 0
+    for i, weight in enumerate(weights):
+        acc += weight
+        if len(bounds) < parts - 1 and acc * parts >= total * (len(bounds) + 1):
+            bounds.append(range(start, i + 1))
+            start = i + 1
+    bounds.append(range(start, len(weights)))
+    return [b for b in bounds if len(b)]
+
+
+def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[int],
+              workers: int) -> list[R]:
+    """``[run(t) for t in tasks]``, with the tasks cut into ``workers`` contiguous
+    shares of about equal weight: the first runs here, each other one in a forked
+    child. ``run`` must put its bulk output in memory the children share
+    (:func:`shared_zeros`); what it returns comes back pickled."""
+    shares = split_shares(weights, workers) if workers > 1 and can_fork() else [range(len(tasks))]
+    children = []
+    try:
+        for share in shares[1:]:
+            children.append((share, _fork([tasks[i] for i in share], run)))
+        results: list[R] = [run(tasks[i]) for i in shares[0]]
+        for share, child in children:
+            done = _collect(*child)
+            results.extend(done if done is not None else [run(tasks[i]) for i in share])
+        children = []
+        return results
+    finally:
+        for _, (pid, fd) in children:  # interrupted: do not leave children behind
+            _kill(pid, fd)
+
+
+def _fork(share: list[T], run: Callable[[T], R]) -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process that has threads; the child
+        # here runs only numpy on inherited memory and leaves with os._exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which never returns
+        os.close(read_end)
+        status = 0
+        try:
+            payload = pickle.dumps(("ok", [run(task) for task in share]),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # noqa: B036 - anything: the parent redoes the share
+            payload = pickle.dumps(("error", traceback.format_exc()))
+            status = 1
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_end, view):]
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect(pid: int, fd: int) -> list | None:
+    """The child's results, or None if it failed (its share is then redone)."""
+    chunks = []
+    try:
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    except OSError:
+        chunks = []
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not chunks:
+        return None
+    try:
+        kind, value = pickle.loads(b"".join(chunks))
+    except Exception:
+        return None
+    return value if kind == "ok" else None
+
+
+def _kill(pid: int, fd: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass

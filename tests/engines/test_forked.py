@@ -1,0 +1,94 @@
+"""Splitting work over forked processes: shares, shared memory, failures redone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pcapkit.engines.forked as forked
+from pcapkit.api import decode_file
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+needs_fork = pytest.mark.skipif(not forked.can_fork(), reason="this platform cannot fork")
+
+
+@given(st.lists(st.integers(0, 1000), max_size=40), st.integers(1, 6))
+def test_shares_are_contiguous_cover_everything_and_balance(weights, parts):
+    shares = forked.split_shares(weights, parts)
+    assert [i for share in shares for i in share] == list(range(len(weights)))
+    assert len(shares) <= max(parts, 1)
+    if weights and sum(weights) and parts > 1:
+        # no share is heavier than its fair part plus the heaviest single task
+        fair = sum(weights) / parts
+        assert all(sum(weights[i] for i in s) <= fair + max(weights) for s in shares)
+
+
+def test_worker_count_respects_work_and_setting(monkeypatch):
+    monkeypatch.setattr(forked, "MIN_SHARE", 100)
+    assert forked.worker_count(50, 8) == 1
+    assert forked.worker_count(1000, 3) == (3 if forked.can_fork() else 1)
+    monkeypatch.setenv(forked.WORKERS_ENV, "1")
+    assert forked.worker_count(10_000) == 1
+
+
+@needs_fork
+def test_children_write_into_shared_memory_and_return_results():
+    out = forked.shared_zeros(40, np.int64)
+    parent = os.getpid()
+
+    def run(i: int) -> tuple[int, bool]:
+        out[i * 10:(i + 1) * 10] = i + 1
+        return i * i, os.getpid() == parent
+
+    results = forked.run_split(range(4), run, [10] * 4, 4)
+    assert [r[0] for r in results] == [0, 1, 4, 9]
+    assert [r[1] for r in results] == [True, False, False, False]  # three ran in children
+    np.testing.assert_array_equal(out, np.repeat(np.arange(1, 5), 10))
+
+
+@needs_fork
+@pytest.mark.parametrize("failure", ["raise", "exit", "signal"])
+def test_a_failed_child_has_its_share_redone_here(failure):
+    out = forked.shared_zeros(6, np.int64)
+    parent = os.getpid()
+
+    def run(i: int) -> int:
+        if os.getpid() != parent and i == 4:
+            if failure == "raise":
+                raise RuntimeError("boom")
+            if failure == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), 9)
+        out[i] = 10 + i
+        return i
+
+    assert forked.run_split(range(6), run, [1] * 6, 3) == list(range(6))
+    np.testing.assert_array_equal(out, np.arange(10, 16))
+
+
+@needs_fork
+def test_decode_file_split_over_processes_gives_the_same_tables(monkeypatch):
+    """The same capture decoded in one process and split over three forked ones
+    (small batches and shares, so every process gets several)."""
+    path = FIXTURES / "public" / "ndpi-bad-dns-traffic.pcap"
+    one = decode_file(path, batch_size=97, workers=1)
+    monkeypatch.setattr(forked, "MIN_SHARE", 50)
+    calls = []
+    real = forked.run_split
+
+    def counting(tasks, run, weights, workers):
+        calls.append(workers)
+        return real(tasks, run, weights, workers)
+
+    monkeypatch.setattr("pcapkit.api.run_split", counting)
+    split = decode_file(path, batch_size=97, workers=3)
+    assert calls == [3]
+    pd.testing.assert_frame_equal(one.packets, split.packets)
+    pd.testing.assert_frame_equal(one.dns, split.dns)
+    assert len(one.dns) > 0
