@@ -174,20 +174,13 @@ def decode_batch(batch: RecordBatch, config: DecodeConfig | None = None,
     config = config or DecodeConfig()
     n = len(batch)
     cols = out if out is not None else ColumnBuffers(n, DECODED_COLUMNS)
-    found = [_decode_slice(_slice(batch, start, min(start + SLICE, n)), config,
+    found = [_decode_slice(batch.slice(start, min(start + SLICE, n)), config,
                            cols.window(start, min(SLICE, n - start)), start)
              for start in range(0, n, SLICE)]
     dns = DnsPayloads.concat([f for f in found if f is not None])
     if dns is None or not len(dns.rows):
         return BatchResult(cols, None)
     return BatchResult(cols, dns.compact(batch.data))
-
-
-def _slice(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
-    return RecordBatch(batch.file, batch.data, batch.offset[start:stop], batch.caplen[start:stop],
-                       batch.wirelen[start:stop], batch.ts_ns[start:stop],
-                       batch.interface[start:stop], batch.linktype[start:stop],
-                       batch.frame[start:stop], batch.file_offset[start:stop], batch.interfaces)
 
 
 def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,

@@ -49,3 +49,11 @@ class RecordBatch:
 
     def __len__(self) -> int:
         return len(self.offset)
+
+    def slice(self, start: int, stop: int) -> RecordBatch:
+        """Records ``start:stop`` of this batch (views, not copies; same buffer)."""
+        return RecordBatch(self.file, self.data, self.offset[start:stop],
+                           self.caplen[start:stop], self.wirelen[start:stop],
+                           self.ts_ns[start:stop], self.interface[start:stop],
+                           self.linktype[start:stop], self.frame[start:stop],
+                           self.file_offset[start:stop], self.interfaces)
