@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from pcapkit.decode.columns import ColumnBuffers, zeros
+from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.packets import DECODED_COLUMNS, BatchResult, DnsPayloads, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
-from pcapkit.engines.forked import run_split, shared_zeros, worker_count
+from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
@@ -99,18 +99,30 @@ def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
 def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
                   workers: int | None) -> tuple[ColumnBuffers, int, Parts]:
     """Frame the whole (mapped) file, then decode its batches over several
-    processes into one table in shared memory (:mod:`pcapkit.engines.forked`)."""
+    processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
+    scratch table in shared memory, copied into the file's table afterwards."""
     batches = list(reader.batches())
     sizes = [len(b) for b in batches]
     used = sum(sizes)
-    count = worker_count(used, workers)
-    sink = ColumnBuffers(used, DECODED_COLUMNS, shared_zeros if count > 1 else zeros)
     bases = np.cumsum([0, *sizes[:-1]]).tolist() if batches else []
+    shares = split_shares(sizes, worker_count(used, workers))
+    sink = ColumnBuffers(used, DECODED_COLUMNS)
+    targets = [(sink, base) for base in bases]
+    scratch = []
+    for share in shares[1:]:
+        first = bases[share[0]]
+        table = ColumnBuffers(sum(sizes[i] for i in share), DECODED_COLUMNS, shared_zeros)
+        scratch.append((first, table))
+        for i in share:
+            targets[i] = (table, bases[i] - first)
 
     def run(i: int) -> DnsPayloads | None:
-        return decode_batch(batches[i], cfg, out=sink.window(bases[i], sizes[i])).dns
+        table, start = targets[i]
+        return decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
 
-    found = run_split(range(len(batches)), run, sizes, count)
+    found = run_split(range(len(batches)), run, shares)
+    for first, table in scratch:
+        sink.window(first, table.n).copy_from(table)
     parts = [(base, BatchResult(sink.window(base, size), dns))
              for base, size, dns in zip(bases, sizes, found, strict=True)]
     return sink, used, parts
@@ -128,12 +140,13 @@ def _row_estimate(path: PathLike) -> int:
 def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
                  vxlan_ports: Iterable[int] | None = None,
                  geneve_ports: Iterable[int] | None = None,
-                 dns_ports: Iterable[int] | None = None) -> Decoded:
-    """Decode files and directories (searched recursively for captures) into one set of tables."""
+                 dns_ports: Iterable[int] | None = None, workers: int | None = None) -> Decoded:
+    """Decode files and directories (searched recursively for captures) into one set of
+    tables (``workers`` as for :func:`decode_file`)."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
-    results = [decode_file(p, config=cfg) for p in iter_capture_paths(paths)]
+    results = [decode_file(p, config=cfg, workers=workers) for p in iter_capture_paths(paths)]
     if not results:
         return decode_empty()
     return Decoded(packets=concat_tables([r.packets for r in results]),

@@ -92,6 +92,12 @@ class ColumnBuffers:
             valid = self.valid[name]
             np.logical_and(valid, keep, out=valid)
 
+    def copy_from(self, other: ColumnBuffers) -> None:
+        """Copy every value and mask of ``other`` (as many rows as these buffers have)."""
+        for name in self.kinds:
+            self.values[name][:] = other.values[name][:self.n]
+            self.valid[name][:] = other.valid[name][:self.n]
+
     def reserve(self, n: int) -> None:
         """Make room for at least ``n`` rows, growing geometrically (amortised copies)."""
         if n <= self.n:

@@ -11,7 +11,12 @@ result (where the DNS payloads are).
 A child that fails in any way (an exception, a signal, a short pipe) has its
 share decoded again in the parent: decoding is deterministic and writes only
 its own rows, so doing a share twice is harmless, and the result never
-depends on whether forking worked.  On platforms without ``fork`` everything
+depends on whether forking worked.
+
+Shared memory is only scratch space: the caller copies the children's rows into
+its own private table afterwards (a memory copy, cheap next to decoding), so
+the tables users get behave like any other memory: a process the user forks
+later does not write through to the parent's DataFrame.  On platforms without ``fork`` everything
 runs in the calling process.
 """
 
@@ -77,13 +82,13 @@ def split_shares(weights: Sequence[int], parts: int) -> list[range]:
     return [b for b in bounds if len(b)]
 
 
-def run_split(tasks: Sequence[T], run: Callable[[T], R], weights: Sequence[int],
-              workers: int) -> list[R]:
-    """``[run(t) for t in tasks]``, with the tasks cut into ``workers`` contiguous
-    shares of about equal weight: the first runs here, each other one in a forked
-    child. ``run`` must put its bulk output in memory the children share
-    (:func:`shared_zeros`); what it returns comes back pickled."""
-    shares = split_shares(weights, workers) if workers > 1 and can_fork() else [range(len(tasks))]
+def run_split(tasks: Sequence[T], run: Callable[[T], R], shares: Sequence[range]) -> list[R]:
+    """``[run(t) for t in tasks]``, with ``tasks`` cut into ``shares`` (contiguous
+    ranges of indices, in order, from :func:`split_shares`): the first runs here,
+    each other one in a forked child. ``run`` must put its bulk output in memory the
+    children share (:func:`shared_zeros`); what it returns comes back pickled."""
+    if len(shares) < 2 or not can_fork():
+        return [run(task) for task in tasks]
     children = []
     try:
         for share in shares[1:]:

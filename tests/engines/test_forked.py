@@ -46,7 +46,7 @@ def test_children_write_into_shared_memory_and_return_results():
         out[i * 10:(i + 1) * 10] = i + 1
         return i * i, os.getpid() == parent
 
-    results = forked.run_split(range(4), run, [10] * 4, 4)
+    results = forked.run_split(range(4), run, forked.split_shares([10] * 4, 4))
     assert [r[0] for r in results] == [0, 1, 4, 9]
     assert [r[1] for r in results] == [True, False, False, False]  # three ran in children
     np.testing.assert_array_equal(out, np.repeat(np.arange(1, 5), 10))
@@ -68,7 +68,7 @@ def test_a_failed_child_has_its_share_redone_here(failure):
         out[i] = 10 + i
         return i
 
-    assert forked.run_split(range(6), run, [1] * 6, 3) == list(range(6))
+    assert forked.run_split(range(6), run, forked.split_shares([1] * 6, 3)) == list(range(6))
     np.testing.assert_array_equal(out, np.arange(10, 16))
 
 
@@ -76,19 +76,40 @@ def test_a_failed_child_has_its_share_redone_here(failure):
 def test_decode_file_split_over_processes_gives_the_same_tables(monkeypatch):
     """The same capture decoded in one process and split over three forked ones
     (small batches and shares, so every process gets several)."""
-    path = FIXTURES / "public" / "ndpi-bad-dns-traffic.pcap"
-    one = decode_file(path, batch_size=97, workers=1)
+    path = FIXTURES / "kernel" / "node1-any.pcap"
+    one = decode_file(path, batch_size=29, workers=1)
     monkeypatch.setattr(forked, "MIN_SHARE", 50)
-    calls = []
+    shares = []
     real = forked.run_split
 
-    def counting(tasks, run, weights, workers):
-        calls.append(workers)
-        return real(tasks, run, weights, workers)
+    def counting(tasks, run, split):
+        shares.append(len(split))
+        return real(tasks, run, split)
 
     monkeypatch.setattr("pcapkit.api.run_split", counting)
-    split = decode_file(path, batch_size=97, workers=3)
-    assert calls == [3]
+    split = decode_file(path, batch_size=29, workers=3)
+    assert shares == [3]
     pd.testing.assert_frame_equal(one.packets, split.packets)
     pd.testing.assert_frame_equal(one.dns, split.dns)
     assert len(one.dns) > 0
+
+
+@needs_fork
+def test_split_decoding_leaves_no_shared_memory_behind(monkeypatch):
+    """The table is private memory: a process forked later (a user's
+    multiprocessing pool, say) that writes into it does not change the parent's."""
+    monkeypatch.setattr(forked, "MIN_SHARE", 50)
+    decoded = decode_file(FIXTURES / "kernel" / "node1-any.pcap", batch_size=29,
+                          workers=3)
+    # tcp_seq has nulls (UDP rows), so its pandas array wraps the decoded buffer itself
+    seq = decoded.packets["tcp_seq"].array
+    before = seq.copy()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            seq._data[:] = 0  # write into the very buffer, as an in-place update would
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    pd.testing.assert_extension_array_equal(seq, before)
+    assert (before.to_numpy(dtype="int64", na_value=0) != 0).any()
