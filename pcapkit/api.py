@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -11,7 +10,7 @@ import pandas as pd
 
 from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.decode.packets import DECODED_COLUMNS, BatchResult, DnsPayloads, decode_batch
+from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
 from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
 from pcapkit.errors import CaptureError
@@ -20,16 +19,23 @@ from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 PathLike = str | os.PathLike
 
 
+#: DNS payloads not parsed yet, each batch's paired with the packet-table row
+#: its first packet landed on
+DnsParts = list[tuple[int, DnsPayloads | None]]
+
+
 class Decoded:
     """Tables decoded from one or more capture files.
 
     ``errors`` lists files that could not be read completely; their packets up
     to the damage are in the tables all the same. The DNS table is built on
-    first use (``dns`` may be given as a function returning it): parsing DNS
-    names is per-message Python, so users who only want packets do not pay it.
+    first use (``dns`` may be given as the payloads still to parse, or as a
+    function returning the table): parsing DNS names is per-message Python, so
+    users who only want packets do not pay it.
     """
 
-    def __init__(self, packets: pd.DataFrame, dns: pd.DataFrame | Callable[[], pd.DataFrame],
+    def __init__(self, packets: pd.DataFrame,
+                 dns: pd.DataFrame | DnsParts | Callable[[], pd.DataFrame],
                  interfaces: pd.DataFrame, errors: list[CaptureError] | None = None) -> None:
         self.packets = packets
         self._dns = dns
@@ -39,9 +45,15 @@ class Decoded:
     @property
     def dns(self) -> pd.DataFrame:
         """DNS messages keyed by (file, frame) (see docs/columns.md)."""
-        if callable(self._dns):
+        if isinstance(self._dns, list):
+            self._dns = dns_frame(self._dns, self.packets)
+        elif callable(self._dns):
             self._dns = self._dns()
         return self._dns
+
+    def pending_dns(self) -> DnsParts | None:
+        """The DNS payloads not parsed yet (None once the table is built)."""
+        return self._dns if isinstance(self._dns, list) else None
 
     def __repr__(self) -> str:
         return (f"<Decoded {len(self.packets)} packets, {len(self.interfaces)} interfaces, "
@@ -75,29 +87,26 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
         else:
             sink, used, parts = _decode_stream(reader, cfg, _row_estimate(path))
         packets = packet_frame(sink, used, name, reader.interfaces)
-        return Decoded(packets=packets, dns=functools.partial(dns_frame, parts, packets),
+        return Decoded(packets=packets, dns=parts,
                        interfaces=interface_frame(name, reader.interfaces),
                        errors=list(reader.errors))
 
 
-Parts = list[tuple[int, BatchResult]]
-
-
 def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
-                   estimate: int) -> tuple[ColumnBuffers, int, Parts]:
+                   estimate: int) -> tuple[ColumnBuffers, int, DnsParts]:
     """Decode batch after batch into one growing table (any file, in this process)."""
     sink = ColumnBuffers(estimate, DECODED_COLUMNS)
     used = 0
     parts = []
     for batch in reader.batches():
         sink.reserve(used + len(batch))
-        parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch)))))
+        parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch))).dns))
         used += len(batch)
     return sink, used, parts
 
 
 def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
-                  workers: int | None) -> tuple[ColumnBuffers, int, Parts]:
+                  workers: int | None) -> tuple[ColumnBuffers, int, DnsParts]:
     """Frame the whole (mapped) file, then decode its batches over several
     processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
     scratch table in shared memory, copied into the file's table afterwards."""
@@ -123,9 +132,7 @@ def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
     found = run_split(range(len(batches)), run, shares)
     for first, table in scratch:
         sink.window(first, table.n).copy_from(table)
-    parts = [(base, BatchResult(sink.window(base, size), dns))
-             for base, size, dns in zip(bases, sizes, found, strict=True)]
-    return sink, used, parts
+    return sink, used, list(zip(bases, found, strict=True))
 
 
 def _row_estimate(path: PathLike) -> int:
@@ -149,8 +156,18 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
     results = [decode_file(p, config=cfg, workers=workers) for p in iter_capture_paths(paths)]
     if not results:
         return decode_empty()
-    return Decoded(packets=concat_tables([r.packets for r in results]),
-                   dns=lambda: concat_tables([r.dns for r in results]),
+    packets = concat_tables([r.packets for r in results])
+    # The DNS payloads are re-based onto the combined table, so the per-file tables
+    # are not kept alive (twice the memory) just to build the DNS table later.
+    dns: DnsParts = []
+    offset = 0
+    for result in results:
+        pending = result.pending_dns()
+        if pending is None:  # pragma: no cover - decode_file leaves DNS pending
+            raise AssertionError("decode_file parsed DNS eagerly")
+        dns.extend((base + offset, payloads) for base, payloads in pending)
+        offset += len(result.packets)
+    return Decoded(packets=packets, dns=dns,
                    interfaces=concat_tables([r.interfaces for r in results]),
                    errors=[e for r in results for e in r.errors])
 
@@ -177,7 +194,7 @@ def iter_decode(path: PathLike, *, config: DecodeConfig | None = None,
         for batch in reader.batches():
             part = decode_batch(batch, cfg)
             packets = packet_frame(part.columns, len(batch), name, reader.interfaces)
-            yield Decoded(packets=packets, dns=functools.partial(dns_frame, [(0, part)], packets),
+            yield Decoded(packets=packets, dns=[(0, part.dns)],
                           interfaces=interface_frame(name, reader.interfaces),
                           errors=list(reader.errors[reported:]))
             reported = len(reader.errors)

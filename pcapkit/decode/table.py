@@ -10,7 +10,7 @@ from pandas.api.types import union_categoricals
 
 from pcapkit.decode.assemble import packet_columns
 from pcapkit.decode.columns import DICTIONARY_KINDS, NUMPY_DTYPES, ColumnBuffers, render_codes
-from pcapkit.decode.packets import DECODED_COLUMNS, BatchResult
+from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads
 from pcapkit.io.records import Interface
 from pcapkit.schema import INTERFACE_COLUMNS
 
@@ -47,15 +47,16 @@ def packet_frame(cols: ColumnBuffers, n: int, file: str,
     return pd.DataFrame(data, copy=False)
 
 
-def dns_frame(parts: Sequence[tuple[int, BatchResult]], packets: pd.DataFrame) -> pd.DataFrame:
-    """The DNS table of one file: parsed messages keyed by (file, frame), with the
-    packet's time and innermost addressing attached. ``parts`` pairs each batch
-    with the table row its first packet landed on."""
+def dns_frame(parts: Sequence[tuple[int, DnsPayloads | None]],
+              packets: pd.DataFrame) -> pd.DataFrame:
+    """The DNS table of ``packets``: parsed messages keyed by (file, frame), with the
+    packet's time and innermost addressing attached. ``parts`` pairs each batch's
+    DNS payloads with the table row its first packet landed on."""
     frames, rows = [], []
-    for base, part in parts:
-        if part.dns is not None and len(part.dns.rows):
-            frames.append(part.dns.parse())
-            rows.append(part.dns.rows + base)
+    for base, payloads in parts:
+        if payloads is not None and len(payloads.rows):
+            frames.append(payloads.parse())
+            rows.append(payloads.rows + base)
     if not frames:
         from pcapkit.decode.dns import DNS_DTYPES
 

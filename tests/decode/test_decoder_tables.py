@@ -82,7 +82,23 @@ def test_iter_decode_matches_decode_file() -> None:
 
 def test_dns_table_is_built_on_first_use_and_kept() -> None:
     decoded = pcapkit.decode_file(PUBLIC / "arkime-dns-wiresharkrepo.pcap")
-    assert callable(decoded._dns)  # nothing parsed yet: packets alone cost no DNS parsing
+    assert decoded.pending_dns()  # nothing parsed yet: packets alone cost no DNS parsing
     first = decoded.dns
-    assert len(first) == 38 and decoded.dns is first
+    assert len(first) == 38 and decoded.dns is first and decoded.pending_dns() is None
     assert "38 packets" in repr(decoded)
+
+
+def test_dns_of_several_files_is_each_file_dns_in_order() -> None:
+    """decode_files rebases each file's DNS payloads onto the combined packet table
+    (instead of keeping every per-file table alive): the result must be the files'
+    own DNS tables one after the other, with keys that match the packet rows."""
+    files = [PUBLIC / "arkime-dns-wiresharkrepo.pcap", PUBLIC / "ndpi-bad-dns-traffic.pcap"]
+    combined = pcapkit.decode_files(files)
+    alone = [pcapkit.decode_file(f).dns for f in files]
+    expected = pd.concat([frame.astype({c: object for c in frame.select_dtypes("category")})
+                          for frame in alone], ignore_index=True)
+    got = combined.dns.astype({c: object for c in combined.dns.select_dtypes("category")})
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    keyed = combined.packets.set_index(["file", "frame"])
+    rows = keyed.loc[list(zip(combined.dns["file"], combined.dns["frame"], strict=True))]
+    assert (rows["dport"].to_numpy() == combined.dns["dport"].to_numpy()).all()
