@@ -113,3 +113,23 @@ def test_split_decoding_leaves_no_shared_memory_behind(monkeypatch):
     os.waitpid(pid, 0)
     pd.testing.assert_extension_array_equal(seq, before)
     assert (before.to_numpy(dtype="int64", na_value=0) != 0).any()
+
+
+CAPTURES = sorted(p for p in FIXTURES.rglob("*")
+                  if p.name.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")))
+
+
+@needs_fork
+def test_every_fixture_decodes_the_same_split_or_not(monkeypatch):
+    """Every committed capture (damaged, pcapng with several sections, gzip, tiny),
+    cut into 7-packet batches spread over three processes, gives the same tables,
+    interfaces and errors as one process."""
+    monkeypatch.setattr(forked, "MIN_SHARE", 1)
+    assert len(CAPTURES) > 100
+    for path in CAPTURES:
+        one = decode_file(path, batch_size=7, workers=1)
+        split = decode_file(path, batch_size=7, workers=3)
+        pd.testing.assert_frame_equal(one.packets, split.packets, obj=str(path))
+        pd.testing.assert_frame_equal(one.dns, split.dns, obj=str(path))
+        pd.testing.assert_frame_equal(one.interfaces, split.interfaces, obj=str(path))
+        assert [str(e) for e in one.errors] == [str(e) for e in split.errors], path
