@@ -53,6 +53,8 @@ class MappedWindow(ByteWindow):
     """
 
     def __init__(self, source: PlainSource, capacity: int) -> None:
+        """Map the first window; raises OSError if the file cannot be mapped at all
+        (some filesystems cannot), so the caller can read it instead."""
         self.source = source
         self.capacity = _pages(max(1, capacity))
         self.data = _EMPTY
@@ -78,7 +80,11 @@ class MappedWindow(ByteWindow):
         start = self.base + self.pos
         aligned = start - start % _PAGE
         known = self.base + self.fill
-        self._map(aligned, max(self.capacity, _pages(start - aligned + needed)))
+        try:
+            self._map(aligned, max(self.capacity, _pages(start - aligned + needed)))
+        except OSError as exc:  # reported by the reader as the reason reading stopped
+            self.source.problem = f"cannot map the file: {exc.strerror or exc}"
+            self.data = _EMPTY
         if not len(self.data):  # the file shrank, or mapping failed (``problem`` says so)
             self.base, self.pos, self.fill = start, 0, 0
             return
@@ -92,13 +98,8 @@ class MappedWindow(ByteWindow):
         if length == 0:
             self.data = _EMPTY
             return
-        try:
-            region = mmap.mmap(self.source.fileno(), length, flags=_FLAGS, prot=mmap.PROT_READ,
-                               offset=offset)
-        except OSError as exc:
-            self.source.problem = f"cannot map the file: {exc.strerror or exc}"
-            self.data = _EMPTY
-            return
+        region = mmap.mmap(self.source.fileno(), length, flags=_FLAGS, prot=mmap.PROT_READ,
+                           offset=offset)
         # The array keeps the mapping alive for as long as a batch holds its bytes.
         self.data = np.frombuffer(region, dtype=np.uint8)
 

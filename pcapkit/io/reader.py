@@ -109,10 +109,7 @@ class CaptureReader:
             self._stop(None, _os_error_message(exc))
             return
         self.compressed = source.compressed
-        if self._mapped and can_map(source):
-            self._buffer = MappedWindow(source, self._chunk_bytes)
-        else:
-            self._buffer = ChunkBuffer(source, self._window_size(source))
+        self._buffer = self._window(source)
         buf = self._buffer
         if not buf.ensure(4):
             self._stop(0, self._source_problem() or (
@@ -129,6 +126,15 @@ class CaptureReader:
             self._open_pcapng()
         else:
             self._stop(0, f"not a pcap or pcapng file (it starts with {magic.hex(' ')})")
+
+    def _window(self, source) -> ChunkBuffer | MappedWindow:
+        """A mapped window where the file allows it, else a chunk buffer that reads."""
+        if self._mapped and can_map(source):
+            try:
+                return MappedWindow(source, self._chunk_bytes)
+            except OSError:
+                pass  # a filesystem that cannot map files: read it instead
+        return ChunkBuffer(source, self._window_size(source))
 
     def _window_size(self, source) -> int:
         """A chunk, or less for a small file (a 1 MiB floor lets a growing file grow)."""

@@ -191,6 +191,45 @@ def test_mapped_file_that_grows_is_read_to_its_current_end(tmp_path):
     assert reader.errors == [] and result == [p.data for p in PACKETS]
 
 
+def test_a_file_that_cannot_be_mapped_is_read_instead(tmp_path, monkeypatch):
+    """Some filesystems refuse mmap: the reader falls back to reading in chunks."""
+    import pcapkit.io.mapped as mapped
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(mapped.mmap, "mmap", refuse)
+    path = write(tmp_path, "nomap.pcap", pcap_file(PACKETS))
+    result = read_capture(path)
+    assert result.reader.errors == [] and not result.reader.mapped
+    assert result.packets == [p.data for p in PACKETS]
+
+
+def test_a_window_that_cannot_be_mapped_stops_reading_with_an_error(tmp_path, monkeypatch):
+    """Mapping the first window worked, a later one fails: the packets before it are
+    kept and the error names the file offset, like any other damage."""
+    import pcapkit.io.mapped as mapped
+
+    packets = [Packet(i, 0, frame(i, 100)) for i in range(400)]
+    path = write(tmp_path, "later.pcap", pcap_file(packets))
+    real, calls = mapped.mmap.mmap, []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(12, "Cannot allocate memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mapped.mmap, "mmap", second_fails)
+    result = read_capture(path, chunk_bytes=8192)
+    assert result.reader.mapped and len(result.reader.errors) == 1
+    error = result.reader.errors[0]
+    assert "cannot map the file: Cannot allocate memory" in error.message
+    got = len(result.packets)
+    assert 0 < got < len(packets) and result.packets == [p.data for p in packets[:got]]
+    assert error.offset == 24 + sum(16 + len(p.data) for p in packets[:got])
+
+
 @pytest.mark.parametrize("nanosecond", [False, True])
 def test_gzip_pcap(tmp_path, framer, nanosecond):
     raw = pcap_file(PACKETS, nanosecond=nanosecond)
