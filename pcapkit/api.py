@@ -14,6 +14,7 @@ from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
 from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
 from pcapkit.errors import CaptureError
+from pcapkit.io.mapped import release_pages
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
 PathLike = str | os.PathLike
@@ -127,12 +128,36 @@ def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
 
     def run(i: int) -> DnsPayloads | None:
         table, start = targets[i]
-        return decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
+        found = decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
+        batches[i] = None  # its window is unmapped once no batch holds it
+        return found
 
+    if len(shares) > 1:
+        _release_others(batches, shares[0])
     found = run_split(range(len(batches)), run, shares)
     for first, table in scratch:
         sink.window(first, table.n).copy_from(table)
     return sink, used, list(zip(bases, found, strict=True))
+
+
+def _release_others(batches: list, mine: range) -> None:
+    """Unmap, in this process, the windows only other processes' batches use: they
+    stay in the page cache for the children (and for redoing a failed child's
+    share), but do not count in this process's memory."""
+    keep = {id(_window_of(batches[i])) for i in mine}
+    released = set()
+    for i, batch in enumerate(batches):
+        window = _window_of(batch)
+        if i not in mine and id(window) not in keep and id(window) not in released:
+            released.add(id(window))
+            release_pages(batch.data)
+
+
+def _window_of(batch) -> object:
+    base = batch.data
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    return getattr(base, "obj", base)
 
 
 def _row_estimate(path: PathLike) -> int:

@@ -110,6 +110,22 @@ class MappedWindow(ByteWindow):
             return self.base + len(self.data)
 
 
+def release_pages(data: np.ndarray) -> None:
+    """Drop this process's page-table entries for the mapped window ``data`` views.
+
+    The bytes stay in the page cache and reading them again maps them back, so
+    nothing changes but the process's resident size: a process that holds many
+    windows it will not read again (the shares of a capture other processes
+    decode) need not count them. A no-op for memory that is not a mapped window.
+    """
+    base = data
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    region = base.obj if isinstance(base, memoryview) else base
+    if isinstance(region, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        region.madvise(mmap.MADV_DONTNEED)
+
+
 def _pages(n: int) -> int:
     """``n`` rounded up to whole pages."""
     return -(-n // _PAGE) * _PAGE

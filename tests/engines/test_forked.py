@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pcapkit.api as api
 import pcapkit.engines.forked as forked
 from pcapkit.api import decode_file
+from pcapkit.io.reader import open_capture
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 needs_fork = pytest.mark.skipif(not forked.can_fork(), reason="this platform cannot fork")
@@ -123,8 +126,10 @@ CAPTURES = sorted(p for p in FIXTURES.rglob("*")
 def test_every_fixture_decodes_the_same_split_or_not(monkeypatch):
     """Every committed capture (damaged, pcapng with several sections, gzip, tiny),
     cut into 7-packet batches spread over three processes, gives the same tables,
-    interfaces and errors as one process."""
+    interfaces and errors as one process. Small mapped windows, so the parent lets
+    go of the windows only the children read."""
     monkeypatch.setattr(forked, "MIN_SHARE", 1)
+    monkeypatch.setattr(api, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
     assert len(CAPTURES) > 100
     for path in CAPTURES:
         one = decode_file(path, batch_size=7, workers=1)
@@ -133,3 +138,30 @@ def test_every_fixture_decodes_the_same_split_or_not(monkeypatch):
         pd.testing.assert_frame_equal(one.dns, split.dns, obj=str(path))
         pd.testing.assert_frame_equal(one.interfaces, split.interfaces, obj=str(path))
         assert [str(e) for e in one.errors] == [str(e) for e in split.errors], path
+
+
+@needs_fork
+def test_decode_file_redoes_a_failed_childs_share(monkeypatch):
+    """A child that dies mid-way: the parent decodes that share itself, reading the
+    windows it had let go of again, and the tables are the same."""
+    path = FIXTURES / "kernel" / "node1-any.pcap"
+    one = decode_file(path, batch_size=29, workers=1)
+    monkeypatch.setattr(forked, "MIN_SHARE", 50)
+    monkeypatch.setattr(api, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
+    released = []
+    real_release = api.release_pages
+    monkeypatch.setattr(api, "release_pages", lambda data: released.append(1) or
+                        real_release(data))
+    parent = os.getpid()
+    real = api.decode_batch
+
+    def dies_in_children(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(7)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "decode_batch", dies_in_children)
+    split = decode_file(path, batch_size=29, workers=3)
+    assert released  # the parent had let go of windows it then had to read again
+    pd.testing.assert_frame_equal(one.packets, split.packets)
+    pd.testing.assert_frame_equal(one.dns, split.dns)
