@@ -5,24 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-import numpy as np
 import pandas as pd
 
 from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads, decode_batch
+from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
-from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
+from pcapkit.engines.split_decode import DnsParts, decode_split
 from pcapkit.errors import CaptureError
-from pcapkit.io.mapped import release_pages
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
 PathLike = str | os.PathLike
-
-
-#: DNS payloads not parsed yet, each batch's paired with the packet-table row
-#: its first packet landed on
-DnsParts = list[tuple[int, DnsPayloads | None]]
 
 
 class Decoded:
@@ -84,7 +77,7 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
     name = str(path)
     with open_capture(path, batch_size=batch_size) as reader:
         if reader.mapped and workers != 1:
-            sink, used, parts = _decode_split(reader, cfg, workers)
+            sink, used, parts = decode_split(reader, cfg, workers)
         else:
             sink, used, parts = _decode_stream(reader, cfg, _row_estimate(path))
         packets = packet_frame(sink, used, name, reader.interfaces)
@@ -104,60 +97,6 @@ def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
         parts.append((used, decode_batch(batch, cfg, out=sink.window(used, len(batch))).dns))
         used += len(batch)
     return sink, used, parts
-
-
-def _decode_split(reader: CaptureReader, cfg: DecodeConfig,
-                  workers: int | None) -> tuple[ColumnBuffers, int, DnsParts]:
-    """Frame the whole (mapped) file, then decode its batches over several
-    processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
-    scratch table in shared memory, copied into the file's table afterwards."""
-    batches = list(reader.batches())
-    sizes = [len(b) for b in batches]
-    used = sum(sizes)
-    bases = np.cumsum([0, *sizes[:-1]]).tolist() if batches else []
-    shares = split_shares(sizes, worker_count(used, workers))
-    sink = ColumnBuffers(used, DECODED_COLUMNS)
-    targets = [(sink, base) for base in bases]
-    scratch = []
-    for share in shares[1:]:
-        first = bases[share[0]]
-        table = ColumnBuffers(sum(sizes[i] for i in share), DECODED_COLUMNS, shared_zeros)
-        scratch.append((first, table))
-        for i in share:
-            targets[i] = (table, bases[i] - first)
-
-    def run(i: int) -> DnsPayloads | None:
-        table, start = targets[i]
-        found = decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
-        batches[i] = None  # its window is unmapped once no batch holds it
-        return found
-
-    if len(shares) > 1:
-        _release_others(batches, shares[0])
-    found = run_split(range(len(batches)), run, shares)
-    for first, table in scratch:
-        sink.window(first, table.n).copy_from(table)
-    return sink, used, list(zip(bases, found, strict=True))
-
-
-def _release_others(batches: list, mine: range) -> None:
-    """Unmap, in this process, the windows only other processes' batches use: they
-    stay in the page cache for the children (and for redoing a failed child's
-    share), but do not count in this process's memory."""
-    keep = {id(_window_of(batches[i])) for i in mine}
-    released = set()
-    for i, batch in enumerate(batches):
-        window = _window_of(batch)
-        if i not in mine and id(window) not in keep and id(window) not in released:
-            released.add(id(window))
-            release_pages(batch.data)
-
-
-def _window_of(batch) -> object:
-    base = batch.data
-    while getattr(base, "base", None) is not None:
-        base = base.base
-    return getattr(base, "obj", base)
 
 
 def _row_estimate(path: PathLike) -> int:

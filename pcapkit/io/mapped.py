@@ -110,6 +110,15 @@ class MappedWindow(ByteWindow):
             return self.base + len(self.data)
 
 
+def mapping_of(data: np.ndarray) -> mmap.mmap | None:
+    """The mapped window an array of batch bytes views (None for other memory)."""
+    base = data
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    region = base.obj if isinstance(base, memoryview) else base
+    return region if isinstance(region, mmap.mmap) else None
+
+
 def release_pages(data: np.ndarray) -> None:
     """Drop this process's page-table entries for the mapped window ``data`` views.
 
@@ -118,11 +127,8 @@ def release_pages(data: np.ndarray) -> None:
     windows it will not read again (the shares of a capture other processes
     decode) need not count them. A no-op for memory that is not a mapped window.
     """
-    base = data
-    while isinstance(base, np.ndarray) and base.base is not None:
-        base = base.base
-    region = base.obj if isinstance(base, memoryview) else base
-    if isinstance(region, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+    region = mapping_of(data)
+    if region is not None and hasattr(mmap, "MADV_DONTNEED"):
         region.madvise(mmap.MADV_DONTNEED)
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import pcapkit.api as api
 import pcapkit.engines.forked as forked
+import pcapkit.engines.split_decode as split_decode
 from pcapkit.api import decode_file
 from pcapkit.io.reader import open_capture
 
@@ -89,7 +90,7 @@ def test_decode_file_split_over_processes_gives_the_same_tables(monkeypatch):
         shares.append(len(split))
         return real(tasks, run, split)
 
-    monkeypatch.setattr("pcapkit.api.run_split", counting)
+    monkeypatch.setattr(split_decode, "run_split", counting)
     split = decode_file(path, batch_size=29, workers=3)
     assert shares == [3]
     pd.testing.assert_frame_equal(one.packets, split.packets)
@@ -149,18 +150,18 @@ def test_decode_file_redoes_a_failed_childs_share(monkeypatch):
     monkeypatch.setattr(forked, "MIN_SHARE", 50)
     monkeypatch.setattr(api, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
     released = []
-    real_release = api.release_pages
-    monkeypatch.setattr(api, "release_pages", lambda data: released.append(1) or
+    real_release = split_decode.release_pages
+    monkeypatch.setattr(split_decode, "release_pages", lambda data: released.append(1) or
                         real_release(data))
     parent = os.getpid()
-    real = api.decode_batch
+    real = split_decode.decode_batch
 
     def dies_in_children(*args, **kwargs):
         if os.getpid() != parent:
             os._exit(7)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api, "decode_batch", dies_in_children)
+    monkeypatch.setattr(split_decode, "decode_batch", dies_in_children)
     split = decode_file(path, batch_size=29, workers=3)
     assert released  # the parent had let go of windows it then had to read again
     pd.testing.assert_frame_equal(one.packets, split.packets)

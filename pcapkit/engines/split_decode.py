@@ -1,0 +1,72 @@
+"""Decoding one mapped capture over several processes into one table.
+
+The whole file is framed first (the C framer, ~0.1 s per million records), so
+the batches and their rows are known; the batches are then cut into shares of
+about equal size (:func:`pcapkit.engines.forked.split_shares`). The parent
+decodes the first share straight into the table; each forked child decodes its
+share into a scratch table in shared memory, which the parent copies into the
+table afterwards. The table itself is private memory, as any other: a process
+the user forks later cannot write through to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads, decode_batch
+from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
+from pcapkit.io.mapped import mapping_of, release_pages
+from pcapkit.io.reader import CaptureReader
+
+#: DNS payloads not parsed yet, each batch's paired with the packet-table row
+#: its first packet landed on
+DnsParts = list[tuple[int, DnsPayloads | None]]
+
+
+def decode_split(reader: CaptureReader, cfg: DecodeConfig,
+                  workers: int | None) -> tuple[ColumnBuffers, int, DnsParts]:
+    """Frame the whole (mapped) file, then decode its batches over several
+    processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
+    scratch table in shared memory, copied into the file's table afterwards."""
+    batches = list(reader.batches())
+    sizes = [len(b) for b in batches]
+    used = sum(sizes)
+    bases = np.cumsum([0, *sizes[:-1]]).tolist() if batches else []
+    shares = split_shares(sizes, worker_count(used, workers))
+    sink = ColumnBuffers(used, DECODED_COLUMNS)
+    targets = [(sink, base) for base in bases]
+    scratch = []
+    for share in shares[1:]:
+        first = bases[share[0]]
+        table = ColumnBuffers(sum(sizes[i] for i in share), DECODED_COLUMNS, shared_zeros)
+        scratch.append((first, table))
+        for i in share:
+            targets[i] = (table, bases[i] - first)
+
+    def run(i: int) -> DnsPayloads | None:
+        table, start = targets[i]
+        found = decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
+        batches[i] = None  # its window is unmapped once no batch holds it
+        return found
+
+    if len(shares) > 1:
+        _release_others(batches, shares[0])
+    found = run_split(range(len(batches)), run, shares)
+    for first, table in scratch:
+        sink.window(first, table.n).copy_from(table)
+    return sink, used, list(zip(bases, found, strict=True))
+
+
+def _release_others(batches: list, mine: range) -> None:
+    """Unmap, in this process, the windows only other processes' batches use: they
+    stay in the page cache for the children (and for redoing a failed child's
+    share), but do not count in this process's memory."""
+    keep = {id(mapping_of(batches[i].data)) for i in mine}
+    released = set()
+    for i, batch in enumerate(batches):
+        window = mapping_of(batch.data)
+        if i not in mine and id(window) not in keep and id(window) not in released:
+            released.add(id(window))
+            release_pages(batch.data)
