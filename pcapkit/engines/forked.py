@@ -1,23 +1,19 @@
-"""Splitting one capture's decoding over every core with forked workers.
+"""Work split over forked processes that write into shared memory.
 
 Decoding holds the GIL most of the time, so threads do not help (two give
-1.2x) and a process pool that sends tables back pays as much for the transfer
-as for the decoding (see :mod:`pcapkit.engines.local`).  Forked children need
-neither: they inherit the framed batches and the mapped capture, and write
-their rows straight into a table in shared memory that the parent allocated
-before forking.  All that travels back through a pipe is the small per-batch
-result (where the DNS payloads are).
+1.2x), and a process pool that sends tables back pays as much for the
+transfer as for the decoding (see :mod:`pcapkit.engines.local`). Forked
+children need neither: they inherit what the parent prepared (framed batches,
+the mapped capture) and write their bulk output into memory shared with the
+parent, allocated before forking (:func:`shared_zeros`). Only small results
+travel back, pickled through a pipe. :mod:`pcapkit.engines.split_decode` uses
+this for ``decode_file``.
 
-A child that fails in any way (an exception, a signal, a short pipe) has its
-share decoded again in the parent: decoding is deterministic and writes only
-its own rows, so doing a share twice is harmless, and the result never
-depends on whether forking worked.
-
-Shared memory is only scratch space: the caller copies the children's rows into
-its own private table afterwards (a memory copy, cheap next to decoding), so
-the tables users get behave like any other memory: a process the user forks
-later does not write through to the parent's DataFrame.  On platforms without ``fork`` everything
-runs in the calling process.
+A child that fails in any way (an exception, an exit, a signal, a short pipe)
+has its share run again in the parent, so work given to :func:`run_split` must
+be deterministic and write only its own output: doing a share twice is then
+harmless, and the result never depends on whether forking worked. On
+platforms without ``fork`` everything runs in the calling process.
 """
 
 from __future__ import annotations
@@ -94,10 +90,10 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], shares: Sequence[range]
         for share in shares[1:]:
             children.append((share, _fork([tasks[i] for i in share], run)))
         results: list[R] = [run(tasks[i]) for i in shares[0]]
-        for share, child in children:
+        while children:
+            share, child = children.pop(0)  # collected: not to be killed any more
             done = _collect(*child)
             results.extend(done if done is not None else [run(tasks[i]) for i in share])
-        children = []
         return results
     finally:
         for _, (pid, fd) in children:  # interrupted: do not leave children behind
