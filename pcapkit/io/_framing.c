@@ -58,6 +58,18 @@ enum {
 #define PREFETCH(p) ((void)0)
 #endif
 
+/* Prefetch the cache lines from ``fetched`` up to a page past ``pos`` (never past
+ * ``end``); returns the new ``fetched``. */
+static inline Py_ssize_t
+prefetch_ahead(const uint8_t *data, Py_ssize_t fetched, Py_ssize_t pos, Py_ssize_t end)
+{
+    while (fetched < pos + PREFETCH_AHEAD && fetched < end) {
+        PREFETCH(data + fetched);
+        fetched += 64;
+    }
+    return fetched;
+}
+
 static inline uint32_t
 read_u32(const uint8_t *p, int swapped)
 {
@@ -280,10 +292,7 @@ frame_pcap(PyObject *module, PyObject *args)
             break;
         }
         h = data + pos;
-        while (fetched < pos + PREFETCH_AHEAD && fetched < end) {
-            PREFETCH(data + fetched);
-            fetched += 64;
-        }
+        fetched = prefetch_ahead(data, fetched, pos, end);
         caplen = read_u32(h + 8, swapped);
         if ((long long)caplen > max_caplen) {
             status = STATUS_CAPLEN_TOO_BIG;
@@ -396,10 +405,7 @@ frame_pcapng(PyObject *module, PyObject *args)
             break;
         }
         b = data + pos;
-        while (fetched < pos + PREFETCH_AHEAD && fetched < end) {
-            PREFETCH(data + fetched);
-            fetched += 64;
-        }
+        fetched = prefetch_ahead(data, fetched, pos, end);
         type = read_u32(b, swapped);
         if (type != EPB_TYPE && type != SPB_TYPE) {
             status = STATUS_OTHER_BLOCK;
