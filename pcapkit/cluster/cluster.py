@@ -30,6 +30,7 @@ from pcapkit.cluster.tables import (
     nodes_table,
     pods_table,
     policies_table,
+    service_backends_table,
     services_table,
 )
 from pcapkit.cluster.timeutil import parse_time, to_timestamp
@@ -141,6 +142,11 @@ class Cluster:
         from pcapkit.cluster.explain import explain_connection
 
         return explain_connection(self, src, dst, port, proto, self.time_ns(at)).verdict
+
+    def service_backends(self) -> pd.DataFrame:
+        """Service address/port/transport -> backend pod address/port/pod (one row each;
+        columns ``tables.SERVICE_BACKEND_COLUMNS``), from ``services`` and ``endpoints``."""
+        return service_backends_table(self.services, self.endpoints)
 
     def pod(self, ref: str, at: Any = None) -> dict[str, Any]:
         """The Pod object for "namespace/name" or a unique pod name."""

@@ -1,4 +1,5 @@
-"""The DataFrames a Cluster exposes: pods, services, nodes, policies, endpoints, networks.
+"""The DataFrames a Cluster exposes: pods, services, nodes, policies, endpoints, networks,
+and the Service -> backend address table derived from services and endpoints.
 
 Column lists are fixed (and documented in docs/cluster.md) so an empty export still yields
 tables with the expected columns.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import multus
@@ -46,6 +48,9 @@ NETWORK_COLUMNS = [
     "namespace", "pod", "network", "interface", "ips", "mac", "default", "reported",
     "cni_type", "master", "definition_found",
 ]
+SERVICE_BACKEND_COLUMNS = ["service_ip", "service_port", "transport", "backend_ip",
+                           "backend_port", "backend_pod"]
+"""Columns of a Service -> backend table (one row per service address/port and backend)."""
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -110,6 +115,40 @@ def services_table(records: list[ServiceRecord]) -> pd.DataFrame:
 def endpoints_table(records: list[ServiceRecord]) -> pd.DataFrame:
     """One row per (service, port, backend address)."""
     return _frame([row for s in records for row in s.backends], ENDPOINT_COLUMNS)
+
+
+def empty_service_backends() -> pd.DataFrame:
+    """A Service -> backend table without rows (ports int64, the rest object)."""
+    return pd.DataFrame({c: pd.Series(dtype=np.int64 if c in ("service_port", "backend_port")
+                                      else object) for c in SERVICE_BACKEND_COLUMNS})
+
+
+def service_backends_table(services: pd.DataFrame, endpoints: pd.DataFrame) -> pd.DataFrame:
+    """Service address/port/transport -> backend pod address/port/pod.
+
+    Every cluster IP of every Service with its backends (``endpoints``); backends whose
+    target port is unknown (a named port no pod declares) are left out.
+    """
+    if services.empty or endpoints.empty:
+        return empty_service_backends()
+    ips = services[["namespace", "name", "cluster_ips"]].explode("cluster_ips")
+    ips = ips.rename(columns={"name": "service", "cluster_ips": "service_ip"})
+    ips = ips[ips["service_ip"].notna()]
+    rows = endpoints.merge(ips, on=["namespace", "service"])
+    rows = rows[rows["service_port"].notna() & rows["target_port"].notna()
+                & rows["ip"].notna() & rows["protocol"].notna()]
+    if rows.empty:
+        return empty_service_backends()
+    pods = rows["pod"].astype(object)
+    return pd.DataFrame({
+        "service_ip": rows["service_ip"].astype(str).to_numpy(dtype=object),
+        "service_port": rows["service_port"].to_numpy(dtype=np.int64),
+        "transport": rows["protocol"].astype(str).str.lower().to_numpy(dtype=object),
+        "backend_ip": rows["ip"].astype(str).to_numpy(dtype=object),
+        "backend_port": rows["target_port"].to_numpy(dtype=np.int64),
+        "backend_pod": pods.where(pods.notna(), None).to_numpy(dtype=object),
+    }).drop_duplicates(["service_ip", "service_port", "transport", "backend_ip",
+                        "backend_port"]).reset_index(drop=True)
 
 
 def nodes_table(nodes: dict[str, NodeInfo]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pcapkit.dnstx.columns import DNS_TX_COLUMNS
 from pcapkit.dnstx.icmp import link_icmp_errors
 from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces, enrich_endpoints
 from pcapkit.dnstx.messages import distinct_messages, sighting_points
-from pcapkit.dnstx.nat import backend_views, merge_service_dnat, service_backends
+from pcapkit.dnstx.nat import backend_views, merge_service_dnat
 from pcapkit.dnstx.pairing import orient, pair_messages
 from pcapkit.dnstx.retries import find_retries
 from pcapkit.dnstx.searchpath import find_search_paths
@@ -250,7 +250,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     tx = _base_table(messages, view, pairs)
     tx = merge_service_dnat(tx, messages["packet_id"].to_numpy(dtype=np.int64),
                             _point_check(dns, packets),
-                            service_backends(cluster) if cluster is not None else None,
+                            cluster.service_backends() if cluster is not None else None,
                             seconds_to_ns(nat_window))
 
     # Retries follow what the client saw: a reply lost after the DNAT point settled nothing.

@@ -27,63 +27,17 @@ Each S takes the nearest B (each B is used once). The merged transaction keeps S
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster.tables import SERVICE_BACKEND_COLUMNS, empty_service_backends
 from pcapkit.dnstx.arrays import group_codes, joint_group_codes
-
-MAPPING_COLUMNS = ["service_ip", "service_port", "transport", "backend_ip", "backend_port",
-                   "backend_pod"]
-"""Columns of a Service -> backend table (one row per service address/port and backend)."""
 
 _EXCHANGE = ["client", "client_port", "transport", "dns_id", "qname_lc", "qtype"]
 
 PointCheck = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(packet ids of side S, packet ids of side B) -> True where one capture point saw both."""
-
-
-def _empty_mapping() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c not in ("service_port", "backend_port")
-                                      else np.int64) for c in MAPPING_COLUMNS})
-
-
-def service_backends(cluster: Any) -> pd.DataFrame:
-    """Service address/port/transport -> backend pod address/port/pod, from the snapshot.
-
-    Every cluster IP of every Service with its backends (``Cluster.endpoints``); backends
-    whose target port is unknown (a named port no pod declares) are left out.
-    """
-    services = getattr(cluster, "services", None)
-    endpoints = getattr(cluster, "endpoints", None)
-    if not isinstance(services, pd.DataFrame) or not isinstance(endpoints, pd.DataFrame) \
-            or services.empty or endpoints.empty:
-        return _empty_mapping()
-    needed_services = {"namespace", "name", "cluster_ips"}
-    needed_endpoints = {"namespace", "service", "service_port", "protocol", "ip", "target_port",
-                        "pod"}
-    if not needed_services <= set(services.columns) \
-            or not needed_endpoints <= set(endpoints.columns):
-        return _empty_mapping()
-    ips = services[["namespace", "name", "cluster_ips"]].explode("cluster_ips")
-    ips = ips.rename(columns={"name": "service", "cluster_ips": "service_ip"})
-    ips = ips[ips["service_ip"].notna()]
-    rows = endpoints.merge(ips, on=["namespace", "service"])
-    rows = rows[rows["service_port"].notna() & rows["target_port"].notna()
-                & rows["ip"].notna() & rows["protocol"].notna()]
-    if rows.empty:
-        return _empty_mapping()
-    pods = rows["pod"].astype(object)
-    return pd.DataFrame({
-        "service_ip": rows["service_ip"].astype(str).to_numpy(dtype=object),
-        "service_port": rows["service_port"].to_numpy(dtype=np.int64),
-        "transport": rows["protocol"].astype(str).str.lower().to_numpy(dtype=object),
-        "backend_ip": rows["ip"].astype(str).to_numpy(dtype=object),
-        "backend_port": rows["target_port"].to_numpy(dtype=np.int64),
-        "backend_pod": pods.where(pods.notna(), None).to_numpy(dtype=object),
-    }).drop_duplicates(["service_ip", "service_port", "transport", "backend_ip",
-                        "backend_port"]).reset_index(drop=True)
 
 
 def _response_nested(tx: pd.DataFrame, s: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -129,7 +83,7 @@ def infer_service_backends(tx: pd.DataFrame, packet_ids: np.ndarray, same_point:
     """
     queries = np.flatnonzero(tx["has_query"].to_numpy())
     if len(queries) < 2:
-        return _empty_mapping()
+        return empty_service_backends()
     part = tx.iloc[queries]
     key = group_codes(part, [*_EXCHANGE, "server_port"])
     t = part["query_t"].to_numpy()
@@ -139,7 +93,7 @@ def infer_service_backends(tx: pd.DataFrame, packet_ids: np.ndarray, same_point:
     candidate = np.flatnonzero((key[1:] == key[:-1]) & (server[1:] != server[:-1])
                                & (t[1:] > t[:-1]) & (t[1:] - t[:-1] <= window_ns))
     if not len(candidate):
-        return _empty_mapping()
+        return empty_service_backends()
     s, b = rows[candidate], rows[candidate + 1]
     ok = _response_nested(tx, s, b) & _seen_apart(tx, s, b, packet_ids, same_point)
     pairs = pd.DataFrame({
@@ -158,7 +112,7 @@ def infer_service_backends(tx: pd.DataFrame, packet_ids: np.ndarray, same_point:
     accepted = verdict[verdict["ok"] & ~verdict["service_ip"].isin(backends | clients)
                        & ~verdict["backend_ip"].isin(services)]
     out = accepted[address_pair].assign(backend_pod=None)
-    return out[MAPPING_COLUMNS].reset_index(drop=True)
+    return out[SERVICE_BACKEND_COLUMNS].reset_index(drop=True)
 
 
 def match_service_backend(tx: pd.DataFrame, mapping: pd.DataFrame, window_ns: int, *,

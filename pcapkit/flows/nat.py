@@ -17,7 +17,7 @@ has the same sequence number on both when both saw one (DNAT never rewrites it),
 
 * with a cluster: S's responder address/port is a Service cluster IP and port and B's one
   of its backends (address and target port) for that protocol, the table
-  :func:`pcapkit.dnstx.nat.service_backends` builds for DNS;
+  :meth:`pcapkit.cluster.Cluster.service_backends` gives;
 * without one (a guess, kept conservative): TCP only; both flows saw the client's SYN with
   the same sequence number, to different responders, and B started strictly after S.
 
@@ -201,6 +201,4 @@ def cluster_mapping(cluster: Any, addresses: np.ndarray) -> pd.DataFrame | None:
     """The Service -> backend table of ``cluster`` in flow codes, None without a cluster."""
     if cluster is None:
         return None
-    from pcapkit.dnstx.nat import service_backends
-
-    return mapping_codes(service_backends(cluster), addresses)
+    return mapping_codes(cluster.service_backends(), addresses)

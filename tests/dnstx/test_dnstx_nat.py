@@ -7,23 +7,13 @@ import pandas as pd
 import pytest
 from dnstx_helpers import SCENARIOS, scenario
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.dnstx import DNS_TX_COLUMNS, build_dns_transactions
-from pcapkit.dnstx.nat import service_backends
 from pcapkit.errors import PcapkitError
 
 SERVICE, BACKEND, COREDNS_POD = "10.96.0.10", "10.244.2.20", "coredns-5d78c9869d-8xk2p"
 NAT_COLUMNS = ["server_backend", "server_backend_port", "server_backend_pod", "nat",
                "nat_reply_seen"]
-
-
-def test_the_flannel_snapshot_maps_kube_dns_to_its_coredns_pod(flannel_cluster):
-    mapping = service_backends(flannel_cluster)
-    dns = mapping[(mapping["service_ip"] == SERVICE) & (mapping["service_port"] == 53)]
-    assert set(zip(dns["transport"], dns["backend_ip"], dns["backend_port"],
-                   dns["backend_pod"], strict=True)) == {
-        ("udp", BACKEND, 53, COREDNS_POD), ("tcp", BACKEND, 53, COREDNS_POD)}
-    assert service_backends(None).empty
 
 
 def test_the_nat_columns_are_part_of_the_contract():
