@@ -94,7 +94,7 @@ def run_pipeline(path: str) -> dict:
     """Every stage in order, timed one by one; a failure skips the stages that need it."""
     # Imported before the clock starts, like the other workers (``import pcapkit``
     # alone loads nothing: the package imports its API lazily).
-    import pcapkit.api  # noqa: F401
+    import pcapkit.decode.files  # noqa: F401
     import pcapkit.dnstx  # noqa: F401
     import pcapkit.flows  # noqa: F401
     import pcapkit.vantage  # noqa: F401

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pcapkit.api import Decoded, decode_files
 from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.files import Decoded, decode_files
+from pcapkit.errors import PcapkitError
 
 if TYPE_CHECKING:
     from pcapkit.cluster import Cluster
+    from pcapkit.dnstx import DnsOptions
+    from pcapkit.flows import FlowOptions
     from pcapkit.vantage import Vantage
 
 PathLike = str | os.PathLike
@@ -30,11 +33,12 @@ class Capture:
     def __init__(self, paths: Iterable[PathLike] | PathLike, *,
                  snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
                  nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
-                 window: float = 1.0, flow_options: Mapping[str, float] | None = None,
-                 dns_options: Mapping[str, object] | None = None) -> None:
+                 window: float = 1.0, flow_options: FlowOptions | None = None,
+                 dns_options: DnsOptions | None = None) -> None:
         self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-        self._flow_options = dict(flow_options or {})
-        self._dns_options = dict(dns_options or {})
+        _check_options(flow_options, dns_options)
+        self._flow_options = flow_options
+        self._dns_options = dns_options
         self._snapshot = snapshot
         self._nodes = dict(nodes) if nodes else None
         self._config = config
@@ -97,7 +101,7 @@ class Capture:
         from pcapkit.flows import assemble_flows, enrich_flows
 
         flows, flow_id = assemble_flows(self.distinct, self.sightings, cluster=self.cluster,
-                                        **self._flow_options)
+                                        options=self._flow_options)
         if self.cluster is not None:
             flows = enrich_flows(flows, self.cluster)
         return flows, flow_id
@@ -118,7 +122,7 @@ class Capture:
         from pcapkit.dnstx import build_dns_transactions
 
         return build_dns_transactions(self.decoded.dns, self.packets, self.cluster,
-                                      **self._dns_options)
+                                      options=self._dns_options)
 
     @property
     def dns_messages(self) -> pd.DataFrame:
@@ -131,20 +135,33 @@ class Capture:
         return f"<pcapkit.Capture {files} path(s), {state}>"
 
 
+def _check_options(flow_options: object, dns_options: object) -> None:
+    """A PcapkitError unless each options object is None or its stage's options class."""
+    if flow_options is None and dns_options is None:
+        return
+    from pcapkit.dnstx import DnsOptions
+    from pcapkit.flows import FlowOptions
+
+    for name, value, kind in (("flow_options", flow_options, FlowOptions),
+                              ("dns_options", dns_options, DnsOptions)):
+        if value is not None and not isinstance(value, kind):
+            raise PcapkitError(f"{name} must be a {kind.__module__.rsplit('.', 1)[0]}."
+                               f"{kind.__name__}, not {type(value).__name__}")
+
+
 def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural name
          snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
          nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
-         window: float = 1.0, flow_options: Mapping[str, float] | None = None,
-         dns_options: Mapping[str, object] | None = None) -> Capture:
+         window: float = 1.0, flow_options: FlowOptions | None = None,
+         dns_options: DnsOptions | None = None) -> Capture:
     """Open an incident's captures (files or directories) and, optionally, its cluster export.
 
     ``nodes`` maps a file to the node it was captured on when paths do not say;
     ``window`` is how close in time two sightings of one packet must be (seconds,
-    after clock correction); ``flow_options`` go to :func:`pcapkit.flows.assemble_flows`
-    (``udp_timeout``, ``icmp_timeout``, ``tcp_timeout``, ``nat_window``, ``merge_nat``)
-    and ``dns_options`` to
-    :func:`pcapkit.dnstx.build_dns_transactions` (``timeout``, ``cluster_domain``,
-    ``nat_window`` ...).
+    after clock correction); ``flow_options`` (a :class:`pcapkit.flows.FlowOptions`) go
+    to :func:`pcapkit.flows.assemble_flows` and ``dns_options`` (a
+    :class:`pcapkit.dnstx.DnsOptions`) to :func:`pcapkit.dnstx.build_dns_transactions`;
+    None: their defaults.
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
                    flow_options=flow_options, dns_options=dns_options)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pcapkit.export import ENCODINGS, STATISTICS, write_packets_parquet
+from pcapkit.decode.parquet import ENCODINGS, STATISTICS, write_packets_parquet
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 THREE_INTERFACES = FIXTURES / "crafted" / "pcapng-three-interfaces-gadget.pcapng"

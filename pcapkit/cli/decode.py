@@ -41,16 +41,17 @@ def decode(paths: tuple[str, ...], fmt: str, output: str | None, workers: int | 
     config = DecodeConfig.build(vxlan_ports=vxlan_ports, geneve_ports=geneve_ports,
                                 dns_ports=dns_ports, extra=True, dns=table == "dns")
     if fmt == "parquet" and output and table is None and _is_directory(output):
-        from pcapkit.export import write_packets_dataset  # one part per capture, in parallel
+        # one part per capture, in parallel
+        from pcapkit.decode.parquet import write_packets_dataset
 
         _, errors = write_packets_dataset(paths, output, config, workers=workers)
     elif fmt == "parquet" and output and table is None:  # stream: bounded memory, both cores
-        from pcapkit.export import write_packets_parquet
+        from pcapkit.decode.parquet import write_packets_parquet
 
         _, errors = write_packets_parquet(paths, output, config)
     else:
-        from pcapkit.api import decode_files
         from pcapkit.cli.output import write_frame
+        from pcapkit.decode.files import decode_files
 
         result = decode_files(paths, config=config)
         frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "",

@@ -1,6 +1,6 @@
 """The packet table's columns in schema order, and their Arrow form.
 
-Pandas-free on purpose: streaming a capture to Parquet (``pcapkit.export``)
+Pandas-free on purpose: streaming a capture to Parquet (``pcapkit.decode.parquet``)
 goes from column buffers to Arrow directly, and does not pay for importing
 pandas. The pandas form of the same table is built in ``table.py``.
 """
@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from pcapkit.decode.columns import ARROW_DICTIONARY, ColumnBuffers, to_arrow
+from pcapkit.decode.buffers import ARROW_DICTIONARY, ColumnBuffers, to_arrow
 from pcapkit.decode.encap import path_name
 from pcapkit.decode.link import PKT_TYPES
 from pcapkit.decode.packets import ERROR_NAMES
 from pcapkit.io.records import Interface
-from pcapkit.schema import PACKET_COLUMNS
+from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
 
 #: how the integer codes of each category column read
 CODE_NAMES: dict[str, Callable[[int], str]] = {
@@ -38,7 +38,7 @@ def packet_columns(cols: ColumnBuffers, n: int, file: str,
                    interfaces: Sequence[Interface]) -> Iterator[ColumnParts]:
     """(name, kind, values, valid, code names) of every packet column, in schema order."""
     names = {i.index: interface_name(i) for i in interfaces}
-    for column in PACKET_COLUMNS:
+    for column in DECODED_PACKET_COLUMNS:
         if column.name == "file":
             yield "file", "category", np.zeros(n, np.int64), np.ones(n, bool), lambda _: file
         elif column.name == "interface":
@@ -69,7 +69,7 @@ def packet_schema() -> pa.Schema:
     itself, so that ``pandas.read_parquet`` gives back nullable integers,
     booleans, UTC timestamps and categoricals exactly as :func:`decode_files` does."""
     fields, described = [], []
-    for column in PACKET_COLUMNS:
+    for column in DECODED_PACKET_COLUMNS:
         kind = column.kind
         if kind in _ARROW_TYPES:
             fields.append(pa.field(column.name, _ARROW_TYPES[kind]))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pcapkit.decode.buffers import V4_MAPPED
 from pcapkit.decode.bytes import Header, PacketBytes, isin_small
-from pcapkit.decode.columns import V4_MAPPED
 
 # IPv6 extension headers that share the (next header, length in 8-octet units) layout.
 IPV6_GENERIC_EXT = (0, 43, 60, 135, 139, 140)  # hop-by-hop, routing, dest opts, MIPv6, HIP, shim6

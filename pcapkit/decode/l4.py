@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.bytes import Header, PacketBytes, isin_small
-from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.ip import IPLayer, parse_ip
 
 TCP, UDP, SCTP, ICMP, ICMPV6 = 6, 17, 132, 1, 58

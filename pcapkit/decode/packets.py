@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.bytes import PacketBytes, isin_small
-from pcapkit.decode.columns import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.dns.payloads import DnsPayloads, find_dns_payloads
 from pcapkit.decode.encap import (
     INNER_ETHERNET,
     INNER_IPV4,
@@ -27,10 +28,10 @@ from pcapkit.decode.encap import (
     registered,
 )
 from pcapkit.decode.ip import IPLayer, parse_ip
-from pcapkit.decode.l4 import TCP, TRANSPORT_COLUMNS, UDP, udp_ports, write_transport
+from pcapkit.decode.l4 import TRANSPORT_COLUMNS, UDP, udp_ports, write_transport
 from pcapkit.decode.link import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethernet, link_layer
 from pcapkit.io.records import RecordBatch
-from pcapkit.schema import PACKET_COLUMNS
+from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
 
 ERR_TUNNEL, ERR_TOO_DEEP = 6, 7
 #: decode_error vocabulary (codes from ip.py, l4.py and here)
@@ -45,7 +46,7 @@ ERROR_NAMES = {
 }
 
 #: every column but the file name, which is the same for a whole file
-DECODED_COLUMNS = tuple(c for c in PACKET_COLUMNS if c.name != "file")
+DECODED_COLUMNS = tuple(c for c in DECODED_PACKET_COLUMNS if c.name != "file")
 IP_COLUMNS = ("src", "dst", "ip_version", "proto", "ttl", "ip_id", "ip_len", "frag_offset",
               "more_fragments", "dont_fragment")
 INNER_COLUMNS = IP_COLUMNS + TRANSPORT_COLUMNS
@@ -248,7 +249,7 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
     cols.put("decode_error", ALL, errors, errors > 0)
     if final is None:
         return None
-    return _dns_payloads(pb, cols, final.l4, final.end, final.ok, config, first_row)
+    return find_dns_payloads(pb, cols, final.l4, final.end, final.ok, config, first_row)
 
 
 class _FinalLayer:
@@ -333,72 +334,3 @@ def _tunnel_layer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, tunnel: 
     if final is not None:
         final.ok[r] = False
     return r, (start, np.where(is_v4, 4, 6).astype(np.uint8))
-
-
-@dataclass
-class DnsPayloads:
-    """Where the DNS messages of a batch are, to be parsed in one call."""
-
-    rows: np.ndarray        # packet rows in the batch
-    start: np.ndarray       # position of each payload in ``data``
-    length: np.ndarray      # captured payload bytes
-    tcp: np.ndarray
-    complete: np.ndarray    # the capture holds the whole payload
-    fragment: np.ndarray    # first fragment of a fragmented datagram
-    data: np.ndarray | None = None  # the payload bytes, once compacted
-
-    @staticmethod
-    def concat(parts: list[DnsPayloads]) -> DnsPayloads | None:
-        if not parts:
-            return None
-        return DnsPayloads(*(np.concatenate([getattr(p, f) for p in parts])
-                             for f in ("rows", "start", "length", "tcp", "complete", "fragment")))
-
-    def compact(self, source: np.ndarray) -> DnsPayloads:
-        """The same payloads with their bytes copied out of ``source`` (the batch's
-        buffer, which the reader reuses), back to back."""
-        starts = np.zeros(len(self.length), np.int64)
-        np.cumsum(self.length[:-1], out=starts[1:])
-        index = np.repeat(self.start - starts, self.length) + np.arange(int(self.length.sum()))
-        return DnsPayloads(self.rows, starts, self.length, self.tcp, self.complete,
-                           self.fragment, source[index])
-
-    def parse(self) -> object:
-        """The DNS table of these payloads (a DataFrame, one row each)."""
-        from pcapkit.decode.dns import parse_dns_batch
-
-        assert self.data is not None, "compact() the payloads before parsing them"
-        frame = parse_dns_batch(self.data, self.start, self.length, self.tcp, self.complete)
-        # The first fragment of a datagram holds the DNS header and question but not
-        # the whole message; pcapkit does not reassemble IP fragments.
-        if self.fragment.any():
-            frame.loc[self.fragment, "incomplete"] = True
-            frame.loc[self.fragment, "error"] = "first IP fragment of the message (not reassembled)"
-        return frame
-
-
-def _dns_payloads(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,
-                  ok: np.ndarray, config: DecodeConfig, first_row: int) -> DnsPayloads | None:
-    """Find DNS payloads: UDP or TCP on a DNS port, at the innermost layer."""
-    proto = cols.values["proto"]
-    valid = cols.valid
-    dns_ports = list(config.dns_ports)
-    on_port = valid["sport"] & valid["dport"] & (
-        isin_small(cols.values["sport"], dns_ports) | isin_small(cols.values["dport"], dns_ports))
-    udp = ok & on_port & (proto == UDP) & valid["payload_len"]
-    tcp = ok & on_port & (proto == TCP) & valid["payload_len"] & (cols.values["payload_len"] > 0) \
-        & valid["tcp_flags"]
-    rows = np.flatnonzero(udp | tcp)
-    if not len(rows):
-        return None
-    is_tcp = tcp[rows]
-    payload_len = cols.values["payload_len"][rows].astype(np.int64)
-    header = np.where(is_tcp, l4_end[rows] - l4[rows] - payload_len, 8)
-    start = l4[rows] + header
-    end = start + payload_len
-    captured = np.minimum(end, pb.caplen[rows])
-    keep = captured > start
-    rows, start, end, captured, is_tcp = rows[keep], start[keep], end[keep], captured[keep], is_tcp[keep]
-    fragment = cols.valid["more_fragments"][rows] & cols.values["more_fragments"][rows]
-    return DnsPayloads(rows + first_row, pb.offset[rows] + start, captured - start, is_tcp,
-                       captured >= end, fragment)

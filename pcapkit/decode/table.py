@@ -9,10 +9,12 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from pcapkit.decode.assemble import packet_columns
-from pcapkit.decode.columns import DICTIONARY_KINDS, NUMPY_DTYPES, ColumnBuffers, render_codes
-from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads
+from pcapkit.decode.buffers import DICTIONARY_KINDS, NUMPY_DTYPES, ColumnBuffers, render_codes
+from pcapkit.decode.dns.payloads import DnsParts
+from pcapkit.decode.packets import DECODED_COLUMNS
 from pcapkit.io.records import Interface
-from pcapkit.schema import INTERFACE_COLUMNS
+from pcapkit.schema.convert import build_frame
+from pcapkit.schema.decode import INTERFACES
 
 PANDAS_INT = {"u8": "UInt8", "u16": "UInt16", "u32": "UInt32", "u64": "UInt64", "i64": "Int64"}
 
@@ -47,7 +49,7 @@ def packet_frame(cols: ColumnBuffers, n: int, file: str,
     return pd.DataFrame(data, copy=False)
 
 
-def dns_frame(parts: Sequence[tuple[int, DnsPayloads | None]],
+def dns_frame(parts: DnsParts,
               packets: pd.DataFrame) -> pd.DataFrame:
     """The DNS table of ``packets``: parsed messages keyed by (file, frame), with the
     packet's time and innermost addressing attached. ``parts`` pairs each batch's
@@ -58,7 +60,7 @@ def dns_frame(parts: Sequence[tuple[int, DnsPayloads | None]],
             frames.append(payloads.parse())
             rows.append(payloads.rows + base)
     if not frames:
-        from pcapkit.decode.dns import DNS_DTYPES
+        from pcapkit.decode.dns.table import DNS_DTYPES
 
         keys = pd.DataFrame({c: packets[c].iloc[:0] for c in _DNS_KEYS})
         keys["transport"] = pd.Series([], dtype=str)
@@ -76,12 +78,15 @@ _DNS_KEYS = ("file", "frame", "ts", "interface", "encap", "src", "dst", "sport",
 
 
 def interface_frame(file: str, interfaces: Sequence[Interface]) -> pd.DataFrame:
-    rows = [{"file": file, "interface_id": i.index, "name": i.name,
-             "description": i.description, "linktype": i.linktype, "snaplen": i.snaplen,
-             "tsresol": i.tsresol, "comment": i.comment} for i in interfaces]
-    frame = pd.DataFrame(rows, columns=[c.name for c in INTERFACE_COLUMNS])
-    return frame.astype({"file": "category", "interface_id": "Int64", "linktype": "UInt16",
-                         "snaplen": "UInt32"})
+    """The interface table of one file (pcapng IDBs; one pseudo-interface for pcap)."""
+    def field(get: Callable[[Interface], object]) -> list:
+        return [get(i) for i in interfaces]
+
+    return build_frame(INTERFACES, {
+        "file": [file] * len(interfaces), "interface_id": field(lambda i: i.index),
+        "name": field(lambda i: i.name), "description": field(lambda i: i.description),
+        "linktype": field(lambda i: i.linktype), "snaplen": field(lambda i: i.snaplen),
+        "tsresol": field(lambda i: i.tsresol), "comment": field(lambda i: i.comment)})
 
 
 def concat_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ transfer as for the decoding (see :mod:`pcapkit.engines.local`). Forked
 children need neither: they inherit what the parent prepared (framed batches,
 the mapped capture) and write their bulk output into memory shared with the
 parent, allocated before forking (:func:`shared_zeros`). Only small results
-travel back, pickled through a pipe. :mod:`pcapkit.engines.split_decode` uses
+travel back, pickled through a pipe. :mod:`pcapkit.decode.split` uses
 this for ``decode_file``.
 
 A child that fails in any way (an exception, an exit, a signal, a short pipe)

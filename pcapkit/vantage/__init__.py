@@ -1,6 +1,6 @@
 """Vantage points: which node saw each packet where, one id per distinct packet, clocks.
 
->>> from pcapkit.api import decode_files
+>>> from pcapkit.decode.files import decode_files
 >>> from pcapkit.vantage import capture_points, build_sightings
 >>> decoded = decode_files(["captures/node1/any.pcap", "captures/node2/eth0.pcap"])  # doctest: +SKIP
 >>> vantage = build_sightings(decoded, capture_points(decoded))                      # doctest: +SKIP

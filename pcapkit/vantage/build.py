@@ -32,7 +32,7 @@ from pcapkit.vantage.grouping import attach_truncated, find_bursts, group_sighti
 from pcapkit.vantage.points import node_of_rows
 
 if TYPE_CHECKING:
-    from pcapkit.api import Decoded
+    from pcapkit.decode.files import Decoded
 
 IN_TYPES = ("host", "broadcast", "multicast", "otherhost")
 OUT_TYPES = ("outgoing",)

@@ -36,8 +36,8 @@ from pcapkit.errors import PcapkitError
 from pcapkit.vantage.categories import as_categorical, per_row
 
 if TYPE_CHECKING:
-    from pcapkit.api import Decoded
     from pcapkit.cluster import Cluster
+    from pcapkit.decode.files import Decoded
 
 POINT_COLUMNS: dict[str, str] = {
     "file": "Capture file, as in the packet table.",

@@ -14,7 +14,7 @@ import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pcapkit.decode.columns import IP_DTYPE, render_codes, to_arrow
+from pcapkit.decode.buffers import IP_DTYPE, render_codes, to_arrow
 
 V4_MAPPED = 0xFFFF_0000_0000
 

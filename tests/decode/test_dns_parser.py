@@ -26,8 +26,9 @@ from scapy.all import (
     rdpcap,
 )
 
-from pcapkit.decode import dns
-from pcapkit.decode.dns import DNS_COLUMNS, DNS_DTYPES, parse_dns_batch
+from pcapkit.decode.dns import message as dns_message
+from pcapkit.decode.dns import names as dns_names
+from pcapkit.decode.dns.table import DNS_COLUMNS, DNS_DTYPES, parse_dns_batch
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "public"
 # Filler around every payload: compression-pointer bytes, so a read outside the
@@ -463,10 +464,10 @@ def test_mutated_messages_never_raise_nor_read_outside_their_bytes(items, filler
     tcp_flags = [over_tcp for _, over_tcp in items]
     # First run with empty caches (every name walked), second with only the name
     # cache kept: the results must agree, and no cache hit may hide an outside read.
-    dns._message_cache.clear()
-    dns._name_cache.clear()
+    dns_message._message_cache.clear()
+    dns_names._name_cache.clear()
     surrounded = parse(tcp_messages, tcp=tcp_flags, filler=filler)
-    dns._message_cache.clear()
+    dns_message._message_cache.clear()
     packed = parse(tcp_messages, tcp=tcp_flags, filler=b"")
     assert len(surrounded) == len(messages)
     pd.testing.assert_frame_equal(surrounded, packed)

@@ -40,7 +40,8 @@ import pytest
 from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, wrpcap
 
 import pcapkit
-from pcapkit.decode.dns import parse_dns_batch, type_name
+from pcapkit.decode.dns.message import type_name
+from pcapkit.decode.dns.table import parse_dns_batch
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None,
                                   reason="tshark is not installed")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.dnstx import build_dns_transactions
 from pcapkit.vantage import build_sightings, capture_points
 

@@ -9,7 +9,7 @@ from dnstx_helpers import SCENARIOS, plain_packets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.dnstx import DNS_TX_COLUMNS, build_dns_transactions
 from pcapkit.errors import PcapkitError
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from dnstx_helpers import KERNEL, PUBLIC, SCENARIOS, plain_packets, transactions
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.dnstx import build_dns_transactions
 
 TSHARK = shutil.which("tshark")

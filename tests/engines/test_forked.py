@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pcapkit.api as api
+import pcapkit.decode.files as files
+import pcapkit.decode.split as split_decode
 import pcapkit.engines.forked as forked
-import pcapkit.engines.split_decode as split_decode
-from pcapkit.api import decode_file
+from pcapkit.decode import decode_file
 from pcapkit.io.reader import open_capture
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -130,7 +130,7 @@ def test_every_fixture_decodes_the_same_split_or_not(monkeypatch):
     interfaces and errors as one process. Small mapped windows, so the parent lets
     go of the windows only the children read."""
     monkeypatch.setattr(forked, "MIN_SHARE", 1)
-    monkeypatch.setattr(api, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
+    monkeypatch.setattr(files, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
     assert len(CAPTURES) > 100
     for path in CAPTURES:
         one = decode_file(path, batch_size=7, workers=1)
@@ -148,7 +148,7 @@ def test_decode_file_redoes_a_failed_childs_share(monkeypatch):
     path = FIXTURES / "kernel" / "node1-any.pcap"
     one = decode_file(path, batch_size=29, workers=1)
     monkeypatch.setattr(forked, "MIN_SHARE", 50)
-    monkeypatch.setattr(api, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
+    monkeypatch.setattr(files, "open_capture", functools.partial(open_capture, chunk_bytes=4096))
     released = []
     real_release = split_decode.release_pages
     monkeypatch.setattr(split_decode, "release_pages", lambda data: released.append(1) or

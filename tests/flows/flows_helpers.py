@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pcapkit.api import decode_file
+from pcapkit.decode import decode_file
 from pcapkit.flows import assemble_flows, plain_vantage
 
 ROOT = Path(__file__).resolve().parents[2]

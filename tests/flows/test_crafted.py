@@ -71,7 +71,7 @@ def test_udp_idle_timeout_splits_flows():
 
 
 def test_longer_udp_timeout_keeps_one_flow():
-    from pcapkit.api import decode_file
+    from pcapkit.decode import decode_file
     from pcapkit.flows import build_flows, plain_vantage
 
     distinct, sightings = plain_vantage(decode_file(CRAFTED / "udp-idle-timeout.pcap").packets)

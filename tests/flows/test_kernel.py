@@ -14,7 +14,7 @@ vantage = pytest.importorskip("pcapkit.vantage")
 
 @cache
 def _kernel():
-    from pcapkit.api import decode_files
+    from pcapkit.decode import decode_files
     from pcapkit.flows import assemble_flows
 
     paths = [KERNEL / "node1-any.pcap", KERNEL / "node2-eth0.pcap"]

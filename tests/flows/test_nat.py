@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from flows_helpers import CRAFTED, ROOT
 
-from pcapkit.api import decode_files
 from pcapkit.cluster import load_snapshot
+from pcapkit.decode import decode_files
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import FLOW_COLUMNS, assemble_flows, build_flows, flow_ids, plain_vantage
 from pcapkit.flows.columns import NAT_COLUMNS

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from vantage_cases import KERNEL, VANTAGE, scenario, table
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage import capture_points, node_from_file_stem
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pcapkit.api import decode_files
 from pcapkit.cluster import load_snapshot
+from pcapkit.decode import decode_files
 from pcapkit.vantage import capture_points
 
 ROOT = Path(__file__).resolve().parents[2]

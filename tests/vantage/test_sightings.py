@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from vantage_cases import KERNEL, VANTAGE, scenario, table
 
-from pcapkit.api import decode_files
+from pcapkit.decode import decode_files
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage import (
     PACKET_EXTRA_COLUMNS,
@@ -83,7 +83,7 @@ def test_points_that_miss_a_file_are_a_clear_error():
 
 
 def test_empty_capture_set():
-    from pcapkit.api import decode_empty
+    from pcapkit.decode.files import decode_empty
 
     decoded = decode_empty()
     vantage = build_sightings(decoded, capture_points(decoded))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pcapkit.api import Decoded, decode_files
+from pcapkit.decode import Decoded, decode_files
 
 ROOT = Path(__file__).resolve().parents[2]
 VANTAGE = ROOT / "fixtures" / "vantage"

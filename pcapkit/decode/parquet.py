@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pcapkit.decode.assemble import packet_arrow, packet_schema
-from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.packets import decode_batch
 from pcapkit.errors import CaptureError
@@ -107,5 +107,5 @@ def write_packets_dataset(paths: Iterable[str | os.PathLike], directory: str | o
     root = Path(os.path.commonpath([p.parent for p in files]))
     task = functools.partial(_write_part, directory=os.fspath(directory), root=root,
                              config=config)
-    results = map_files(task, files, workers=workers, preload=["pcapkit.export"])
+    results = map_files(task, files, workers=workers, preload=["pcapkit.decode.parquet"])
     return sum(n for n, _ in results), [e for _, part_errors in results for e in part_errors]

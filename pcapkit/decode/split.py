@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
-from pcapkit.decode.packets import DECODED_COLUMNS, DnsPayloads, decode_batch
+from pcapkit.decode.dns.payloads import DnsParts, DnsPayloads
+from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.engines.forked import run_split, shared_zeros, split_shares, worker_count
 from pcapkit.io.mapped import mapping_of, release_pages
 from pcapkit.io.reader import CaptureReader
-
-#: DNS payloads not parsed yet, each batch's paired with the packet-table row
-#: its first packet landed on
-DnsParts = list[tuple[int, DnsPayloads | None]]
 
 
 def decode_split(reader: CaptureReader, cfg: DecodeConfig,

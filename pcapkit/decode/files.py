@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 import pandas as pd
 
-from pcapkit.decode.columns import ColumnBuffers
+from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
+from pcapkit.decode.split import decode_split
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
-from pcapkit.engines.split_decode import DnsParts, decode_split
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
