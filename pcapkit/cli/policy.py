@@ -41,7 +41,7 @@ def explain(snapshots: tuple[str, ...], source: str, destination: str, port_spec
             at: str | None, output_format: str, show_problems: bool) -> None:
     """Print whether SRC may connect to DST on PORT, and which policies decide it."""
     from pcapkit.cluster import load_snapshot
-    from pcapkit.cluster.explain import explain_connection, parse_port_spec
+    from pcapkit.cluster.policy.explain import explain_connection, parse_port_spec
 
     logging.getLogger("pcapkit.cluster").setLevel(logging.ERROR)
     try:

@@ -6,8 +6,8 @@
 """
 
 from pcapkit.cluster.cluster import Cluster, load_snapshot
-from pcapkit.cluster.identity import Identity
-from pcapkit.cluster.istio import ENVOY_PORTS, envoy_port_label, label_envoy_ports
+from pcapkit.cluster.identity.identity import Identity
+from pcapkit.cluster.resources.istio import ENVOY_PORTS, envoy_port_label, label_envoy_ports
 
 __all__ = [
     "ENVOY_PORTS",

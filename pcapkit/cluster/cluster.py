@@ -16,14 +16,24 @@ from typing import Any
 
 import pandas as pd
 
-from pcapkit.cluster import cni, multus
-from pcapkit.cluster.addressbook import build_address_map
-from pcapkit.cluster.addrmap import AddressMap
-from pcapkit.cluster.enrich import enrich_frame
-from pcapkit.cluster.identity import Identity
-from pcapkit.cluster.pods import PodRecord, collect_pods
-from pcapkit.cluster.services import ServiceRecord, collect_services
-from pcapkit.cluster.snapshot import Snapshot, load_one
+from pcapkit.cluster.identity.address_map import AddressMap
+from pcapkit.cluster.identity.build import build_address_map
+from pcapkit.cluster.identity.enrich import enrich_frame
+from pcapkit.cluster.identity.identity import Identity
+from pcapkit.cluster.policy.explain import explain_connection
+from pcapkit.cluster.resources import multus
+from pcapkit.cluster.resources.nodes import (
+    NodeInfo,
+    PodRange,
+    add_bridge_gateways,
+    apply_cilium_node,
+    calico_ranges,
+    node_info,
+)
+from pcapkit.cluster.resources.pods import PodRecord, collect_pods
+from pcapkit.cluster.resources.services import ServiceRecord, collect_services
+from pcapkit.cluster.snapshot.snapshot import Snapshot, load_one
+from pcapkit.cluster.snapshot.times import parse_time, to_timestamp
 from pcapkit.cluster.tables import (
     endpoints_table,
     networks_table,
@@ -33,7 +43,6 @@ from pcapkit.cluster.tables import (
     service_backends_table,
     services_table,
 )
-from pcapkit.cluster.timeutil import parse_time, to_timestamp
 from pcapkit.errors import PcapkitError, SnapshotError
 
 log = logging.getLogger(__name__)
@@ -139,8 +148,6 @@ class Cluster:
         (a pod IP is taken as that pod; a service IP is evaluated against its backends).
         Returns the PolicyEngine's Verdict.
         """
-        from pcapkit.cluster.explain import explain_connection
-
         return explain_connection(self, src, dst, port, proto, self.time_ns(at)).verdict
 
     def service_backends(self) -> pd.DataFrame:
@@ -230,18 +237,18 @@ class Cluster:
             return max(live, key=lambda r: r.start)
         return min(records, key=lambda r: min(abs(r.start - when), abs(r.end - when)))
 
-    def _collect_nodes(self) -> dict[str, cni.NodeInfo]:
-        nodes: dict[str, cni.NodeInfo] = {}
+    def _collect_nodes(self) -> dict[str, NodeInfo]:
+        nodes: dict[str, NodeInfo] = {}
         for snapshot in self.snapshots:
             for node in snapshot.of("Node"):
-                nodes[node["metadata"]["name"]] = cni.node_info(node, self.problems)
+                nodes[node["metadata"]["name"]] = node_info(node, self.problems)
         for snapshot in self.snapshots:
             for cilium_node in snapshot.of("CiliumNode"):
                 name = cilium_node["metadata"]["name"]
-                info = nodes.setdefault(name, cni.NodeInfo(name=name))
-                cni.apply_cilium_node(info, cilium_node)
+                info = nodes.setdefault(name, NodeInfo(name=name))
+                apply_cilium_node(info, cilium_node)
         for info in nodes.values():
-            cni.add_bridge_gateways(info)
+            add_bridge_gateways(info)
         return nodes
 
     def _collect_definitions(self) -> dict[str, multus.NetworkDefinition]:
@@ -258,13 +265,13 @@ class Cluster:
                 definitions[f"{definition.namespace}/{definition.name}"] = definition
         return definitions
 
-    def _ranges(self) -> list[cni.PodRange]:
-        ranges = [cni.PodRange(cidr, info.name, "podCIDR")
+    def _ranges(self) -> list[PodRange]:
+        ranges = [PodRange(cidr, info.name, "podCIDR")
                   for info in self._nodes.values() for cidr in info.pod_cidrs]
         latest = self.snapshots[-1]
         holders = {key: next((s for s in reversed(self.snapshots) if s.has(key)), latest)
                    for key in ("CalicoIPAMBlock", "CalicoBlockAffinity", "CalicoIPPool")}
-        ranges += cni.calico_ranges(holders["CalicoIPAMBlock"].of("CalicoIPAMBlock"),
+        ranges += calico_ranges(holders["CalicoIPAMBlock"].of("CalicoIPAMBlock"),
                                     holders["CalicoBlockAffinity"].of("CalicoBlockAffinity"),
                                     holders["CalicoIPPool"].of("CalicoIPPool"))
         return ranges

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pcapkit.cluster import multus
-from pcapkit.cluster.cni import NodeInfo
-from pcapkit.cluster.objects import OTHER_POLICY_KEYS
-from pcapkit.cluster.pods import PodRecord
-from pcapkit.cluster.policy_model import implied_policy_types
-from pcapkit.cluster.services import ServiceRecord
-from pcapkit.cluster.snapshot import Snapshot
-from pcapkit.cluster.timeutil import to_timestamp
+from pcapkit.cluster.policy.model import implied_policy_types
+from pcapkit.cluster.resources import multus
+from pcapkit.cluster.resources.nodes import NodeInfo
+from pcapkit.cluster.resources.pods import PodRecord
+from pcapkit.cluster.resources.services import ServiceRecord
+from pcapkit.cluster.snapshot.exports import OTHER_POLICY_KEYS
+from pcapkit.cluster.snapshot.snapshot import Snapshot
+from pcapkit.cluster.snapshot.times import to_timestamp
 
 POD_COLUMNS = [
     "namespace", "name", "uid", "node", "ip", "ips", "host_network", "phase", "workload_kind",

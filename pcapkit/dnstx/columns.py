@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcapkit.cluster.enrich import ENRICH_FIELDS
+from pcapkit.cluster.identity.enrich import ENRICH_FIELDS
 
 #: Values of ``status``; see docs/dns.md for the exact rules.
 STATUSES = (

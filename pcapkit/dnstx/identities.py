@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pcapkit.cluster.enrich import ENRICH_FIELDS
+from pcapkit.cluster.identity.enrich import ENRICH_FIELDS
 from pcapkit.errors import PcapkitError
 
 _DNS_APP_LABELS = ("kube-dns", "coredns")

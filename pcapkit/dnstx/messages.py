@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pcapkit.cluster.enrich import column_codes
-from pcapkit.cluster.timeutil import utc_ns
+from pcapkit.cluster.identity.enrich import column_codes
+from pcapkit.cluster.snapshot.times import utc_ns
 from pcapkit.dnstx.arrays import group_codes, packet_times_ns, strings_at, times_ns
 from pcapkit.errors import PcapkitError
 

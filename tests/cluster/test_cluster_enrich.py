@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pcapkit.cluster import load_snapshot
-from pcapkit.cluster.enrich import ENRICH_FIELDS
+from pcapkit.cluster.identity.enrich import ENRICH_FIELDS
 from pcapkit.errors import PcapkitError
 
 FLANNEL = Path(__file__).resolve().parents[2] / "fixtures" / "cluster" / "flannel"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pcapkit.cli.policy import policy
 from pcapkit.cluster import load_snapshot
-from pcapkit.cluster.explain import parse_port_spec
+from pcapkit.cluster.policy.explain import parse_port_spec
 from pcapkit.errors import PcapkitError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cluster"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pcapkit.cluster import load_snapshot
-from pcapkit.cluster.identity import AMBIGUOUS, EXACT, NEAREST
+from pcapkit.cluster.identity.identity import AMBIGUOUS, EXACT, NEAREST
 from pcapkit.errors import PcapkitError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cluster"
@@ -337,7 +337,7 @@ def test_istio_modes(mesh):
 
 
 def test_ambient_from_namespace_label_only():
-    from pcapkit.cluster.istio import pod_mode
+    from pcapkit.cluster.resources.istio import pod_mode
 
     pod = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": [{"name": "a"}]}}
     assert pod_mode(pod, {"istio.io/dataplane-mode": "ambient"}) == "ambient"

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from pcapkit.cluster.policy import PolicyEngine, Verdict
+from pcapkit.cluster.policy.engine import PolicyEngine, Verdict
 from pcapkit.errors import PcapkitError
 
 # --- builders ------------------------------------------------------------------------------
@@ -582,7 +582,7 @@ def test_malformed_policy_is_skipped_with_warning(bad_spec: dict, message: str,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     bad = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
            "metadata": {"name": "broken", "namespace": "shop"}, "spec": bad_spec}
-    with caplog.at_level(logging.WARNING, logger="pcapkit.cluster.policy"):
+    with caplog.at_level(logging.WARNING, logger="pcapkit.cluster.policy.engine"):
         eng = engine(bad, netpol("shop", "deny-db", labels(app="db"), ingress=[]))
     assert any("shop/broken" in r.getMessage() and message in r.getMessage()
                for r in caplog.records)
@@ -677,7 +677,7 @@ def test_non_networkpolicy_object_in_policy_list_is_ignored(
         caplog: pytest.LogCaptureFixture) -> None:
     ingress_obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                    "metadata": {"name": "web", "namespace": "shop"}, "spec": {}}
-    with caplog.at_level(logging.WARNING, logger="pcapkit.cluster.policy"):
+    with caplog.at_level(logging.WARNING, logger="pcapkit.cluster.policy.engine"):
         eng = engine(ingress_obj)
     assert allowed(eng, WEB, DB, 5432) and not eng.policies
     assert any("Ingress shop/web" in r.getMessage() for r in caplog.records)

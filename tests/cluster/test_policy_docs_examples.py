@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pcapkit.cluster.policy import PolicyEngine
+from pcapkit.cluster.policy.engine import PolicyEngine
 
 FIXTURE = (Path(__file__).resolve().parents[2] / "fixtures" / "cluster" / "policy"
            / "docs-test-network-policy.yaml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcapkit.cluster.selectors import (
+from pcapkit.cluster.policy.selectors import (
     SelectorError,
     calico_selector_matches,
     cilium_identity_labels,

@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapkit.cluster import istio, multus
-from pcapkit.cluster.snapshot import Snapshot
-from pcapkit.cluster.timeutil import NEVER_AFTER, NEVER_BEFORE, object_times, parse_time
-from pcapkit.cluster.validate import is_ip
-from pcapkit.cluster.workloads import OwnerIndex, Workload, resolve_workload
+from pcapkit.cluster.resources import istio, multus
+from pcapkit.cluster.resources.workloads import OwnerIndex, Workload, resolve_workload
+from pcapkit.cluster.snapshot.snapshot import Snapshot
+from pcapkit.cluster.snapshot.times import NEVER_AFTER, NEVER_BEFORE, object_times, parse_time
+from pcapkit.cluster.snapshot.validate import is_ip
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pcapkit.cluster.addrmap import CONFIDENCES, AddressMap, choose_timed
-from pcapkit.cluster.identity import Identity
-from pcapkit.cluster.timeutil import utc_ns
+from pcapkit.cluster.identity.address_map import CONFIDENCES, AddressMap, choose_timed
+from pcapkit.cluster.identity.identity import Identity
+from pcapkit.cluster.snapshot.times import utc_ns
 from pcapkit.errors import PcapkitError
 
 #: Suffixes of the columns ``enrich`` adds for each address column.

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pcapkit.cluster.validate import is_ip
+from pcapkit.cluster.snapshot.validate import is_ip
 
 NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 NETWORK_STATUS_OLD = "k8s.v1.cni.cncf.io/networks-status"

@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pcapkit.cluster.multus import NETWORK_STATUS as NETWORK_STATUS_ANNOTATION
-from pcapkit.cluster.pods import TERMINAL_PHASES
-from pcapkit.cluster.policy_model import IPAddress
+from pcapkit.cluster.policy.model import IPAddress
+from pcapkit.cluster.resources.multus import NETWORK_STATUS as NETWORK_STATUS_ANNOTATION
+from pcapkit.cluster.resources.pods import TERMINAL_PHASES
 from pcapkit.errors import PcapkitError
 
 # namespace name -> the labels namespace selectors see for it

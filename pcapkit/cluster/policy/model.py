@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pcapkit.cluster.selectors import (
+from pcapkit.cluster.policy.selectors import (
     LabelSelector,
     SelectorError,
     parse_label_selector,

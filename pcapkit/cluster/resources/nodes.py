@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapkit.cluster.validate import is_cidr, is_ip
+from pcapkit.cluster.snapshot.validate import is_cidr, is_ip
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapkit.cluster.objects import ExportFile, describe, kind_key, read_export
-from pcapkit.cluster.timeutil import object_times, parse_time
-from pcapkit.cluster.validate import problem_with
+from pcapkit.cluster.snapshot.exports import ExportFile, describe, kind_key, read_export
+from pcapkit.cluster.snapshot.times import object_times, parse_time
+from pcapkit.cluster.snapshot.validate import problem_with
 from pcapkit.errors import SnapshotError
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapkit.cluster.pods import TERMINAL_PHASES, container_ports, pod_ips
-from pcapkit.cluster.snapshot import Snapshot
+from pcapkit.cluster.resources.pods import TERMINAL_PHASES, container_ports, pod_ips
+from pcapkit.cluster.snapshot.snapshot import Snapshot
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 

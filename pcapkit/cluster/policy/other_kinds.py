@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pcapkit.cluster.policy_endpoints import Endpoint, NamespaceLabels, PodInfo
-from pcapkit.cluster.selectors import (
+from pcapkit.cluster.policy.endpoints import Endpoint, NamespaceLabels, PodInfo
+from pcapkit.cluster.policy.selectors import (
     calico_selector_matches,
     cilium_identity_labels,
     cilium_selector_matches,

@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pcapkit.cluster.addressbook import pod_identity
-from pcapkit.cluster.addrmap import parse_address
-from pcapkit.cluster.identity import HOST_NETWORK_POD, NODE, POD, SERVICE, Identity
-from pcapkit.cluster.objects import OTHER_POLICY_KEYS
-from pcapkit.cluster.pods import TERMINAL_PHASES, PodRecord
-from pcapkit.cluster.policy_model import PROTOCOLS
-from pcapkit.cluster.services import ServiceRecord
+from pcapkit.cluster.identity.address_map import AddressMap, parse_address
+from pcapkit.cluster.identity.build import pod_identity
+from pcapkit.cluster.identity.identity import HOST_NETWORK_POD, NODE, POD, SERVICE, Identity
+from pcapkit.cluster.policy.engine import PolicyEngine
+from pcapkit.cluster.policy.model import PROTOCOLS
+from pcapkit.cluster.resources.pods import TERMINAL_PHASES, PodRecord
+from pcapkit.cluster.resources.services import ServiceRecord
+from pcapkit.cluster.snapshot.exports import OTHER_POLICY_KEYS
 from pcapkit.errors import PcapkitError
 
-if TYPE_CHECKING:
-    from pcapkit.cluster.cluster import Cluster
+
+class ClusterRecords(Protocol):
+    """What explaining needs of a :class:`pcapkit.cluster.Cluster`: the address lookup, the
+    pod and service records, and objects by kind as of a time. Declared here so that this
+    module does not import the Cluster that calls it."""
+
+    address_map: AddressMap
+
+    def objects_at(self, key: str, when: int | None) -> list[dict[str, Any]]: ...
+
+    def find_pod(self, ref: str, when: int | None) -> PodRecord: ...
+
+    def find_service(self, ref: str) -> ServiceRecord | None: ...
+
+    def pod_record(self, identity: Identity) -> PodRecord | None: ...
+
 
 _PORT_SPEC = re.compile(r"^(?P<port>[A-Za-z0-9-]+)(?:/(?P<proto>[A-Za-z]+))?$")
 
@@ -81,11 +96,9 @@ def parse_port_spec(text: str | int, proto: str | None = None) -> tuple[int | st
     return port, protocol
 
 
-def explain_connection(cluster: Cluster, src: str, dst: str, port: int | str, proto: str,
+def explain_connection(cluster: ClusterRecords, src: str, dst: str, port: int | str, proto: str,
                        when: int | None) -> Explanation:
     """Evaluate src -> dst with the policies in force at ``when`` (None: newest snapshot)."""
-    from pcapkit.cluster.policy import PolicyEngine
-
     if isinstance(port, str) and "/" in port:
         port, proto = parse_port_spec(port)
     else:
@@ -106,7 +119,7 @@ def explain_connection(cluster: Cluster, src: str, dst: str, port: int | str, pr
     return Explanation(verdict, source, destination)
 
 
-def _endpoint(cluster: Cluster, text: str, when: int | None, role: str) -> Endpoint:
+def _endpoint(cluster: ClusterRecords, text: str, when: int | None, role: str) -> Endpoint:
     text = str(text).strip()
     if not text:
         raise PcapkitError(f"empty {role}: give NAMESPACE/POD, a pod name or an IP")

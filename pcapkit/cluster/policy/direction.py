@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from pcapkit.cluster.policy_endpoints import Endpoint, NamespaceLabels, PodInfo
-from pcapkit.cluster.policy_model import CompiledPolicy, Peer, Rule
-from pcapkit.cluster.policy_verdict import DirectionVerdict, RuleMatch
+from pcapkit.cluster.policy.endpoints import Endpoint, NamespaceLabels, PodInfo
+from pcapkit.cluster.policy.model import CompiledPolicy, Peer, Rule
+from pcapkit.cluster.policy.verdict import DirectionVerdict, RuleMatch
 
 SelectingPolicies = Callable[[PodInfo, str], list[CompiledPolicy]]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pcapkit.cluster.identity import AMBIGUOUS, EXACT, EXTERNAL, NEAREST, Identity
-from pcapkit.cluster.prefixes import PrefixTable, address_ints
-from pcapkit.cluster.timeutil import NEVER_AFTER, NEVER_BEFORE
+from pcapkit.cluster.identity.identity import AMBIGUOUS, EXACT, EXTERNAL, NEAREST, Identity
+from pcapkit.cluster.identity.prefixes import PrefixTable, address_ints
+from pcapkit.cluster.snapshot.times import NEVER_AFTER, NEVER_BEFORE
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

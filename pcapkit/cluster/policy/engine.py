@@ -8,20 +8,20 @@ admitted the traffic, or that none did.
 The engine resolves both ends (pod objects, ``namespace/name`` or IP addresses) and the port,
 then asks each direction in turn. Its parts:
 
-* :mod:`pcapkit.cluster.policy_model`: parsing and validating NetworkPolicy objects
+* :mod:`pcapkit.cluster.policy.model`: parsing and validating NetworkPolicy objects
   (``podSelector``, ``policyTypes`` defaulting, peers, ports, malformed policies);
-* :mod:`pcapkit.cluster.policy_endpoints`: pods and bare IPs as connection ends
+* :mod:`pcapkit.cluster.policy.endpoints`: pods and bare IPs as connection ends
   (hostNetwork, Multus secondary networks, finished pods);
-* :mod:`pcapkit.cluster.policy_direction`: isolation, rule, peer and port matching and the
+* :mod:`pcapkit.cluster.policy.direction`: isolation, rule, peer and port matching and the
   exceptions that follow no policy (a pod to itself, a pod and its node);
-* :mod:`pcapkit.cluster.policy_verdict`: the verdict dataclasses, JSON form and text;
-* :mod:`pcapkit.cluster.other_policies`: Cilium and Calico policy objects, counted and
+* :mod:`pcapkit.cluster.policy.verdict`: the verdict dataclasses, JSON form and text;
+* :mod:`pcapkit.cluster.policy.other_kinds`: Cilium and Calico policy objects, counted and
   mentioned per selected pod, never evaluated.
 
 Semantics of the whole: traffic is allowed iff ingress on the destination AND egress on the
 source allow it. Replies of an allowed connection are always allowed (policies act on
 connections). Malformed policies are skipped with a ``logging.warning`` naming them (logger
-``pcapkit.cluster.policy``) and listed in the verdict notes.
+``pcapkit.cluster.policy.engine``) and listed in the verdict notes.
 """
 
 from __future__ import annotations
@@ -30,16 +30,15 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 
-from pcapkit.cluster.other_policies import other_policy_notes
-from pcapkit.cluster.policy_direction import evaluate_direction
-from pcapkit.cluster.policy_endpoints import (
+from pcapkit.cluster.policy.direction import evaluate_direction
+from pcapkit.cluster.policy.endpoints import (
     NETWORK_STATUS_ANNOTATION,
     TERMINAL_PHASES,
     Endpoint,
     PodInfo,
     pod_info,
 )
-from pcapkit.cluster.policy_model import (
+from pcapkit.cluster.policy.model import (
     POLICY_GROUP,
     PROTOCOLS,
     CompiledPolicy,
@@ -53,7 +52,8 @@ from pcapkit.cluster.policy_model import (
     SkippedPolicy,
     compile_policy,
 )
-from pcapkit.cluster.policy_verdict import DirectionVerdict, RuleMatch, Verdict
+from pcapkit.cluster.policy.other_kinds import other_policy_notes
+from pcapkit.cluster.policy.verdict import DirectionVerdict, RuleMatch, Verdict
 from pcapkit.errors import PcapkitError
 
 __all__ = [

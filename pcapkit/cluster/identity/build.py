@@ -7,12 +7,19 @@ IPs; such a service is still found when a port is given.
 
 from __future__ import annotations
 
-from pcapkit.cluster import multus
-from pcapkit.cluster.addrmap import AddressMap
-from pcapkit.cluster.cni import NodeInfo, PodRange
-from pcapkit.cluster.identity import HOST_NETWORK_POD, NODE, POD, POD_CIDR, SERVICE, Identity
-from pcapkit.cluster.pods import PodRecord
-from pcapkit.cluster.services import ServiceRecord
+from pcapkit.cluster.identity.address_map import AddressMap
+from pcapkit.cluster.identity.identity import (
+    HOST_NETWORK_POD,
+    NODE,
+    POD,
+    POD_CIDR,
+    SERVICE,
+    Identity,
+)
+from pcapkit.cluster.resources import multus
+from pcapkit.cluster.resources.nodes import NodeInfo, PodRange
+from pcapkit.cluster.resources.pods import PodRecord
+from pcapkit.cluster.resources.services import ServiceRecord
 
 _NODE_ROLES_FOR_PORTS = ("InternalIP", "ExternalIP")
 
