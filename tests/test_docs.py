@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pcapkit.decode.packets import DECODED_COLUMNS
-from pcapkit.schema import PACKET_COLUMNS, columns_document
+from pcapkit.schema import columns_document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,12 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_columns_doc_is_current() -> None:
     assert (ROOT / "docs" / "columns.md").read_text() == columns_document(), \
         "docs/columns.md is stale: run `python -m pcapkit.schema > docs/columns.md`"
-
-
-def test_every_column_is_decoded_or_assembled() -> None:
-    names = {c.name for c in PACKET_COLUMNS}
-    assert len(names) == len(PACKET_COLUMNS), "duplicate column names in the schema"
-    assert names - {c.name for c in DECODED_COLUMNS} == {"file"}
 
 
 def test_readme_commands_are_the_ci_commands() -> None:
