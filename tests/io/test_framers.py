@@ -7,6 +7,10 @@ both framers and to the whole reader.
 from __future__ import annotations
 
 import gzip
+import importlib
+import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -29,12 +33,14 @@ from pcap_craft import (
 
 from pcapkit.io import framing
 from pcapkit.io.framing import PYTHON_FRAMER, interface_table
-from pcapkit.io.reader import open_capture
 from pcapkit.io.timestamps import TsResolution, ticks_to_ns
 
 C = framing.C_FRAMER
 BIG_ENDIAN_IS_SWAPPED = sys.byteorder == "little"
-needs_c = pytest.mark.skipif(C is None, reason="pcapkit.io._framing is not built")
+#: the pure-Python framer alone is intended: without it, a missing extension fails the tests
+ALLOW_PURE_PYTHON = os.environ.get("PCAPKIT_ALLOW_PURE_PYTHON") == "1"
+needs_c = pytest.mark.skipif(C is None and ALLOW_PURE_PYTHON,
+                             reason="pcapkit.io._framing is not built (PCAPKIT_ALLOW_PURE_PYTHON=1)")
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
@@ -196,9 +202,39 @@ def test_c_framer_rejects_bad_arguments():
         C.frame_pcap(buf, 0, 64, 0, False, False, 262144, *outs[:5], b"read-only", 0, 4)
 
 
+def test_the_c_framer_is_built():
+    """CI fails when the extension did not build, unless the pure-Python framer is what
+    is wanted (PCAPKIT_ALLOW_PURE_PYTHON=1)."""
+    if ALLOW_PURE_PYTHON:
+        pytest.skip("PCAPKIT_ALLOW_PURE_PYTHON=1: the pure-Python framer is intended")
+    importlib.import_module("pcapkit.io._framing")
+    assert framing.FRAMER is C
+
+
+#: a fresh interpreter where the extension cannot be imported, as where it is not built
+_WITHOUT_C = """
+import json, sys
+sys.modules["pcapkit.io._framing"] = None
+from pcapkit.io import framing
+from pcapkit.io.reader import open_capture
+
+calls = []
+python_frame_pcap = framing._PythonFramer.frame_pcap
+framing._PythonFramer.frame_pcap = staticmethod(
+    lambda *args: calls.append(1) or python_frame_pcap(*args))
+reader = open_capture(sys.argv[1])
+records = sum(len(batch) for batch in reader.batches())
+print(json.dumps({"c_framer": framing.C_FRAMER is not None,
+                  "python_framer": reader._framer is framing.PYTHON_FRAMER,
+                  "records": records, "python_calls": len(calls)}))
+"""
+
+
 def test_python_framer_is_used_when_c_is_missing(tmp_path):
     path = tmp_path / "p.pcap"
     path.write_bytes(SAMPLES["pcap"])
-    reader = open_capture(path)
-    assert reader._framer is (C or PYTHON_FRAMER)
-    assert sum(len(b) for b in reader.batches()) == 5
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_C, str(path)], capture_output=True,
+                            text=True, check=True)
+    report = json.loads(result.stdout)
+    assert report["c_framer"] is False and report["python_framer"] is True
+    assert report["records"] == 5 and report["python_calls"] >= 1
