@@ -1,7 +1,7 @@
 """``pcapkit policy explain``: would the cluster's NetworkPolicies allow this connection?
 
-Bad input (unknown pod, bad port syntax, unreadable snapshot) ends with a one-line error
-on stderr and exit code 2, never a traceback.
+Bad input (unknown pod, bad port syntax, unreadable snapshot) raises PcapkitError, which the
+command group turns into a one-line error on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,10 +10,6 @@ import json
 import logging
 
 import click
-
-from pcapkit.errors import PcapkitError
-
-USAGE_ERROR = 2
 
 
 @click.group()
@@ -44,14 +40,10 @@ def explain(snapshots: tuple[str, ...], source: str, destination: str, port_spec
     from pcapkit.cluster.policy.explain import explain_connection, parse_port_spec
 
     logging.getLogger("pcapkit.cluster").setLevel(logging.ERROR)
-    try:
-        port, protocol = parse_port_spec(port_spec)
-        cluster = load_snapshot(list(snapshots))
-        when = cluster.time_ns(at)
-        result = explain_connection(cluster, source, destination, port, protocol, when)
-    except PcapkitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(USAGE_ERROR) from None
+    port, protocol = parse_port_spec(port_spec)
+    cluster = load_snapshot(list(snapshots))
+    when = cluster.time_ns(at)
+    result = explain_connection(cluster, source, destination, port, protocol, when)
     if output_format == "json":
         data = result.to_dict()
         if show_problems:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pcapkit.cli import main
 from pcapkit.cli.policy import policy
 from pcapkit.cluster import load_snapshot
 from pcapkit.cluster.policy.explain import parse_port_spec
@@ -103,7 +104,7 @@ def test_bad_port_specs(text):
 
 def _run(*args):
     snapshot_args = [a for path in SNAPSHOTS for a in ("--snapshot", str(path))]
-    return CliRunner().invoke(policy, ["explain", *snapshot_args, *args])
+    return CliRunner().invoke(main, ["policy", "explain", *snapshot_args, *args])
 
 
 def test_cli_text_output():
@@ -141,16 +142,16 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     result = _run(*args)
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("pcapkit: error: ") and message in lines[0]
     assert "Traceback" not in result.output
 
 
 def test_cli_unreadable_snapshot_exits_2(tmp_path):
     for path in (FIXTURES / "bad" / "not-kubernetes.json", tmp_path / "absent.json"):
-        result = CliRunner().invoke(policy, ["explain", "--snapshot", str(path), "--from", "a/b",
-                                             "--to", "c/d", "--port", "80"])
+        result = CliRunner().invoke(main, ["policy", "explain", "--snapshot", str(path),
+                                           "--from", "a/b", "--to", "c/d", "--port", "80"])
         assert result.exit_code == 2
-        assert result.output.startswith("error: ") and str(path) in result.output
+        assert result.output.startswith("pcapkit: error: ") and str(path) in result.output
 
 
 def test_cli_show_problems():
