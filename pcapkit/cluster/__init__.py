@@ -5,7 +5,7 @@
 >>> cluster.resolve("10.244.1.7", at="2024-05-01T10:00:00Z")     # doctest: +SKIP
 """
 
-from pcapkit.cluster.cluster import Cluster, load_snapshot
+from pcapkit.cluster.cluster import Cluster, check_cluster, load_snapshot
 from pcapkit.cluster.identity.identity import Identity
 from pcapkit.cluster.resources.istio import ENVOY_PORTS, envoy_port_label, label_envoy_ports
 
@@ -13,6 +13,7 @@ __all__ = [
     "ENVOY_PORTS",
     "Cluster",
     "Identity",
+    "check_cluster",
     "envoy_port_label",
     "label_envoy_ports",
     "load_snapshot",

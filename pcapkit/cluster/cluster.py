@@ -78,6 +78,15 @@ def load_snapshot(
     return Cluster([load_one(path, time) for path, time in zip(paths, given, strict=True)])
 
 
+def check_cluster(cluster: object, stage: str) -> Cluster | None:
+    """``cluster`` when it is a Cluster or None; PcapkitError naming ``stage`` otherwise
+    (a path or a table is a common mistake: the stages want ``load_snapshot``'s result)."""
+    if cluster is None or isinstance(cluster, Cluster):
+        return cluster
+    raise PcapkitError(f"{stage}: cluster must be a pcapkit.cluster.Cluster (from "
+                       f"load_snapshot), not {type(cluster).__name__}")
+
+
 class Cluster:
     """Identities and policies of a cluster over the time its snapshots span.
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.dnstx.arrays import NS, seconds_to_ns
 from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.columns import DNS_TX_COLUMNS
@@ -217,7 +218,7 @@ def _icmp_errors(tx: pd.DataFrame, packets: pd.DataFrame | None, timeout: float)
 
 
 def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = None,
-                           cluster: Any = None, *, timeout: float = 5.0,
+                           cluster: Cluster | None = None, *, timeout: float = 5.0,
                            capture_end: Any = None, retry_window: float = 10.0,
                            retry_any_server: bool = False, parallel_window: float = 0.1,
                            cluster_domain: str = "cluster.local",
@@ -241,6 +242,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     nat_window = _check_seconds("nat_window", nat_window)
     if not isinstance(dns, pd.DataFrame):
         raise PcapkitError("build_dns_transactions: dns must be the decoder's DNS DataFrame")
+    cluster = check_cluster(cluster, "build_dns_transactions")
     if isinstance(search_domains, str):
         search_domains = [search_domains]
 
@@ -284,7 +286,7 @@ def _times(ns: np.ndarray) -> pd.Series:
 
 
 def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame],
-            cluster: Any) -> pd.DataFrame:
+            cluster: Cluster | None) -> pd.DataFrame:
     """The public table: DNS_TX_COLUMNS in order with their dtypes."""
     q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
     either = np.where(q >= 0, q, r)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster import Cluster
 from pcapkit.cluster.identity.enrich import ENRICH_FIELDS
 from pcapkit.errors import PcapkitError
 
@@ -14,7 +15,7 @@ _DNS_APP_LABELS = ("kube-dns", "coredns")
 _DNS_SERVICE = "kube-system/kube-dns"
 
 
-def cluster_namespaces(cluster: Any) -> list[str]:
+def cluster_namespaces(cluster: Cluster | None) -> list[str]:
     """Every namespace that has a pod or a service in the snapshot."""
     if cluster is None:
         return []
@@ -43,7 +44,7 @@ def _is_dns_pod(row: pd.Series) -> bool:
             or _DNS_SERVICE in _as_list(row.get("services")))
 
 
-def cluster_dns_addresses(cluster: Any) -> tuple[set[str], set[str]]:
+def cluster_dns_addresses(cluster: Cluster | None) -> tuple[set[str], set[str]]:
     """(addresses clients query for cluster DNS, addresses cluster DNS sends upstream from).
 
     The first set holds the kube-dns service IPs and the DNS pods' IPs; the second the DNS
@@ -77,7 +78,7 @@ def cluster_dns_addresses(cluster: Any) -> tuple[set[str], set[str]]:
     return servers | pod_ips, pod_ips | node_ips
 
 
-def enrich_endpoints(tx: pd.DataFrame, cluster: Any) -> pd.DataFrame:
+def enrich_endpoints(tx: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
     """client_* and server_* identity columns (see ENRICH_FIELDS); all NA without a cluster.
 
     Identities are resolved at the query time (the response time for response_only rows),

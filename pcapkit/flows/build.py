@@ -10,11 +10,11 @@ the two flows of each Service-DNAT'd connection (``nat``, ``natview``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import counters, history, keys, nat, natview, originator, path, tcpstate
 from pcapkit.flows.arrays import Inputs, load_inputs
@@ -61,7 +61,7 @@ def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
 def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
              udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
              icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
              nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False) -> pd.Series:
     """The flow_id of every distinct packet (aligned with ``distinct.index``; <NA> for
     non-IP packets). ICMP errors get the id of the flow they quote. Pass the same
@@ -78,7 +78,7 @@ def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
 def build_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
                 udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
                 icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
                 nat_window: float = DEFAULT_NAT_WINDOW,
                 merge_nat: bool = False) -> pd.DataFrame:
     """One row per bidirectional flow (columns: FLOW_COLUMNS), from the distinct-packet
@@ -97,7 +97,7 @@ def build_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *
 def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
                    udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
                    icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Any = None,
+                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
                    nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False
                    ) -> tuple[pd.DataFrame, pd.Series]:
     """(build_flows(...), flow_ids(...)) computed once."""
@@ -105,8 +105,7 @@ def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None
             or not np.isfinite(nat_window) or nat_window < 0:
         raise PcapkitError("flows: nat_window must be a non-negative number of seconds, "
                            f"not {nat_window!r}")
-    if cluster is not None and not hasattr(cluster, "services"):
-        raise PcapkitError("flows: cluster must be a pcapkit.cluster.Cluster snapshot")
+    cluster = check_cluster(cluster, "flows")
     flows = _assign(distinct, sightings, tcp_timeout, udp_timeout, icmp_timeout)
     seen = path.sightings_of(distinct) if sightings is None else sightings
     table, ends = _table(flows, seen)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
+from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.columns import ENRICHED_FIELDS
 
 
-def enrich_flows(flows: pd.DataFrame, cluster: Any) -> pd.DataFrame:
+def enrich_flows(flows: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
     """A copy of ``flows`` with ``orig_<f>`` and ``resp_<f>`` for f in kind, namespace, pod,
     workload, node, service, resolved by the cluster snapshot at each flow's start time
     (ports let node addresses resolve to hostNetwork pods and NodePort services)."""
-    if cluster is None:
+    if check_cluster(cluster, "enrich_flows") is None:
         return flows
-    if not hasattr(cluster, "enrich"):
-        raise PcapkitError("enrich_flows: expected a pcapkit.cluster.Cluster snapshot")
     missing = [c for c in ("orig_h", "resp_h", "orig_p", "resp_p", "ts") if c not in flows]
     if missing:
         raise PcapkitError(f"enrich_flows: the flow table has no {missing[0]!r} column")

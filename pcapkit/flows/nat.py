@@ -27,11 +27,11 @@ Each S takes the B nearest in time, each B is used once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster import Cluster
 from pcapkit.flows.groups import codes_of
 from pcapkit.flows.path import flow_of_sightings
 
@@ -197,7 +197,7 @@ def link_service_dnat(ends: FlowEnds, sightings: pd.DataFrame, pid: np.ndarray,
                  candidates["b"].to_numpy(dtype=np.int64))
 
 
-def cluster_mapping(cluster: Any, addresses: np.ndarray) -> pd.DataFrame | None:
+def cluster_mapping(cluster: Cluster | None, addresses: np.ndarray) -> pd.DataFrame | None:
     """The Service -> backend table of ``cluster`` in flow codes, None without a cluster."""
     if cluster is None:
         return None

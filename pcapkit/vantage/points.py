@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage.categories import as_categorical, per_row
 
 if TYPE_CHECKING:
-    from pcapkit.cluster import Cluster
     from pcapkit.decode.files import Decoded
 
 POINT_COLUMNS: dict[str, str] = {
@@ -87,6 +87,7 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
     ``nodes`` maps a file (as given, its base name, or a glob) to a node and wins over every
     inference. Raises PcapkitError when a key of ``nodes`` matches no capture file.
     """
+    cluster = check_cluster(cluster, "capture_points")
     files = _files(decoded)
     user = _user_mapping(files, nodes or {})
     node_names = _cluster_node_names(cluster)
