@@ -21,6 +21,7 @@ from pcapkit.cluster.identity.build import build_address_map
 from pcapkit.cluster.identity.enrich import enrich_frame
 from pcapkit.cluster.identity.identity import Identity
 from pcapkit.cluster.policy.explain import explain_connection
+from pcapkit.cluster.policy.verdict import Verdict
 from pcapkit.cluster.resources import multus
 from pcapkit.cluster.resources.nodes import (
     NodeInfo,
@@ -150,12 +151,12 @@ class Cluster:
         return enrich_frame(df, self.address_map, tuple(columns), at, ports)
 
     def explain(self, src: str, dst: str, port: int | str, proto: str = "TCP",
-                at: Any = None) -> Any:
+                at: Any = None) -> Verdict:
         """Would the cluster's NetworkPolicies allow ``src`` -> ``dst`` on ``port``/``proto``?
 
         ``src``/``dst``: "namespace/pod", a pod name unique in the cluster, or an IP address
         (a pod IP is taken as that pod; a service IP is evaluated against its backends).
-        Returns the PolicyEngine's Verdict.
+        Returns the PolicyEngine's Verdict (``.allowed``, ``.explain()``, ``.to_dict()``).
         """
         return explain_connection(self, src, dst, port, proto, self.time_ns(at)).verdict
 
