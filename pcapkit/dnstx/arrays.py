@@ -1,8 +1,8 @@
-"""Column helpers shared by the DNS transaction stages.
+"""Helpers shared by the DNS transaction stages: durations in ns, integer codes for
+multi-column keys, and result columns that start all-NA.
 
-Every stage works on int64 nanosecond times, address columns read as Python strings, integer
-codes for multi-column keys, and result columns that start all-NA; these helpers keep one
-definition of each.
+Times are int64 nanoseconds and text columns are read as ``str`` arrays
+(``pcapkit.column_arrays``).
 """
 
 from __future__ import annotations
@@ -17,32 +17,6 @@ NS = 1_000_000_000
 def seconds_to_ns(seconds: float) -> int:
     """A duration in seconds as whole nanoseconds (rounded, so 0.1 s is exactly 10**8)."""
     return int(round(seconds * NS))
-
-
-def times_ns(series: pd.Series) -> np.ndarray:
-    """int64 nanoseconds since the epoch of a datetime column (NaT -> min int64)."""
-    stamps = pd.to_datetime(series, utc=True)
-    return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-
-def packet_times_ns(packets: pd.DataFrame) -> np.ndarray:
-    """Capture times of a packet table in ns: ``ts_corrected`` when present, else ``ts``."""
-    column = "ts_corrected" if "ts_corrected" in packets.columns else "ts"
-    return times_ns(packets[column])
-
-
-def strings_at(series: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
-    """Object array of the values at ``rows`` (all rows when None), None for missing.
-
-    Categorical columns are read through their categories, so only the distinct values are
-    turned into ``str``; other columns are returned as their object values.
-    """
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        labels = np.array([str(c) for c in series.cat.categories] + [None], dtype=object)
-        codes = series.cat.codes.to_numpy()
-        return labels[codes if rows is None else codes[rows]]  # code -1 picks the None
-    part = series if rows is None else series.iloc[rows]
-    return part.to_numpy(dtype=object, na_value=None)
 
 
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

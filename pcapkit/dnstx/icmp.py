@@ -13,13 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.dnstx.arrays import (
-    joint_group_codes,
-    null_strings,
-    packet_times_ns,
-    seconds_to_ns,
-    strings_at,
-)
+from pcapkit.column_arrays import labels_at, packet_times_ns
+from pcapkit.dnstx.arrays import joint_group_codes, null_strings, seconds_to_ns
 
 _V4_UNREACHABLE = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable",
                    3: "port-unreachable", 4: "fragmentation-needed", 9: "admin-prohibited",
@@ -53,13 +48,13 @@ def _errors(packets: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     frame = pd.DataFrame({
         "t": packet_times_ns(rows),
-        "client": strings_at(rows["icmp_orig_src"]),
-        "server": strings_at(rows["icmp_orig_dst"]),
+        "client": labels_at(rows["icmp_orig_src"]),
+        "server": labels_at(rows["icmp_orig_dst"]),
         "client_port": rows["icmp_orig_sport"].to_numpy(dtype=np.int64),
         "server_port": rows["icmp_orig_dport"].to_numpy(dtype=np.int64),
         "icmp_type": rows["icmp_type"].to_numpy(dtype=np.int64, na_value=-1),
         "icmp_code": rows["icmp_code"].to_numpy(dtype=np.int64, na_value=-1),
-        "from": strings_at(rows["src"]),
+        "from": labels_at(rows["src"]),
     })
     if "packet_id" in rows.columns:
         frame["packet_id"] = rows["packet_id"].to_numpy(dtype=np.int64, na_value=-1)

@@ -7,21 +7,23 @@ from the Service IP before it reaches the veth. Paired on addresses alone these 
 transactions: a lookup counted twice, and a reply lost between the two points told as two
 stories. Here the two sightings become one transaction.
 
-Two transactions, the *service side* S and the *backend side* B, are one exchange when they
-have the same client address and port, transport, DNS id and question (qname
-case-insensitively, qtype), their times (the query's, else the response's; ``ts_corrected``)
-are at most ``window`` apart, no capture point (file, node, interface, ifindex, direction)
-saw a message of S and the matching message of B (a point sees a packet before or after the
-rewrite, never both), and:
+The matching is ``pcapkit.service_dnat``'s: the *service side* S and the *backend side* B
+have the same client address and port and transport, their times (the query's, else the
+response's; ``ts_corrected``) are at most ``window`` apart, no capture point saw a message
+of S and the matching message of B, each S takes the nearest B and each B is used once.
+What is the DNS stage's own: S and B also share the DNS id and question (qname
+case-insensitively, qtype), and
 
 * with a cluster: S's server and port are a Service IP and port, and B's server and port a
-  backend of it (``Cluster.endpoints``: address and target port) for the same protocol;
+  backend of it (``Cluster.service_backends``: address and target port) for the same
+  protocol;
 * without one (a conservative guess, see :func:`infer_service_backends`): the address pair
-  behaves like a Service and its backend everywhere in the capture.
+  behaves like a Service and its backend everywhere in the capture, and B's exchange nests
+  inside S's.
 
-Each S takes the nearest B (each B is used once). The merged transaction keeps S's server
-(what the client asked) and adds ``server_backend``/``server_backend_port``/
-``server_backend_pod``, ``nat = "dnat"`` and ``nat_reply_seen``.
+The merged transaction keeps S's server (what the client asked) and adds
+``server_backend``/``server_backend_port``/``server_backend_pod``, ``nat = "dnat"`` and
+``nat_reply_seen``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster.tables import SERVICE_BACKEND_COLUMNS, empty_service_backends
-from pcapkit.dnstx.arrays import group_codes, joint_group_codes
+from pcapkit.dnstx.arrays import group_codes
+from pcapkit.service_dnat import mapped_pairs, nearest_one_to_one, successive_pairs
 
 _EXCHANGE = ["client", "client_port", "transport", "dns_id", "qname_lc", "qtype"]
 
@@ -85,16 +88,12 @@ def infer_service_backends(tx: pd.DataFrame, packet_ids: np.ndarray, same_point:
     if len(queries) < 2:
         return empty_service_backends()
     part = tx.iloc[queries]
-    key = group_codes(part, [*_EXCHANGE, "server_port"])
-    t = part["query_t"].to_numpy()
-    order = np.lexsort((t, key))
-    key, t, rows = key[order], t[order], queries[order]
-    server = part["server"].to_numpy(dtype=object)[order]
-    candidate = np.flatnonzero((key[1:] == key[:-1]) & (server[1:] != server[:-1])
-                               & (t[1:] > t[:-1]) & (t[1:] - t[:-1] <= window_ns))
-    if not len(candidate):
+    candidates = successive_pairs([group_codes(part, [*_EXCHANGE, "server_port"])],
+                                  part["query_t"].to_numpy(),
+                                  [part["server"].to_numpy(dtype=object)], window_ns)
+    if candidates.empty:
         return empty_service_backends()
-    s, b = rows[candidate], rows[candidate + 1]
+    s, b = queries[candidates["s"].to_numpy()], queries[candidates["b"].to_numpy()]
     ok = _response_nested(tx, s, b) & _seen_apart(tx, s, b, packet_ids, same_point)
     pairs = pd.DataFrame({
         "service_ip": tx["server"].to_numpy(dtype=object)[s],
@@ -115,46 +114,14 @@ def infer_service_backends(tx: pd.DataFrame, packet_ids: np.ndarray, same_point:
     return out[SERVICE_BACKEND_COLUMNS].reset_index(drop=True)
 
 
-def match_service_backend(tx: pd.DataFrame, mapping: pd.DataFrame, window_ns: int, *,
-                          backend_after: bool) -> pd.DataFrame:
-    """Pairs of transaction positions (``s``, ``b``) that may be one exchange before and
-    after DNAT under ``mapping``, each S with its nearest B in time (``backend_after``: only
-    a B at or after S), each B used once; plus the ``backend_pod`` of the pair."""
-    none = pd.DataFrame({"s": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
-                         "backend_pod": np.zeros(0, dtype=object)})
-    if mapping.empty or tx.empty:
-        return none
-    has_q = tx["has_query"].to_numpy()
-    frame = tx[[*_EXCHANGE, "server", "server_port"]].copy()
-    frame["server_port"] = frame["server_port"].astype(np.int64)
-    frame["anchor"] = np.where(has_q, tx["query_t"].to_numpy(), tx["response_t"].to_numpy())
-    frame["row"] = np.arange(len(tx))
-    on = ["server", "server_port", "transport"]
-    service_side = mapping[["service_ip", "service_port", "transport"]].drop_duplicates()
-    left = frame.merge(service_side, left_on=on,
-                       right_on=["service_ip", "service_port", "transport"])
-    right = frame.merge(mapping, left_on=on, right_on=["backend_ip", "backend_port", "transport"])
-    if left.empty or right.empty:
-        return none
-    by = [*_EXCHANGE, "service_ip", "service_port"]
-    left_key, right_key = joint_group_codes(left, right, by)
-    merged = pd.merge_asof(
-        pd.DataFrame({"anchor": left["anchor"].to_numpy(), "k": left_key,
-                      "s": left["row"].to_numpy()}).sort_values("anchor"),
-        pd.DataFrame({"anchor": right["anchor"].to_numpy(), "k": right_key,
-                      "b": right["row"].to_numpy(), "b_anchor": right["anchor"].to_numpy(),
-                      "backend_pod": right["backend_pod"].to_numpy(dtype=object)},
-                     ).sort_values("anchor"),
-        on="anchor", by="k", direction="forward" if backend_after else "nearest",
-        tolerance=window_ns)
-    merged = merged.dropna(subset=["b"])
-    if merged.empty:
-        return none
-    merged["dt"] = (merged["anchor"] - merged["b_anchor"]).abs()
-    merged = merged.sort_values("dt", kind="stable").drop_duplicates("b")
-    return pd.DataFrame({"s": merged["s"].to_numpy(dtype=np.int64),
-                         "b": merged["b"].to_numpy(dtype=np.int64),
-                         "backend_pod": merged["backend_pod"].to_numpy(dtype=object)})
+def _items(tx: pd.DataFrame) -> pd.DataFrame:
+    """The transactions as ``service_dnat`` items: the exchange key, the server, and the time
+    of the query (else of the response)."""
+    items = tx[[*_EXCHANGE, "server", "server_port"]].copy()
+    items["server_port"] = items["server_port"].astype(np.int64)
+    items["t"] = np.where(tx["has_query"].to_numpy(), tx["query_t"].to_numpy(),
+                          tx["response_t"].to_numpy())
+    return items
 
 
 _REPLY_FIELDS = ("response_t", "rcode", "tc", "ancount", "answers", "answer_addrs",
@@ -229,14 +196,15 @@ def merge_service_dnat(tx: pd.DataFrame, packet_ids: np.ndarray, same_point: Poi
     guessed = mapping is None
     if guessed:
         mapping = infer_service_backends(tx, packet_ids, same_point, window_ns)
-    pairs = match_service_backend(tx, mapping, window_ns, backend_after=guessed)
+    pairs = mapped_pairs(_items(tx), mapping, window_ns, same=_EXCHANGE[3:],
+                         backend_after=guessed)
     if pairs.empty:
         return tx
     s, b = pairs["s"].to_numpy(), pairs["b"].to_numpy()
     ok = _seen_apart(tx, s, b, packet_ids, same_point)
     if guessed:
         ok &= _response_nested(tx, s, b)
-    pairs = pairs[ok]
+    pairs = nearest_one_to_one(pairs[ok])
     return _apply(tx, pairs) if len(pairs) else tx
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.dnstx.arrays import group_codes, seconds_to_ns, strings_at
+from pcapkit.column_arrays import labels_at
+from pcapkit.dnstx.arrays import group_codes, seconds_to_ns
 
 
 def orient(messages: pd.DataFrame) -> pd.DataFrame:
     """Client/server view of every message: a response's client is its destination."""
     is_resp = messages["qr"].to_numpy(dtype=bool, na_value=False)
-    src, dst = strings_at(messages["src"]), strings_at(messages["dst"])
+    src, dst = labels_at(messages["src"]), labels_at(messages["dst"])
     sport = messages["sport"].to_numpy(dtype=np.int64, na_value=-1)
     dport = messages["dport"].to_numpy(dtype=np.int64, na_value=-1)
     qname = messages["qname"].astype("string")
@@ -39,7 +40,7 @@ def orient(messages: pd.DataFrame) -> pd.DataFrame:
         "client_port": np.where(is_resp, dport, sport),
         "server": np.where(is_resp, src, dst),
         "server_port": np.where(is_resp, sport, dport),
-        "transport": strings_at(messages["transport"]) if "transport" in messages.columns
+        "transport": labels_at(messages["transport"]) if "transport" in messages.columns
         else np.full(len(messages), "udp", dtype=object),
         "dns_id": messages["dns_id"].to_numpy(dtype=np.int64, na_value=-1),
         "qname_lc": qname.str.lower().fillna("").to_numpy(dtype=object),

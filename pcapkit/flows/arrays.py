@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import codes_of, packet_times_ns, shared_codes
 from pcapkit.errors import PcapkitError
-from pcapkit.flows.groups import codes_of
 
 REQUIRED = ("src", "dst", "proto")
 NUMERIC = ("sport", "dport", "tcp_flags", "tcp_seq", "tcp_ack", "tcp_window", "payload_len",
@@ -88,34 +88,15 @@ def _int(df: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
     return values.to_numpy(dtype=np.int64, na_value=-1)
 
 
-def _times(df: pd.DataFrame) -> np.ndarray:
-    column = "ts_corrected" if "ts_corrected" in df.columns else "ts"
-    if column not in df.columns:
-        raise PcapkitError("flows: the packet table has no 'ts' or 'ts_corrected' column")
-    stamps = pd.to_datetime(df[column], utc=True)
-    if column == "ts_corrected" and "ts" in df.columns and stamps.isna().any():
-        stamps = stamps.fillna(pd.to_datetime(df["ts"], utc=True))
-    return pd.DatetimeIndex(stamps).as_unit("ns").asi8.copy()
-
-
 def _shared_address_codes(df: pd.DataFrame, names: tuple[str, ...],
                           rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Codes of several address columns in one shared label space."""
-    per_column = []
-    for name in names:
-        if name in df.columns:
-            per_column.append(codes_of(df[name].iloc[rows]))
-        else:
-            per_column.append((np.full(len(rows), -1, dtype=np.int64), np.array([], dtype=object)))
-    universe = pd.Index(np.concatenate([labels for _, labels in per_column])).unique()
-    out = []
-    for codes, labels in per_column:
-        mapping = universe.get_indexer(pd.Index(labels)) if len(labels) else np.zeros(0, np.int64)
-        mapped = np.full(len(codes), -1, dtype=np.int64)
-        ok = codes >= 0
-        mapped[ok] = mapping[codes[ok]]
-        out.append(mapped)
-    return out, np.asarray(universe, dtype=object)
+    """Codes of several address columns at ``rows`` in one shared label space (-1 for a
+    column the table lacks)."""
+    present = [name for name in names if name in df.columns]
+    codes, labels = shared_codes([df[name].iloc[rows] for name in present])
+    by_name = dict(zip(present, codes, strict=True))
+    return [by_name[name] if name in by_name else np.full(len(rows), -1, dtype=np.int64)
+            for name in names], labels
 
 
 def packet_contexts(distinct: pd.DataFrame, sightings: pd.DataFrame | None,
@@ -155,7 +136,7 @@ def load_inputs(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None) -
     missing = [c for c in REQUIRED if c not in distinct.columns]
     if missing:
         raise PcapkitError(f"flows: the packet table has no {missing[0]!r} column")
-    times = _times(distinct)
+    times = packet_times_ns(distinct)
     is_ip = (distinct["src"].notna() & distinct["dst"].notna()
              & distinct["proto"].notna()).to_numpy()
     rows = np.flatnonzero(is_ip)

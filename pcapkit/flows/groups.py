@@ -118,12 +118,3 @@ def set_labels(group: np.ndarray, code: np.ndarray, labels: Sequence[str],
     out[groups] = joined[inverse.ravel()]
     return out
 
-
-def codes_of(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 code per row with -1 for null, label per code) for any column."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return (series.cat.codes.to_numpy(dtype=np.int64),
-                np.asarray(series.cat.categories.astype(str), dtype=object))
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False), np.asarray(pd.Index(uniques).astype(str),
-                                                          dtype=object)

@@ -12,22 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.flows.groups import codes_of, set_labels
+from pcapkit.column_arrays import codes_of
+from pcapkit.flows.groups import set_labels
 
 #: Set-valued path columns per direction and what they list.
 PATH_SETS = ("nodes", "interfaces", "encaps", "outer_pairs", "vnis")
-
-
-def sightings_of(distinct: pd.DataFrame) -> pd.DataFrame:
-    """A sightings table for a table without one: each packet seen once, where it was read."""
-    columns = ["file", "frame", "node", "interface", "if_index", "direction", "pkt_type",
-               "encap", "vni", "outer_src", "outer_dst", "ttl"]
-    out = pd.DataFrame({c: distinct[c] for c in columns if c in distinct.columns})
-    out["packet_id"] = (distinct["packet_id"] if "packet_id" in distinct.columns
-                        else np.arange(len(distinct)))
-    if "node" not in out.columns:
-        out["node"] = "unknown"
-    return out
 
 
 def _group_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,

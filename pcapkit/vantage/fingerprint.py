@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pandas.util import hash_array
 
-from pcapkit.vantage.categories import as_categorical, per_row
+from pcapkit.column_arrays import codes_of, per_row
 
 # Innermost IP packet fields that no router, bridge or tunnel endpoint rewrites.
 FINGERPRINT_COLUMNS: tuple[str, ...] = (
@@ -68,10 +68,9 @@ def _column_hash(series: pd.Series) -> np.ndarray:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype) or \
             pd.api.types.is_string_dtype(dtype):
-        cat = as_categorical(series)
-        per_category = hash_array(np.asarray(cat.categories.astype(str), dtype=object),
-                                  categorize=False)
-        return per_row(np.asarray(cat.codes), per_category, _NULL_HASH).astype(np.uint64)
+        codes, labels = codes_of(series)
+        per_label = hash_array(labels, categorize=False)
+        return per_row(codes, per_label, _NULL_HASH).astype(np.uint64)
     values = series.to_numpy(dtype=np.uint64, na_value=0)
     hashed = hash_array(values)
     mask = series.isna().to_numpy()

@@ -1,0 +1,77 @@
+"""Table columns as numpy arrays: integer codes with their labels, and packet times in ns.
+
+Every stage after decoding works on integer arrays. Text columns (files, addresses, nodes,
+SLL packet types) are mostly categoricals, so a question is answered once per distinct value
+(label) and spread to the rows through the codes. Nulls: code -1, label None, time
+``NAT_NS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.errors import PcapkitError
+
+NAT_NS = np.iinfo(np.int64).min
+"""A null time as int64 nanoseconds (NaT's own value)."""
+
+
+def codes_of(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 code per row, -1 for null; the label of each code as ``str``) of any column.
+
+    A categorical column keeps its own codes (unused categories keep their labels);
+    any other column is factorized in order of first appearance."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return (series.cat.codes.to_numpy(dtype=np.int64),
+                np.asarray(series.cat.categories.astype(str), dtype=object))
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False), np.asarray(pd.Index(uniques).astype(str),
+                                                          dtype=object)
+
+
+def per_row(codes: np.ndarray, per_label: np.ndarray, missing: Any) -> np.ndarray:
+    """``per_label[code]`` for every row, ``missing`` where the code is -1 (null)."""
+    return np.append(per_label, missing)[codes]
+
+
+def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Codes of several columns in one label space, so equal values get equal codes across
+    columns (an address as source and as destination), and the labels of that space."""
+    coded = [codes_of(series) for series in columns]
+    space = pd.Index(np.concatenate([labels for _, labels in coded] or [np.zeros(0, object)]),
+                     dtype=object).unique()
+    codes = [per_row(c, space.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64), -1)
+             for c, labels in coded]
+    return codes, np.asarray(space, dtype=object)
+
+
+def labels_at(series: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
+    """Object array of the column's values as ``str`` at ``rows`` (all rows when None),
+    None for nulls; each distinct value is turned into text once."""
+    codes, labels = codes_of(series)
+    return per_row(codes if rows is None else codes[rows], labels, None)
+
+
+def times_ns(series: pd.Series) -> np.ndarray:
+    """int64 nanoseconds since the epoch of a datetime column (NaT -> ``NAT_NS``)."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(series, utc=True)).as_unit("ns")
+    return stamps.asi8.copy()
+
+
+def packet_times_ns(packets: pd.DataFrame) -> np.ndarray:
+    """Capture time of every row of a packet table in ns: ``ts_corrected`` (the vantage
+    stage's clock-corrected time), else ``ts`` (the node's own clock) where that is null or
+    the column is absent; ``NAT_NS`` where neither is known."""
+    if "ts_corrected" not in packets.columns and "ts" not in packets.columns:
+        raise PcapkitError("the packet table has no 'ts' or 'ts_corrected' column")
+    if "ts_corrected" not in packets.columns:
+        return times_ns(packets["ts"])
+    times = times_ns(packets["ts_corrected"])
+    unknown = times == NAT_NS
+    if unknown.any() and "ts" in packets.columns:
+        times[unknown] = times_ns(packets["ts"])[unknown]
+    return times
