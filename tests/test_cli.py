@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from pcapkit import __version__
@@ -25,7 +26,7 @@ def test_version_and_help() -> None:
     assert run("--version").output.strip() == f"pcapkit, version {__version__}"
     result = run("--help")
     assert result.exit_code == 0 and "decode" in result.output
-    assert "--vxlan-port" in run("decode", "--help").output
+    assert "--decode-as" in run("decode", "--help").output
 
 
 def test_decode_csv_to_stdout() -> None:
@@ -60,9 +61,25 @@ def test_parquet_needs_output() -> None:
 
 def test_custom_vxlan_port_adds_to_defaults(tmp_path: Path) -> None:
     # The 8472 sample seen as plain UDP when only a custom port is configured is
-    # still VXLAN because --vxlan-port adds to 4789/8472 rather than replacing them.
-    result = run("decode", VXLAN_8472, "--vxlan-port", "9999", "--format", "csv")
+    # still VXLAN because -d adds to 4789/8472 rather than replacing them.
+    result = run("decode", VXLAN_8472, "-d", "udp.port==9999,vxlan", "--format", "csv")
     assert set(pd.read_csv(io.StringIO(result.stdout))["encap"]) == {"vxlan"}
+
+
+def test_decode_as_none_turns_a_default_port_off() -> None:
+    result = run("decode", VXLAN_8472, "--decode-as", "udp.port==8472,none", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(io.StringIO(result.stdout))["encap"]) == {"none"}
+
+
+@pytest.mark.parametrize("entry", ["udp.port==8472", "udp.port==70000,vxlan",
+                                   "ip.proto==47,gre", "udp.port==8472,nosuch",
+                                   "tcp.port==8472,vxlan"])
+def test_a_bad_decode_as_entry_is_a_usage_error(entry: str) -> None:
+    for command in ("decode", "flows"):
+        result = run(command, VXLAN_8472, "-d", entry)
+        assert result.exit_code == 2, result.output
+        assert "--decode-as" in result.output and "Traceback" not in result.output
 
 
 def test_damaged_and_missing_files_are_reported_not_fatal(tmp_path: Path) -> None:

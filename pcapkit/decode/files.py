@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pandas as pd
 
 from pcapkit.decode.buffers import ColumnBuffers
-from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.config import DecodeAsEntries, DecodeConfig
 from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.decode.split import decode_split
@@ -55,26 +55,18 @@ class Decoded:
                 f"{len(self.errors)} errors>")
 
 
-def _config(config: DecodeConfig | None, **ports: Iterable[int] | None) -> DecodeConfig:
-    if config is not None and any(v is not None for v in ports.values()):
-        raise ValueError("give either config= or port lists, not both")
-    if config is not None:
-        return config
-    return DecodeConfig.build(**ports)
-
-
 def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
-                vxlan_ports: Iterable[int] | None = None,
-                geneve_ports: Iterable[int] | None = None,
-                dns_ports: Iterable[int] | None = None,
+                decode_as: DecodeAsEntries | None = None,
                 batch_size: int = 65536, workers: int | None = None) -> Decoded:
     """Decode one capture file (pcap or pcapng, optionally gzip) into tables.
 
-    Port lists replace the defaults (VXLAN 4789 and 8472, Geneve 6081, DNS 53).
-    A large uncompressed file is decoded on ``workers`` processes (default: every
-    CPU this process may use, or ``$PCAPKIT_WORKERS``); the result is the same.
+    ``decode_as`` entries (``["udp.port==8473,vxlan"]``, see
+    :mod:`pcapkit.decode.config`) add to the default ports or change what one
+    means, after those of ``config``. A large uncompressed file is decoded on
+    ``workers`` processes (default: every CPU this process may use, or
+    ``$PCAPKIT_WORKERS``); the result is the same.
     """
-    cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
+    cfg = DecodeConfig.of(config, decode_as)
     name = str(path)
     with open_capture(path, batch_size=batch_size) as reader:
         if reader.mapped and workers != 1:
@@ -110,14 +102,13 @@ def _row_estimate(path: PathLike) -> int:
 
 
 def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
-                 vxlan_ports: Iterable[int] | None = None,
-                 geneve_ports: Iterable[int] | None = None,
-                 dns_ports: Iterable[int] | None = None, workers: int | None = None) -> Decoded:
+                 decode_as: DecodeAsEntries | None = None,
+                 workers: int | None = None) -> Decoded:
     """Decode files and directories (searched recursively for captures) into one set of
-    tables (``workers`` as for :func:`decode_file`)."""
+    tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`)."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    cfg = _config(config, vxlan_ports=vxlan_ports, geneve_ports=geneve_ports, dns_ports=dns_ports)
+    cfg = DecodeConfig.of(config, decode_as)
     results = [decode_file(p, config=cfg, workers=workers) for p in iter_capture_paths(paths)]
     if not results:
         return decode_empty()
@@ -145,14 +136,16 @@ def decode_empty() -> Decoded:
 
 
 def iter_decode(path: PathLike, *, config: DecodeConfig | None = None,
+                decode_as: DecodeAsEntries | None = None,
                 batch_size: int = 65536) -> Iterator[Decoded]:
-    """Decode a capture batch by batch, so memory stays bounded whatever its size.
+    """Decode a capture batch by batch, so memory stays bounded whatever its size
+    (``config`` and ``decode_as`` as for :func:`decode_file`).
 
     Each item holds the packets (and DNS messages) of one batch; frame numbers
     continue across batches. Errors found while reading appear on the batch
     where reading stopped (the last one).
     """
-    cfg = config or DecodeConfig()
+    cfg = DecodeConfig.of(config, decode_as)
     name = str(path)
     with open_capture(path, batch_size=batch_size) as reader:
         reported = 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.bytes import PacketBytes, isin_small
-from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.config import DecodeConfig, protocol_codes
 from pcapkit.decode.dns.payloads import DnsPayloads, find_dns_payloads
 from pcapkit.decode.encap import (
     INNER_ETHERNET,
@@ -114,34 +114,32 @@ class _Tunnel:
     udp_j: np.ndarray | None        # index into the layer's UDP ports (UDP tunnels)
 
 
-def _tunnels(pb: PacketBytes, layer: IPLayer, specs: list[tuple[EncapSpec, frozenset[int]]]
-             ) -> list[_Tunnel]:
-    """Which rows of ``layer`` carry which tunnel. A row goes to the first tunnel
-    (in registration order) that claims it."""
+def _tunnels(pb: PacketBytes, layer: IPLayer, config: DecodeConfig) -> list[_Tunnel]:
+    """Which rows of ``layer`` carry which tunnel: an IP protocol a tunnel registered
+    (each protocol has one tunnel), else the protocol the config's UDP port table
+    gives the datagram's ports (:func:`pcapkit.decode.config.protocol_codes`)."""
     claimed: np.ndarray | None = None  # made when a tunnel first claims rows
     found = []
     u_idx, u_sport, u_dport, u_ok = udp_ports(pb, layer)
-    for spec, port_set in specs:
+    for spec in registered().values():
         if spec.ip_protocols:
             sel = layer.ok & layer.l4_ok & isin_small(layer.proto, spec.ip_protocols)
-            if claimed is not None:
-                sel &= ~claimed
             idx = np.flatnonzero(sel)
             if len(idx):
                 udp_j = _positions(u_idx, idx) if UDP in spec.ip_protocols else None
                 found.append(_Tunnel(spec, idx, layer.l4[idx], udp_j))
                 claimed = _claim(claimed, len(layer.rows), idx)
-        if port_set and len(u_idx):
-            port_list = list(port_set)
-            j = np.flatnonzero(u_ok & (isin_small(u_dport, port_list) |
-                                       isin_small(u_sport, port_list)))
+    if not len(u_idx) or not config.udp_tunnels:
+        return found
+    codes = protocol_codes(config.tables["udp"], u_sport, u_dport)
+    codes[~u_ok] = 0
+    if claimed is not None:
+        codes[claimed[u_idx]] = 0
+    for spec in config.udp_tunnels:
+        j = np.flatnonzero(codes == spec.code)
+        if len(j):
             idx = u_idx[j]
-            if claimed is not None and len(idx):
-                free = ~claimed[idx]
-                j, idx = j[free], idx[free]
-            if len(idx):
-                found.append(_Tunnel(spec, idx, layer.l4[idx] + 8, j))
-                claimed = _claim(claimed, len(layer.rows), idx)
+            found.append(_Tunnel(spec, idx, layer.l4[idx] + 8, j))
     return found
 
 
@@ -208,7 +206,6 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
     cols.put("pkt_type", ALL, link.pkt_type, link.pkt_type >= 0)
     cols.put("ethertype", ALL, link.ethertype, link.ethertype >= 0)
 
-    specs = [(s, config.ports_for(s)) for s in registered().values()]
     path = np.zeros(n, np.int64)
     final = _FinalLayer(n) if config.dns else None
     is_v4 = link.ethertype == ETHERTYPE_IPV4
@@ -231,7 +228,7 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
         if final is not None:
             final.record(layer)
         next_rows, next_pos = [], []
-        for tunnel in _tunnels(pb, layer, specs):
+        for tunnel in _tunnels(pb, layer, config):
             inner_rows, inner_pos = _tunnel_layer(pb, cols, layer, tunnel, depth, config, path,
                                                   errors, final)
             next_rows.append(inner_rows)

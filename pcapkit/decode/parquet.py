@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from pcapkit.decode.assemble import packet_arrow, packet_schema
 from pcapkit.decode.buffers import ColumnBuffers
-from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.config import DecodeAsEntries, DecodeConfig
 from pcapkit.decode.packets import decode_batch
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import iter_capture_paths, open_capture
@@ -47,12 +47,15 @@ def writer_options(schema: pa.Schema) -> dict[str, object]:
 
 
 def write_packets_parquet(paths: Iterable[str | os.PathLike], output: str | os.PathLike,
-                          config: DecodeConfig | None = None) -> tuple[int, list[CaptureError]]:
-    """Decode ``paths`` (files and directories) straight into ``output``.
+                          config: DecodeConfig | None = None, *,
+                          decode_as: DecodeAsEntries | None = None
+                          ) -> tuple[int, list[CaptureError]]:
+    """Decode ``paths`` (files and directories) straight into ``output`` (``config``
+    and ``decode_as`` as for :func:`pcapkit.decode.decode_file`; no DNS by default).
 
     Returns the number of packets written and the read errors met on the way.
     """
-    config = config or DecodeConfig(dns=False)
+    config = DecodeConfig.of(config, decode_as, dns=False)
     schema = packet_schema()
     errors: list[CaptureError] = []
     written = 0
@@ -92,14 +95,15 @@ def _write_part(path: Path, directory: str, root: Path,
 
 
 def write_packets_dataset(paths: Iterable[str | os.PathLike], directory: str | os.PathLike,
-                          config: DecodeConfig | None = None, *, workers: int | None = None
+                          config: DecodeConfig | None = None, *,
+                          decode_as: DecodeAsEntries | None = None, workers: int | None = None
                           ) -> tuple[int, list[CaptureError]]:
     """Decode ``paths`` into a Parquet dataset: one part per capture file in
     ``directory``, written by worker processes in parallel (``pandas.read_parquet``
     reads the directory back as one table). Returns packets written and read errors."""
     from pcapkit.engines.local import map_files  # multiprocessing: only this path needs it
 
-    config = config or DecodeConfig(dns=False)
+    config = DecodeConfig.of(config, decode_as, dns=False)
     files = [p.absolute() for p in iter_capture_paths(paths)]
     Path(directory).mkdir(parents=True, exist_ok=True)
     if not files:

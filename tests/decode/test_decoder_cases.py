@@ -42,9 +42,9 @@ def test_geneve_protocol_type_is_honoured(name: str, version: int) -> None:
 
 def test_nonstandard_geneve_port_is_configurable() -> None:
     assert set(packets("geneve-port6082-nonstandard.pcap")["encap"]) == {"none"}
-    p = packets("geneve-port6082-nonstandard.pcap", geneve_ports=[6081, 6082])
+    p = packets("geneve-port6082-nonstandard.pcap", decode_as=["udp.port==6082,geneve"])
     assert set(p["encap"]) == {"geneve"} and set(p["proto"]) == {1}
-    cfg = DecodeConfig.build(geneve_ports=[6082], extra=True)
+    cfg = DecodeConfig(decode_as={"udp.port==6082": "geneve"})
     assert set(pcapkit.decode_file(CRAFTED / "geneve-port6082-nonstandard.pcap",
                                    config=cfg).packets["encap"]) == {"geneve"}
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pcapkit.decode.buffers import ColumnBuffers
-from pcapkit.decode.bytes import PacketBytes, isin_small
-from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.config import DNS_CODE, DecodeConfig, protocol_codes
 from pcapkit.decode.l4 import TCP, UDP
 
 
@@ -63,17 +63,18 @@ class DnsPayloads:
 def find_dns_payloads(pb: PacketBytes, cols: ColumnBuffers, l4: np.ndarray, l4_end: np.ndarray,
                       ok: np.ndarray, config: DecodeConfig, first_row: int
                       ) -> DnsPayloads | None:
-    """Find DNS payloads: UDP or TCP on a DNS port, at the innermost layer (``l4``,
-    ``l4_end``, ``ok``: where each packet's last IP header's upper layer is). Rows
-    are numbered from ``first_row``, the slice's first row in its batch."""
+    """Find DNS payloads: UDP or TCP whose ports the config decodes as DNS, at the
+    innermost layer (``l4``, ``l4_end``, ``ok``: where each packet's last IP header's
+    upper layer is). Rows are numbered from ``first_row``, the slice's first row in
+    its batch."""
     proto = cols.values["proto"]
     valid = cols.valid
-    dns_ports = list(config.dns_ports)
-    on_port = valid["sport"] & valid["dport"] & (
-        isin_small(cols.values["sport"], dns_ports) | isin_small(cols.values["dport"], dns_ports))
-    udp = ok & on_port & (proto == UDP) & valid["payload_len"]
-    tcp = ok & on_port & (proto == TCP) & valid["payload_len"] & (cols.values["payload_len"] > 0) \
-        & valid["tcp_flags"]
+    sport, dport = cols.values["sport"], cols.values["dport"]
+    on_ports = ok & valid["sport"] & valid["dport"] & valid["payload_len"]
+    udp = on_ports & (proto == UDP) & \
+        (protocol_codes(config.tables["udp"], sport, dport) == DNS_CODE)
+    tcp = on_ports & (proto == TCP) & (cols.values["payload_len"] > 0) & valid["tcp_flags"] & \
+        (protocol_codes(config.tables["tcp"], sport, dport) == DNS_CODE)
     rows = np.flatnonzero(udp | tcp)
     if not len(rows):
         return None

@@ -61,6 +61,10 @@ def register_encap(name: str, *, udp_ports: tuple[int, ...] = (),
     def wrap(fn: DecodeFn) -> DecodeFn:
         if name in _REGISTRY:
             raise ValueError(f"encapsulation {name!r} registered twice")
+        for other in _REGISTRY.values():
+            if shared := other.ip_protocols & frozenset(ip_protocols):
+                raise ValueError(f"IP protocol {min(shared)} registered by {other.name} "
+                                 f"and {name}")
         code = len(_REGISTRY) + 1
         if code > MAX_CODE:
             raise ValueError("too many encapsulations registered")
