@@ -87,10 +87,11 @@ class Capture:
     def sightings(self) -> pd.DataFrame:
         return self.vantage.sightings
 
-    @property
+    @cached_property
     def distinct(self) -> pd.DataFrame:
-        """One row per distinct packet (its earliest sighting)."""
-        return self.vantage.distinct
+        """One row per distinct packet (its earliest sighting), with the ``flow_id`` of the
+        flow it belongs to: the link from a packet to its flow."""
+        return self.vantage.distinct.assign(flow_id=self._flows[1].array)
 
     @property
     def clock_offsets(self) -> pd.DataFrame:
@@ -98,31 +99,37 @@ class Capture:
 
     @cached_property
     def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
-        from pcapkit.flows import assemble_flows, enrich_flows
+        from pcapkit.flows import assemble_flows
 
-        flows, flow_id = assemble_flows(self.distinct, self.sightings, cluster=self.cluster,
-                                        options=self._flow_options)
-        if self.cluster is not None:
-            flows = enrich_flows(flows, self.cluster)
-        return flows, flow_id
+        return assemble_flows(self.vantage.distinct, self.sightings, cluster=self.cluster,
+                              options=self._flow_options)
 
     @property
     def flows(self) -> pd.DataFrame:
         """Bidirectional flows with Zeek-like state, path per direction and identities."""
         return self._flows[0]
 
-    @property
-    def flow_ids(self) -> pd.Series:
-        """The flow_id of every distinct packet (aligned with ``distinct``)."""
-        return self._flows[1]
-
     @cached_property
     def dns(self) -> pd.DataFrame:
-        """DNS transactions: query/response pairs with status, retries, search paths."""
+        """DNS transactions: query/response pairs with status, retries, search paths, and
+        the ``flow_id`` of the flow that carried each."""
         from pcapkit.dnstx import build_dns_transactions
 
         return build_dns_transactions(self.decoded.dns, self.packets, self.cluster,
-                                      options=self._dns_options)
+                                      options=self._dns_options,
+                                      packet_flows=self.distinct[["packet_id", "flow_id"]])
+
+    def evidence(self, *, flows: Iterable[int] = (), dns: Iterable[int] = ()) -> pd.DataFrame:
+        """Every sighting (file, frame, node, interface, time ...) of the packets of the
+        given flows (``flow_id``) and DNS transactions (``tx_id``, their query and
+        response): the packets a finding cites, found through the tables' ids."""
+        flow_ids = pd.array(list(flows), dtype="Int64")
+        tx = self.dns[self.dns["tx_id"].isin(pd.array(list(dns), dtype="Int64"))]
+        packet_ids = pd.concat([
+            self.distinct.loc[self.distinct["flow_id"].isin(flow_ids), "packet_id"],
+            tx["query_packet_id"].dropna(), tx["response_packet_id"].dropna()])
+        sightings = self.sightings
+        return sightings[sightings["packet_id"].isin(packet_ids)].reset_index(drop=True)
 
     @property
     def dns_messages(self) -> pd.DataFrame:

@@ -31,10 +31,24 @@ def test_open_gives_flows_dns_and_sightings_across_nodes() -> None:
     assert len(http) == 1 and http["conn_state"].item() == "SF"
     assert http["orig_pod"].item() == "client" and http["resp_workload"].item() == "Deployment shop/web"
     assert http["orig_nodes"].item() == "node1,node2"
-    assert len(incident.flow_ids) == len(incident.distinct)
+    # every IP packet knows its flow, and the flow's evidence is its packets' sightings
+    in_flows = incident.distinct.dropna(subset=["flow_id"])
+    assert set(in_flows["flow_id"]) <= set(flows["flow_id"])
+    http_id = int(http["flow_id"].item())
+    evidence = incident.evidence(flows=[http_id])
+    expected = incident.distinct.loc[incident.distinct["flow_id"] == http_id, "n_sightings"]
+    assert len(evidence) == expected.sum() and {"file", "frame"} <= set(evidence.columns)
     dns = incident.dns
     assert set(dns["status"]) >= {"answered", "nxdomain"}
-    assert (dns["client_pod"] == "tools-6b8f7c9d4f-q2w3e").all()
+    assert (dns["orig_pod"] == "tools-6b8f7c9d4f-q2w3e").all()
+    # each transaction names the UDP flow that carried it, and cites its query and response
+    assert dns["flow_id"].notna().all()
+    carried = flows.set_index("flow_id").loc[dns["flow_id"].astype(int)]
+    assert (carried["proto"] == "udp").all()
+    assert (carried["orig_h"].astype(str).to_numpy() == dns["orig_h"].astype(str).to_numpy()).all()
+    cited = incident.evidence(dns=[int(dns["tx_id"].iloc[0])])
+    assert set(cited["packet_id"]) == set(dns[["query_packet_id", "response_packet_id"]]
+                                          .iloc[0].dropna())
     assert incident.dns_messages["frame"].notna().all()
 
 

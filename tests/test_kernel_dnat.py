@@ -18,6 +18,7 @@ import pytest
 from oracle import TSHARK, tshark_expectations
 
 import pcapkit
+from pcapkit.dnstx import DnsOptions
 from pcapkit.flows.build import assemble_flows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kernel-dnat"
@@ -128,13 +129,13 @@ def test_one_transaction_per_lookup_merged_across_the_dnat(run: Path) -> None:
     assert len(tx) == len(sent)
     assert sorted(tx["dns_id"]) == sorted(sent["dns_id"])
     assert (tx["nat"] == "dnat").all()
-    assert (tx["client"] == CLIENT).all()
-    assert (tx["server"] == DNS_SERVICE).all() and (tx["server_port"] == 53).all()
-    assert (tx["server_backend"] == DNS_BACKEND).all()
-    assert (tx["server_backend_port"] == 53).all()
-    assert (tx["server_service"] == "kube-system/kube-dns").all()
+    assert (tx["orig_h"] == CLIENT).all()
+    assert (tx["resp_h"] == DNS_SERVICE).all() and (tx["resp_p"] == 53).all()
+    assert (tx["backend_ip"] == DNS_BACKEND).all()
+    assert (tx["backend_port"] == 53).all()
+    assert (tx["resp_service"] == "kube-system/kube-dns").all()
     coredns = capture.cluster.resolve(DNS_BACKEND)
-    assert (tx["server_backend_pod"] == coredns.name).all()
+    assert (tx["backend_pod"] == coredns.name).all()
     # The transaction's query is the client-side sighting, on the veth.
     veth_frames = set(sent["frame"])
     assert tx["query_frame"].isin(veth_frames).all()
@@ -161,7 +162,7 @@ def test_timed_out_lookup_is_unanswered_and_retried(run: Path) -> None:
         first, second = chain.iloc[0], chain.iloc[1]
         assert (first["attempt"], second["attempt"]) == (1, 2)
         assert first["status"] == "unanswered"   # the client asked again
-        timeout = 5.0                            # build_dns_transactions' default
+        timeout = DnsOptions().timeout
         ended_early = (capture_end - second["query_ts"]).total_seconds() < timeout
         assert second["status"] == ("unanswered_at_capture_end" if ended_early
                                     else "unanswered")
@@ -174,9 +175,9 @@ def test_timed_out_lookup_is_unanswered_and_retried(run: Path) -> None:
 def test_without_a_cluster_the_dnat_is_still_merged(run: Path) -> None:
     tx = _open(run, snapshot=None).dns
     assert len(tx) == len(_lookups_at_client(run))
-    assert (tx["nat"] == "dnat").all() and (tx["server"] == DNS_SERVICE).all()
-    assert (tx["server_backend"] == DNS_BACKEND).all()
-    assert tx["server_backend_pod"].isna().all()
+    assert (tx["nat"] == "dnat").all() and (tx["resp_h"] == DNS_SERVICE).all()
+    assert (tx["backend_ip"] == DNS_BACKEND).all()
+    assert tx["backend_pod"].isna().all()
 
 
 def test_cluster_export_loads_cleanly_and_resolves_the_services() -> None:

@@ -15,15 +15,15 @@ import pyarrow as pa
 
 from pcapkit.decode.buffers import ARROW_DICTIONARY, ColumnBuffers, to_arrow
 from pcapkit.decode.encap import path_name
+from pcapkit.decode.errors import error_name
 from pcapkit.decode.link import PKT_TYPES
-from pcapkit.decode.packets import ERROR_NAMES
 from pcapkit.io.records import Interface
 from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
 
 #: how the integer codes of each category column read
 CODE_NAMES: dict[str, Callable[[int], str]] = {
     "encap": path_name,
-    "decode_error": lambda code: ERROR_NAMES.get(code, f"error {code}"),
+    "decode_error": error_name,
     "pkt_type": lambda code: PKT_TYPES.get(code, f"type {code}"),
 }
 

@@ -13,8 +13,8 @@ from pcapkit.decode.buffers import DICTIONARY_KINDS, NUMPY_DTYPES, ColumnBuffers
 from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS
 from pcapkit.io.records import Interface
-from pcapkit.schema.convert import build_frame
-from pcapkit.schema.decode import INTERFACES
+from pcapkit.schema.convert import build_frame, conform, empty_frame
+from pcapkit.schema.decode import DNS_MESSAGES, INTERFACES
 
 PANDAS_INT = {"u8": "UInt8", "u16": "UInt16", "u32": "UInt32", "u64": "UInt64", "i64": "Int64"}
 
@@ -60,18 +60,13 @@ def dns_frame(parts: DnsParts,
             frames.append(payloads.parse())
             rows.append(payloads.rows + base)
     if not frames:
-        from pcapkit.decode.dns.table import DNS_DTYPES
-
-        keys = pd.DataFrame({c: packets[c].iloc[:0] for c in _DNS_KEYS})
-        keys["transport"] = pd.Series([], dtype=str)
-        body = pd.DataFrame({c: pd.array([], dtype=t) for c, t in DNS_DTYPES.items()})
-        return pd.concat([keys, body], axis=1)
+        return empty_frame(DNS_MESSAGES)
     body = pd.concat(frames, ignore_index=True)
     where = np.concatenate(rows)
     keys = pd.DataFrame({c: packets[c].take(where).reset_index(drop=True) for c in _DNS_KEYS})
-    keys["transport"] = np.where(packets["proto"].take(where).to_numpy(dtype=np.int64, na_value=0) == 6,
-                                 "tcp", "udp")
-    return pd.concat([keys, body], axis=1)
+    tcp = packets["proto"].take(where).to_numpy(dtype=np.int64, na_value=0) == 6
+    keys["transport"] = pd.Categorical.from_codes(tcp.astype(np.int8), ["udp", "tcp"])
+    return conform(pd.concat([keys, body], axis=1), DNS_MESSAGES)
 
 
 _DNS_KEYS = ("file", "frame", "ts", "interface", "encap", "src", "dst", "sport", "dport")

@@ -1,14 +1,17 @@
 """DNS transactions: queries paired with responses across every capture point.
 
-``build_dns_transactions(dns, packets, cluster=None, *, timeout=5.0, capture_end=None)``
+``build_dns_transactions(dns, packets, cluster=None, *, options=DnsOptions(...))``
 turns the decoder's DNS table (one row per sighting of a message) into one row per
 query/response pair (a query seen before and after a Service's DNAT counts once) with
 status, latency, retries (including glibc's parallel A+AAAA pattern), search-path
 expansion, resolver chains, ICMP errors and cluster identities.
-``DNS_TX_COLUMNS`` documents every column; docs/dns.md explains the rules.
+The table registry (``pcapkit.schema.dnstx``, docs/columns.md) documents every column;
+docs/dns.md explains the rules.
 """
 
 from pcapkit.dnstx.build import build_dns_transactions
-from pcapkit.dnstx.columns import DNS_TX_COLUMNS, RETRY_PATTERNS, STATUSES
+from pcapkit.dnstx.options import DnsOptions
+from pcapkit.schema.dnstx import RETRY_PATTERNS, STATUSES
 
-__all__ = ["DNS_TX_COLUMNS", "RETRY_PATTERNS", "STATUSES", "build_dns_transactions"]
+__all__ = ["RETRY_PATTERNS", "STATUSES", "DnsOptions",
+           "build_dns_transactions"]

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
+from pcapkit.cluster.identity.enrich import end_identities
 from pcapkit.dnstx.arrays import NS, seconds_to_ns
 from pcapkit.dnstx.chains import find_resolver_chains
-from pcapkit.dnstx.columns import DNS_TX_COLUMNS
 from pcapkit.dnstx.icmp import link_icmp_errors
-from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces, enrich_endpoints
+from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces
 from pcapkit.dnstx.messages import distinct_messages, sighting_points
 from pcapkit.dnstx.nat import backend_views, merge_service_dnat
+from pcapkit.dnstx.options import DnsOptions
 from pcapkit.dnstx.pairing import orient, pair_messages
 from pcapkit.dnstx.retries import find_retries
 from pcapkit.dnstx.searchpath import find_search_paths
 from pcapkit.errors import PcapkitError
+from pcapkit.schema.convert import build_frame, to_kind
+from pcapkit.schema.dnstx import DNS
+from pcapkit.service_dnat import seen_at_one_point
 
 _RCODE_STATUS = {"NOERROR": "answered", "NXDOMAIN": "nxdomain", "SERVFAIL": "servfail",
                  "REFUSED": "refused"}
-
-
-def _check_seconds(name: str, value: float) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError) as exc:
-        raise PcapkitError(f"{name} must be a number of seconds, got {value!r}") from exc
-    if not np.isfinite(seconds) or seconds <= 0:
-        raise PcapkitError(f"{name} must be a positive number of seconds, got {value!r}")
-    return seconds
 
 
 def _take(values: np.ndarray, index: np.ndarray, fill: Any) -> np.ndarray:
@@ -188,15 +181,8 @@ def _point_check(dns: pd.DataFrame, packets: pd.DataFrame | None):
 
     def same_point(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         if not cache:
-            cache.append(sighting_points(dns, packets, None))
-        points = cache[0]
-        pairs = pd.DataFrame({"pair": np.arange(len(first)), "a": first, "b": second})
-        left = pairs.merge(points, left_on="a", right_on="packet_id")[["pair", "point"]]
-        right = pairs.merge(points, left_on="b", right_on="packet_id")[["pair", "point"]]
-        shared = left.merge(right, on=["pair", "point"])["pair"].unique()
-        hit = np.zeros(len(first), dtype=bool)
-        hit[shared] = True
-        return hit
+            cache.append(sighting_points(dns, packets).rename(columns={"packet_id": "item"}))
+        return seen_at_one_point(cache[0], first, second)
     return same_point
 
 
@@ -218,48 +204,42 @@ def _icmp_errors(tx: pd.DataFrame, packets: pd.DataFrame | None, timeout: float)
 
 
 def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = None,
-                           cluster: Cluster | None = None, *, timeout: float = 5.0,
-                           capture_end: Any = None, retry_window: float = 10.0,
-                           retry_any_server: bool = False, parallel_window: float = 0.1,
-                           cluster_domain: str = "cluster.local",
-                           search_domains: Iterable[str] = (),
-                           search_gap: float = 1.0, nat_window: float = 1.0) -> pd.DataFrame:
-    """One row per DNS query/response pair, across every sighting; columns DNS_TX_COLUMNS.
+                           cluster: Cluster | None = None, *, options: DnsOptions | None = None,
+                           packet_flows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per DNS query/response pair, across every sighting: the ``dns`` table of the
+    registry (pcapkit.schema.dnstx).
 
     dns: the decoder's DNS table (keyed by file, frame). packets: ``Vantage.packets`` (its
     packet_id collapses sightings of one message; node, ts_corrected used when present) or
     the plain packet table, or None (each DNS row is then its own message). cluster: a
     ``pcapkit.cluster.Cluster`` for identities, namespaces and cluster DNS addresses.
-    timeout: seconds a response may follow its query. capture_end: None (each node's last
-    packet), one time, or {node: time}. nat_window: seconds between the sightings of one
-    query before and after a Service's DNAT (they become one transaction). The rules are in
-    docs/dns.md.
+    options: timeouts, retry and search-path rules, capture end (``DnsOptions``; None: the
+    defaults). packet_flows: ``packet_id`` -> ``flow_id`` (``Capture.distinct``), which gives
+    each transaction the flow that carried it (NA without). The rules are in docs/dns.md.
     """
-    timeout = _check_seconds("timeout", timeout)
-    retry_window = _check_seconds("retry_window", retry_window)
-    parallel_window = _check_seconds("parallel_window", parallel_window)
-    search_gap = _check_seconds("search_gap", search_gap)
-    nat_window = _check_seconds("nat_window", nat_window)
+    options = DnsOptions() if options is None else options
+    if not isinstance(options, DnsOptions):
+        raise PcapkitError("build_dns_transactions: options must be a DnsOptions, "
+                           f"not {type(options).__name__}")
     if not isinstance(dns, pd.DataFrame):
         raise PcapkitError("build_dns_transactions: dns must be the decoder's DNS DataFrame")
     cluster = check_cluster(cluster, "build_dns_transactions")
-    if isinstance(search_domains, str):
-        search_domains = [search_domains]
+    timeout = options.timeout
 
-    messages = distinct_messages(dns, packets, capture_end)
+    messages = distinct_messages(dns, packets, options.capture_end)
     view = orient(messages)
     pairs = pair_messages(view, timeout)
     tx = _base_table(messages, view, pairs)
     tx = merge_service_dnat(tx, messages["packet_id"].to_numpy(dtype=np.int64),
                             _point_check(dns, packets),
                             cluster.service_backends() if cluster is not None else None,
-                            seconds_to_ns(nat_window))
+                            seconds_to_ns(options.nat_window))
 
     # Retries follow what the client saw: a reply lost after the DNAT point settled nothing.
     retries = find_retries(tx.assign(response_t=tx["client_response_t"],
                                      reply_status=tx["client_reply_status"]),
-                           window=retry_window, any_server=retry_any_server,
-                           parallel_window=parallel_window)
+                           window=options.retry_window, any_server=options.retry_any_server,
+                           parallel_window=options.parallel_window)
     for column in retries.columns:
         tx[column] = retries[column]
     icmp = _icmp_errors(tx, packets, timeout)
@@ -271,78 +251,85 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     search = find_search_paths(
         tx.assign(**{c: outcome[c] for c in ("final_status", "final_response_t")},
                   ancount=outcome["ancount"]),
-        cluster_domain=cluster_domain, namespaces=cluster_namespaces(cluster),
-        search_domains=list(search_domains), gap=search_gap)
+        cluster_domain=options.cluster_domain, namespaces=cluster_namespaces(cluster),
+        search_domains=list(options.search_domains), gap=options.search_gap)
     dns_servers, resolver_addresses = cluster_dns_addresses(cluster)
     chains = find_resolver_chains(tx.assign(final_status=outcome["final_status"]),
                                   timeout=timeout, dns_servers=dns_servers or None,
                                   resolver_addresses=resolver_addresses)
-    return _finish(tx, messages, [search, chains, icmp], cluster)
-
-
-def _times(ns: np.ndarray) -> pd.Series:
-    stamps = pd.to_datetime(np.where(ns >= 0, ns, np.iinfo(np.int64).min), unit="ns", utc=True)
-    return pd.Series(stamps)
+    return _finish(tx, messages, [search, chains, icmp], cluster, packet_flows)
 
 
 def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame],
-            cluster: Cluster | None) -> pd.DataFrame:
-    """The public table: DNS_TX_COLUMNS in order with their dtypes."""
+            cluster: Cluster | None, packet_flows: pd.DataFrame | None) -> pd.DataFrame:
+    """The public table, the ``dns`` table of the registry (pcapkit.schema.dnstx)."""
     q, r = tx["q"].to_numpy(), tx["r"].to_numpy()
     either = np.where(q >= 0, q, r)
-    out = pd.DataFrame(index=tx.index)
-    out["tx_id"] = pd.array(tx["tx_id"].to_numpy(), dtype="Int64")
-    out["query_ts"] = _times(tx["query_t"].to_numpy())
-    out["response_ts"] = _times(tx["response_t"].to_numpy())
     both = (q >= 0) & (r >= 0)
-    out["latency_s"] = np.where(both, (tx["response_t"] - tx["query_t"]) / NS, np.nan)
-    out["status"] = pd.Categorical(tx["status"])
-    out["client"] = pd.Categorical(tx["client"])
-    out["client_port"] = pd.array(tx["client_port"].to_numpy(dtype=np.int64), dtype="Int64")
-    out["server"] = pd.Categorical(tx["server"])
-    out["server_port"] = pd.array(tx["server_port"].to_numpy(dtype=np.int64), dtype="Int64")
-    out["server_backend"] = pd.Categorical(tx["server_backend"])
-    backend_port = tx["server_backend_port"].to_numpy(dtype=np.int64)
-    out["server_backend_port"] = _nullable_int(backend_port, backend_port >= 0)
-    out["server_backend_pod"] = pd.array(tx["server_backend_pod"].to_numpy(dtype=object),
-                                         dtype="string")
-    out["nat"] = pd.array(tx["nat"].to_numpy(dtype=object), dtype="string")
-    out["nat_reply_seen"] = pd.array(tx["nat_reply_seen"].to_numpy(dtype=object),
-                                     dtype="string")
-    out["transport"] = pd.Categorical(tx["transport"])
-    out["dns_id"] = pd.array(tx["dns_id"].to_numpy(dtype=np.int64), dtype="Int64")
-    out["qname"] = pd.array(tx["qname"].to_numpy(dtype=object), dtype="string")
-    out["qtype"] = pd.array(tx["qtype_name"].to_numpy(dtype=object), dtype="string")
-    out["rcode"] = pd.array(tx["rcode"].to_numpy(dtype=object), dtype="string")
-    out["tc"] = pd.array(np.where(r >= 0, tx["tc"], None), dtype="boolean")
-    ancount = tx["ancount"].to_numpy(dtype=np.int64)
-    out["ancount"] = _nullable_int(ancount, ancount >= 0)
-    out["answers"] = tx["answers"].to_numpy(dtype=object)
-    out["answer_addrs"] = tx["answer_addrs"].to_numpy(dtype=object)
-    out["duplicate_responses"] = pd.array(tx["duplicate_responses"].to_numpy(), dtype="Int64")
-    out["malformed"] = tx["malformed"].to_numpy(dtype=bool)
-    for column in ("attempt", "retry_of", "retries", "retry_delay_s", "retry_pattern",
-                   "parallel_tx_id"):
-        out[column] = tx[column]
-    for extra in extras:
-        for column in extra.columns:
-            out[column] = extra[column]
-    out["node"] = pd.Categorical(_take(messages["node"].to_numpy(dtype=object), either, None))
     interface = messages["interface"] if "interface" in messages.columns else pd.Series(
         [None] * len(messages))
-    out["interface"] = pd.Categorical(_take(interface.astype(object).to_numpy(), either, None))
     nodes, sightings = _combined_nodes(messages, tx)
-    out["nodes"] = pd.array(nodes, dtype="string")
-    out["sightings"] = pd.array(sightings, dtype="Int64")
     files = messages["file"].astype(object).to_numpy()
     frames = messages["frame"].to_numpy(dtype=np.int64, na_value=-1)
     ids = messages["packet_id"].to_numpy(dtype=np.int64)
-    for prefix, rows in (("query", q), ("response", r)):
-        out[f"{prefix}_file"] = pd.Categorical(_take(files, rows, None))
-        out[f"{prefix}_frame"] = _nullable_int(_take(frames, rows, -1), rows >= 0)
-    for prefix, rows in (("query", q), ("response", r)):
-        out[f"{prefix}_packet_id"] = _nullable_int(_take(ids, rows, -1), rows >= 0)
-    identities = enrich_endpoints(out, cluster)
-    for column in identities.columns:
-        out[column] = identities[column]
-    return out[list(DNS_TX_COLUMNS)].reset_index(drop=True)
+    data = {
+        "tx_id": tx["tx_id"].to_numpy(),
+        "query_ts": tx["query_t"].to_numpy(), "response_ts": tx["response_t"].to_numpy(),
+        "latency_s": np.where(both, (tx["response_t"] - tx["query_t"]) / NS, np.nan),
+        "status": tx["status"].to_numpy(dtype=object),
+        "orig_h": tx["client"].to_numpy(dtype=object),
+        "orig_p": tx["client_port"].to_numpy(dtype=np.int64),
+        "resp_h": tx["server"].to_numpy(dtype=object),
+        "resp_p": tx["server_port"].to_numpy(dtype=np.int64),
+        "backend_ip": tx["server_backend"].to_numpy(dtype=object),
+        "backend_port": tx["server_backend_port"].to_numpy(dtype=np.int64),
+        "backend_pod": tx["server_backend_pod"].to_numpy(dtype=object),
+        "nat": tx["nat"].to_numpy(dtype=object),
+        "nat_reply_seen": tx["nat_reply_seen"].to_numpy(dtype=object),
+        "transport": tx["transport"].to_numpy(dtype=object),
+        "dns_id": tx["dns_id"].to_numpy(dtype=np.int64),
+        "qname": tx["qname"].to_numpy(dtype=object),
+        "qtype": tx["qtype_name"].to_numpy(dtype=object),
+        "rcode": tx["rcode"].to_numpy(dtype=object),
+        "tc": np.where(r >= 0, tx["tc"], None),
+        "ancount": tx["ancount"].to_numpy(dtype=np.int64),
+        "answers": tx["answers"].to_numpy(dtype=object),
+        "answer_addrs": tx["answer_addrs"].to_numpy(dtype=object),
+        "duplicate_responses": tx["duplicate_responses"].to_numpy(),
+        "malformed": tx["malformed"].to_numpy(dtype=bool),
+        **{column: tx[column] for column in ("attempt", "retry_of", "retries", "retry_delay_s",
+                                             "retry_pattern", "parallel_tx_id")},
+        **{column: extra[column] for extra in extras for column in extra.columns},
+        "node": _take(messages["node"].to_numpy(dtype=object), either, None),
+        "interface": _take(interface.astype(object).to_numpy(), either, None),
+        "nodes": nodes, "sightings": sightings,
+        "query_file": _take(files, q, None),
+        "query_frame": _nullable_int(_take(frames, q, -1), q >= 0),
+        "response_file": _take(files, r, None),
+        "response_frame": _nullable_int(_take(frames, r, -1), r >= 0),
+        "query_packet_id": _nullable_int(_take(ids, q, -1), q >= 0),
+        "response_packet_id": _nullable_int(_take(ids, r, -1), r >= 0),
+    }
+    data["flow_id"] = _flow_of(_take(ids, either, -1), packet_flows)
+    table = build_frame(DNS, {**data, **_identities(data, cluster)})
+    return table.reset_index(drop=True)
+
+
+def _flow_of(packet_ids: np.ndarray, packet_flows: pd.DataFrame | None
+             ) -> pd.api.extensions.ExtensionArray:
+    """flow_id of each packet id per ``packet_flows`` (packet_id, flow_id); NA without it."""
+    if packet_flows is None or not len(packet_flows):
+        return pd.array([pd.NA] * len(packet_ids), dtype="Int64")
+    lookup = pd.Series(packet_flows["flow_id"].array,
+                       index=packet_flows["packet_id"].to_numpy(dtype=np.int64, na_value=-1))
+    return lookup.reindex(packet_ids).array.astype("Int64")
+
+
+def _identities(data: dict, cluster: Cluster | None) -> pd.DataFrame:
+    """orig_/resp_ identity columns, each end resolved at the query time (the response time
+    for response_only rows)."""
+    ends = pd.DataFrame({column: to_kind(data[column], DNS[column].kind)
+                         for column in ("orig_h", "orig_p", "resp_h", "resp_p")})
+    query, response = (to_kind(data[c], "ts") for c in ("query_ts", "response_ts"))
+    ends["at"] = pd.Series(query).fillna(pd.Series(response)).array
+    return end_identities(ends, cluster.address_map if cluster is not None else None, "at")

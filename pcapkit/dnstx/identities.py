@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster
-from pcapkit.cluster.identity.enrich import ENRICH_FIELDS
-from pcapkit.errors import PcapkitError
 
 _DNS_APP_LABELS = ("kube-dns", "coredns")
 _DNS_SERVICE = "kube-system/kube-dns"
@@ -76,28 +74,3 @@ def cluster_dns_addresses(cluster: Cluster | None) -> tuple[set[str], set[str]]:
                 if isinstance(row.get(column), str):
                     node_ips.add(row[column])
     return servers | pod_ips, pod_ips | node_ips
-
-
-def enrich_endpoints(tx: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
-    """client_* and server_* identity columns (see ENRICH_FIELDS); all NA without a cluster.
-
-    Identities are resolved at the query time (the response time for response_only rows),
-    with the ports so node addresses resolve to hostNetwork pods.
-    """
-    columns = [f"{side}_{field}" for side in ("client", "server") for field in ENRICH_FIELDS]
-    if cluster is None or tx.empty:
-        return pd.DataFrame({c: pd.Categorical([None] * len(tx)) for c in columns},
-                            index=tx.index)
-    frame = pd.DataFrame({
-        "client": tx["client"], "server": tx["server"],
-        "client_port": tx["client_port"], "server_port": tx["server_port"],
-        "at": tx["query_ts"].fillna(tx["response_ts"]),
-    }, index=tx.index)
-    try:
-        enriched = cluster.enrich(frame, columns=("client", "server"), at="at",
-                                  ports={"client": "client_port", "server": "server_port"})
-    except PcapkitError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a snapshot bug must not hide the DNS table
-        raise PcapkitError(f"cluster enrichment of DNS transactions failed: {exc}") from exc
-    return enriched[columns]

@@ -1,25 +1,23 @@
 """Bidirectional flows with Zeek's vocabulary (conn_state, history, orig/resp).
 
->>> from pcapkit.flows import build_flows, flow_ids, plain_vantage      # doctest: +SKIP
->>> distinct, sightings = plain_vantage(decode_files("capture.pcap").packets)
->>> flows = build_flows(distinct, sightings)
+>>> from pcapkit.flows import build_flows                       # doctest: +SKIP
+>>> from pcapkit.vantage import seen_once
+>>> view = seen_once(decode_file("capture.pcap").packets)         # one capture read alone
+>>> flows = build_flows(view.distinct, view.sightings)
 
+Every column is declared in the table registry (``pcapkit.schema.flows``, docs/columns.md).
 See docs/flows.md for the rules (keys, originator, conn_state, history, path columns, and
 the Service DNAT link between a connection's flows before and after kube-proxy's rewrite).
 """
 
-from pcapkit.flows.adapter import plain_vantage
 from pcapkit.flows.build import assemble_flows, build_flows, flow_ids
-from pcapkit.flows.columns import ENRICHED_FIELDS, FLOW_COLUMNS, NAT_COLUMNS
 from pcapkit.flows.enrich import enrich_flows
+from pcapkit.flows.options import FlowOptions
 
 __all__ = [
-    "ENRICHED_FIELDS",
-    "FLOW_COLUMNS",
-    "NAT_COLUMNS",
+    "FlowOptions",
     "assemble_flows",
     "build_flows",
     "enrich_flows",
     "flow_ids",
-    "plain_vantage",
 ]

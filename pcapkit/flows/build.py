@@ -18,13 +18,13 @@ from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import counters, history, keys, nat, natview, originator, path, tcpstate
 from pcapkit.flows.arrays import Inputs, load_inputs
-from pcapkit.flows.columns import FLOW_COLUMNS
+from pcapkit.flows.enrich import enrich_flows
 from pcapkit.flows.groups import first_where, set_labels
+from pcapkit.flows.options import FlowOptions
+from pcapkit.schema.convert import conform, to_kind
+from pcapkit.schema.flows import FLOWS
+from pcapkit.vantage import seen_once
 
-DEFAULT_TCP_TIMEOUT = 300.0   # Zeek's tcp_inactivity_timeout
-DEFAULT_UDP_TIMEOUT = 60.0    # Zeek's udp_inactivity_timeout
-DEFAULT_ICMP_TIMEOUT = 60.0   # Zeek's icmp_inactivity_timeout
-DEFAULT_NAT_WINDOW = 1.0      # seconds between the first packets of a DNAT'd connection's sides
 PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp"}
 
 
@@ -35,15 +35,19 @@ class _Flows:
     roles: originator.Roles
 
 
-def _assign(distinct: pd.DataFrame, sightings: pd.DataFrame | None, tcp_timeout: float | None,
-            udp_timeout: float | None, icmp_timeout: float | None) -> _Flows:
-    for name, value in (("tcp_timeout", tcp_timeout), ("udp_timeout", udp_timeout),
-                        ("icmp_timeout", icmp_timeout)):
-        if value is not None and not value > 0:
-            raise PcapkitError(f"flows: {name} must be a positive number of seconds or None")
+def _checked(options: FlowOptions | None) -> FlowOptions:
+    if options is None:
+        return FlowOptions()
+    if not isinstance(options, FlowOptions):
+        raise PcapkitError(f"flows: options must be a FlowOptions, not {type(options).__name__}")
+    return options
+
+
+def _assign(distinct: pd.DataFrame, sightings: pd.DataFrame | None,
+            options: FlowOptions) -> _Flows:
     inputs = load_inputs(distinct, sightings)
-    asg = keys.assign(inputs.packets, tcp_timeout=tcp_timeout, udp_timeout=udp_timeout,
-                      icmp_timeout=icmp_timeout)
+    asg = keys.assign(inputs.packets, tcp_timeout=options.tcp_timeout,
+                      udp_timeout=options.udp_timeout, icmp_timeout=options.icmp_timeout)
     pk = asg.packets
     roles = originator.decide(asg.flow, asg.n_flows, pk.proto, pk.flags, asg.lo_is_src,
                               pk.sport, pk.dport, pk.itype)
@@ -59,66 +63,50 @@ def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
 
 
 def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
-             udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
-             icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-             tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
-             nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False) -> pd.Series:
+             cluster: Cluster | None = None, options: FlowOptions | None = None) -> pd.Series:
     """The flow_id of every distinct packet (aligned with ``distinct.index``; <NA> for
     non-IP packets). ICMP errors get the id of the flow they quote. Pass the same
     sightings and options as to build_flows so the ids match (with ``merge_nat`` the
     packets of a backend-side flow get the id of its service-side flow)."""
-    if merge_nat:
-        return assemble_flows(distinct, sightings, udp_timeout=udp_timeout,
-                              icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout,
-                              cluster=cluster, nat_window=nat_window, merge_nat=True)[1]
-    return _packet_flow_ids(distinct.index, _assign(distinct, sightings, tcp_timeout,
-                                                    udp_timeout, icmp_timeout))
+    options = _checked(options)
+    if options.merge_nat:
+        return assemble_flows(distinct, sightings, cluster=cluster, options=options)[1]
+    return _packet_flow_ids(distinct.index, _assign(distinct, sightings, options))
 
 
 def build_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
-                udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
-                icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
-                nat_window: float = DEFAULT_NAT_WINDOW,
-                merge_nat: bool = False) -> pd.DataFrame:
-    """One row per bidirectional flow (columns: FLOW_COLUMNS), from the distinct-packet
+                cluster: Cluster | None = None, options: FlowOptions | None = None) -> pd.DataFrame:
+    """One row per bidirectional flow (the ``flows`` table of pcapkit.schema), from the distinct-packet
     table and the sightings table of the vantage stage (None: each packet seen once).
-    Timeouts are idle gaps in seconds that split a key into separate flows (None: never).
+    ``options`` (``FlowOptions``; None: the defaults) hold the idle timeouts that split a
+    key into separate flows.
 
     The two flows of a connection seen before and after a Service's DNAT are linked (the
     ``nat`` columns): by the Service -> backend table of ``cluster`` when given, else by a
-    conservative TCP rule; ``nat_window`` is the most their first packets may be apart, in
-    seconds. ``merge_nat=True`` folds each linked pair into one row (docs/flows.md)."""
-    return assemble_flows(distinct, sightings, udp_timeout=udp_timeout,
-                          icmp_timeout=icmp_timeout, tcp_timeout=tcp_timeout, cluster=cluster,
-                          nat_window=nat_window, merge_nat=merge_nat)[0]
+    conservative TCP rule, their first packets at most ``options.nat_window`` apart.
+    ``options.merge_nat`` folds each linked pair into one row (docs/flows.md)."""
+    return assemble_flows(distinct, sightings, cluster=cluster, options=options)[0]
 
 
 def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
-                   udp_timeout: float | None = DEFAULT_UDP_TIMEOUT,
-                   icmp_timeout: float | None = DEFAULT_ICMP_TIMEOUT,
-                   tcp_timeout: float | None = DEFAULT_TCP_TIMEOUT, cluster: Cluster | None = None,
-                   nat_window: float = DEFAULT_NAT_WINDOW, merge_nat: bool = False
+                   cluster: Cluster | None = None, options: FlowOptions | None = None
                    ) -> tuple[pd.DataFrame, pd.Series]:
     """(build_flows(...), flow_ids(...)) computed once."""
-    if isinstance(nat_window, bool) or not isinstance(nat_window, int | float) \
-            or not np.isfinite(nat_window) or nat_window < 0:
-        raise PcapkitError("flows: nat_window must be a non-negative number of seconds, "
-                           f"not {nat_window!r}")
+    options = _checked(options)
     cluster = check_cluster(cluster, "flows")
-    flows = _assign(distinct, sightings, tcp_timeout, udp_timeout, icmp_timeout)
-    seen = path.sightings_of(distinct) if sightings is None else sightings
+    flows = _assign(distinct, sightings, options)
+    seen = seen_once(distinct).sightings if sightings is None else sightings
     table, ends = _table(flows, seen)
     pk = flows.assignment.packets
     group = flows.assignment.flow * 2 + (~flows.roles.is_orig)
     links = nat.link_service_dnat(ends, seen, pk.pid, group,
                                   nat.cluster_mapping(cluster, flows.inputs.addresses),
-                                  int(round(nat_window * 1e9)))
-    table = natview.add_nat_columns(table, links)[list(FLOW_COLUMNS)]
+                                  int(round(options.nat_window * 1e9)))
+    table = natview.add_nat_columns(table, links)
     ids = _packet_flow_ids(distinct.index, flows)
-    if merge_nat:
+    if options.merge_nat:
         table, ids = natview.merge_sides(table, ids, links)
-    return table, ids
+    return conform(enrich_flows(table, cluster), FLOWS), ids
 
 
 def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.FlowEnds]:
@@ -167,56 +155,45 @@ def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.Fl
                             dtype=object)
     t = pk.t
     data = {
-        "flow_id": pd.array(np.arange(n), dtype="Int64"),
-        "ts": pd.to_datetime(t[first], utc=True),
-        "last_ts": pd.to_datetime(t[last], utc=True),
+        "flow_id": np.arange(n),
+        "ts": t[first],
+        "last_ts": t[last],
         "duration": (t[last] - t[first]) / 1e9,
         "proto": _proto_names(proto),
-        "ip_proto": pd.array(proto, dtype="UInt8"),
+        "ip_proto": proto,
         "orig_h": _addresses(orig_h, inputs.addresses),
-        "orig_p": _ports(orig_p),
+        "orig_p": orig_p,
         "resp_h": _addresses(resp_h, inputs.addresses),
-        "resp_p": _ports(resp_p),
-        "icmp_family": pd.Categorical(_family_names(asg.family[first], icmp)),
-        "encap": pd.Categorical(inputs.ctx_encap[pk.ctx[first]]),
-        "vni": _nullable(inputs.ctx_vni[pk.ctx[first]], "UInt32"),
+        "resp_p": resp_p,
+        "icmp_family": _family_names(asg.family[first], icmp),
+        "encap": inputs.ctx_encap[pk.ctx[first]],
+        "vni": inputs.ctx_vni[pk.ctx[first]],
         "conn_state": pd.Categorical(state, categories=list(tcpstate.CONN_STATES)),
-        "history": pd.array(hist, dtype="string"),
-        "mid_flow": pd.array(roles.mid_flow, dtype="boolean"),
-        "flipped": pd.array(roles.flipped, dtype="boolean"),
+        "history": hist,
+        "mid_flow": roles.mid_flow,
+        "flipped": roles.flipped,
         "orig_state": _tcp_only(tcpstate.state_names(o_state), is_tcp),
         "resp_state": _tcp_only(tcpstate.state_names(r_state), is_tcp),
-        "orig_pkts": _count(pkts[:, 0]), "orig_ip_bytes": _count(ip_bytes[:, 0]),
-        "orig_bytes": _count(payload[:, 0]),
-        "resp_pkts": _count(pkts[:, 1]), "resp_ip_bytes": _count(ip_bytes[:, 1]),
-        "resp_bytes": _count(payload[:, 1]),
-        "syn_retrans": _count(np.maximum(syns[:, 0] - 1, 0)),
-        "synack_retrans": _count(np.maximum(syn_acks[:, 1] - 1, 0)),
-        "orig_retrans": _count(retr[:, 0]), "resp_retrans": _count(retr[:, 1]),
-        "orig_zero_windows": _count(zeros[:, 0]), "resp_zero_windows": _count(zeros[:, 1]),
+        "orig_pkts": pkts[:, 0], "orig_ip_bytes": ip_bytes[:, 0], "orig_bytes": payload[:, 0],
+        "resp_pkts": pkts[:, 1], "resp_ip_bytes": ip_bytes[:, 1], "resp_bytes": payload[:, 1],
+        "syn_retrans": np.maximum(syns[:, 0] - 1, 0),
+        "synack_retrans": np.maximum(syn_acks[:, 1] - 1, 0),
+        "orig_retrans": retr[:, 0], "resp_retrans": retr[:, 1],
+        "orig_zero_windows": zeros[:, 0], "resp_zero_windows": zeros[:, 1],
         "rtt_syn_synack": rtt_a, "rtt_synack_ack": rtt_b, "rtt_handshake": rtt_a + rtt_b,
-        "icmp_errors": _count(np.bincount(asg.error_flow, minlength=n)[:n]),
-        "icmp_error_types": pd.array(set_labels(asg.error_flow, error_codes[0].astype(np.int64),
-                                                error_labels, n), dtype="string"),
-        "icmp_error_senders": pd.array(set_labels(asg.error_flow, errors.src, inputs.addresses,
-                                                  n), dtype="string"),
+        "icmp_errors": np.bincount(asg.error_flow, minlength=n)[:n],
+        "icmp_error_types": set_labels(asg.error_flow, error_codes[0].astype(np.int64),
+                                       error_labels, n),
+        "icmp_error_senders": set_labels(asg.error_flow, errors.src, inputs.addresses, n),
+        **path.flow_paths(sightings, pk.pid, group, n),
     }
-    for name, values in path.flow_paths(sightings, pk.pid, group, n).items():
-        if values.dtype == object:
-            data[name] = pd.array(values, dtype="string")
-        elif values.dtype == bool:
-            data[name] = pd.array(values, dtype="boolean")
-        elif values.dtype.kind == "f":
-            data[name] = _nullable(np.where(np.isnan(values), -1, values).astype(np.int64),
-                                   "UInt8")
-        else:
-            data[name] = _count(values)
     opening = first_where(is_orig & tcp & ((pk.flags & (keys.SYN | keys.ACK)) == keys.SYN),
                           flow, n)
     ends = nat.FlowEnds(client=orig_h, client_port=orig_p, server=resp_h, server_port=resp_p,
                         proto=proto, start=t[first],
                         syn_seq=np.where(opening >= 0, pk.seq[np.maximum(opening, 0)], -1))
-    return pd.DataFrame(data), ends
+    return pd.DataFrame({name: to_kind(values, FLOWS[name].kind)
+                         for name, values in data.items()}), ends
 
 
 def _proto_names(proto: np.ndarray) -> pd.Categorical:
@@ -248,14 +225,6 @@ def _nullable(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArra
     out = pd.array(np.maximum(values, 0), dtype=dtype)
     out[values < 0] = pd.NA
     return out
-
-
-def _ports(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    return _nullable(values, "UInt16")
-
-
-def _count(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    return pd.array(np.asarray(values, dtype=np.int64), dtype="Int64")
 
 
 def _tcp_only(states: pd.Categorical, is_tcp: np.ndarray) -> pd.Categorical:

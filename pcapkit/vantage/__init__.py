@@ -10,28 +10,23 @@ See docs/vantage.md.
 """
 
 from pcapkit.vantage.build import (
-    DISTINCT_EXTRA_COLUMNS,
-    PACKET_EXTRA_COLUMNS,
-    SIGHTING_COLUMNS,
     Vantage,
     build_sightings,
     packet_direction,
+    point_ids_of,
+    seen_once,
 )
-from pcapkit.vantage.clock import CLOCK_COLUMNS
 from pcapkit.vantage.fingerprint import FINGERPRINT_COLUMNS, packet_fingerprints
-from pcapkit.vantage.points import POINT_COLUMNS, capture_points, node_from_file_stem
+from pcapkit.vantage.points import capture_points, node_from_file_stem
 
 __all__ = [
-    "CLOCK_COLUMNS",
-    "DISTINCT_EXTRA_COLUMNS",
     "FINGERPRINT_COLUMNS",
-    "PACKET_EXTRA_COLUMNS",
-    "POINT_COLUMNS",
-    "SIGHTING_COLUMNS",
     "Vantage",
     "build_sightings",
     "capture_points",
     "node_from_file_stem",
     "packet_direction",
     "packet_fingerprints",
+    "point_ids_of",
+    "seen_once",
 ]

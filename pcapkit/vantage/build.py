@@ -20,9 +20,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pcapkit.column_arrays import codes_of, per_row, shared_codes
 from pcapkit.errors import PcapkitError
-from pcapkit.vantage.categories import as_categorical, per_row
-from pcapkit.vantage.clock import CLOCK_COLUMNS, chain_offsets, estimate_pairs, pair_samples
+from pcapkit.schema.convert import STRING, conform, to_kind
+from pcapkit.schema.decode import PACKETS
+from pcapkit.schema.vantage import DISTINCT, SIGHTINGS
+from pcapkit.vantage.clock import chain_offsets, estimate_pairs, pair_samples
 from pcapkit.vantage.fingerprint import (
     FINGERPRINT_COLUMNS,
     IP_FINGERPRINT_COLUMNS,
@@ -38,35 +41,6 @@ IN_TYPES = ("host", "broadcast", "multicast", "otherhost")
 OUT_TYPES = ("outgoing",)
 CLOCK_SAMPLE_LIMIT = 200_000  # packets kept for the clock estimate (see _thin_bursts)
 
-SIGHTING_COLUMNS: dict[str, str] = {
-    "packet_id": "Distinct packet this sighting belongs to (same id on every vantage point).",
-    "file": "Capture file of the sighting.",
-    "frame": "Frame number in that file.",
-    "node": "Node the file was captured on.",
-    "interface": "Capture interface (pcapng name, else the interface index).",
-    "if_index": "Linux ifindex from SLL2 (tcpdump -i any): tells veth, bridge, tunnel, NIC apart.",
-    "direction": "'out' (SLL outgoing), 'in' (host/broadcast/multicast/otherhost), null if unknown.",
-    "encap": "Tunnel stack around the packet at this vantage point ('none' when bare).",
-    "vni": "VXLAN/Geneve VNI of the sighting.",
-    "outer_src": "Underlay source address (tunnelled sightings).",
-    "outer_dst": "Underlay destination address (tunnelled sightings).",
-    "ttl": "Innermost TTL at this vantage point (decreases hop by hop).",
-    "outer_ttl": "Outer TTL at this vantage point.",
-    "ts": "Capture time as recorded by the node.",
-    "ts_corrected": "Capture time shifted by the node's estimated clock offset.",
-}
-PACKET_EXTRA_COLUMNS: dict[str, str] = {
-    "node": "Node the file was captured on (capture point).",
-    "direction": "'in' / 'out' from the SLL packet type; null when the link type has none.",
-    "packet_id": "Distinct packet id, shared by all sightings of one packet.",
-    "ts_corrected": "ts minus the node's clock offset against the reference node.",
-}
-DISTINCT_EXTRA_COLUMNS: dict[str, str] = {
-    "n_sightings": "How many times (interfaces, nodes) the packet was captured.",
-    "nodes": "Sorted comma-separated names of the nodes that saw it.",
-}
-
-
 @dataclass
 class Vantage:
     """Every sighting of every packet, the distinct packets and the clock offsets."""
@@ -79,11 +53,10 @@ class Vantage:
 
 def packet_direction(pkt_type: pd.Series) -> pd.Categorical:
     """'in', 'out' or null per row, from the Linux cooked packet type."""
-    kind = as_categorical(pkt_type)
-    names = [str(c) for c in kind.categories]
+    codes, names = codes_of(pkt_type)
     per_category = np.array([0 if c in OUT_TYPES else 1 if c in IN_TYPES else -1 for c in names],
                             dtype=np.int8)
-    row = per_row(np.asarray(kind.codes), per_category, -1)
+    row = per_row(codes, per_category, -1)
     return pd.Categorical.from_codes(row.astype(np.int8), categories=["out", "in"],
                                      validate=False)
 
@@ -106,7 +79,7 @@ def build_sightings(decoded: Decoded, points: pd.DataFrame, *, window: float = 1
         pd.Categorical([None] * len(packets), categories=["out", "in"])
     ts_ns = packets["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     hashes, eligible = packet_fingerprints(packets)
-    keys = _vantage_keys(packets, direction)
+    keys = _point_ids(packets, np.asarray(direction.codes))
     node_codes = np.asarray(node.codes, dtype=np.int64)
     names = [str(c) for c in node.categories]
     weights = np.bincount(node_codes[node_codes >= 0], minlength=len(names))
@@ -120,14 +93,48 @@ def build_sightings(decoded: Decoded, points: pd.DataFrame, *, window: float = 1
     groups = _attach_truncated(packets, groups, eligible, corrected_ns, keys, int(window * 1e9))
     packet_id, first_rows = _number_packets(groups, corrected_ns)
 
-    packets["node"] = node
-    packets["direction"] = direction
-    packets["packet_id"] = pd.array(packet_id, dtype="Int64")
-    packets["ts_corrected"] = pd.Series(corrected_ns.view("datetime64[ns]"),
-                                        index=packets.index).dt.tz_localize("UTC")
+    added = {"node": node, "direction": direction, "packet_id": packet_id,
+             "ts_corrected": corrected_ns, "point_id": keys}
+    for name, values in added.items():
+        packets[name] = to_kind(values, PACKETS[name].kind)
     return Vantage(packets=packets, sightings=_sightings(packets),
                    distinct=_distinct(packets, packet_id, first_rows, node_codes, names),
                    clock_offsets=offsets)
+
+
+def seen_once(packets: pd.DataFrame) -> Vantage:
+    """The vantage view of a table whose every row is a packet of its own, seen once (one
+    capture read alone, or a distinct-packet table without its sightings): the tables
+    build_sightings gives, with nothing to match.
+
+    A column the stage adds is kept where the table has it (a distinct-packet table keeps
+    its packet_id); else node ``unknown``, direction from the SLL packet type, packet_id =
+    row number, ts_corrected = ts (no clock to correct) and point_id (:func:`point_ids_of`).
+    Decoder columns the table lacks stay absent from the sightings too.
+    """
+    table = packets.copy(deep=False).reset_index(drop=True)
+    n = len(table)
+    if "node" not in table:
+        table["node"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=["unknown"])
+    if "direction" not in table:
+        table["direction"] = packet_direction(table["pkt_type"]) if "pkt_type" in table else \
+            pd.Categorical([None] * n, categories=["out", "in"])
+    added = {"packet_id": np.arange(n, dtype=np.int64),
+             "ts_corrected": table["ts"] if "ts" in table
+             else np.full(n, np.iinfo(np.int64).min, dtype=np.int64),
+             "point_id": point_ids_of(table)}
+    for name, values in added.items():
+        if name not in table:
+            table[name] = to_kind(values, PACKETS[name].kind)
+    node_codes, names = codes_of(table["node"])
+    weights = np.bincount(node_codes[node_codes >= 0], minlength=len(names))
+    rows = np.arange(n, dtype=np.int64)
+    present = [name for name in SIGHTINGS.names if name in table]
+    sightings = _sightings(table) if len(present) == len(SIGHTINGS.names) else \
+        table[present].sort_values("packet_id", kind="stable").reset_index(drop=True)
+    return Vantage(packets=table, sightings=sightings,
+                   distinct=_distinct(table, rows, rows, node_codes, list(names)),
+                   clock_offsets=chain_offsets(list(names), weights, []))
 
 
 def _attach_truncated(packets: pd.DataFrame, groups: np.ndarray, eligible: np.ndarray,
@@ -148,29 +155,46 @@ def _attach_truncated(packets: pd.DataFrame, groups: np.ndarray, eligible: np.nd
                             keys, window_ns)
 
 
-def _vantage_keys(packets: pd.DataFrame, direction: pd.Categorical) -> np.ndarray:
-    """One integer per (file, interface, if_index, direction): a single vantage point."""
-    parts = []
-    for name in ("file", "interface"):
-        if name not in packets:
-            parts.append(np.zeros(len(packets), np.int64))
-            continue
-        parts.append(np.asarray(as_categorical(packets[name]).codes, dtype=np.int64) + 1)
-    if "if_index" in packets:
-        codes, _ = pd.factorize(packets["if_index"].to_numpy(dtype=np.int64, na_value=-1))
-        parts.append(codes.astype(np.int64))
-    parts.append(np.asarray(direction.codes, dtype=np.int64) + 1)
+def _point_ids(packets: pd.DataFrame, direction: np.ndarray) -> np.ndarray:
+    """The capture point of every row: one dense id (numbered by first appearance) per
+    (file, interface, if_index, direction code); a column the table lacks is left out."""
+    parts = [codes_of(packets[name])[0] for name in ("file", "interface", "if_index")
+             if name in packets]
+    parts.append(np.asarray(direction, dtype=np.int64))
     combined = np.zeros(len(packets), dtype=np.int64)
-    for part in parts:
-        combined = combined * (int(part.max()) + 1 if len(part) else 1) + part
-    return combined
+    span = 1
+    for codes in parts:   # mixed radix, renumbered before it could overflow
+        width = int(codes.max(initial=-1)) + 2
+        if span * width >= 2**62:
+            combined = pd.factorize(combined)[0].astype(np.int64)
+            span = int(combined.max(initial=0)) + 1
+        combined = combined * width + (codes + 1)
+        span *= width
+    return pd.factorize(combined)[0].astype(np.int64)
+
+
+def point_ids_of(table: pd.DataFrame) -> np.ndarray:
+    """The capture point (``point_id``) of every row of a packet or sightings table: its
+    column when the table has one, else worked out as build_sightings does from the columns
+    the table has (direction from the SLL ``pkt_type`` when it has no ``direction``). A
+    column it lacks is left out, so more rows share a point: the safe side for the checks
+    that refuse what one point saw twice."""
+    if "point_id" in table.columns:
+        return table["point_id"].to_numpy(dtype=np.int64, na_value=-1)
+    if "direction" in table.columns:
+        direction = codes_of(table["direction"])[0]
+    elif "pkt_type" in table.columns:
+        direction = np.asarray(packet_direction(table["pkt_type"]).codes)
+    else:
+        direction = np.full(len(table), -1, dtype=np.int64)
+    return _point_ids(table, direction)
 
 
 def _clock_offsets(packets: pd.DataFrame, hashes: np.ndarray, eligible: np.ndarray,
                    ts_ns: np.ndarray, keys: np.ndarray, node_codes: np.ndarray,
                    names: list[str], weights: np.ndarray, direction: pd.Categorical,
                    clock_window_ns: int) -> pd.DataFrame:
-    """Clock offset of every node (CLOCK_COLUMNS), from packets seen on several nodes within
+    """Clock offset of every node (the clock_offsets table), from packets seen on several nodes within
     the wide first-pass window, in bursts where no vantage key repeats."""
     if len(names) < 2:
         return chain_offsets(names, weights, [])
@@ -218,12 +242,8 @@ def _thin_bursts(rows: np.ndarray, burst: np.ndarray, limit: int) -> tuple[np.nd
 def _shared_codes(src: pd.Series, dst: pd.Series,
                   rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of two address columns at ``rows``, in one code space (so src == dst compares)."""
-    cats = [as_categorical(src), as_categorical(dst)]
-    space = pd.Index(np.concatenate([np.asarray(c.categories.astype(str), dtype=object)
-                                     for c in cats])).unique()
-    out = [per_row(np.asarray(cat.codes)[rows], space.get_indexer(cat.categories.astype(str)), -1)
-           for cat in cats]
-    return out[0], out[1]
+    (src_codes, dst_codes), _ = shared_codes([src.iloc[rows], dst.iloc[rows]])
+    return src_codes, dst_codes
 
 
 def _number_packets(groups: np.ndarray, corrected_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,18 +262,18 @@ def _number_packets(groups: np.ndarray, corrected_ns: np.ndarray) -> tuple[np.nd
 
 
 def _sightings(packets: pd.DataFrame) -> pd.DataFrame:
-    columns = [c for c in SIGHTING_COLUMNS if c in packets]
     order = np.lexsort((packets["ts_corrected"].to_numpy(dtype="datetime64[ns]").view(np.int64),
                         packets["packet_id"].to_numpy(dtype=np.int64)))
-    return packets[columns].take(order).reset_index(drop=True)
+    return conform(packets[SIGHTINGS.names].take(order).reset_index(drop=True), SIGHTINGS)
 
 
 def _distinct(packets: pd.DataFrame, packet_id: np.ndarray, first_rows: np.ndarray,
               node_codes: np.ndarray, names: list[str]) -> pd.DataFrame:
     distinct = packets.take(first_rows).reset_index(drop=True)
     count = np.bincount(packet_id, minlength=len(first_rows))
-    distinct["n_sightings"] = pd.array(count, dtype="Int64")
-    distinct["nodes"] = _node_lists(packet_id, node_codes, names, len(first_rows))
+    distinct["n_sightings"] = to_kind(count, DISTINCT["n_sightings"].kind)
+    distinct["nodes"] = to_kind(_node_lists(packet_id, node_codes, names, len(first_rows)),
+                                DISTINCT["nodes"].kind)
     return distinct
 
 
@@ -261,7 +281,7 @@ def _node_lists(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
                 n_packets: int) -> pd.Series:
     """Sorted comma-separated node names per packet, via a node bitmask per packet."""
     if not n_packets:
-        return pd.Series([], dtype="str")
+        return pd.Series([], dtype=STRING)
     rank = {name: i for i, name in enumerate(sorted(names))}
     if len(names) > 62:  # too many for a 64-bit mask
         return _node_lists_many(packet_id, node_codes, names, n_packets, rank)
@@ -280,7 +300,7 @@ def _node_lists(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
     labels = [",".join(n for i, n in enumerate(ordered) if int(m) >> i & 1)
               for m in unique_masks]
     as_arrow = pa.array(labels, pa.large_string()).take(pa.array(inverse))
-    return pd.Series(as_arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(as_arrow, dtype=STRING)
 
 
 def _node_lists_many(packet_id: np.ndarray, node_codes: np.ndarray, names: list[str],
@@ -301,8 +321,7 @@ def _node_lists_many(packet_id: np.ndarray, node_codes: np.ndarray, names: list[
     stops = np.searchsorted(packet, first, side="right")
     labels = [",".join(ordered[r] for r in node[a:b]) for a, b in zip(starts, stops, strict=True)]
     as_arrow = pa.array(labels, pa.large_string()).take(pa.array(inverse.ravel()))
-    return pd.Series(as_arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(as_arrow, dtype=STRING)
 
 
-__all__ = ["CLOCK_COLUMNS", "DISTINCT_EXTRA_COLUMNS", "PACKET_EXTRA_COLUMNS",
-           "SIGHTING_COLUMNS", "Vantage", "build_sightings", "packet_direction"]
+__all__ = ["Vantage", "build_sightings", "packet_direction", "point_ids_of", "seen_once"]

@@ -26,16 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CLOCK_COLUMNS: dict[str, str] = {
-    "node": "Node (clock domain) of the capture.",
-    "reference_node": "Node the offsets are relative to: the one with the most sightings.",
-    "offset_s": "Estimated clock of this node minus clock of the reference, in seconds; "
-                "ts_corrected = ts - offset_s.",
-    "spread_s": "Interquartile range of the per-packet offset samples, seconds "
-                "(NaN without an estimate).",
-    "samples": "Packets seen on both nodes of the pair the estimate came from.",
-    "method": "How the offset was estimated (two-way median, one direction only, none ...).",
-}
+from pcapkit.schema.convert import build_frame, empty_frame
+from pcapkit.schema.vantage import CLOCK_OFFSETS
 
 TWO_WAY = "two-way median delay (NTP-style)"
 ONE_WAY = ("one direction only ({a} -> {b}): shifted just enough that no packet arrives "
@@ -149,10 +141,8 @@ def _iqr(values: np.ndarray) -> float:
 def chain_offsets(names: list[str], weights: np.ndarray,
                   estimates: list[PairEstimate]) -> pd.DataFrame:
     """Offsets of every node against the reference, through the best-sampled pairs."""
-    columns = list(CLOCK_COLUMNS)
     if not names:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            columns, ("str", "str", "float64", "float64", "Int64", "str"), strict=True)})
+        return empty_frame(CLOCK_OFFSETS)
     reference = names[int(np.argmax(weights))]
     usable = [e for e in estimates if e.method != NO_DIRECTION]
     known = {reference: (0.0, 0.0, 0, "reference")}
@@ -180,4 +170,4 @@ def chain_offsets(names: list[str], weights: np.ndarray,
             method = method if method == NO_DIRECTION else NO_SHARED
         rows.append({"node": name, "reference_node": reference, "offset_s": offset,
                      "spread_s": spread, "samples": samples, "method": method})
-    return pd.DataFrame(rows, columns=columns).astype({"samples": "Int64"})
+    return build_frame(CLOCK_OFFSETS, pd.DataFrame(rows, columns=CLOCK_OFFSETS.names))

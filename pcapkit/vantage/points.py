@@ -33,18 +33,13 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
+from pcapkit.column_arrays import codes_of, per_row
 from pcapkit.errors import PcapkitError
-from pcapkit.vantage.categories import as_categorical, per_row
+from pcapkit.schema.convert import build_frame
+from pcapkit.schema.vantage import CAPTURE_POINTS
 
 if TYPE_CHECKING:
     from pcapkit.decode.files import Decoded
-
-POINT_COLUMNS: dict[str, str] = {
-    "file": "Capture file, as in the packet table.",
-    "node": "Node the file was captured on ('unknown' / 'unknown:<file>' when undecided).",
-    "node_source": "What decided: user, pcapng, directory, filename, snapshot or unknown.",
-    "node_evidence": "The text or address that decided, for the user to check.",
-}
 
 GENERIC_DIRECTORIES = frozenset({
     "", ".", "..", "captures", "capture", "pcaps", "pcap", "pcapng", "traces", "trace",
@@ -110,9 +105,7 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
                                  "snapshot address named a node")
         rows.append({"file": file, "node": decision.node, "node_source": decision.source,
                      "node_evidence": decision.evidence})
-    frame = pd.DataFrame(rows, columns=list(POINT_COLUMNS))
-    return frame.astype({"file": "str", "node": "str", "node_source": "str",
-                         "node_evidence": "str"})
+    return build_frame(CAPTURE_POINTS, pd.DataFrame(rows, columns=CAPTURE_POINTS.names))
 
 
 def _files(decoded: Decoded) -> list[str]:
@@ -348,18 +341,17 @@ def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
 
 def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
     """The node of every packet row, from its file's capture point."""
-    files = as_categorical(packets["file"])
+    file_codes, files = codes_of(packets["file"])
     mapping = dict(zip(points["file"].astype(str), points["node"].astype(str), strict=True))
-    used = np.zeros(len(files.categories), dtype=bool)
-    used[np.unique(np.asarray(files.codes)[np.asarray(files.codes) >= 0])] = True
-    missing = [str(f) for f, u in zip(files.categories, used, strict=True)
-               if u and str(f) not in mapping]
+    used = np.zeros(len(files), dtype=bool)
+    used[np.unique(file_codes[file_codes >= 0])] = True
+    missing = [f for f, u in zip(files, used, strict=True) if u and f not in mapping]
     if missing:
         raise PcapkitError("capture points do not list file(s) " + ", ".join(missing)
                            + ": call capture_points() on the same decoded tables")
     categories = pd.Index(pd.unique(points["node"].astype(str).to_numpy()), dtype=object)
     per_category = categories.get_indexer(
-        pd.Index([mapping.get(str(f)) for f in files.categories], dtype=object))
-    row_codes = per_row(np.asarray(files.codes), per_category, -1)
+        pd.Index([mapping.get(f) for f in files], dtype=object))
+    row_codes = per_row(file_codes, per_category, -1)
     return pd.Categorical.from_codes(row_codes.astype(np.int32), categories=categories,
                                      validate=False)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pcapkit.decode import decode_files
-from pcapkit.dnstx import build_dns_transactions
+from pcapkit.dnstx import DnsOptions, build_dns_transactions
 from pcapkit.vantage import build_sightings, capture_points
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,16 +21,8 @@ def transactions(*paths: Path | str, cluster=None, **options) -> pd.DataFrame:
     """DNS transactions of the given captures, through the vantage stage."""
     decoded = decode_files([str(p) for p in paths])
     vantage = build_sightings(decoded, capture_points(decoded, cluster))
-    return build_dns_transactions(decoded.dns, vantage.packets, cluster, **options)
-
-
-def plain_packets(packets: pd.DataFrame) -> pd.DataFrame:
-    """The no-vantage adapter: every packet distinct, one unknown node, clock as captured."""
-    out = packets.copy()
-    out["packet_id"] = pd.array(np.arange(len(out)), dtype="Int64")
-    out["node"] = pd.Categorical(["unknown"] * len(out))
-    out["ts_corrected"] = out["ts"]
-    return out
+    return build_dns_transactions(decoded.dns, vantage.packets, cluster,
+                                  options=DnsOptions(**options))
 
 
 def scenario(name: str, cluster=None, **options) -> pd.DataFrame:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dnstx_helpers import SCENARIOS, plain_packets
+from dnstx_helpers import SCENARIOS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapkit.decode import decode_files
-from pcapkit.dnstx import DNS_TX_COLUMNS, build_dns_transactions
+from pcapkit.dnstx import DnsOptions, build_dns_transactions
 from pcapkit.errors import PcapkitError
+from pcapkit.schema.dnstx import DNS
+from pcapkit.vantage import seen_once
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,8 @@ def answered():
 ])
 def test_bad_options_raise_a_clear_error(answered, option, value, message):
     with pytest.raises(PcapkitError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        build_dns_transactions(answered.dns, answered.packets, **{option: value})
+        build_dns_transactions(answered.dns, answered.packets,
+                               options=DnsOptions(**{option: value}))
 
 
 def test_a_table_that_is_not_the_dns_table_is_named(answered):
@@ -44,17 +47,19 @@ def test_capture_without_dns_gives_an_empty_table_with_every_column():
     decoded = decode_files(SCENARIOS.parent / "public" / "zeek-icmp6-toobig.pcap")
     assert decoded.dns.empty
     tx = build_dns_transactions(decoded.dns, decoded.packets)
-    assert tx.empty and list(tx.columns) == list(DNS_TX_COLUMNS)
+    assert tx.empty and list(tx.columns) == DNS.names
 
 
 def test_per_node_capture_end(answered):
-    packets = plain_packets(answered.packets)
+    packets = seen_once(answered.packets).packets
     dns = answered.dns[answered.dns["qr"] == False]  # noqa: E712 - nullable boolean column
     early = {"unknown": answered.packets["ts"].min() + pd.Timedelta(seconds=1)}
-    assert build_dns_transactions(dns, packets, capture_end=early)["status"].tolist() == [
+    assert build_dns_transactions(dns, packets, options=DnsOptions(capture_end=early))[
+        "status"].tolist() == [
         "unanswered_at_capture_end"]
     late = {"unknown": answered.packets["ts"].min() + pd.Timedelta(seconds=60)}
-    assert build_dns_transactions(dns, packets, capture_end=late)["status"].tolist() == [
+    assert build_dns_transactions(dns, packets, options=DnsOptions(capture_end=late))[
+        "status"].tolist() == [
         "unanswered"]
 
 
@@ -113,12 +118,3 @@ def test_every_message_is_in_exactly_one_transaction(stream):
     for _, chain in tx.dropna(subset=["retry_of"]).groupby("retry_of"):
         assert chain.sort_values("query_ts")["attempt"].tolist() == list(
             range(1, len(chain) + 1))
-
-
-def test_every_column_is_described_in_the_docs():
-    text = (SCENARIOS.parents[1] / "docs" / "dns.md").read_text()
-    missing = [c for c in DNS_TX_COLUMNS
-               if f"`{c}`" not in text and not c.startswith(("client_", "server_"))]
-    assert missing == []
-    for side in ("client", "server"):
-        assert f"`{side}_*`" in text

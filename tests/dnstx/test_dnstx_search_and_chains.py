@@ -26,8 +26,8 @@ def test_three_search_suffixes_then_the_name_without_a_cluster():
 def test_three_search_suffixes_with_the_cluster_namespaces(flannel_cluster):
     tx = scenario("search-path.pcap", cluster=flannel_cluster)
     _check_search_path(tx, CLUSTER_SUFFIXES)
-    assert set(tx["client_namespace"]) == {"shop"}
-    assert set(tx["client_pod"]) == {"client"}
+    assert set(tx["orig_namespace"]) == {"shop"}
+    assert set(tx["orig_pod"]) == {"client"}
 
 
 def test_node_level_search_domain_is_inferred_from_the_data():
@@ -58,7 +58,7 @@ def _check_chain(tx: pd.DataFrame) -> None:
     assert client["upstream_tx_id"] == upstream["tx_id"]
     assert client["upstream_status"] == "unanswered"
     assert upstream["resolver_role"] == "upstream_query"
-    assert upstream["server"] == "8.8.8.8"
+    assert upstream["resp_h"] == "8.8.8.8"
     assert upstream["downstream_tx_id"] == client["tx_id"]
     assert resend["attempt"] == 2 and resend["retry_of"] == upstream["tx_id"]
     assert resend["downstream_tx_id"] == client["tx_id"]
@@ -71,8 +71,8 @@ def test_servfail_traced_to_a_silent_upstream_without_a_cluster():
 def test_servfail_traced_to_a_silent_upstream_with_the_cluster(flannel_cluster):
     tx = scenario("resolver-chain.pcap", cluster=flannel_cluster)
     _check_chain(tx)
-    assert tx.loc[0, "server_pod"] == "coredns-5d78c9869d-8xk2p"
-    assert tx.loc[1, "client_pod"] == "coredns-5d78c9869d-8xk2p"
+    assert tx.loc[0, "resp_pod"] == "coredns-5d78c9869d-8xk2p"
+    assert tx.loc[1, "orig_pod"] == "coredns-5d78c9869d-8xk2p"
 
 
 def test_upstream_from_the_node_after_snat_needs_the_cluster(flannel_cluster):
@@ -80,8 +80,8 @@ def test_upstream_from_the_node_after_snat_needs_the_cluster(flannel_cluster):
     assert tx["upstream_tx_id"].isna().all() and tx["resolver_role"].isna().all()
     tx = scenario("resolver-chain-snat.pcap", cluster=flannel_cluster)
     _check_chain(tx)
-    assert tx.loc[0, "server_service"] == "kube-system/kube-dns"
-    assert tx.loc[1, "client"] == "192.168.100.12"
+    assert tx.loc[0, "resp_service"] == "kube-system/kube-dns"
+    assert tx.loc[1, "orig_h"] == "192.168.100.12"
 
 
 def test_chain_needs_the_upstream_within_the_timeout():

@@ -7,10 +7,11 @@ import subprocess
 
 import pandas as pd
 import pytest
-from dnstx_helpers import KERNEL, PUBLIC, SCENARIOS, plain_packets, transactions
+from dnstx_helpers import KERNEL, PUBLIC, SCENARIOS, transactions
 
 from pcapkit.decode import decode_files
 from pcapkit.dnstx import build_dns_transactions
+from pcapkit.vantage import seen_once
 
 TSHARK = shutil.which("tshark")
 needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
@@ -30,7 +31,7 @@ def test_query_seen_on_two_nodes_is_one_transaction():
 
 def test_without_vantage_every_sighting_is_its_own_message():
     decoded = decode_files(SCENARIOS / "two-nodes" / "node1" / "any.pcap")
-    tx = build_dns_transactions(decoded.dns, plain_packets(decoded.packets))
+    tx = build_dns_transactions(decoded.dns, seen_once(decoded.packets).packets)
     # The veth copy and the tunnel copy of the query look like a query and its re-send; the
     # answer goes to the later one. This is why the vantage stage comes first.
     assert tx["status"].tolist() == ["unanswered", "answered"]
@@ -108,9 +109,9 @@ def test_kernel_captures_of_both_nodes_with_the_cluster(flannel_cluster):
                       cluster=flannel_cluster)
     assert len(tx) == 8  # the same transactions as node1 alone: nothing counted twice
     assert set(tx["nodes"]) == {"node1,node2"}
-    assert set(tx["client_pod"]) == {"tools-6b8f7c9d4f-q2w3e"}
-    assert set(tx["client_node"]) == {"node1"}
-    assert set(tx["server_pod"]) == {"coredns-5d78c9869d-8xk2p"}
+    assert set(tx["orig_pod"]) == {"tools-6b8f7c9d4f-q2w3e"}
+    assert set(tx["orig_node"]) == {"node1"}
+    assert set(tx["resp_pod"]) == {"coredns-5d78c9869d-8xk2p"}
     assert set(tx["resolver_role"]) == {"client_query"}
     assert tx["status"].value_counts().to_dict() == {
         "answered": 2, "nxdomain": 2, "unanswered": 2, "unanswered_at_capture_end": 2}

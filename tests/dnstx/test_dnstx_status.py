@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from dnstx_helpers import SCENARIOS, scenario
 
-from pcapkit.dnstx import DNS_TX_COLUMNS, STATUSES
+from pcapkit.dnstx import STATUSES
+from pcapkit.schema.dnstx import DNS
 
 
 @pytest.mark.parametrize(("name", "status", "rcode"), [
@@ -25,7 +26,7 @@ def test_one_exchange_gets_the_status_of_its_rcode(name, status, rcode):
     row = tx.iloc[0]
     assert (row["status"], row["rcode"]) == (status, rcode)
     assert row["latency_s"] == pytest.approx(0.002, abs=1e-6)
-    assert (row["client"], row["client_port"], row["server"], row["server_port"]) == (
+    assert (row["orig_h"], row["orig_p"], row["resp_h"], row["resp_p"]) == (
         "10.244.1.10", 41000, "10.96.0.10", 53)
     assert (row["qname"], row["qtype"], row["attempt"], row["retries"]) == (
         "web.shop.svc.cluster.local", "A", 1, 0)
@@ -78,7 +79,7 @@ def test_response_without_its_query_is_kept_as_response_only():
     assert tx["status"].tolist() == ["response_only", "answered"]
     orphan = tx.iloc[0]
     assert pd.isna(orphan["query_ts"]) and pd.notna(orphan["response_ts"])
-    assert orphan["client"] == "10.244.1.10" and orphan["server"] == "10.96.0.10"
+    assert orphan["orig_h"] == "10.244.1.10" and orphan["resp_h"] == "10.96.0.10"
     assert orphan["rcode"] == "NOERROR"
 
 
@@ -91,7 +92,7 @@ def test_second_response_counts_as_duplicate_not_as_a_row():
 
 def test_columns_and_statuses_follow_the_contract():
     tx = scenario("retries.pcap")
-    assert list(tx.columns) == list(DNS_TX_COLUMNS)
+    assert list(tx.columns) == DNS.names
     assert set(tx["status"]) <= set(STATUSES)
     assert tx["tx_id"].tolist() == list(range(len(tx)))
     assert tx["query_ts"].is_monotonic_increasing

@@ -17,9 +17,14 @@ from flows_helpers import CRAFTED, ROOT
 from pcapkit.cluster import load_snapshot
 from pcapkit.decode import decode_files
 from pcapkit.errors import PcapkitError
-from pcapkit.flows import FLOW_COLUMNS, assemble_flows, build_flows, flow_ids, plain_vantage
-from pcapkit.flows.columns import NAT_COLUMNS
-from pcapkit.vantage import build_sightings, capture_points
+from pcapkit.flows import (
+    FlowOptions,
+    assemble_flows,
+    build_flows,
+    flow_ids,
+)
+from pcapkit.schema.flows import FLOWS, NAT_COLUMNS
+from pcapkit.vantage import build_sightings, capture_points, seen_once
 
 CAPTURE = CRAFTED / "service-dnat-any.pcap"
 SNAPSHOT = ROOT / "fixtures" / "cluster" / "flannel" / "snapshot-t2.json"
@@ -40,7 +45,7 @@ def _cluster():
 def flows(cluster: bool = True, path=CAPTURE, **options) -> pd.DataFrame:
     view = _vantage(str(path))
     return build_flows(view.distinct, view.sightings,
-                       cluster=_cluster() if cluster else None, **options)
+                       cluster=_cluster() if cluster else None, options=FlowOptions(**options))
 
 
 def side(table: pd.DataFrame, client: str, port: int, server: str) -> pd.Series:
@@ -65,12 +70,12 @@ def assert_linked(table: pd.DataFrame, client: str, port: int, backend: str) -> 
 
 def assert_unlinked(row: pd.Series) -> None:
     for column in NAT_COLUMNS:
-        assert pd.isna(row[column]), (column, row[column])
+        assert pd.isna(row[column.name]), (column.name, row[column.name])
 
 
 def test_nat_columns_are_flow_columns():
-    assert set(NAT_COLUMNS) <= set(FLOW_COLUMNS)
-    assert list(flows().columns) == list(FLOW_COLUMNS)
+    assert {c.name for c in NAT_COLUMNS} <= set(FLOWS.names)
+    assert list(flows().columns) == FLOWS.names
 
 
 @pytest.mark.parametrize("cluster", [True, False])
@@ -149,8 +154,7 @@ def test_different_client_isns_are_never_one_connection():
 def test_udp_service_flows_link_with_the_cluster_only():
     """fixtures/dnstx/dnat-any.pcap: DNS to kube-dns 10.96.0.10:53, DNAT'd to CoreDNS."""
     path = ROOT / "fixtures" / "dnstx" / "dnat-any.pcap"
-    if not path.exists():
-        pytest.skip(f"{path} is missing")
+    assert path.exists(), f"committed fixture {path} is missing"
     table = flows(True, path=path)
     to_service = table[(table["resp_h"] == "10.96.0.10") & (table["proto"] == "udp")]
     assert len(to_service) and to_service["nat_side"].eq("service").all()
@@ -163,7 +167,7 @@ def test_merged_view_has_one_row_per_connection():
     view = _vantage(str(CAPTURE))
     linked, ids = assemble_flows(view.distinct, view.sightings, cluster=_cluster())
     merged, merged_ids = assemble_flows(view.distinct, view.sightings, cluster=_cluster(),
-                                        merge_nat=True)
+                                        options=FlowOptions(merge_nat=True))
     backends = linked.loc[linked["nat_side"] == "backend", "flow_id"]
     assert len(merged) == len(linked) - len(backends) == len(linked) - 3
     assert not merged["flow_id"].isin(backends).any()
@@ -180,15 +184,16 @@ def test_merged_view_has_one_row_per_connection():
     was_backend = ids.isin(backends).to_numpy(dtype=bool, na_value=False)
     assert merged_ids[was_backend].isin(merged["flow_id"]).all()
     assert (merged_ids[~was_backend].fillna(-1) == ids[~was_backend].fillna(-1)).all()
-    standalone = flow_ids(view.distinct, view.sightings, cluster=_cluster(), merge_nat=True)
+    standalone = flow_ids(view.distinct, view.sightings, cluster=_cluster(),
+                          options=FlowOptions(merge_nat=True))
     assert standalone.equals(merged_ids)
 
 
-def test_without_the_vantage_stage_sightings_still_link():
-    """A plain decoded table: each sighting its own packet; the points come from the file,
-    the SLL2 ifindex and packet type."""
-    distinct, sightings = plain_vantage(decode_files([str(CAPTURE)]).packets)
-    table = build_flows(distinct, sightings, cluster=_cluster())
+def test_a_capture_read_alone_still_links():
+    """seen_once: each sighting its own packet; the capture points come from the file, the
+    SLL2 ifindex and packet type."""
+    view = seen_once(decode_files([str(CAPTURE)]).packets)
+    table = build_flows(view.distinct, view.sightings, cluster=_cluster())
     assert_linked(table, CLIENT, 40100, "10.244.2.10")
     assert_unlinked(side(table, CLIENT, 40105, SERVICE))
 

@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapkit.errors import PcapkitError
-from pcapkit.flows import FLOW_COLUMNS, assemble_flows, build_flows, flow_ids, plain_vantage
+from pcapkit.flows import (
+    FlowOptions,
+    assemble_flows,
+    build_flows,
+    flow_ids,
+)
 from pcapkit.flows.tcpstate import CONN_STATES
+from pcapkit.schema.flows import FLOWS
+from pcapkit.vantage import seen_once
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -29,17 +36,18 @@ def _table(rows: list[dict]) -> pd.DataFrame:
 
 
 def test_empty_table_gives_empty_flows_with_every_column():
-    distinct, sightings = plain_vantage(_table([{"t": 0, "src": "10.0.0.1", "dst": "10.0.0.2",
-                                                 "proto": 17}]).iloc[:0])
-    flows, ids = assemble_flows(distinct, sightings)
-    assert list(flows.columns) == list(FLOW_COLUMNS) and len(flows) == 0 and len(ids) == 0
+    view = seen_once(_table([{"t": 0, "src": "10.0.0.1", "dst": "10.0.0.2",
+                              "proto": 17}]).iloc[:0])
+    flows, ids = assemble_flows(view.distinct, view.sightings)
+    assert list(flows.columns) == FLOWS.names and len(flows) == 0 and len(ids) == 0
 
 
 def test_non_ip_packets_get_no_flow():
     table = _table([{"t": 0, "src": None, "dst": None, "proto": None},
                     {"t": 1, "src": "10.0.0.1", "dst": "10.0.0.2", "proto": 17, "sport": 1000,
                      "dport": 53, "payload_len": 10, "ip_len": 38}])
-    ids = flow_ids(*plain_vantage(table))
+    view = seen_once(table)
+    ids = flow_ids(view.distinct, view.sightings)
     assert ids.isna().tolist() == [True, False]
 
 
@@ -49,7 +57,7 @@ def test_missing_column_and_bad_timeout_are_clear_errors():
                                   "ts": pd.to_datetime([0], utc=True)}))
     table = _table([{"t": 0, "src": "10.0.0.1", "dst": "10.0.0.2", "proto": 17}])
     with pytest.raises(PcapkitError, match="udp_timeout"):
-        build_flows(*plain_vantage(table), udp_timeout=-1)
+        build_flows(seen_once(table).distinct, options=FlowOptions(udp_timeout=-1))
     with pytest.raises(PcapkitError, match="DataFrame"):
         build_flows([1, 2, 3])
 
@@ -93,8 +101,8 @@ def test_any_tcp_sequence_gives_consistent_flows(packets):
                      "dport": dport, "tcp_flags": p["flags"], "tcp_seq": p["seq"],
                      "tcp_window": p["window"], "payload_len": p["payload_len"],
                      "ip_len": 40 + p["payload_len"]})
-    distinct, sightings = plain_vantage(_table(rows))
-    flows, ids = assemble_flows(distinct, sightings)
+    view = seen_once(_table(rows))
+    flows, ids = assemble_flows(view.distinct, view.sightings)
     assert set(flows["conn_state"]) <= set(CONN_STATES)
     assert (flows["orig_pkts"] + flows["resp_pkts"]).sum() == len(rows)
     assert ids.notna().all()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from vantage_cases import scenario, table
 
-from pcapkit.vantage import CLOCK_COLUMNS, build_sightings, capture_points
+from pcapkit.schema.vantage import CLOCK_OFFSETS
+from pcapkit.vantage import build_sightings, capture_points
 from pcapkit.vantage.clock import NO_SHARED, TWO_WAY, PairEstimate, chain_offsets
 
 
@@ -19,7 +20,7 @@ def _offsets(decoded, **kwargs):
 
 def test_two_way_skew_is_recovered_and_corrected():
     vantage, offsets = _offsets(scenario("skew"))
-    assert list(vantage.clock_offsets.columns) == list(CLOCK_COLUMNS)
+    assert list(vantage.clock_offsets.columns) == CLOCK_OFFSETS.names
     b = offsets.loc["node-b"]
     assert b["reference_node"] == "node-a"
     assert b["method"] == TWO_WAY
@@ -85,4 +86,4 @@ def test_offsets_chain_through_an_intermediate_node():
 
 def test_empty_clock_table_has_the_columns():
     frame = chain_offsets([], np.array([]), [])
-    assert list(frame.columns) == list(CLOCK_COLUMNS) and frame.empty
+    assert list(frame.columns) == CLOCK_OFFSETS.names and frame.empty

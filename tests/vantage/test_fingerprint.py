@@ -66,9 +66,9 @@ def test_non_ip_rows_have_no_fingerprint():
 
 
 def test_every_fingerprint_column_is_a_packet_column():
-    from pcapkit.schema import PACKET_COLUMNS
+    from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
 
-    assert set(FINGERPRINT_COLUMNS) <= {c.name for c in PACKET_COLUMNS}
+    assert set(FINGERPRINT_COLUMNS) <= {c.name for c in DECODED_PACKET_COLUMNS}
     assert not {"ttl", "outer_src", "outer_dst", "outer_ttl", "ts"} & set(FINGERPRINT_COLUMNS)
 
 

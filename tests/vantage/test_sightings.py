@@ -13,9 +13,9 @@ from vantage_cases import KERNEL, VANTAGE, scenario, table
 
 from pcapkit.decode import decode_files
 from pcapkit.errors import PcapkitError
+from pcapkit.schema.decode import SIGHTING_EXTRA_COLUMNS
+from pcapkit.schema.vantage import SIGHTINGS
 from pcapkit.vantage import (
-    PACKET_EXTRA_COLUMNS,
-    SIGHTING_COLUMNS,
     Vantage,
     build_sightings,
     capture_points,
@@ -38,8 +38,9 @@ def test_tables_follow_the_contract():
     decoded = scenario("skew")
     vantage = _vantage(decoded)
     packets, distinct = vantage.packets, vantage.distinct
-    assert list(packets.columns) == list(decoded.packets.columns) + list(PACKET_EXTRA_COLUMNS)
-    assert list(vantage.sightings.columns) == list(SIGHTING_COLUMNS)
+    assert list(packets.columns) == list(decoded.packets.columns) + [
+        c.name for c in SIGHTING_EXTRA_COLUMNS]
+    assert list(vantage.sightings.columns) == SIGHTINGS.names
     assert isinstance(packets["node"].dtype, pd.CategoricalDtype)
     assert str(packets["packet_id"].dtype) == "Int64"
     assert str(packets["ts_corrected"].dtype) == "datetime64[ns, UTC]"
@@ -221,13 +222,13 @@ def test_filtered_table_with_unused_file_categories():
 def test_docs_describe_every_column():
     from pathlib import Path
 
-    from pcapkit.vantage import CLOCK_COLUMNS, DISTINCT_EXTRA_COLUMNS, POINT_COLUMNS
+    from pcapkit.schema import TABLES
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "vantage.md").read_text()
-    for columns in (SIGHTING_COLUMNS, PACKET_EXTRA_COLUMNS, DISTINCT_EXTRA_COLUMNS,
-                    CLOCK_COLUMNS, POINT_COLUMNS):
-        for name in columns:
-            assert f"`{name}`" in text, name
+    own = [c for name in ("distinct", "clock_offsets", "capture_points")
+           for c in TABLES[name].columns if c.name not in TABLES["packets"]]
+    for column in [*SIGHTING_EXTRA_COLUMNS, *own]:
+        assert f"`{column.name}`" in text, column.name
 
 
 def test_snaplen_cut_copies_join_the_whole_packet():

@@ -17,12 +17,13 @@ import pandas as pd
 from pcapkit.cluster.identity.address_map import CONFIDENCES, AddressMap, choose_timed
 from pcapkit.cluster.identity.identity import Identity
 from pcapkit.cluster.snapshot.times import utc_ns
+from pcapkit.column_arrays import codes_of
 from pcapkit.errors import PcapkitError
+from pcapkit.schema import IDENTITY_FIELDS
 
-#: Suffixes of the columns ``enrich`` adds for each address column.
-ENRICH_FIELDS = (
-    "kind", "namespace", "pod", "workload", "node", "service", "network", "istio", "confidence",
-)
+#: Suffixes of the columns ``enrich`` adds for each address column (declared, with their
+#: meanings, in the table registry).
+ENRICH_FIELDS = tuple(field.name for field in IDENTITY_FIELDS)
 
 
 class _Results:
@@ -64,14 +65,6 @@ def row_times(df: pd.DataFrame, at: object, default: int) -> np.ndarray | None:
     return np.full(len(df), utc_ns(stamp), dtype=np.int64)
 
 
-def column_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
-    """(codes per row, distinct values); -1 marks nulls. Categoricals are used as they are."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy(dtype=np.int64), list(series.cat.categories)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False), list(uniques)
-
-
 def enrich_frame(
     df: pd.DataFrame,
     amap: AddressMap,
@@ -102,8 +95,8 @@ def enrich_frame(
 def _resolve_rows(
     series: pd.Series, amap: AddressMap, times: np.ndarray | None, port_values: np.ndarray | None
 ) -> tuple[np.ndarray, _Results]:
-    codes, uniques = column_codes(series)
-    plan = amap.plan(uniques)
+    codes, uniques = codes_of(series)
+    plan = amap.plan(list(uniques))
     results = _Results()
     unique_result = np.array([results.id_of(i) for i in plan.static] + [0], dtype=np.int64)
     codes_or_null = np.where(codes < 0, len(uniques), codes)
@@ -157,3 +150,19 @@ def _gather(values: list, row_result: np.ndarray, index: pd.Index) -> pd.Series:
     codes, categories = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     categorical = pd.Categorical.from_codes(codes[row_result], categories=list(categories))
     return pd.Series(categorical, index=index)
+
+
+def end_identities(ends: pd.DataFrame, amap: AddressMap | None, at: str) -> pd.DataFrame:
+    """``orig_<field>`` and ``resp_<field>`` (every identity field) for a table of conversation
+    ends (``orig_h``, ``orig_p``, ``resp_h``, ``resp_p`` and the time column ``at``), the
+    ports letting node addresses resolve to hostNetwork pods and NodePort services; all NA
+    without an address map (no cluster snapshot)."""
+    names = [f"{end}_{field}" for end in ("orig", "resp") for field in ENRICH_FIELDS]
+    if amap is None or ends.empty:
+        return pd.DataFrame({name: pd.Categorical([None] * len(ends)) for name in names},
+                            index=ends.index)
+    enriched = enrich_frame(ends[["orig_h", "orig_p", "resp_h", "resp_p", at]], amap,
+                            ("orig_h", "resp_h"), at, {"orig_h": "orig_p", "resp_h": "resp_p"})
+    return pd.DataFrame({f"{end}_{field}": enriched[f"{end}_h_{field}"]
+                         for end in ("orig", "resp") for field in ENRICH_FIELDS},
+                        index=ends.index)

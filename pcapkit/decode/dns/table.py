@@ -5,7 +5,7 @@ inside tunnels) and calls :func:`parse_dns_batch` once per batch. Each row
 describes one DNS message, like a line of Zeek's ``dns.log`` before query and
 response are paired; the caller adds the file and frame columns.
 
-What the table holds (see ``DNS_COLUMNS`` for every column):
+What the table holds (``DNS_MESSAGE_COLUMNS`` in the table registry declares every column):
 
 * Header: ``dns_id``, the flag bits, ``rcode`` with its name, the four section
   counts. Fields are read as far as the captured bytes go: 2 bytes give the id,
@@ -77,74 +77,9 @@ from pcapkit.decode.dns.message import (
     split_tcp,
     type_name,
 )
+from pcapkit.schema.convert import columns_frame
+from pcapkit.schema.decode import DNS_MESSAGE_COLUMNS
 
-DNS_COLUMNS: dict[str, str] = {
-    "dns_id": "transaction id from the header (NA when under 2 bytes were captured)",
-    "qr": "True for a response, False for a query (QR bit)",
-    "opcode": "header OPCODE: 0 QUERY, 1 IQUERY, 2 STATUS, 4 NOTIFY, 5 UPDATE",
-    "aa": "authoritative answer flag",
-    "tc": "truncated flag: the server cut the answer, the client should retry over TCP",
-    "rd": "recursion desired flag",
-    "ra": "recursion available flag",
-    "ad": "authentic data flag (DNSSEC)",
-    "cd": "checking disabled flag (DNSSEC)",
-    "rcode": "4-bit response code from the header (the EDNS extended bits are not added)",
-    "rcode_name": "rcode as a name: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ..."
-    " or RCODE<n>",
-    "qdcount": "question count from the header",
-    "ancount": "answer count from the header",
-    "nscount": "authority count from the header",
-    "arcount": "additional count from the header (an EDNS OPT record is counted here)",
-    "qname": "first question name as sent (case kept, no trailing dot, root is '.')",
-    "qtype": "first question type number",
-    "qtype_name": "qtype as a name: A, AAAA, SRV, ... or TYPE<n> when unknown (RFC 3597)",
-    "qclass": "first question class number (1 is IN; mDNS sets bit 15 for unicast replies)",
-    "answers": "answer section as a list of dicts {name, type, ttl, data}; type is the type"
-    " name; data is the address for A/AAAA, the target for CNAME/NS/PTR/DNAME,"
-    " 'pref exchange' for MX, 'prio weight port target' for SRV, 'mname rname serial"
-    " refresh retry expire minimum' for SOA, the strings concatenated for TXT, hex otherwise;"
-    " '' for a record of class NONE or ANY without data (DNS UPDATE prerequisites, RFC 2136)",
-    "answer_addrs": "list of the A and AAAA addresses in the answer section, in order",
-    "ttls": "list of the answer section TTLs in seconds, in order",
-    "edns_udp_size": "UDP payload size advertised by an EDNS OPT record (NA when there is none)",
-    "malformed": "True when the bytes on the wire are not a valid DNS message (see error)",
-    "incomplete": "True when the capture holds only part of the message (snaplen cut, or a TCP"
-    " message that continues in another segment); not counted as malformed",
-    "error": "why the row is malformed or incomplete, None when the message parsed cleanly",
-    "tcp_messages": "DNS over TCP: complete length-prefixed messages in the segment (the row"
-    " describes the first); NA for UDP",
-}
-
-DNS_DTYPES: dict[str, str] = {
-    "dns_id": "UInt16",
-    "qr": "boolean",
-    "opcode": "UInt8",
-    "aa": "boolean",
-    "tc": "boolean",
-    "rd": "boolean",
-    "ra": "boolean",
-    "ad": "boolean",
-    "cd": "boolean",
-    "rcode": "UInt8",
-    "rcode_name": "string",
-    "qdcount": "UInt16",
-    "ancount": "UInt16",
-    "nscount": "UInt16",
-    "arcount": "UInt16",
-    "qname": "string",
-    "qtype": "UInt16",
-    "qtype_name": "string",
-    "qclass": "UInt16",
-    "answers": "object",
-    "answer_addrs": "object",
-    "ttls": "object",
-    "edns_udp_size": "UInt16",
-    "malformed": "bool",
-    "incomplete": "bool",
-    "error": "string",
-    "tcp_messages": "UInt16",
-}
-"""pandas dtype of every column; nullable types so a field that was not captured is NA."""
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
@@ -166,7 +101,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _empty_frame() -> pd.DataFrame:
     """The table with every column and dtype but no rows."""
-    return pd.DataFrame({name: pd.array([], dtype=dtype) for name, dtype in DNS_DTYPES.items()})
+    return columns_frame(DNS_MESSAGE_COLUMNS, {c.name: [] for c in DNS_MESSAGE_COLUMNS})
 
 
 def _uint_column(values: list[int], dtype: str) -> pd.api.extensions.ExtensionArray:
@@ -242,7 +177,7 @@ def _build_frame(ids: list[int], parsed: list[tuple], tcp_messages: list[int]) -
         "error": pd.array(error, dtype="string"),
         "tcp_messages": _uint_column(tcp_messages, "UInt16"),
     }
-    return pd.DataFrame(columns)
+    return columns_frame(DNS_MESSAGE_COLUMNS, columns)
 
 
 def _as_array(values: np.ndarray, name: str, dtype: type) -> np.ndarray:
@@ -262,7 +197,7 @@ def parse_dns_batch(data: np.ndarray, start: np.ndarray, length: np.ndarray,
     read outside); tcp: bool array (payload begins with the 2-byte DNS-over-TCP length prefix);
     captured_all: bool array, False when snaplen cut the payload short.
     Returns one row per input element, in input order (the caller attaches file/frame), with
-    the columns of DNS_COLUMNS (dtypes in DNS_DTYPES).
+    the columns of ``DNS_MESSAGE_COLUMNS`` (pcapkit.schema.decode), with their dtypes.
 
     Message content never raises. Arrays of different lengths are a caller bug and
     raise ``ValueError``; a payload range outside ``data`` gives a malformed row.
