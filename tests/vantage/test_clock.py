@@ -45,9 +45,16 @@ def test_one_direction_only_shifts_just_enough_for_causality():
     assert "one direction only (node-a -> node-b)" in b["method"]
     # node-b is 0.3 s behind; the fastest datagram took 100 us: that is all one can know.
     assert b["offset_s"] == pytest.approx(-0.3 + 100e-6, abs=1e-6)
-    delays = (vantage.sightings.groupby("packet_id")["ts_corrected"].agg(["min", "max"])
-              .diff(axis=1)["max"].dt.total_seconds())
-    assert delays.min() >= 0
+    sightings = vantage.sightings
+    on_b = sightings[sightings["node"] == "node-b"].set_index("packet_id")
+    shift = (on_b["ts_corrected"] - on_b["ts"]).dt.total_seconds()
+    assert shift.to_numpy() == pytest.approx(0.3 - 100e-6, abs=1e-9)
+    # datagram i took 100 + 10 i us from node-a's eth0 to node-b (the generator's delays):
+    # corrected, that is 10 i us, in the order node-a sent them
+    sent = sightings[(sightings["node"] == "node-a") & (sightings["encap"] == "vxlan")]
+    sent = sent.set_index("packet_id")["ts_corrected"].sort_values()
+    delays_us = (on_b["ts_corrected"].reindex(sent.index) - sent).dt.total_seconds() * 1e6
+    assert delays_us.to_numpy() == pytest.approx([10.0 * i for i in range(30)], abs=1e-3)
     assert (vantage.distinct["n_sightings"] == 3).all()
 
 
