@@ -11,15 +11,14 @@ message (the single-file case).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pcapkit.cluster.identity.enrich import column_codes
 from pcapkit.cluster.snapshot.times import utc_ns
-from pcapkit.dnstx.arrays import group_codes, packet_times_ns, strings_at, times_ns
+from pcapkit.column_arrays import codes_of, labels_at, packet_times_ns, per_row, times_ns
 from pcapkit.errors import PcapkitError
+from pcapkit.vantage import point_ids_of
 
 _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
                "qtype_name", "rcode_name")
@@ -27,11 +26,8 @@ _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", 
 
 def _row_keys(file: pd.Series, frame: pd.Series, files: pd.Index) -> np.ndarray:
     """One int64 per (file, frame): file position in ``files`` shifted past the frame bits."""
-    if isinstance(file.dtype, pd.CategoricalDtype):
-        positions = np.append(files.get_indexer([str(c) for c in file.cat.categories]), -1)
-        codes = positions[file.cat.codes.to_numpy()]  # code -1 (missing) picks the last: -1
-    else:
-        codes = files.get_indexer(strings_at(file))
+    file_codes, labels = codes_of(file)
+    codes = per_row(file_codes, files.get_indexer(pd.Index(labels, dtype=object)), -1)
     frames = frame.to_numpy(dtype=np.int64, na_value=-1)
     return codes.astype(np.int64) << 40 | frames
 
@@ -50,8 +46,8 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
         for column in ("file", "frame"):
             if column not in packets.columns:
                 raise PcapkitError(f"packet table lacks column {column!r}")
-        files = pd.Index(pd.unique(np.concatenate([strings_at(packets["file"]),
-                                                   strings_at(dns["file"])])))
+        files = pd.Index(pd.unique(np.concatenate([labels_at(packets["file"]),
+                                                   labels_at(dns["file"])])))
         where = pd.Index(_row_keys(packets["file"], packets["frame"], files)).get_indexer(
             _row_keys(dns["file"], dns["frame"], files))
         found = where >= 0
@@ -62,7 +58,7 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
             ok = found & (ids >= 0)
             packet_id = np.where(ok, ids, offset + np.arange(len(dns)))
         if "node" in packets.columns:
-            nodes = strings_at(packets["node"], where)
+            nodes = labels_at(packets["node"], where)
             node = np.where(found & (nodes != None), nodes, "unknown")  # noqa: E711
         if "ts_corrected" in packets.columns:
             corrected = times_ns(packets["ts_corrected"])[where]
@@ -77,12 +73,14 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
 
 
 def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
-                      capture_end: Any = None) -> pd.DataFrame:
+                      capture_end: pd.Timestamp | Mapping[str, pd.Timestamp] | None = None
+                      ) -> pd.DataFrame:
     """One row per distinct DNS message: the fields of its earliest sighting plus
 
     ``t`` (int64 ns), ``node``, ``packet_id``, ``sightings`` (count), ``nodes`` (sorted
     comma-separated) and ``end_t`` (ns: the latest capture end among the nodes that saw it,
-    used to tell a timeout from a capture that simply stopped).
+    used to tell a timeout from a capture that simply stopped). ``capture_end`` is
+    ``DnsOptions.capture_end``.
     """
     sight = _sighting_frame(dns, packets)
     order = np.lexsort((sight["t"].to_numpy(), sight["packet_id"].to_numpy()))
@@ -121,16 +119,17 @@ def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
 
 
 def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
-               capture_end: Any) -> dict[str, int]:
+               capture_end: pd.Timestamp | Mapping[str, pd.Timestamp] | None
+               ) -> dict[str, int]:
     """Capture end (ns) per node, and under "*" the overall end used for unknown nodes."""
     if capture_end is not None and not isinstance(capture_end, Mapping):
-        return {"*": _stamp_ns(capture_end, "capture_end")}
+        return {"*": utc_ns(capture_end)}
     ends: dict[str, int] = {}
     if packets is not None and len(packets):
         t = pd.Series(packet_times_ns(packets))
         t = t.where(t != np.iinfo(np.int64).min)
         if "node" in packets.columns:
-            keys, names = column_codes(packets["node"])
+            keys, names = codes_of(packets["node"])
             per_node = t.groupby(keys).max()
             ends.update({str(names[k]): int(v) for k, v in per_node.items()
                          if k >= 0 and pd.notna(v)})
@@ -140,54 +139,26 @@ def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
         ends["*"] = int(sight["t"].max()) if len(sight) else 0
     if isinstance(capture_end, Mapping):
         for node, when in capture_end.items():
-            ends[str(node)] = _stamp_ns(when, f"capture_end[{node!r}]")
+            ends[str(node)] = utc_ns(when)
         ends["*"] = max(ends.values())
     return ends
 
 
-def _stamp_ns(value: Any, what: str) -> int:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise PcapkitError(f"{what}={value!r} is not a time") from exc
-    if stamp is pd.NaT:
-        raise PcapkitError(f"{what} is NaT")
-    return utc_ns(stamp)
+def sighting_points(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataFrame:
+    """(packet_id, point_id) of every sighting of every DNS message, without repeats.
 
-
-def sighting_points(dns: pd.DataFrame, packets: pd.DataFrame | None,
-                    packet_ids: np.ndarray | None = None) -> pd.DataFrame:
-    """(packet_id, point) for every sighting of the DNS messages ``packet_ids`` (all when
-    None), without repeats.
-
-    ``point`` is an int code of the capture point that saw the sighting: file, node,
-    interface, SLL ifindex and direction (in/out). Two sightings with the same code were
-    captured at the same place in the same direction. Without a packet table only the file
-    and the interface are known, so more sightings share a point (the safe side for the
-    DNAT check, which refuses to merge messages seen at one point).
+    ``point_id`` is the capture point of the sighting's packet (the vantage stage's column,
+    or worked out from a plain packet table's columns: ``vantage.point_ids_of``). A DNS row
+    whose packet is not in the table (or without a packet table) is placed by its own file
+    and interface, at points numbered after the packet table's.
     """
     sight = _sighting_frame(dns, packets)
-    ids = sight["packet_id"].to_numpy()
-    keep = np.arange(len(ids)) if packet_ids is None else np.flatnonzero(np.isin(ids,
-                                                                                 packet_ids))
-    where = sight["packet_row"].to_numpy()[keep]
-    frame = pd.DataFrame({
-        "file": strings_at(dns["file"], keep),
-        "node": sight["node"].to_numpy(dtype=object)[keep],
-        "interface": strings_at(dns["interface"], keep) if "interface" in dns.columns
-        else None,
-    })
-    for column in ("if_index", "direction"):
-        source = column if packets is not None and column in packets.columns else None
-        if column == "direction" and source is None and packets is not None \
-                and "pkt_type" in packets.columns:
-            source = "pkt_type"
-        values = np.full(len(keep), None, dtype=object)
-        found = where >= 0
-        if source is not None and found.any():
-            values[found] = packets[source].iloc[where[found]].astype(object).to_numpy(
-                dtype=object, na_value=None)
-        frame[column] = values
-    return pd.DataFrame({"packet_id": ids[keep],
-                         "point": group_codes(frame.astype(str), list(frame.columns))},
-                        ).drop_duplicates()
+    where = sight["packet_row"].to_numpy()
+    found = where >= 0
+    point = point_ids_of(dns[[c for c in ("file", "interface") if c in dns.columns]])
+    if found.any():
+        of_packets = point_ids_of(packets)
+        point = np.where(found, of_packets[np.maximum(where, 0)],
+                         point + int(of_packets.max(initial=-1)) + 1)
+    return pd.DataFrame({"packet_id": sight["packet_id"].to_numpy(),
+                         "point_id": point}).drop_duplicates()

@@ -7,10 +7,10 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from pcapkit.decode import decode_file
-from pcapkit.flows import assemble_flows, plain_vantage
+from pcapkit.flows import assemble_flows
+from pcapkit.vantage import seen_once
 
 ROOT = Path(__file__).resolve().parents[2]
 CRAFTED = ROOT / "fixtures" / "flows"
@@ -20,15 +20,14 @@ KERNEL = ROOT / "fixtures" / "kernel"
 
 @cache
 def _flows(path: str) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    distinct, sightings = plain_vantage(decode_file(path).packets)
-    flows, ids = assemble_flows(distinct, sightings)
-    return flows, ids, distinct
+    view = seen_once(decode_file(path).packets)
+    flows, ids = assemble_flows(view.distinct, view.sightings)
+    return flows, ids, view.distinct
 
 
 def flows_of(path: Path) -> pd.DataFrame:
     """The flow table of one capture read on its own (no vantage stage)."""
-    if not path.exists():
-        pytest.skip(f"{path} is missing")
+    assert path.exists(), f"committed fixture {path} is missing"
     return _flows(str(path))[0].copy()
 
 

@@ -72,10 +72,11 @@ def test_udp_idle_timeout_splits_flows():
 
 def test_longer_udp_timeout_keeps_one_flow():
     from pcapkit.decode import decode_file
-    from pcapkit.flows import build_flows, plain_vantage
+    from pcapkit.flows import FlowOptions, build_flows
+    from pcapkit.vantage import seen_once
 
-    distinct, sightings = plain_vantage(decode_file(CRAFTED / "udp-idle-timeout.pcap").packets)
-    flows = build_flows(distinct, sightings, udp_timeout=200.0)
+    view = seen_once(decode_file(CRAFTED / "udp-idle-timeout.pcap").packets)
+    flows = build_flows(view.distinct, view.sightings, options=FlowOptions(udp_timeout=200.0))
     assert len(flows) == 1 and flows["orig_pkts"].iloc[0] == 2
 
 
