@@ -1,0 +1,60 @@
+"""pcapkit.column_arrays: column codes and packet times, one null rule each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcapkit.column_arrays import (
+    NAT_NS,
+    codes_of,
+    labels_at,
+    packet_times_ns,
+    per_row,
+    shared_codes,
+    times_ns,
+)
+from pcapkit.errors import PcapkitError
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(pd.Categorical(["b", None, "a", "b"], categories=["a", "b", "c"])),
+    pd.Series(["b", None, "a", "b"], dtype=object),
+    pd.Series(["b", None, "a", "b"], dtype="string"),
+])
+def test_codes_of_gives_equal_values_one_code_and_nulls_minus_one(column):
+    codes, labels = codes_of(column)
+    assert codes.dtype == np.int64 and codes[1] == -1 and codes[0] == codes[3] != codes[2]
+    assert [labels[c] for c in codes[[0, 2]]] == ["b", "a"]
+    assert all(isinstance(label, str) for label in labels)
+    assert labels_at(column).tolist() == ["b", None, "a", "b"]
+    assert labels_at(column, np.array([2, 1])).tolist() == ["a", None]
+
+
+def test_codes_of_numbers_label_them_as_text():
+    codes, labels = codes_of(pd.Series(pd.array([4789, None, 8472], dtype="UInt32")))
+    assert codes[1] == -1 and labels[codes[0]] == "4789" and labels[codes[2]] == "8472"
+
+
+def test_per_row_spreads_one_answer_per_label():
+    assert per_row(np.array([1, -1, 0]), np.array([10, 20]), -5).tolist() == [20, -5, 10]
+
+
+def test_shared_codes_give_a_value_one_code_in_every_column():
+    src = pd.Series(pd.Categorical(["10.0.0.1", "10.0.0.2"]))
+    dst = pd.Series(pd.Categorical(["10.0.0.2", None, ], categories=["10.0.0.9", "10.0.0.2"]))
+    (a, b), labels = shared_codes([src, dst])
+    assert a[1] == b[0] and b[1] == -1
+    assert labels[a].tolist() == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_packet_times_prefer_the_corrected_clock_and_fall_back_to_ts():
+    ts = pd.to_datetime([1, 2, None], unit="s", utc=True)
+    corrected = pd.to_datetime([11, None, None], unit="s", utc=True)
+    table = pd.DataFrame({"ts": ts, "ts_corrected": corrected})
+    assert packet_times_ns(table).tolist() == [11 * 10**9, 2 * 10**9, NAT_NS]
+    assert packet_times_ns(table[["ts"]]).tolist() == [10**9, 2 * 10**9, NAT_NS]
+    assert times_ns(table["ts_corrected"]).tolist() == [11 * 10**9, NAT_NS, NAT_NS]
+    with pytest.raises(PcapkitError, match="'ts' or 'ts_corrected'"):
+        packet_times_ns(pd.DataFrame({"src": ["10.0.0.1"]}))
