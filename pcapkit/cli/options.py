@@ -1,0 +1,178 @@
+"""The options commands share, each handed to the command as the object it stands for.
+
+A command over an incident's captures is its own options plus these decorators::
+
+    @click.command()
+    @capture_options                        # PATHS..., --snapshot, --node, decode options
+    @output_options()                       # --format, --output
+    @stage_options("flow_options", FlowOptions, udp_timeout="--udp-timeout")
+    def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) -> None:
+        capture = captures.open(flow_options=flow_options)
+        output.write(capture.flows)
+        warn_damaged(capture.errors)
+
+Bad values are click usage errors (exit 2, one line); a PcapkitError raised later is
+turned into one line and exit 2 by the command group (``pcapkit.cli._Group``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcapkit.cli.output import FORMATS, Output
+from pcapkit.errors import PcapkitError
+from pcapkit.options import field_of
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
+    from pcapkit.decode.config import DecodeConfig
+
+
+def _gathered(options: Mapping[str, Callable], into: str,
+              make: Callable[..., object]) -> Callable[[Callable], Callable]:
+    """A decorator adding ``options`` (parameter name -> click decorator) to a command,
+    which gets ``make(**their values)`` as its one argument ``into`` instead."""
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> object:
+            values = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, **{into: make(**values)})
+
+        for option in reversed(list(options.values())):
+            run = option(run)
+        return run
+    return decorate
+
+
+def _decode_config(decode_as: tuple[str, ...]) -> DecodeConfig:
+    from pcapkit.decode.config import DecodeConfig
+
+    return DecodeConfig(decode_as=decode_as)
+
+
+def _checked_decode_as(ctx: click.Context, param: click.Parameter,
+                       entries: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        _decode_config(entries)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return entries
+
+
+#: how to decode: handed to the command as ``config`` (a DecodeConfig); each -d entry
+#: adds a port to the defaults or changes what one means, as Wireshark's "Decode As" does
+decode_options = _gathered({
+    "decode_as": click.option(
+        "-d", "--decode-as", "decode_as", multiple=True, callback=_checked_decode_as,
+        metavar="udp.port==PORT,PROTOCOL",
+        help="Decode a port as a protocol, as Wireshark's -d does: udp.port==8473,vxlan "
+             "adds a VXLAN port, udp.port==4789,none stops decoding one, "
+             "tcp.port==5353,dns parses DNS there. Protocols: the tunnels (vxlan, geneve, "
+             "...), dns, none. Defaults: each tunnel's own ports, 53 for DNS. Repeatable."),
+}, "config", _decode_config)
+
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path())
+
+
+def _node_mapping(ctx: click.Context, param: click.Parameter,
+                  items: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        file, sep, node = item.partition("=")
+        if not sep or not file or not node:
+            raise click.BadParameter(f"{item!r} is not FILE=NODE")
+        mapping[file] = node
+    return mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureInputs:
+    """What to read: capture paths, cluster exports, the node of each file, decoding."""
+
+    paths: tuple[str, ...]
+    snapshots: tuple[str, ...]
+    nodes: Mapping[str, str]
+    config: DecodeConfig
+
+    def open(self, **stage_options: Any) -> Capture:
+        """The Capture (lazy: nothing is read yet); ``flow_options=``/``dns_options=``."""
+        from pcapkit.capture import Capture
+
+        return Capture(self.paths, snapshot=list(self.snapshots) or None,
+                       nodes=dict(self.nodes) or None, config=self.config, **stage_options)
+
+
+def _capture_inputs(paths: tuple[str, ...], snapshots: tuple[str, ...],
+                    nodes: dict[str, str], config: DecodeConfig) -> CaptureInputs:
+    return CaptureInputs(paths, snapshots, nodes, config)
+
+
+#: the captures of an incident: handed to the command as ``captures`` (CaptureInputs)
+capture_options = _gathered({
+    "paths": paths_argument,
+    "snapshots": click.option("--snapshot", "snapshots", multiple=True,
+                              type=click.Path(exists=True),
+                              help="Cluster export (file or directory) for identities; "
+                                   "repeatable."),
+    "nodes": click.option("--node", "nodes", multiple=True, metavar="FILE=NODE",
+                          callback=_node_mapping,
+                          help="Say which node a capture file was taken on; repeatable."),
+    "config": decode_options,
+}, "captures", _capture_inputs)
+
+
+def output_options(*, directory: bool = False,
+                   help: str = "Write here instead of stdout.") -> Callable[[Callable], Callable]:
+    """``--format`` and ``-o/--output``, handed to the command as ``output`` (an Output),
+    checked before the command runs (a directory only where ``directory`` says the
+    command can write one)."""
+    def checked(fmt: str, path: str | None) -> Output:
+        output = Output(fmt, path)
+        output.check(directory=directory and fmt == "parquet")
+        return output
+
+    return _gathered({
+        "fmt": click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                            show_default=True),
+        "path": click.option("-o", "--output", "path", type=click.Path(), help=help),
+    }, "output", checked)
+
+
+def stage_options(into: str, options: type, **flags: str) -> Callable[[Callable], Callable]:
+    """One click option per named field of a stage's options dataclass (field name ->
+    flag), with the field's default and meaning as help; the command gets
+    ``options(**values)`` as ``into``. Each value is checked by the dataclass itself."""
+    def check(name: str) -> Callable:
+        def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+            try:
+                options(**{name: value})
+            except PcapkitError as exc:
+                raise click.BadParameter(str(exc)) from None
+            return value
+        return callback
+
+    decorators = {}
+    for name, flag in flags.items():
+        declared = field_of(options, name)
+        kind = {"is_flag": True} if isinstance(declared.default, bool) else {
+            "type": type(declared.default), "show_default": True}
+        decorators[name] = click.option(flag, name, default=declared.default,
+                                        help=declared.metadata["doc"], callback=check(name),
+                                        **kind)
+    return _gathered(decorators, into, options)
+
+
+def warn_damaged(errors: Iterable[object]) -> None:
+    """Each file that could not be read completely as a warning on stderr; exit status 1
+    when there was any (what was read before the damage has been written already)."""
+    errors = list(errors)
+    for error in errors:
+        click.echo(f"pcapkit: warning: {error}", err=True)
+    if errors:
+        sys.exit(1)
