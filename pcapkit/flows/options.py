@@ -10,17 +10,16 @@ from pcapkit.options import assign, documented, flag, seconds
 @dataclass(frozen=True)
 class FlowOptions:
     """How distinct packets are cut into flows and how a DNAT'd connection's flows are
-    linked (docs/flows.md). Bad values raise PcapkitError naming the field."""
+    linked (docs/flows.md). A timeout of None never ends a flow. Bad values raise
+    PcapkitError naming the field."""
 
     udp_timeout: float | None = documented(
         60.0, "Seconds of silence that end a UDP flow, and a flow of any protocol but TCP "
-              "and ICMP (Zeek's udp_inactivity_timeout); None: never.")
+              "and ICMP (Zeek's udp_inactivity_timeout).")
     icmp_timeout: float | None = documented(
-        60.0, "Seconds of silence that end an ICMP flow (Zeek's icmp_inactivity_timeout); "
-              "None: never.")
+        60.0, "Seconds of silence that end an ICMP flow (Zeek's icmp_inactivity_timeout).")
     tcp_timeout: float | None = documented(
-        300.0, "Seconds of silence that end a TCP flow (Zeek's tcp_inactivity_timeout); "
-               "None: never.")
+        300.0, "Seconds of silence that end a TCP flow (Zeek's tcp_inactivity_timeout).")
     nat_window: float = documented(
         1.0, "Most seconds between the first packets of a connection's flows before and "
              "after a Service's DNAT for the two to be linked.")
