@@ -10,8 +10,7 @@ See docs/flows.md for the rules (keys, originator, conn_state, history, path col
 the Service DNAT link between a connection's flows before and after kube-proxy's rewrite).
 """
 
-from pcapkit.flows.build import assemble_flows, build_flows, flow_ids
-from pcapkit.flows.enrich import enrich_flows
+from pcapkit.flows.build import assemble_flows, build_flows, enrich_flows, flow_ids
 from pcapkit.flows.options import FlowOptions
 
 __all__ = [

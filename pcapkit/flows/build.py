@@ -4,7 +4,8 @@ Steps, each vectorised over all packets: load the table as arrays (``arrays``), 
 split packets into flows (``keys``), pick originators (``originator``), count per direction
 (``counters``), run Zeek's TCP state machine (``tcpstate``) and history (``history``), link
 ICMP errors, and describe each direction's path from the sightings (``path``); finally link
-the two flows of each Service-DNAT'd connection (``nat``, ``natview``).
+the two flows of each Service-DNAT'd connection (``nat``, ``natview``) and name each end's
+pod, workload, service and node (:func:`enrich_flows`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
+from pcapkit.cluster.identity.enrich import end_identities
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import counters, history, keys, nat, natview, originator, path, tcpstate
 from pcapkit.flows.arrays import Inputs, load_inputs
-from pcapkit.flows.enrich import enrich_flows
 from pcapkit.flows.groups import first_where, set_labels
 from pcapkit.flows.options import FlowOptions
 from pcapkit.schema.convert import conform, to_kind
@@ -107,6 +108,16 @@ def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None
     if options.merge_nat:
         table, ids = natview.merge_sides(table, ids, links)
     return conform(enrich_flows(table, cluster), FLOWS), ids
+
+
+def enrich_flows(flows: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
+    """A copy of ``flows`` with ``orig_<field>`` and ``resp_<field>`` for every identity field
+    (pcapkit.schema.IDENTITY_FIELDS), resolved by the cluster snapshot at each flow's start
+    time; all NA without a cluster, so the table has the same columns either way."""
+    cluster = check_cluster(cluster, "enrich_flows")
+    identities = end_identities(flows, cluster.address_map if cluster else None, "ts")
+    return pd.concat([flows.drop(columns=identities.columns, errors="ignore"), identities],
+                     axis=1)
 
 
 def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.FlowEnds]:
