@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -13,8 +15,12 @@ from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.decode.split import decode_split
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
+from pcapkit.engines.local import file_weights
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
+
+if TYPE_CHECKING:
+    from pcapkit.engines.base import Engine
 
 PathLike = str | os.PathLike
 
@@ -49,6 +55,27 @@ class Decoded:
     def pending_dns(self) -> DnsParts | None:
         """The DNS payloads not parsed yet (None once the table is built)."""
         return self._dns if isinstance(self._dns, list) else None
+
+    @classmethod
+    def from_parts(cls, parts: Sequence[Decoded]) -> Decoded:
+        """One set of tables from per-file results (as :func:`decode_file` returns
+        them, in any process), in order: the same as decoding the files together.
+        Their DNS payloads must still be pending; they are re-based onto the combined
+        table, so the per-file tables are not kept alive to build the DNS table later."""
+        if not parts:
+            return decode_empty()
+        dns: DnsParts = []
+        offset = 0
+        for part in parts:
+            pending = part.pending_dns()
+            if pending is None:
+                raise ValueError("a part's DNS table was built already: combine the parts "
+                                 "before reading .dns")
+            dns.extend((base + offset, payloads) for base, payloads in pending)
+            offset += len(part.packets)
+        return cls(packets=concat_tables([p.packets for p in parts]), dns=dns,
+                   interfaces=concat_tables([p.interfaces for p in parts]),
+                   errors=[e for p in parts for e in p.errors])
 
     def __repr__(self) -> str:
         return (f"<Decoded {len(self.packets)} packets, {len(self.interfaces)} interfaces, "
@@ -102,30 +129,23 @@ def _row_estimate(path: PathLike) -> int:
 
 
 def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
-                 decode_as: DecodeAsEntries | None = None,
-                 workers: int | None = None) -> Decoded:
+                 decode_as: DecodeAsEntries | None = None, workers: int | None = None,
+                 engine: Engine | None = None) -> Decoded:
     """Decode files and directories (searched recursively for captures) into one set of
-    tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`)."""
+    tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`).
+
+    By default the files are decoded one after the other in this process, each split
+    over ``workers`` processes; an ``engine`` (:mod:`pcapkit.engines`) decodes one
+    file per task instead, each in one process, and the tables are the same.
+    """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     cfg = DecodeConfig.of(config, decode_as)
-    results = [decode_file(p, config=cfg, workers=workers) for p in iter_capture_paths(paths)]
-    if not results:
-        return decode_empty()
-    packets = concat_tables([r.packets for r in results])
-    # The DNS payloads are re-based onto the combined table, so the per-file tables
-    # are not kept alive (twice the memory) just to build the DNS table later.
-    dns: DnsParts = []
-    offset = 0
-    for result in results:
-        pending = result.pending_dns()
-        if pending is None:  # pragma: no cover - decode_file leaves DNS pending
-            raise AssertionError("decode_file parsed DNS eagerly")
-        dns.extend((base + offset, payloads) for base, payloads in pending)
-        offset += len(result.packets)
-    return Decoded(packets=packets, dns=dns,
-                   interfaces=concat_tables([r.interfaces for r in results]),
-                   errors=[e for r in results for e in r.errors])
+    files = list(iter_capture_paths(paths))
+    if engine is None:
+        return Decoded.from_parts([decode_file(p, config=cfg, workers=workers) for p in files])
+    task = functools.partial(decode_file, config=cfg, workers=1)
+    return Decoded.from_parts(engine.map(task, files, weights=file_weights(files)))
 
 
 def decode_empty() -> Decoded:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +24,9 @@ from pcapkit.decode.config import DecodeAsEntries, DecodeConfig
 from pcapkit.decode.packets import decode_batch
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import iter_capture_paths, open_capture
+
+if TYPE_CHECKING:
+    from pcapkit.engines.base import Engine
 
 #: batches this large make row groups of a sensible size for later readers
 ROW_GROUP = 262144
@@ -96,12 +100,14 @@ def _write_part(path: Path, directory: str, root: Path,
 
 def write_packets_dataset(paths: Iterable[str | os.PathLike], directory: str | os.PathLike,
                           config: DecodeConfig | None = None, *,
-                          decode_as: DecodeAsEntries | None = None, workers: int | None = None
-                          ) -> tuple[int, list[CaptureError]]:
+                          decode_as: DecodeAsEntries | None = None, workers: int | None = None,
+                          engine: Engine | None = None) -> tuple[int, list[CaptureError]]:
     """Decode ``paths`` into a Parquet dataset: one part per capture file in
-    ``directory``, written by worker processes in parallel (``pandas.read_parquet``
-    reads the directory back as one table). Returns packets written and read errors."""
-    from pcapkit.engines.local import map_files  # multiprocessing: only this path needs it
+    ``directory``, each written by a task of ``engine`` (default: a local pool of
+    ``workers`` processes); ``pandas.read_parquet`` reads the directory back as one
+    table. Returns packets written and read errors."""
+    # multiprocessing: only this path needs it
+    from pcapkit.engines.local import LocalEngine, file_weights
 
     config = DecodeConfig.of(config, decode_as, dns=False)
     files = [p.absolute() for p in iter_capture_paths(paths)]
@@ -111,5 +117,6 @@ def write_packets_dataset(paths: Iterable[str | os.PathLike], directory: str | o
     root = Path(os.path.commonpath([p.parent for p in files]))
     task = functools.partial(_write_part, directory=os.fspath(directory), root=root,
                              config=config)
-    results = map_files(task, files, workers=workers, preload=["pcapkit.decode.parquet"])
+    engine = engine or LocalEngine(workers, preload=["pcapkit.decode.parquet"])
+    results = engine.map(task, files, weights=file_weights(files))
     return sum(n for n, _ in results), [e for _, part_errors in results for e in part_errors]

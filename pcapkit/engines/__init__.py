@@ -1,5 +1,8 @@
-"""Where the work runs: in this process, or spread over local worker processes."""
+"""Where the work runs: an engine maps a picklable task over capture files (see
+:mod:`pcapkit.engines.base`); the local process pool is one, Dask will be another.
+``forked`` splits the work on one mapped file over forked processes."""
 
-from pcapkit.engines.local import default_workers, map_files
+from pcapkit.engines.base import Engine, in_task
+from pcapkit.engines.local import LocalEngine, default_workers
 
-__all__ = ["default_workers", "map_files"]
+__all__ = ["Engine", "LocalEngine", "default_workers", "in_task"]

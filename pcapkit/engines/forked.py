@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from pcapkit.engines.base import in_task
 from pcapkit.engines.local import default_workers
 
 T = TypeVar("T")
@@ -46,7 +47,10 @@ def can_fork() -> bool:
 
 def worker_count(work: int, workers: int | None = None) -> int:
     """Processes to split ``work`` packets over: the CPUs this process may use
-    (or ``workers``, or ``$PCAPKIT_WORKERS``), at most one per MIN_SHARE packets."""
+    (or ``workers``, or ``$PCAPKIT_WORKERS``), at most one per MIN_SHARE packets;
+    one inside an engine's task, which runs beside others already."""
+    if in_task():
+        return 1
     if workers is None:
         configured = os.environ.get(WORKERS_ENV, "")
         workers = int(configured) if configured.isdigit() else default_workers()

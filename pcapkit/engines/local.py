@@ -1,8 +1,8 @@
-"""A local process pool for work that splits by capture file.
+"""The local engine: a process pool for work that splits by capture file.
 
 Decoding is mostly numpy calls on small slices and holds the GIL most of the
 time (two threads give 1.2x), so parallel work is spread over processes, one
-capture file per task. It pays only when a task keeps its output (writes its
+capture file per task. It pays most when a task keeps its output (writes its
 own Parquet part): sending a decoded table back to the parent costs about as
 much as decoding it (measured, see docs/architecture.md). Workers come from a
 forkserver that has imported the task's module already, so no thread state of
@@ -15,10 +15,12 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import TypeVar
 
+from pcapkit.engines.base import enter_task_process
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def default_workers() -> int:
@@ -29,29 +31,41 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+def file_weights(paths: Sequence[str | os.PathLike]) -> list[int]:
+    """The weight of a task per capture file: its size in bytes (0 if unreadable)."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
 
 
-def map_files(function: Callable[[Path], T], paths: Sequence[Path], *,
-              workers: int | None = None, preload: Sequence[str] = ()) -> list[T]:
-    """``[function(p) for p in paths]``, over ``workers`` processes when there is
-    more than one file and more than one worker.
+class LocalEngine:
+    """Tasks over ``workers`` local processes (default: the CPUs), or in this process
+    when there is one worker or one item. ``preload`` names modules the workers
+    import up front (the task's own)."""
 
-    ``function`` must be picklable (a module-level function or a
-    ``functools.partial`` of one); ``preload`` names modules the workers import
-    up front. Results come back in the order of ``paths``.
-    """
-    workers = min(default_workers() if workers is None else workers, len(paths))
-    if workers <= 1:
-        return [function(p) for p in paths]
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
-    # Largest files first, so no worker is left alone with a big one at the end.
-    order = sorted(range(len(paths)), key=lambda i: _size(paths[i]), reverse=True)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {i: pool.submit(function, paths[i]) for i in order}
-        return [futures[i].result() for i in range(len(paths))]
+    def __init__(self, workers: int | None = None, preload: Sequence[str] = ()) -> None:
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self.preload = list(preload)
+
+    def map(self, task: Callable[[T], R], items: Sequence[T], *,
+            weights: Sequence[int] | None = None) -> list[R]:
+        """``[task(item) for item in items]``; the heaviest items (by ``weights``)
+        start first, so no worker is left alone with a big one at the end."""
+        workers = min(self.workers, len(items))
+        if workers <= 1:
+            return [task(item) for item in items]
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(self.preload)
+        order = range(len(items)) if weights is None else \
+            sorted(range(len(items)), key=lambda i: weights[i], reverse=True)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=enter_task_process) as pool:
+            futures = {i: pool.submit(task, items[i]) for i in order}
+            return [futures[i].result() for i in range(len(items))]
+
+    def __repr__(self) -> str:
+        return f"LocalEngine(workers={self.workers})"

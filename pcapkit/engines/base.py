@@ -1,0 +1,42 @@
+"""The engine interface: map a picklable task over items, gather the results.
+
+An engine runs ``task(item)`` for every item (a capture file now; a partition
+of an incident later) wherever it runs work: this process, a local process pool
+(:class:`pcapkit.engines.local.LocalEngine`), or a cluster. The task and the
+items must be picklable (a module-level function, or a ``functools.partial`` of
+one), and so must what the task returns. A task run by an engine is one unit of
+work of many running side by side, so it never splits itself over more
+processes: inside one, :func:`in_task` is True and
+:func:`pcapkit.engines.forked.worker_count` is 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_in_task = False
+
+
+class Engine(Protocol):
+    """Where tasks run."""
+
+    def map(self, task: Callable[[T], R], items: Sequence[T], *,
+            weights: Sequence[int] | None = None) -> list[R]:
+        """``[task(item) for item in items]``, in the order of ``items``; ``weights``
+        (a size per item, such as the file's bytes) may guide scheduling."""
+        ...
+
+
+def in_task() -> bool:
+    """Whether this process runs tasks for an engine (a pool or cluster worker)."""
+    return _in_task
+
+
+def enter_task_process() -> None:
+    """Mark this process as an engine's worker (run once, as it starts)."""
+    global _in_task
+    _in_task = True
