@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster.snapshot.times import utc_ns
-from pcapkit.column_arrays import codes_of, labels_at, packet_times_ns, per_row, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, labels_at, packet_times_ns, per_row, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage import point_ids_of
 
@@ -61,9 +61,8 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
             nodes = labels_at(packets["node"], where)
             node = np.where(found & (nodes != None), nodes, "unknown")  # noqa: E711
         if "ts_corrected" in packets.columns:
-            corrected = times_ns(packets["ts_corrected"])[where]
-            usable = found & (corrected != np.iinfo(np.int64).min)
-            t = np.where(usable, corrected, t)
+            corrected = packet_times_ns(packets)[where]
+            t = np.where(found & (corrected != NAT_NS), corrected, t)
     rows["packet_id"] = packet_id
     rows["node"] = node
     rows["t"] = t
@@ -127,7 +126,7 @@ def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
     ends: dict[str, int] = {}
     if packets is not None and len(packets):
         t = pd.Series(packet_times_ns(packets))
-        t = t.where(t != np.iinfo(np.int64).min)
+        t = t.where(t != NAT_NS)
         if "node" in packets.columns:
             keys, names = codes_of(packets["node"])
             per_node = t.groupby(keys).max()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pcapkit.column_arrays import codes_of, per_row, shared_codes
+from pcapkit.column_arrays import NAT_NS, codes_of, per_row, shared_codes, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.schema.convert import STRING, conform, to_kind
 from pcapkit.schema.decode import PACKETS
@@ -77,7 +77,7 @@ def build_sightings(decoded: Decoded, points: pd.DataFrame, *, window: float = 1
         [], categories=pd.Index(points["node"].astype(str).unique(), dtype=object))
     direction = packet_direction(packets["pkt_type"]) if "pkt_type" in packets else \
         pd.Categorical([None] * len(packets), categories=["out", "in"])
-    ts_ns = packets["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ts_ns = times_ns(packets["ts"])
     hashes, eligible = packet_fingerprints(packets)
     keys = _point_ids(packets, np.asarray(direction.codes))
     node_codes = np.asarray(node.codes, dtype=np.int64)
@@ -88,7 +88,8 @@ def build_sightings(decoded: Decoded, points: pd.DataFrame, *, window: float = 1
                              direction, int(clock_window * 1e9))
     per_node = offsets.set_index("node")["offset_s"].reindex(names).fillna(0.0).to_numpy()
     shift = np.round(per_node * 1e9).astype(np.int64)
-    corrected_ns = ts_ns - (shift[node_codes] if len(shift) else 0)
+    corrected_ns = np.where(ts_ns == NAT_NS, NAT_NS,  # a packet without a time keeps none
+                            ts_ns - (shift[node_codes] if len(shift) else 0))
     groups = group_sightings(hashes, eligible, corrected_ns, keys, int(window * 1e9))
     groups = _attach_truncated(packets, groups, eligible, corrected_ns, keys, int(window * 1e9))
     packet_id, first_rows = _number_packets(groups, corrected_ns)
@@ -121,7 +122,7 @@ def seen_once(packets: pd.DataFrame) -> Vantage:
             pd.Categorical([None] * n, categories=["out", "in"])
     added = {"packet_id": np.arange(n, dtype=np.int64),
              "ts_corrected": table["ts"] if "ts" in table
-             else np.full(n, np.iinfo(np.int64).min, dtype=np.int64),
+             else np.full(n, NAT_NS, dtype=np.int64),
              "point_id": point_ids_of(table)}
     for name, values in added.items():
         if name not in table:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from vantage_cases import KERNEL
+from vantage_cases import KERNEL, scenario
 
-from pcapkit.decode import decode_files
+from pcapkit.decode import Decoded, decode_files
 from pcapkit.schema.vantage import SIGHTINGS
 from pcapkit.vantage import build_sightings, capture_points, point_ids_of, seen_once
 
@@ -96,3 +96,18 @@ def test_seen_once_takes_a_table_with_few_columns():
     assert view.sightings["packet_id"].tolist() == [0, 1]
     assert view.sightings["point_id"].tolist() == [0, 0]   # nothing tells two places apart
     assert "file" not in view.sightings.columns
+
+
+def test_a_packet_without_a_time_keeps_none_after_clock_correction():
+    decoded = scenario("skew")
+    points = capture_points(decoded)
+    offsets = build_sightings(decoded, points).clock_offsets.set_index("node")["offset_s"]
+    skewed = offsets[offsets != 0].index[0]
+    packets = decoded.packets.copy()
+    files = points.loc[points["node"] == skewed, "file"].astype(str)
+    row = int(np.flatnonzero(packets["file"].astype(str).isin(files).to_numpy())[0])
+    packets.loc[row, "ts"] = pd.NaT        # a pcapng simple packet block has no timestamp
+    vantage = build_sightings(Decoded(packets=packets, dns=decoded.dns,
+                                      interfaces=decoded.interfaces), points)
+    corrected = vantage.packets["ts_corrected"]
+    assert pd.isna(corrected.iloc[row]) and corrected.drop(index=row).notna().all()
