@@ -1,4 +1,5 @@
-"""Table columns as numpy arrays: integer codes with their labels, and packet times in ns.
+"""Table columns as numpy arrays and back: integer codes with their labels, packet times in
+ns, nullable integer columns from arrays that mark "none" with a negative value.
 
 Every stage after decoding works on integer arrays. Text columns (files, addresses, nodes,
 SLL packet types) are mostly categoricals, so a question is answered once per distinct value
@@ -47,6 +48,14 @@ def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.nda
     codes = [per_row(c, space.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64), -1)
              for c, labels in coded]
     return codes, np.asarray(space, dtype=object)
+
+
+def nullable(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """A nullable integer array (``dtype`` such as "Int64", "UInt16") of ``values``;
+    negative values (the arrays' "none") become <NA>."""
+    out = pd.array(np.maximum(values, 0), dtype=dtype)
+    out[values < 0] = pd.NA
+    return out
 
 
 def labels_at(series: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:

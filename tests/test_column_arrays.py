@@ -10,6 +10,7 @@ from pcapkit.column_arrays import (
     NAT_NS,
     codes_of,
     labels_at,
+    nullable,
     packet_times_ns,
     per_row,
     shared_codes,
@@ -58,3 +59,8 @@ def test_packet_times_prefer_the_corrected_clock_and_fall_back_to_ts():
     assert times_ns(table["ts_corrected"]).tolist() == [11 * 10**9, NAT_NS, NAT_NS]
     with pytest.raises(PcapkitError, match="'ts' or 'ts_corrected'"):
         packet_times_ns(pd.DataFrame({"src": ["10.0.0.1"]}))
+
+
+def test_nullable_turns_negative_values_into_na():
+    out = nullable(np.array([3, -1, 0]), "UInt16")
+    assert str(out.dtype) == "UInt16" and out.tolist() == [3, pd.NA, 0]

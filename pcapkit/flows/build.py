@@ -17,6 +17,7 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.cluster.identity.enrich import end_identities
+from pcapkit.column_arrays import nullable
 from pcapkit.errors import PcapkitError
 from pcapkit.flows import counters, history, keys, nat, natview, originator, path, tcpstate
 from pcapkit.flows.arrays import Inputs, load_inputs
@@ -60,7 +61,7 @@ def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
     ids = np.full(len(index), -1, dtype=np.int64)
     ids[asg.packets.row] = asg.flow
     ids[asg.errors.row] = asg.error_flow
-    return pd.Series(_nullable(ids, "Int64"), index=index, name="flow_id")
+    return pd.Series(nullable(ids, "Int64"), index=index, name="flow_id")
 
 
 def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
@@ -229,13 +230,6 @@ def _addresses(codes: np.ndarray, addresses: np.ndarray) -> pd.Categorical:
     used, inverse = np.unique(codes, return_inverse=True)
     return pd.Categorical.from_codes(inverse.ravel(), categories=pd.Index(addresses[used],
                                                                            dtype=object))
-
-
-def _nullable(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
-    """Integer values as a nullable array; negative values become <NA>."""
-    out = pd.array(np.maximum(values, 0), dtype=dtype)
-    out[values < 0] = pd.NA
-    return out
 
 
 def _tcp_only(states: pd.Categorical, is_tcp: np.ndarray) -> pd.Categorical:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import nullable
 from pcapkit.flows.nat import Links
 from pcapkit.flows.path import PATH_SETS
 from pcapkit.flows.tcpstate import CONN_STATES
@@ -23,12 +24,6 @@ def _strings(values: pd.Series) -> np.ndarray:
 
 def _ints(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=np.int64, na_value=-1, copy=True)
-
-
-def _nullable(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
-    out = pd.array(np.maximum(values, 0), dtype=dtype)
-    out[values < 0] = pd.NA
-    return out
 
 
 def add_nat_columns(table: pd.DataFrame, links: Links) -> pd.DataFrame:
@@ -57,11 +52,11 @@ def add_nat_columns(table: pd.DataFrame, links: Links) -> pd.DataFrame:
     out = table.copy()
     out["nat"] = pd.array(nat, dtype="string")
     out["nat_side"] = pd.array(side, dtype="string")
-    out["nat_peer_flow_id"] = _nullable(peer, "Int64")
+    out["nat_peer_flow_id"] = nullable(peer, "Int64")
     out["service_ip"] = pd.array(service_ip, dtype="string")
-    out["service_port"] = _nullable(service_port, "UInt16")
+    out["service_port"] = nullable(service_port, "UInt16")
     out["backend_ip"] = pd.array(backend_ip, dtype="string")
-    out["backend_port"] = _nullable(backend_port, "UInt16")
+    out["backend_port"] = nullable(backend_port, "UInt16")
     out["nat_conn_state"] = pd.Categorical(peer_state, categories=list(CONN_STATES))
     return out
 
@@ -110,7 +105,7 @@ def merge_sides(table: pd.DataFrame, flow_id: pd.Series,
             both = ~np.isnan(values[s]) & ~np.isnan(values[b])
             values[s] = np.where(both, pick(values[s], values[b]),
                                  np.where(np.isnan(values[s]), values[b], values[s]))
-            out[column] = _nullable(np.nan_to_num(values, nan=-1).astype(np.int64), "UInt8")
+            out[column] = nullable(np.nan_to_num(values, nan=-1).astype(np.int64), "UInt8")
     encap = _strings(out["encap"])
     untunnelled = np.flatnonzero(np.isin(encap[s], [None, "none"]))
     if len(untunnelled):
@@ -118,7 +113,7 @@ def merge_sides(table: pd.DataFrame, flow_id: pd.Series,
         encap[s[untunnelled]] = encap[b[untunnelled]]
         vni[s[untunnelled]] = vni[b[untunnelled]]
         out["encap"] = pd.Categorical(encap)
-        out["vni"] = _nullable(vni, "UInt32")
+        out["vni"] = nullable(vni, "UInt32")
     side = _strings(out["nat_side"])
     side[s] = "merged"
     out["nat_side"] = pd.array(side, dtype="string")
@@ -130,6 +125,6 @@ def merge_sides(table: pd.DataFrame, flow_id: pd.Series,
     ids = flow_id.to_numpy(dtype=np.int64, na_value=-1)
     valid = ids >= 0
     ids[valid] = remap[ids[valid]]
-    merged_ids = _nullable(ids, "Int64")
+    merged_ids = nullable(ids, "Int64")
     return out, pd.Series(merged_ids, index=flow_id.index, name=flow_id.name)
 
