@@ -17,11 +17,16 @@ TSHARK = shutil.which("tshark")
 
 FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
           "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "sctp.srcport",
-          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "gre.flags.key", "icmp.type",
+          "sctp.dstport", "vxlan.vni", "geneve.vni", "gre.key", "gre.flags.key",
+          "gre.flags.version", "gre.key.call_id", "erspan.spanid", "mpls.label", "mpls.bottom",
+          "icmp.type",
           "icmpv6.type", "frame.len", "frame.cap_len", "ip.ttl", "ip.id", "ipv6.hlim", "tcp.flags",
           "tcp.seq_raw", "tcp.ack_raw")
 TRANSPORT_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
-TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre"}
+TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre", "erspan": "erspan",
+                 "mpls": "mpls", "ppp": "ppp"}
+#: tunnels that may sit right on the capture link, before any IP header
+LINK_TUNNELS = {"mpls"}
 IPV6_EXTENSION_TOKENS = {"ipv6.hopopts", "ipv6.routing", "ipv6.dstopts", "ipv6.fraghdr", "ah",
                          "ipv6.shim6"}
 
@@ -53,16 +58,33 @@ def _split(value: str) -> list[str]:
 
 
 def _innermost_vni(tunnels: list[str], row: dict[str, str]) -> int | None:
-    """VNI or GRE key of the innermost tunnel that has one (a keyless GRE, or a
-    tunnel header cut before its VNI, leaves the outer tunnel's)."""
-    values = {"vxlan": _split(row["vxlan.vni"]), "geneve": _split(row["geneve.vni"])}
+    """VNI, GRE key (PPTP call id), ERSPAN session or bottom MPLS label of the
+    innermost tunnel that has one (a keyless GRE, ERSPAN type I, PPP, or a tunnel
+    header cut before its VNI, leaves the outer tunnel's)."""
+    values = {"vxlan": _split(row["vxlan.vni"]), "geneve": _split(row["geneve.vni"]),
+              "erspan": _split(row["erspan.spanid"]), "ppp": []}
+    # one bottom label per stack (the labels of a stack end at its bottom-of-stack bit)
+    labels = _split(row["mpls.label"])
+    bottoms = [b not in ("0", "False") for b in _split(row["mpls.bottom"])]
+    values["mpls"] = [label for label, bottom in zip(labels, bottoms, strict=False) if bottom]
     key_flags = [f in ("1", "True") for f in _split(row["gre.flags.key"])]
-    keys = _split(row["gre.key"])
+    versions = [int(v, 0) for v in _split(row["gre.flags.version"])]
+    keys, call_ids = _split(row["gre.key"]), _split(row["gre.key.call_id"])
     for i in reversed(range(len(tunnels))):
         kind, nth = tunnels[i], tunnels[:i].count(tunnels[i])
         if kind == "gre":
-            if nth < len(key_flags) and key_flags[nth] and sum(key_flags[:nth]) < len(keys):
-                return int(keys[sum(key_flags[:nth])], 0)
+            if nth >= len(key_flags) or not key_flags[nth]:
+                continue
+            version = versions[nth] if nth < len(versions) else 0
+            same = [k for k, v in zip(key_flags[:nth], versions[:nth], strict=False)
+                    if k and v == version]
+            found = call_ids if version == 1 else keys
+            if len(same) < len(found):
+                return int(found[len(same)], 0)
+        elif kind == "erspan":
+            # type I has no session id; the ids line up with the layers when none is type I
+            if len(values["erspan"]) == tunnels.count("erspan"):
+                return int(values["erspan"][nth], 0)
         elif nth < len(values[kind]):
             return int(values[kind][nth], 0)
     return None
@@ -94,7 +116,7 @@ def _expect(row: dict[str, str]) -> Expected:
     # IPv4 directly inside IPv6.
     layers = [t for t in own if t not in IPV6_EXTENSION_TOKENS]
     for prev, tok in zip([""] + layers, layers, strict=False):
-        if tok in TUNNEL_TOKENS and seen_ip:
+        if tok in TUNNEL_TOKENS and (seen_ip or tok in LINK_TUNNELS):
             encap.append(TUNNEL_TOKENS[tok])
         if tok in ("ip", "ipv6"):
             if prev in ("ip", "ipv6"):

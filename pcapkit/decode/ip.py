@@ -8,14 +8,14 @@ import numpy as np
 
 from pcapkit.decode.buffers import V4_MAPPED
 from pcapkit.decode.bytes import Header, PacketBytes, isin_small
+from pcapkit.decode.errors import ERR_EXT_CUT, ERR_IHL, ERR_IP_CUT, ERR_VERSION
 
 # IPv6 extension headers that share the (next header, length in 8-octet units) layout.
 IPV6_GENERIC_EXT = (0, 43, 60, 135, 139, 140)  # hop-by-hop, routing, dest opts, MIPv6, HIP, shim6
 IPV6_FRAGMENT, IPV6_AH = 44, 51
-MAX_IPV6_EXT = 10
 IPV4_HEADER, IPV6_HEADER = 20, 40
 
-ERR_NONE, ERR_VERSION, ERR_IHL, ERR_IP_CUT, ERR_EXT_CUT = 0, 1, 2, 3, 4
+ERR_NONE = 0
 
 
 @dataclass
@@ -152,12 +152,14 @@ def _ipv6(pb: PacketBytes, L: IPLayer, i: np.ndarray, pos: np.ndarray, wire_end:
     plen = plen.astype(np.int64)
     L.ip_len[i] = np.where(plen == 0, wire_end - pos, plen + 40)
     L.l4_end[i] = pos + L.ip_len[i]
-    # Walk extension headers for the rows that have them.
+    # Walk extension headers for the rows that have them, to the end of the chain
+    # as Wireshark does: each step advances at least 8 captured bytes, so the
+    # packet bounds the walk.
     proto = nxt.copy()
     l4 = pos + 40
     proto_ok = ok.copy()
     l4_ok = ok.copy()
-    for _ in range(MAX_IPV6_EXT):
+    while True:
         generic = isin_small(proto, IPV6_GENERIC_EXT)
         walking = np.flatnonzero(l4_ok & (generic | (proto == IPV6_FRAGMENT) | (proto == IPV6_AH)))
         if not len(walking):

@@ -6,6 +6,7 @@ import numpy as np
 
 from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.bytes import Header, PacketBytes, isin_small
+from pcapkit.decode.errors import ERR_L4_CUT
 from pcapkit.decode.ip import IPLayer, parse_ip
 
 TCP, UDP, SCTP, ICMP, ICMPV6 = 6, 17, 132, 1, 58
@@ -13,8 +14,6 @@ PORT_PROTOCOLS = (TCP, UDP, SCTP)
 #: ICMP types whose body quotes the offending packet's IP header
 ICMP_ERRORS = (3, 4, 5, 11, 12)
 ICMPV6_ERRORS = (1, 2, 3, 4)
-
-ERR_L4_CUT = 5
 
 TRANSPORT_COLUMNS = ("sport", "dport", "tcp_flags", "tcp_seq", "tcp_ack", "tcp_window",
                      "payload_len", "payload_head", "icmp_type", "icmp_code", "icmp_mtu", "icmp_orig_src",

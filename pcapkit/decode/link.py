@@ -16,6 +16,7 @@ from pcapkit.decode.bytes import PacketBytes, isin_small
 ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 ETHERNET_HEADER = 14
+MIN_ETHERTYPE = 0x0600
 MAX_VLAN_TAGS = 4
 
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP = 0, 1, 108
@@ -59,6 +60,9 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
         has_vlan[tagged[first]] = True
         ethertype[tagged] = np.where(ok_inner, inner.astype(np.int32), -1)
         pos[tagged] += 4
+    # Below 0x0600 the field is an 802.3 length (an LLC frame follows) or, in SLL,
+    # a Linux protocol number: not an EtherType.
+    ethertype[ethertype < MIN_ETHERTYPE] = -1
     return ethertype, pos, vlan, has_vlan
 
 

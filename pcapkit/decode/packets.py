@@ -21,29 +21,27 @@ from pcapkit.decode.bytes import PacketBytes, isin_small
 from pcapkit.decode.config import DecodeConfig, protocol_codes
 from pcapkit.decode.dns.payloads import DnsPayloads, find_dns_payloads
 from pcapkit.decode.encap import (
-    INNER_ETHERNET,
-    INNER_IPV4,
-    INNER_IPV6,
+    ETHERTYPE_TEB,
+    NO_PAYLOAD_TYPE,
     EncapSpec,
+    Inner,
+    by_payload_type,
     registered,
+)
+from pcapkit.decode.errors import (
+    ERR_ETHERNET_CUT,
+    ERR_PAYLOAD_CUT,
+    ERR_TOO_DEEP,
+    ERR_TUNNEL_CUT,
+    ERR_TUNNEL_INVALID,
+    with_value,
 )
 from pcapkit.decode.ip import IPLayer, parse_ip
 from pcapkit.decode.l4 import TRANSPORT_COLUMNS, UDP, udp_ports, write_transport
 from pcapkit.decode.link import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethernet, link_layer
 from pcapkit.io.records import RecordBatch
+from pcapkit.io.timestamps import NO_TIMESTAMP
 from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
-
-ERR_TUNNEL, ERR_TOO_DEEP = 6, 7
-#: decode_error vocabulary (codes from ip.py, l4.py and here)
-ERROR_NAMES = {
-    1: "IP version does not match the link layer",
-    2: "bad IPv4 header length",
-    3: "IP header cut short",
-    4: "IPv6 extension headers cut short",
-    5: "transport header cut short",
-    6: "tunnel header cut short or invalid",
-    7: "too many nested tunnels",
-}
 
 #: every column but the file name, which is the same for a whole file
 DECODED_COLUMNS = tuple(c for c in DECODED_PACKET_COLUMNS if c.name != "file")
@@ -193,12 +191,12 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
     # Assignment casts to each column's type (int32 interface -> int64, ...).
     cols.put("frame", ALL, batch.frame)
     cols.put("interface", ALL, batch.interface)
-    cols.put("ts", ALL, batch.ts_ns)
+    cols.put("ts", ALL, batch.ts_ns, batch.ts_ns != NO_TIMESTAMP)  # NaT where none (SPB)
     cols.put("linktype", ALL, batch.linktype)
     cols.put("caplen", ALL, batch.caplen)
     cols.put("wirelen", ALL, batch.wirelen)
     cols.put("truncated", ALL, batch.caplen < batch.wirelen)
-    errors = np.zeros(n, np.uint8)
+    errors = np.zeros(n, np.int64)  # decode_error codes (pcapkit.decode.errors)
 
     link = link_layer(pb, batch.linktype)
     cols.put("vlan", ALL, link.vlan, link.has_vlan)
@@ -215,8 +213,17 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
         version = np.where(is_v4, 4, 6).astype(np.uint8)
     else:
         rows = np.flatnonzero(is_ip)
-        pos, wire_end = link.l3_pos[rows], batch.wirelen[rows]
+        pos = link.l3_pos[rows]
         version = np.where(is_v4[rows], 4, 6).astype(np.uint8)
+        # Tunnels right on the link (MPLS): their IP headers join the first round.
+        on_link = np.flatnonzero(isin_small(link.ethertype, list(_payload_table(None))))
+        if len(on_link):
+            more, (more_pos, more_version) = _follow(
+                pb, cols, on_link, link.l3_pos[on_link], link.ethertype[on_link],
+                batch.wirelen[on_link].astype(np.int64), None, config, path, errors, final)
+            rows, pos = np.concatenate([rows, more]), np.concatenate([pos, more_pos])
+            version = np.concatenate([version, more_version])
+        wire_end = batch.wirelen[rows]
     depth = 0
     while len(rows):
         layer = parse_ip(pb, rows, pos, wire_end, version)
@@ -267,67 +274,153 @@ def _tunnel_layer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, tunnel: 
                   depth: int, config: DecodeConfig, path: np.ndarray, errors: np.ndarray,
                   final: _FinalLayer | None
                   ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Decode one tunnel header for its rows of ``layer``; write what it says and
-    return the rows that carry an inner IP header, with (position, IP version)."""
+    """Decode one tunnel header for its rows of ``layer``, then what its payload
+    names up to the next IP header; return the rows that carry an inner IP header,
+    with (position, IP version)."""
     idx, spec = tunnel.idx, tunnel.spec
     r = layer.rows[idx]
-    inner = spec.decode(pb, r, tunnel.start)
-    none = np.zeros(0, np.int64)
-    all_ok = bool(inner.ok.all())
-    if not all_ok:
-        errors[r[~inner.ok]] = ERR_TUNNEL
-    if depth >= config.max_tunnel_depth:
-        errors[r[inner.ok]] = ERR_TOO_DEEP
-        return none, (none, np.zeros(0, np.uint8))
+    inner, named, go = _enter(pb, cols, spec, r, tunnel.start,
+                              np.full(len(r), NO_PAYLOAD_TYPE, np.int32), config, path, errors)
     # A header cut short by the snaplen still names its tunnel (its port or
-    # protocol did) and the VNI if captured, as Wireshark does; what it
-    # carries is unknown, so src/dst stay on the last IP header.
-    if all_ok:
-        named, named_idx, named_j = r, idx, tunnel.udp_j
-        vni_rows, vni = (r, inner.vni) if inner.has_vni.all() else \
-            (r[inner.has_vni], inner.vni[inner.has_vni])
-    else:
-        keep = inner.ok | (inner.cut & ~inner.ok)
-        named, named_idx = r[keep], idx[keep]
-        named_j = None if tunnel.udp_j is None else tunnel.udp_j[keep]
-        with_vni = keep & inner.has_vni  # a tunnel without one keeps the outer tunnel's
-        vni_rows, vni = r[with_vni], inner.vni[with_vni]
+    # protocol did), as Wireshark does; what it carries is unknown, so src/dst
+    # stay on the last IP header.
     if depth == 0:
-        _write_outer(cols, layer, named_idx, named_j)
-    path[named] = path[named] * 32 + spec.code
-    cols.put("vni", vni_rows, vni)
-    if all_ok:
-        kind, start = inner.kind, inner.start
+        if named is None:
+            _write_outer(cols, layer, idx, tunnel.udp_j)
+        else:
+            _write_outer(cols, layer, idx[named],
+                         None if tunnel.udp_j is None else tunnel.udp_j[named])
+    end = layer.l4_end[idx]
+    if go is None:
+        return _follow(pb, cols, r, inner.start, inner.protocol, end, spec.name, config, path,
+                       errors, final)
+    return _follow(pb, cols, r[go], inner.start[go], inner.protocol[go], end[go], spec.name,
+                   config, path, errors, final)
+
+
+#: encapsulation paths are base-32 digits in an int64: at most this many tunnels
+MAX_PATH_DIGITS = 12
+
+
+def _enter(pb: PacketBytes, cols: ColumnBuffers, spec: EncapSpec, rows: np.ndarray,
+           start: np.ndarray, protocol: np.ndarray, config: DecodeConfig, path: np.ndarray,
+           errors: np.ndarray) -> tuple[Inner, np.ndarray | None, np.ndarray | None]:
+    """Decode ``spec``'s header at ``start`` of ``rows``: record its errors, add it to
+    the rows' ``encap`` path, write its VNI. Returns the decoder's result, the rows
+    it names and the rows whose payload is to be followed (masks over ``rows``;
+    None: all of them)."""
+    inner = spec.decode(pb, rows, start, protocol)
+    depth = min(config.max_tunnel_depth, MAX_PATH_DIGITS)
+    deep = path[rows] >= (32 ** (depth - 1) if depth else 0)  # ``depth`` tunnels already
+    if inner.ok.all() and not inner.error.any() and not deep.any():  # the usual case
+        path[rows] = path[rows] * 32 + spec.code
+        if inner.has_vni.all():
+            cols.put("vni", rows, inner.vni)
+        else:
+            cols.put("vni", rows[inner.has_vni], inner.vni[inner.has_vni])
+        return inner, None, None
+    error = inner.error
+    failed = np.flatnonzero(~inner.ok)
+    errors[rows[failed]] = np.where(error[failed] != 0, error[failed],
+                                    np.where(inner.cut[failed], ERR_TUNNEL_CUT,
+                                             ERR_TUNNEL_INVALID))
+    errors[rows[deep & inner.ok]] = ERR_TOO_DEEP
+    named = (inner.ok | inner.cut | (error != 0)) & ~deep
+    path[rows[named]] = path[rows[named]] * 32 + spec.code
+    with_vni = named & inner.has_vni  # a tunnel without one keeps the outer tunnel's
+    cols.put("vni", rows[with_vni], inner.vni[with_vni])
+    stops = inner.ok & (error != 0) & ~deep  # understood, but its payload is not decoded
+    errors[rows[stops]] = error[stops]
+    return inner, named, inner.ok & (error == 0) & ~deep
+
+
+def _follow(pb: PacketBytes, cols: ColumnBuffers, rows: np.ndarray, start: np.ndarray,
+            protocol: np.ndarray, end: np.ndarray, carrier: str | None, config: DecodeConfig,
+            path: np.ndarray, errors: np.ndarray, final: _FinalLayer | None
+            ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Follow payloads from ``start`` of ``rows``, whose type ``protocol`` (an EtherType)
+    ``carrier`` announced (a tunnel's name; None for the capture link): Ethernet
+    frames and tunnels named by a payload type (MPLS, ERSPAN, PPP ...), until an IP
+    header, returned with (position, IP version) for the next round, or something
+    pcapkit does not decode, which a tunnel's announcement makes an error. ``end``
+    is where each row's payload ends (its IP payload, or the packet on the wire)."""
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending = [(rows, start, protocol, end, carrier)]
+    while pending:
+        rows, start, protocol, end, carrier = pending.pop()
+        # A packet that ends with a tunnel header (a first IP fragment cut there)
+        # carries no payload at all, as opposed to one the snaplen cut.
+        there = start < end
+        eth = np.flatnonzero(there & (protocol == ETHERTYPE_TEB)) if carrier is not None else ()
+        if len(eth):  # Ethernet frames: their EtherType says what follows
+            if len(eth) < len(rows):
+                others = np.ones(len(rows), bool)
+                others[eth] = False
+                pending.append((rows[others], start[others], protocol[others], end[others],
+                                carrier))
+                rows, start, end = rows[eth], start[eth], end[eth]
+            frame = ethernet(pb, rows, start)
+            cols.put("inner_src_mac", rows, frame.src_mac, frame.mac_ok)
+            cols.put("inner_dst_mac", rows, frame.dst_mac, frame.mac_ok)
+            errors[rows[frame.next_pos > pb.captured_length(rows)]] = ERR_ETHERNET_CUT
+            protocol, start, carrier = frame.ethertype, frame.next_pos, None
+            there = start < end
+        cols.put("ethertype", rows, protocol & 0xFFFF, protocol >= 0)
+        is_v4 = protocol == ETHERTYPE_IPV4
+        ip = there & (is_v4 | (protocol == ETHERTYPE_IPV6))
+        if ip.all():
+            found.append((rows, start, is_v4))
+            continue
+        found.append((rows[ip], start[ip], is_v4[ip]))
+        rest = there & ~ip
+        for value, spec in _payload_specs(carrier, protocol, rest):
+            sel = np.flatnonzero(rest & (protocol == value))
+            rest[sel] = False
+            r = rows[sel]
+            inner, _, go = _enter(pb, cols, spec, r, start[sel], protocol[sel], config, path,
+                                  errors)
+            if go is None:
+                pending.append((r, inner.start, inner.protocol, end[sel], spec.name))
+            else:
+                pending.append((r[go], inner.start[go], inner.protocol[go], end[sel][go],
+                                spec.name))
+        if carrier is not None and rest.any():
+            left = np.flatnonzero(rest)
+            known = protocol[left] >= 0
+            unknown = left[known]
+            spec = registered()[carrier]
+            errors[rows[unknown]] = with_value(spec.unknown_payload, protocol[unknown])
+            # A tunnel that names no payload type and whose payload was not captured
+            silent = left[~known]
+            missing = silent[start[silent] >= pb.captured_length(rows[silent])]
+            errors[rows[missing]] = ERR_PAYLOAD_CUT
+    if len(found) == 1:
+        rows, start, is_v4 = found[0]
     else:
-        idx, r = idx[inner.ok], r[inner.ok]
-        kind, start = inner.kind[inner.ok], inner.start[inner.ok]
-    ethertype = np.full(len(r), -1, np.int32)
-    ethertype[kind == INNER_IPV4] = ETHERTYPE_IPV4
-    ethertype[kind == INNER_IPV6] = ETHERTYPE_IPV6
-    is_eth = kind == INNER_ETHERNET
-    if is_eth.all() and len(r):
-        frame = ethernet(pb, r, start)
-        cols.put("inner_src_mac", r, frame.src_mac, frame.mac_ok)
-        cols.put("inner_dst_mac", r, frame.dst_mac, frame.mac_ok)
-        ethertype, start = frame.ethertype, frame.next_pos
-    elif is_eth.any():
-        eth = np.flatnonzero(is_eth)
-        frame = ethernet(pb, r[eth], start[eth])
-        cols.put("inner_src_mac", r[eth], frame.src_mac, frame.mac_ok)
-        cols.put("inner_dst_mac", r[eth], frame.dst_mac, frame.mac_ok)
-        ethertype[eth] = frame.ethertype
-        start = start.copy()
-        start[eth] = frame.next_pos
-    cols.put("ethertype", r, ethertype, ethertype >= 0)
-    is_v4 = ethertype == ETHERTYPE_IPV4
-    ip_inner = is_v4 | (ethertype == ETHERTYPE_IPV6)
-    # A packet that ends with the tunnel header (a first IP fragment cut
-    # there) carries no inner header at all, as opposed to one the snaplen cut.
-    ip_inner &= start < layer.l4_end[idx]
-    if not ip_inner.all():
-        r, start, is_v4 = r[ip_inner], start[ip_inner], is_v4[ip_inner]
+        rows, start, is_v4 = (np.concatenate(parts) for parts in zip(*found, strict=True))
     # Rows whose tunnel carries no IP (ARP, say) keep the last IP header seen.
-    cols.clear(INNER_COLUMNS, r)
+    cols.clear(INNER_COLUMNS, rows)
     if final is not None:
-        final.ok[r] = False
-    return r, (start, np.where(is_v4, 4, 6).astype(np.uint8))
+        final.ok[rows] = False
+    return rows, (start, np.where(is_v4, 4, 6).astype(np.uint8))
+
+
+def _payload_specs(carrier: str | None, protocol: np.ndarray, rest: np.ndarray
+                   ) -> list[tuple[int, EncapSpec]]:
+    """The (payload type, tunnel) pairs among the ``rest`` rows' payload types."""
+    if not rest.any():
+        return []
+    table = _payload_table(carrier)
+    present = np.unique(protocol[rest])
+    return [(int(v), table[int(v)]) for v in present if int(v) in table]
+
+
+def _payload_table(carrier: str | None) -> dict[int, EncapSpec]:
+    """:func:`by_payload_type` of ``carrier``, made once."""
+    table = _BY_PAYLOAD_TYPE.get(carrier)
+    if table is None:
+        table = _BY_PAYLOAD_TYPE[carrier] = by_payload_type(carrier)
+    return table
+
+
+_BY_PAYLOAD_TYPE: dict[str | None, dict[int, EncapSpec]] = {}

@@ -1,11 +1,14 @@
 """Tunnel encapsulations, one module each, registered by decorator.
 
-A tunnel module decorates its decoder with ``@register_encap(name, udp_ports=...)``
-or ``ip_protocols=...`` (as scapy binds a layer in the layer's own file); every
-module in this package is imported automatically, so adding a tunnel touches one
-file. A decoder gets the rows whose outer header led to it and the position of
-the tunnel header in each packet, and says where the inner frame starts and what
-it is, all as arrays.
+A tunnel module decorates its decoder with ``@register_encap(name, ...)`` (as
+scapy binds a layer in the layer's own file), saying what leads to it: UDP
+ports, IP protocols, EtherTypes (wherever an EtherType names a payload: the
+capture link, an inner Ethernet frame, a tunnel's protocol field), or GRE
+protocol types (only as GRE's payload). Every module in this package is
+imported automatically, so adding a tunnel touches one file. A decoder gets the
+rows that led to it, the position of its header in each packet and the payload
+type that named it, and says, as arrays, where its payload starts and what it
+is (an EtherType), or why it stops there.
 """
 
 from __future__ import annotations
@@ -18,26 +21,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from pcapkit.decode.bytes import PacketBytes
+from pcapkit.decode.errors import register_error
 
-INNER_NONE, INNER_ETHERNET, INNER_IPV4, INNER_IPV6 = 0, 1, 4, 6
-
-#: EtherType / protocol-type values tunnels use for their payload
-PAYLOAD_KIND = {0x6558: INNER_ETHERNET, 0x0800: INNER_IPV4, 0x86DD: INNER_IPV6}
+#: payload types as EtherTypes: Transparent Ethernet Bridging (an Ethernet frame), IP
+ETHERTYPE_TEB, ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x6558, 0x0800, 0x86DD
+#: the payload type a decoder gets where an IP protocol or a UDP port named it
+NO_PAYLOAD_TYPE = -1
 
 
 @dataclass
 class Inner:
-    """What a tunnel header says about the frame it carries, per row."""
+    """What a tunnel header says about the payload it carries, per row.
 
-    ok: np.ndarray        # bool: tunnel header complete and valid
-    cut: np.ndarray       # bool: header cut short by the snaplen (tunnel known, load not)
-    start: np.ndarray     # int64: position of the inner frame in the packet
-    kind: np.ndarray      # uint8: INNER_ETHERNET / INNER_IPV4 / INNER_IPV6 / INNER_NONE
-    vni: np.ndarray       # uint32: VNI / key (meaningful where has_vni)
+    A row is one of: ``ok`` (header complete and understood; the payload of type
+    ``protocol`` starts at ``start``, -1 when it names none), ``cut`` (the
+    snaplen cut the header: the tunnel is known, its payload is not), or neither,
+    with ``error`` saying what pcapkit does not decode. An ``ok`` row may carry an
+    ``error`` too: a header understood whose payload pcapkit does not decode.
+    """
+
+    ok: np.ndarray        # bool
+    cut: np.ndarray       # bool
+    start: np.ndarray     # int64: position of the payload in the packet
+    protocol: np.ndarray  # int32: payload EtherType (ETHERTYPE_TEB, 0x0800, 0x8847 ...), -1 none
+    vni: np.ndarray       # uint32: VNI / key / session id (meaningful where has_vni)
     has_vni: np.ndarray   # bool
+    error: np.ndarray     # int64: decode_error code (pcapkit.decode.errors), 0 none
 
 
-DecodeFn = Callable[[PacketBytes, np.ndarray, np.ndarray], Inner]
+#: (packet bytes, rows, header position, payload type that named the tunnel or
+#: NO_PAYLOAD_TYPE) -> Inner
+DecodeFn = Callable[[PacketBytes, np.ndarray, np.ndarray, np.ndarray], Inner]
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,10 @@ class EncapSpec:
     decode: DecodeFn
     udp_ports: frozenset[int]
     ip_protocols: frozenset[int]
+    ethertypes: frozenset[int]
+    gre_protocols: frozenset[int]
+    #: decode_error format for a payload type nothing here decodes
+    unknown_payload: int
 
 
 _REGISTRY: dict[str, EncapSpec] = {}
@@ -55,8 +73,12 @@ MAX_CODE = 31
 
 
 def register_encap(name: str, *, udp_ports: tuple[int, ...] = (),
-                   ip_protocols: tuple[int, ...] = ()) -> Callable[[DecodeFn], DecodeFn]:
-    """Register a tunnel decoder under ``name`` for UDP ports and/or IP protocols."""
+                   ip_protocols: tuple[int, ...] = (), ethertypes: tuple[int, ...] = (),
+                   gre_protocols: tuple[int, ...] = (), label: str | None = None
+                   ) -> Callable[[DecodeFn], DecodeFn]:
+    """Register a tunnel decoder under ``name`` for UDP ports, IP protocols,
+    EtherTypes and/or GRE protocol types. ``label`` is how errors name it
+    (default: the name in capitals)."""
 
     def wrap(fn: DecodeFn) -> DecodeFn:
         if name in _REGISTRY:
@@ -68,7 +90,9 @@ def register_encap(name: str, *, udp_ports: tuple[int, ...] = (),
         code = len(_REGISTRY) + 1
         if code > MAX_CODE:
             raise ValueError("too many encapsulations registered")
-        spec = EncapSpec(name, code, fn, frozenset(udp_ports), frozenset(ip_protocols))
+        unknown = register_error(f"{label or name.upper()} protocol 0x{{:04x}} not decoded")
+        spec = EncapSpec(name, code, fn, frozenset(udp_ports), frozenset(ip_protocols),
+                         frozenset(ethertypes), frozenset(gre_protocols), unknown)
         _REGISTRY[name] = spec
         _BY_CODE[code] = spec
         return fn
@@ -90,11 +114,27 @@ def path_name(path: int) -> str:
     return "+".join(reversed(names)) or "none"
 
 
-def inner_result(n: int) -> Inner:
-    """An all-invalid result to fill in."""
-    return Inner(ok=np.zeros(n, bool), cut=np.zeros(n, bool), start=np.zeros(n, np.int64),
-                 kind=np.zeros(n, np.uint8), vni=np.zeros(n, np.uint32),
-                 has_vni=np.zeros(n, bool))
+def by_payload_type(carrier: str | None) -> dict[int, EncapSpec]:
+    """The tunnels a payload type names after ``carrier`` (a tunnel's name, or None
+    for an Ethernet frame or the capture link): EtherTypes anywhere, GRE protocol
+    types only after GRE."""
+    found: dict[int, EncapSpec] = {}
+    for spec in _REGISTRY.values():
+        for value in spec.ethertypes | (spec.gre_protocols if carrier == "gre" else frozenset()):
+            if value in found:
+                raise ValueError(f"payload type 0x{value:04x} registered by "
+                                 f"{found[value].name} and {spec.name}")
+            found[value] = spec
+    return found
+
+
+def headerless(rows: np.ndarray, start: np.ndarray, protocol: int) -> Inner:
+    """The result of a tunnel with no header of its own: its payload of type
+    ``protocol`` starts at ``start``."""
+    n = len(rows)
+    return Inner(ok=np.ones(n, bool), cut=np.zeros(n, bool), start=start,
+                 protocol=np.full(n, protocol, np.int32), vni=np.zeros(n, np.uint32),
+                 has_vni=np.zeros(n, bool), error=np.zeros(n, np.int64))
 
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):

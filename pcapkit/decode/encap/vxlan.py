@@ -9,17 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 from pcapkit.decode.bytes import PacketBytes
-from pcapkit.decode.encap import INNER_ETHERNET, Inner, register_encap
+from pcapkit.decode.encap import ETHERTYPE_TEB, Inner, register_encap
 
 VXLAN_HEADER = 8
 
 
 @register_encap("vxlan", udp_ports=(4789, 8472))
-def decode_vxlan(pb: PacketBytes, rows: np.ndarray, start: np.ndarray) -> Inner:
+def decode_vxlan(pb: PacketBytes, rows: np.ndarray, start: np.ndarray,
+                 protocol: np.ndarray) -> Inner:
     header = pb.header(rows, start, VXLAN_HEADER)
     vni, ok_vni = header.u24(4)
     complete = header.captured()
     # The I flag says the VNI is valid; Wireshark and the kernel still read it without.
     return Inner(ok=complete, cut=~complete, start=start + VXLAN_HEADER,
-                 kind=np.full(len(rows), INNER_ETHERNET, np.uint8),
-                 vni=vni, has_vni=ok_vni)
+                 protocol=np.full(len(rows), ETHERTYPE_TEB, np.int32),
+                 vni=vni, has_vni=ok_vni, error=np.zeros(len(rows), np.int64))
