@@ -77,8 +77,8 @@ def _text(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return _plain(frame).to_csv(index=False)
     if fmt == "json":
-        return _plain(frame).to_json(orient="records", lines=True, date_format="iso",
-                                     date_unit="ns")
+        return _iso_times(_plain(frame)).to_json(orient="records", lines=True,
+                                                 date_format="iso", date_unit="ns")
     if not len(frame):  # pandas would print "Empty DataFrame" and a column list
         return "  ".join(frame.columns) + "\n"
     import pandas as pd
@@ -97,3 +97,22 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[name].dtype, pd.CategoricalDtype):
             out[name] = out[name].astype(object)
     return out
+
+
+def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time columns as ISO 8601 text with every nanosecond digit (``Z`` for UTC), null
+    where missing: pandas' ``to_json`` cuts tz-aware times to microseconds."""
+    import numpy as np
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        aware = isinstance(column.dtype, pd.DatetimeTZDtype)
+        if not aware and column.dtype.kind != "M":
+            continue
+        values = column.dt.tz_convert("UTC").dt.tz_localize(None) if aware else column
+        text = np.datetime_as_string(values.to_numpy("datetime64[ns]"), unit="ns")
+        if aware:
+            text = np.char.add(text, "Z")
+        frame[name] = np.where(column.isna().to_numpy(), None, text.astype(object))
+    return frame

@@ -475,7 +475,7 @@ frame_pcapng(PyObject *module, PyObject *args)
                 status = STATUS_CAPLEN_TOO_BIG;
                 break;
             }
-            ts_ns = 0; /* an SPB carries no timestamp */
+            ts_ns = INT64_MIN; /* an SPB carries no timestamp: NO_TIMESTAMP, numpy's NaT */
             data_start = pos + 12;
         }
         /* Checked after the options, as Wireshark does, so the message names the first fault. */

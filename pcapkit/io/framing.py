@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .timestamps import NS_PER_S, TsResolution, ticks_to_ns
+from .timestamps import NO_TIMESTAMP, NS_PER_S, TsResolution, ticks_to_ns
 
 # Why a walk stopped.  The C module exports the same names; a test checks they agree.
 STATUS_NEED_DATA = 0
@@ -187,7 +187,7 @@ def frame_pcapng(buf, start: int, end: int, file_base: int, swapped: bool, max_c
             if caplen > max_caplen:
                 status = STATUS_CAPLEN_TOO_BIG
                 break
-            ts_ns = 0  # an SPB carries no timestamp
+            ts_ns = NO_TIMESTAMP  # an SPB carries no timestamp
             data_start = pos + 12
         # Checked after the options, as Wireshark does, so the message names the first fault.
         if u32.unpack_from(view, pos + length - 4)[0] != length:

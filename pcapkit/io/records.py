@@ -40,7 +40,7 @@ class RecordBatch:
     offset: np.ndarray        # int64
     caplen: np.ndarray        # int64, bytes captured
     wirelen: np.ndarray       # int64, original length on the wire
-    ts_ns: np.ndarray         # int64, nanoseconds since the Unix epoch, UTC
+    ts_ns: np.ndarray         # int64, nanoseconds since the Unix epoch, UTC; NO_TIMESTAMP: none
     interface: np.ndarray     # int32, index into ``interfaces`` (per file)
     linktype: np.ndarray      # int32, per packet (pcapng interfaces may differ)
     frame: np.ndarray         # int64, 1-based frame number in the file, as Wireshark counts

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
 NS_PER_S = 1_000_000_000
+#: the time of a record that has none (a pcapng Simple Packet Block): numpy's NaT
+NO_TIMESTAMP = INT64_MIN
 
 
 @dataclass(frozen=True)

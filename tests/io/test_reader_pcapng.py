@@ -12,6 +12,7 @@ import pytest
 from pcap_craft import block, epb, frame, idb, pb, read_capture, shb, spb
 
 from pcapkit.io.reader import open_capture
+from pcapkit.io.timestamps import NO_TIMESTAMP
 
 T0 = 1_700_000_000  # seconds
 
@@ -44,10 +45,10 @@ def two_section_file() -> tuple[bytes, list[dict]]:
              wire=1400),
         dict(ts=(T0 + 7) * 10**9 + 500_000_000, iface=2, linktype=276, data=frame(3, 90),
              wire=90),
-        dict(ts=0, iface=0, linktype=1, data=frame(4, 64), wire=64),
+        dict(ts=NO_TIMESTAMP, iface=0, linktype=1, data=frame(4, 64), wire=64),
         dict(ts=T0 * 10**9 + (10**9 // 1024), iface=4, linktype=1, data=frame(5, 200), wire=200),
         dict(ts=T0 * 10**9 + 999_999_000, iface=3, linktype=101, data=frame(6, 33), wire=33),
-        dict(ts=0, iface=3, linktype=101, data=frame(7, 40), wire=40),
+        dict(ts=NO_TIMESTAMP, iface=3, linktype=101, data=frame(7, 40), wire=40),
     ]
     return b"".join(blocks), expected
 
