@@ -43,6 +43,7 @@ class Capture:
         self._nodes = dict(nodes) if nodes else None
         self._config = config
         self._window = window
+        self._derived: dict[str, pd.DataFrame] = {}
 
     @cached_property
     def cluster(self) -> Cluster | None:
@@ -119,15 +120,33 @@ class Capture:
                                       options=self._dns_options,
                                       packet_flows=self.distinct[["packet_id", "flow_id"]])
 
+    def table(self, name: str) -> pd.DataFrame:
+        """Any registered table by its registry name (``pcapkit.schema.TABLES``): the
+        stages' tables, or a derived table built (once) by the analysis that owns it."""
+        stages = {"packets": lambda: self.packets, "interfaces": lambda: self.decoded.interfaces,
+                  "dns_messages": lambda: self.dns_messages, "capture_points": lambda: self.points,
+                  "sightings": lambda: self.sightings, "distinct": lambda: self.distinct,
+                  "clock_offsets": lambda: self.clock_offsets, "flows": lambda: self.flows,
+                  "dns": lambda: self.dns}
+        if name in stages:
+            return stages[name]()
+        if name not in self._derived:
+            from pcapkit.analyses import analysis
+
+            self._derived[name] = analysis(name).build(self)
+        return self._derived[name]
+
     def evidence(self, *, flows: Iterable[int] = (), dns: Iterable[int] = ()) -> pd.DataFrame:
         """Every sighting (file, frame, node, interface, time ...) of the packets of the
-        given flows (``flow_id``) and DNS transactions (``tx_id``, their query and
-        response): the packets a finding cites, found through the tables' ids."""
+        given flows (``flow_id``) and DNS transactions (``tx_id``: their query and response,
+        on both sides of a Service DNAT): the packets a finding cites, through the ids."""
         flow_ids = pd.array(list(flows), dtype="Int64")
         tx = self.dns[self.dns["tx_id"].isin(pd.array(list(dns), dtype="Int64"))]
         packet_ids = pd.concat([
             self.distinct.loc[self.distinct["flow_id"].isin(flow_ids), "packet_id"],
-            tx["query_packet_id"].dropna(), tx["response_packet_id"].dropna()])
+            *(tx[column].dropna() for column in ("query_packet_id", "response_packet_id",
+                                                 "nat_query_packet_id",
+                                                 "nat_response_packet_id"))])
         sightings = self.sightings
         return sightings[sightings["packet_id"].isin(packet_ids)].reset_index(drop=True)
 

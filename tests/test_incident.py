@@ -47,7 +47,8 @@ def test_open_gives_flows_dns_and_sightings_across_nodes() -> None:
     assert (carried["proto"] == "udp").all()
     assert (carried["orig_h"].astype(str).to_numpy() == dns["orig_h"].astype(str).to_numpy()).all()
     cited = incident.evidence(dns=[int(dns["tx_id"].iloc[0])])
-    assert set(cited["packet_id"]) == set(dns[["query_packet_id", "response_packet_id"]]
+    assert set(cited["packet_id"]) == set(dns[["query_packet_id", "response_packet_id",
+                                               "nat_query_packet_id", "nat_response_packet_id"]]
                                           .iloc[0].dropna())
     assert incident.dns_messages["frame"].notna().all()
 

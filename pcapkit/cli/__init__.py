@@ -15,7 +15,8 @@ from pcapkit.errors import PcapkitError
 #: each command and where it is defined: imported only when it runs (or for --help),
 #: so a command does not pay for the others' modules
 COMMANDS = {"decode": "pcapkit.cli.decode:decode", "flows": "pcapkit.cli.incident:flows",
-            "dns": "pcapkit.cli.incident:dns", "policy": "pcapkit.cli.policy:policy"}
+            "dns": "pcapkit.cli.incident:dns", "policy": "pcapkit.cli.policy:policy",
+            "rules": "pcapkit.cli.rules:rules"}
 
 
 def _single_threaded_blas() -> None:

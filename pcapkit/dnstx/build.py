@@ -257,6 +257,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     chains = find_resolver_chains(tx.assign(final_status=outcome["final_status"]),
                                   timeout=timeout, dns_servers=dns_servers or None,
                                   resolver_addresses=resolver_addresses)
+    tx["final_status"] = outcome["final_status"].to_numpy(dtype=object)
     return _finish(tx, messages, [search, chains, icmp], cluster, packet_flows)
 
 
@@ -299,6 +300,7 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
         "malformed": tx["malformed"].to_numpy(dtype=bool),
         **{column: tx[column] for column in ("attempt", "retry_of", "retries", "retry_delay_s",
                                              "retry_pattern", "parallel_tx_id")},
+        "final_status": tx["final_status"].to_numpy(dtype=object),
         **{column: extra[column] for extra in extras for column in extra.columns},
         "node": _take(messages["node"].to_numpy(dtype=object), either, None),
         "interface": _take(interface.astype(object).to_numpy(), either, None),
@@ -310,6 +312,9 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
         "query_packet_id": _nullable_int(_take(ids, q, -1), q >= 0),
         "response_packet_id": _nullable_int(_take(ids, r, -1), r >= 0),
     }
+    for name, slot in (("nat_query_packet_id", "extra_q"), ("nat_response_packet_id", "extra_r")):
+        rows = tx[slot].to_numpy() if slot in tx.columns else np.full(len(tx), -1)
+        data[name] = _nullable_int(_take(ids, rows, -1), rows >= 0)
     data["flow_id"] = _flow_of(_take(ids, either, -1), packet_flows)
     table = build_frame(DNS, {**data, **_identities(data, cluster)})
     return table.reset_index(drop=True)

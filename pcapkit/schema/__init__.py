@@ -75,12 +75,20 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A table pcapkit produces: its name, what one row is, and its columns in order."""
+    """A table pcapkit produces: its name, what one row is, and its columns in order.
+
+    ``time`` names the column that says when a row happened (findings' first/last seen);
+    ``evidence`` the id columns through which a row cites its packets: ``flow_id`` (every
+    packet of that flow), ``packet_id`` or ``*_packet_id`` (that packet), as Zeek's uid links
+    its logs.
+    """
 
     name: str
     row: str
     columns: tuple[Column, ...]
     doc: str = ""
+    time: str = ""
+    evidence: tuple[str, ...] = ()
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +98,9 @@ class Table:
             twice = next(c.name for c in self.columns if c.name in seen or seen.add(c.name))
             raise ValueError(f"table {self.name!r}: column {twice!r} declared twice")
         object.__setattr__(self, "_by_name", by_name)
+        for name in (self.time, *self.evidence):
+            if name and name not in by_name:
+                raise ValueError(f"table {self.name!r}: no column {name!r} to point to")
 
     @property
     def names(self) -> list[str]:
@@ -110,8 +121,11 @@ class Table:
     def at(self, stage: str) -> Table:
         """The table as it stands after ``stage`` (its columns added up to that stage)."""
         last = STAGES.index(stage)
-        return Table(self.name, self.row,
-                     tuple(c for c in self.columns if STAGES.index(c.stage) <= last), self.doc)
+        kept = tuple(c for c in self.columns if STAGES.index(c.stage) <= last)
+        names = {c.name for c in kept}
+        return Table(self.name, self.row, kept, self.doc,
+                     self.time if self.time in names else "",
+                     tuple(e for e in self.evidence if e in names))
 
 
 TABLES: dict[str, Table] = {}

@@ -106,7 +106,8 @@ SIGHTING_EXTRA_COLUMNS: tuple[Column, ...] = (
 
 PACKETS = register(Table(
     "packets", "one sighting of a packet: one record of one capture file",
-    columns(DECODED_PACKET_COLUMNS, SIGHTING_EXTRA_COLUMNS)))
+    columns(DECODED_PACKET_COLUMNS, SIGHTING_EXTRA_COLUMNS), time="ts",
+    evidence=("packet_id",)))
 
 _INTERFACE_COLUMNS: tuple[Column, ...] = (
     Column("file", "category", "Capture file."),
@@ -194,4 +195,4 @@ DNS_MESSAGE_COLUMNS: tuple[Column, ...] = (
 
 DNS_MESSAGES = register(Table(
     "dns_messages", "one DNS message in one captured packet (a sighting; see dns for pairs)",
-    columns(DNS_PACKET_COLUMNS, DNS_MESSAGE_COLUMNS)))
+    columns(DNS_PACKET_COLUMNS, DNS_MESSAGE_COLUMNS), time="ts"))

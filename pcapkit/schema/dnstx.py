@@ -79,6 +79,9 @@ DNS_TX_COLUMNS: tuple[Column, ...] = (
     Column("retries", "i64",
            "How many times the question was re-sent after attempt 1 (same on every "
            "attempt).", "dns"),
+    Column("final_status", "category",
+           "Status of the last attempt of this question's retry chain: what the client got "
+           "in the end (answered after a retry, or never).", "dns"),
     Column("retry_delay_s", "f64", "Seconds since the previous attempt; NaN for attempt 1.", "dns"),
     Column("retry_pattern", "str",
            "NA, resend (same question re-sent before an answer settled it), tcp_fallback "
@@ -130,6 +133,12 @@ DNS_TX_COLUMNS: tuple[Column, ...] = (
     Column("response_frame", "i64", "Frame number of the response's first sighting.", "dns"),
     Column("query_packet_id", "i64", "Packet_id (vantage) of the query message.", "dns"),
     Column("response_packet_id", "i64", "Packet_id (vantage) of the response message.", "dns"),
+    Column("nat_query_packet_id", "i64",
+           "packet_id of the query as seen on the other side of the Service DNAT (to "
+           "backend_ip when query_packet_id is the client's copy); NA when not merged.", "dns"),
+    Column("nat_response_packet_id", "i64",
+           "packet_id of the response as seen on the other side of the Service DNAT; NA when "
+           "not merged.", "dns"),
     Column("flow_id", "i64",
            "Flow (flows.flow_id) of the UDP/TCP exchange that carried the query (the "
            "response when there is no query); NA when built without flows.", "dns"),
@@ -139,4 +148,6 @@ DNS = register(Table(
     "dns", "one DNS transaction: a query and its response, across every capture point",
     columns(DNS_TX_COLUMNS,
             identity_columns("orig", "the client address", "dns"),
-            identity_columns("resp", "the server address", "dns"))))
+            identity_columns("resp", "the server address", "dns")),
+    time="query_ts", evidence=("query_packet_id", "response_packet_id", "nat_query_packet_id",
+                               "nat_response_packet_id")))

@@ -140,4 +140,5 @@ FLOWS = register(Table(
     "flows", "one bidirectional flow (a connection, or a UDP/ICMP exchange ended by a timeout)",
     columns(FLOW_COLUMNS, NAT_COLUMNS,
             identity_columns("orig", "the originator", "flows"),
-            identity_columns("resp", "the responder", "flows"))))
+            identity_columns("resp", "the responder", "flows")),
+    time="ts", evidence=("flow_id",)))

@@ -28,7 +28,7 @@ SIGHTINGS = register(Table("sightings", "one sighting of a distinct packet, orde
     PACKETS["encap"], PACKETS["vni"], PACKETS["outer_src"], PACKETS["outer_dst"],
     PACKETS["ttl"],
     PACKETS["outer_ttl"], PACKETS["ts"], PACKETS["ts_corrected"],
-), stage="vantage")))
+), stage="vantage"), time="ts_corrected", evidence=("packet_id",)))
 
 DISTINCT = register(Table("distinct", "one distinct packet, as its earliest sighting shows it",
                           columns(PACKETS.columns, (
@@ -38,7 +38,7 @@ DISTINCT = register(Table("distinct", "one distinct packet, as its earliest sigh
     Column("flow_id", "i64",
            "Flow the packet belongs to (flows.flow_id; an ICMP error gets the flow it "
            "quotes); null for packets in no flow (not IP).", "flows"),
-))))
+)), time="ts_corrected", evidence=("packet_id",)))
 
 CLOCK_OFFSETS = register(Table("clock_offsets", "one node (clock domain) of the capture", (
     Column("node", "category", "Node (clock domain) of the capture.", "vantage"),

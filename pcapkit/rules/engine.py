@@ -1,0 +1,293 @@
+"""Run rules over an incident's tables and turn the matching rows into findings.
+
+For each rule: read its table (raw or derived, ``Capture.table``), compute its mask, keep
+the rows a correlation (event_count, value_count, temporal over ``timespan``) lets
+through, group them by ``group_by`` and make one :class:`~pcapkit.findings.Finding` per
+group: counts, time span and representative values are computed with one groupby over the
+matching rows; evidence packets are found through the rows' id columns (``flow_id`` ->
+every packet of the flow, ``*packet_id`` -> that packet) and joined with the sightings
+table in one merge, so a finding cites every capture point that saw its packets.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
+from pcapkit.rules.load import Correlation, Rule
+from pcapkit.schema import table as declaration
+
+EVIDENCE_LIMIT = 20
+"""Evidence sightings listed per finding (the earliest; ``details.evidence_total`` counts
+all of them)."""
+
+_END_COLUMNS = ("h", "p", "kind", "namespace", "pod", "workload", "node", "service")
+
+
+class TableSource(Protocol):
+    """What the engine reads: any registered table by name, and the two tables that link
+    ids to packets (``pcapkit.Capture`` is one)."""
+
+    def table(self, name: str) -> pd.DataFrame: ...
+
+    @property
+    def distinct(self) -> pd.DataFrame: ...
+
+    @property
+    def sightings(self) -> pd.DataFrame: ...
+
+
+def run_rules(source: TableSource, rules: Iterable[Rule]) -> list[Finding]:
+    """Every finding of every rule, highest severity first, then by time."""
+    findings: list[Finding] = []
+    for rule in rules:
+        findings.extend(evaluate(rule, source))
+    findings.sort(key=lambda f: (severity_rank(f.severity), f.first_seen or "", f.id))
+    return findings
+
+
+def evaluate(rule: Rule, source: TableSource) -> list[Finding]:
+    """The findings of one rule."""
+    frame = source.table(rule.table)
+    matched = frame[np.asarray(rule.mask(frame), dtype=bool)] if len(frame) else frame
+    table = declaration(rule.table)
+    times = _times(matched, table.time)
+    groups = _group_codes(matched, rule.group_by)
+    if rule.correlation is not None:
+        keep = _correlate(rule, matched, groups, times)
+        matched, groups, times = matched[keep], groups[keep], times[keep]
+        groups = pd.factorize(groups)[0]
+    if not len(matched):
+        return []
+    values = _group_values(matched, groups, _wanted_columns(rule, matched))
+    counts = np.bincount(groups)
+    first = pd.Series(times).groupby(groups).min().to_numpy()
+    last = pd.Series(times).groupby(groups).max().to_numpy()
+    evidence, totals = _evidence(rule, matched, groups, source)
+    return [_finding(rule, values[g], int(counts[g]), first[g], last[g], evidence.get(g, []),
+                     int(totals.get(g, 0)))
+            for g in range(len(counts))]
+
+
+def _times(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if not column or column not in frame.columns:
+        return np.full(len(frame), np.iinfo(np.int64).min, dtype=np.int64)
+    stamps = frame[column]
+    return stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
+        dtype="datetime64[ns]").view(np.int64)
+
+
+def _group_codes(frame: pd.DataFrame, group_by: tuple[str, ...]) -> np.ndarray:
+    if not group_by:
+        return np.arange(len(frame), dtype=np.int64)
+    if not len(frame):
+        return np.zeros(0, dtype=np.int64)
+    return frame.groupby(list(group_by), dropna=False, observed=True, sort=False).ngroup() \
+        .to_numpy(dtype=np.int64)
+
+
+def _correlate(rule: Rule, frame: pd.DataFrame, groups: np.ndarray,
+               times: np.ndarray) -> np.ndarray:
+    """Rows that lie in a window (``timespan`` after a row, per group) satisfying the
+    correlation's condition; the rest are dropped."""
+    correlation = rule.correlation
+    assert correlation is not None
+    keep = np.zeros(len(frame), dtype=bool)
+    if not len(frame):
+        return keep
+    span = np.inf if not np.isfinite(correlation.timespan_s) else \
+        int(correlation.timespan_s * 1e9)
+    order = np.lexsort((times, groups))
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    stops = np.r_[starts[1:], len(order)]
+    values = None
+    if correlation.type == "value_count":
+        values = pd.factorize(frame[correlation.value_field])[0]
+    parts = None
+    if correlation.type == "temporal":
+        parts = np.stack([np.asarray(p(frame), dtype=bool) for p in rule.parts], axis=1)
+    for a, b in zip(starts, stops, strict=True):  # one pass per group, not per row
+        rows = order[a:b]
+        t = times[rows]
+        ends = np.searchsorted(t, t + span, side="right") if np.isfinite(span) else \
+            np.full(len(t), len(t))
+        hits = _windows(correlation, rows, ends, values, parts)
+        if hits.any():
+            covered = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.add.at(covered, np.flatnonzero(hits), 1)
+            np.add.at(covered, ends[hits], -1)
+            keep[rows[np.cumsum(covered)[:-1] > 0]] = True
+    return keep
+
+
+def _windows(correlation: Correlation, rows: np.ndarray, ends: np.ndarray,
+             values: np.ndarray | None, parts: np.ndarray | None) -> np.ndarray:
+    """For each window [i, ends[i]) of one group, whether it satisfies the condition."""
+    n = len(rows)
+    if correlation.type == "event_count":
+        measure = ends - np.arange(n)
+    elif correlation.type == "value_count":
+        assert values is not None
+        measure = np.array([len(np.unique(values[rows[i:ends[i]]])) for i in range(n)])
+    else:
+        assert parts is not None
+        cumulative = np.vstack([np.zeros((1, parts.shape[1]), np.int64),
+                                np.cumsum(parts[rows], axis=0)])
+        present = (cumulative[ends] - cumulative[np.arange(n)]) > 0
+        measure = present.sum(axis=1)
+        return measure == parts.shape[1]
+    compare = {"gt": np.greater, "ge": np.greater_equal, "lt": np.less,
+               "le": np.less_equal, "eq": np.equal}[correlation.op]
+    return compare(measure, correlation.count)
+
+
+def _wanted_columns(rule: Rule, frame: pd.DataFrame) -> list[str]:
+    names = [*rule.group_by, *rule.fields]
+    names += [f"{end}_{c}" for end in ("orig", "resp") for c in _END_COLUMNS]
+    names += ["src", "dst", "sport", "dport", "proto", "transport", "qname", "qtype"]
+    names += [n for _, n, _, _ in string.Formatter().parse(rule.summary) if n]
+    return [n for n in dict.fromkeys(names) if n in frame.columns]
+
+
+def _group_values(frame: pd.DataFrame, groups: np.ndarray,
+                  columns: list[str]) -> list[dict[str, Any]]:
+    """Per group: each column's value when the group's rows agree on it, else None."""
+    n = int(groups.max()) + 1 if len(groups) else 0
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name in columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes = pd.Series(series.cat.codes.to_numpy())
+            labels = np.append(np.asarray(series.cat.categories, dtype=object), None)
+        else:
+            factor, uniques = pd.factorize(series, use_na_sentinel=True)
+            codes, labels = pd.Series(factor), np.append(np.asarray(uniques, dtype=object),
+                                                         None)
+        by_group = codes.groupby(groups)
+        lowest, highest = by_group.min().to_numpy(), by_group.max().to_numpy()
+        for g in range(n):
+            out[g][name] = _plain(labels[lowest[g]]) if lowest[g] == highest[g] else None
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return _iso(value.value)
+    return value
+
+
+def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, source: TableSource
+              ) -> tuple[dict[int, list[Evidence]], dict[int, int]]:
+    """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT) and
+    how many there are in all."""
+    pairs = []
+    for column in rule.evidence:
+        ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        present = ~np.isnan(ids)
+        part = pd.DataFrame({"group": groups[present], "id": ids[present].astype(np.int64)})
+        if column == "flow_id":
+            distinct = source.distinct
+            links = pd.DataFrame({
+                "id": distinct["flow_id"].to_numpy(dtype=np.float64, na_value=np.nan),
+                "packet_id": distinct["packet_id"].to_numpy(dtype=np.int64)}).dropna()
+            links["id"] = links["id"].astype(np.int64)
+            part = part.drop_duplicates().merge(links, on="id")[["group", "packet_id"]]
+        else:
+            part = part.rename(columns={"id": "packet_id"})
+        pairs.append(part)
+    if not pairs:
+        return {}, {}
+    wanted = pd.concat(pairs, ignore_index=True).drop_duplicates()
+    sightings = source.sightings
+    seen = pd.DataFrame({
+        "packet_id": sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
+        "file": sightings["file"].astype(object).to_numpy(),
+        "frame": sightings["frame"].to_numpy(dtype=np.int64, na_value=-1),
+        "t": _times(sightings, "ts_corrected" if "ts_corrected" in sightings else "ts"),
+        "node": sightings["node"].astype(object).to_numpy() if "node" in sightings else None,
+        "interface": sightings["interface"].astype(object).to_numpy()})
+    rows = wanted.merge(seen, on="packet_id").sort_values(["group", "t", "file", "frame"],
+                                                          kind="stable")
+    totals = rows.groupby("group").size().to_dict()
+    listed = rows.groupby("group").head(EVIDENCE_LIMIT)
+    out: dict[int, list[Evidence]] = {}
+    for group, file, frame_no, t, node, iface in zip(
+            listed["group"], listed["file"], listed["frame"], listed["t"], listed["node"],
+            listed["interface"], strict=True):
+        out.setdefault(int(group), []).append(Evidence(
+            str(file), int(frame_no), _iso(int(t)), None if node is None else str(node),
+            None if iface is None else str(iface)))
+    return out, totals
+
+
+def _iso(ns: int) -> str | None:
+    """ISO 8601 UTC with every nanosecond digit."""
+    if ns == np.iinfo(np.int64).min:
+        return None
+    seconds, rest = divmod(int(ns), 1_000_000_000)
+    stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest:09d}Z"
+
+
+class _Values(dict):
+    """Template values: a missing or disagreeing field reads as '?' (never an error)."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _render(value: Any) -> Any:
+    if value is None:
+        return "?"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def _finding(rule: Rule, values: dict[str, Any], count: int, first: int, last: int,
+             evidence: list[Evidence], total: int) -> Finding:
+    key = {name: values.get(name) for name in rule.group_by}
+    if not rule.group_by:
+        key = {name: values.get(name) for name in values}
+        key["first_seen"] = first
+    template = _Values({k: _render(v) for k, v in values.items()})
+    template.update(count=count, first_seen=_iso(first) or "?", last_seen=_iso(last) or "?")
+    try:
+        summary = rule.summary.format_map(template)
+    except (ValueError, TypeError):  # a format spec that does not fit the value
+        summary = rule.summary
+    src, dst = endpoint(values, "orig"), endpoint(values, "resp")
+    if src["ip"] is None and "src" in values:
+        src.update(ip=values.get("src"), port=values.get("sport"))
+        dst.update(ip=values.get("dst"), port=values.get("dport"))
+    files: dict[str, list[int]] = {}
+    for item in evidence:
+        files.setdefault(item.file, []).append(item.frame)
+    details = {name: values.get(name) for name in (*rule.group_by, *rule.fields)}
+    details["evidence_total"] = total
+    if len(files) > 1:
+        details["display_filters"] = {file: display_filter(frames)
+                                      for file, frames in files.items()}
+    protocol = values.get("proto") or values.get("transport")
+    return Finding(
+        id=finding_id(rule.id, key), rule=rule.id, category=rule.category,
+        severity=rule.level, title=rule.title, summary=summary, first_seen=_iso(first),
+        last_seen=_iso(last), count=count, src=src, dst=dst,
+        protocol=None if protocol is None else str(protocol), port=dst.get("port"),
+        evidence=evidence,
+        display_filter=display_filter(files[evidence[0].file]) if evidence else None,
+        details=details, remediation=rule.remediation, references=list(rule.references))

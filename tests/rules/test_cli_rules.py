@@ -1,0 +1,54 @@
+"""``pcapkit rules list|lint|test`` over the core pack and a user's rules."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from pcapkit.cli import main
+
+BROKEN = """
+title: Broken
+id: 9e8d7c6b-0000-4000-8000-000000000001
+status: test
+logsource: {product: pcapkit, category: flows}
+detection: {s: {conn_sate: S0}, condition: s}
+level: high
+pcapkit: {category: x, summary: y, remediation: z}
+"""
+
+
+def test_list_shows_the_core_pack() -> None:
+    result = CliRunner().invoke(main, ["rules", "list"])
+    assert result.exit_code == 0, result.output
+    assert "dns-timeout" in result.output and "DNS queries never answered" in result.output
+
+
+def test_lint_names_the_problem_and_exits_1(tmp_path) -> None:
+    (tmp_path / "broken.yml").write_text(BROKEN)
+    result = CliRunner().invoke(main, ["rules", "lint", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "broken.yml: Broken: field 'conn_sate'" in result.output
+    assert "did you mean conn_state" in result.output
+
+
+def test_lint_of_the_core_pack_passes() -> None:
+    from pcapkit.rules import core_rules_dir
+
+    result = CliRunner().invoke(main, ["rules", "lint", str(core_rules_dir())])
+    assert result.exit_code == 0, result.output
+
+
+def test_test_runs_the_regression_cases() -> None:
+    result = CliRunner().invoke(main, ["rules", "test"])
+    assert result.exit_code == 0, result.output
+    assert "PASS DNS queries never answered" in result.output
+    assert "FAIL" not in result.output
+
+
+def test_test_fails_when_a_case_fails(tmp_path) -> None:
+    rule = BROKEN.replace("conn_sate", "conn_state").replace(
+        "remediation: z}", "remediation: z, tests: [{input: missing.pcap, expect: 1}]}")
+    (tmp_path / "r.yml").write_text(rule)
+    result = CliRunner().invoke(main, ["rules", "test", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "ERROR Broken" in result.output and "missing input" in result.output
