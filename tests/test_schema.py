@@ -31,13 +31,11 @@ INCIDENTS = {
 
 
 def _tables(capture: pcapkit.Capture) -> dict[str, pd.DataFrame]:
-    """Every table of the registry as the Capture builds it (the decoder's own packet
-    table is checked against the declaration as it stands after the decode stage)."""
-    return {"packets@decode": capture.decoded.packets, "packets": capture.packets,
-            "interfaces": capture.decoded.interfaces, "dns_messages": capture.dns_messages,
-            "capture_points": capture.points, "sightings": capture.sightings,
-            "distinct": capture.distinct, "clock_offsets": capture.clock_offsets,
-            "flows": capture.flows, "dns": capture.dns}
+    """Every registered table as the Capture builds it (``Capture.table``: the stages'
+    tables and the analyses' derived ones), and the decoder's own packet table, checked
+    against the declaration as it stands after the decode stage."""
+    return {"packets@decode": capture.decoded.packets,
+            **{name: capture.table(name) for name in TABLES}}
 
 
 def _declaration(key: str) -> Table:
@@ -53,8 +51,7 @@ def built(request) -> dict[str, pd.DataFrame]:
     return _tables(pcapkit.open(paths, snapshot=snapshot))
 
 
-CHECKED = ["packets@decode", "packets", "interfaces", "dns_messages", "capture_points",
-           "sightings", "distinct", "clock_offsets", "flows", "dns"]
+CHECKED = ["packets@decode", *TABLES]
 
 
 def test_the_checks_cover_every_registered_table() -> None:

@@ -184,8 +184,21 @@ def identity_columns(prefix: str, what: str, stage: str) -> tuple[Column, ...]:
                  for c in IDENTITY_FIELDS)
 
 
-# The declarations, one module per pipeline stage; importing them fills TABLES in order.
-from pcapkit.schema import decode, vantage, flows, dnstx  # noqa: E402, F401, I001
+def _declare_all() -> None:
+    """Import the declarations: the stages' modules first (so TABLES and the docs follow the
+    pipeline), then every other module of this package (the analyses' derived tables), so
+    a new derived table is one new module here."""
+    import importlib
+    import pkgutil
+
+    stages = ("decode", "vantage", "flows", "dnstx")
+    others = sorted(m.name for m in pkgutil.iter_modules(__path__)
+                    if m.name not in stages and m.name not in ("convert", "__main__"))
+    for module in (*stages, *others):
+        importlib.import_module(f"{__name__}.{module}")
+
+
+_declare_all()
 
 def markdown(table: Table) -> str:
     """One table's declaration as a Markdown section of the column docs."""
