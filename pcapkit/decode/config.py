@@ -120,9 +120,12 @@ def port_tables(specs: Sequence[EncapSpec], decode_as: Iterable[DecodeAs]
 def protocol_codes(table: np.ndarray, sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
     """Each datagram's protocol code: its lower port's, or its higher port's when the
     lower one means nothing."""
-    low, high = np.minimum(sport, dport), np.maximum(sport, dport)
-    code = table[low]
-    return np.where(code == 0, table[high], code)
+    by_source, by_destination = table.take(sport), table.take(dport)
+    code = by_source | by_destination  # right wherever at most one port means something
+    both = np.flatnonzero((by_source != 0) & (by_destination != 0))
+    if len(both):
+        code[both] = np.where(sport[both] < dport[both], by_source[both], by_destination[both])
+    return code
 
 
 @dataclass(frozen=True)

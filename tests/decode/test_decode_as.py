@@ -111,6 +111,17 @@ def test_the_lower_port_decides_then_the_higher() -> None:
                                                           geneve, 0]
 
 
+def test_the_port_rule_holds_for_any_pair_of_ports() -> None:
+    udp = DecodeConfig(decode_as=["udp.port==53,vxlan", "udp.port==5353,dns"]).tables["udp"]
+    mapped = np.flatnonzero(udp).astype(np.uint16)
+    rng = np.random.default_rng(7)
+    ports = [np.where(rng.random(5000) < 0.6, rng.choice(mapped, 5000),
+                      rng.integers(0, 65536, 5000)).astype(np.uint16) for _ in range(2)]
+    low, high = np.minimum(*ports), np.maximum(*ports)
+    expected = np.where(udp[low] != 0, udp[low], udp[high])
+    np.testing.assert_array_equal(protocol_codes(udp, *ports), expected)
+
+
 def _write(path: Path, packets: list) -> Path:
     wrpcap(str(path), packets)
     return path
