@@ -13,6 +13,7 @@ matching rows into findings with their evidence. See rules/README.md for the for
 
 from pcapkit.rules.engine import run_rules
 from pcapkit.rules.load import LEVELS, Problem, Rule, RulePack, core_rules_dir, load_rules
+from pcapkit.rules.tuning import Tuning, load_tuning
 
-__all__ = ["LEVELS", "Problem", "Rule", "RulePack", "core_rules_dir", "load_rules",
-           "run_rules"]
+__all__ = ["LEVELS", "Problem", "Rule", "RulePack", "Tuning", "core_rules_dir", "load_rules",
+           "load_tuning", "run_rules"]

@@ -140,7 +140,7 @@ def _leaf(field: str, value: object, table: Table) -> Mask:
         if kind != "ip":
             raise wrong("|cidr", "CIDRs match address columns (kind ip)")
         network = value.network
-        return _per_value(field, lambda text: _in_network(text, network))
+        return _per_value(field, lambda text: in_network(text, network))
     if isinstance(value, SigmaRegularExpression):
         if kind not in TEXT_KINDS:
             raise wrong("|re", "regular expressions match text columns")
@@ -186,24 +186,27 @@ def _re2_search(pattern: str, ignore_case: bool, field: str) -> Callable[[str], 
     return lambda text: compiled.search(text) is not None
 
 
-def _in_network(text: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+def in_network(text: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     try:
         return ipaddress.ip_address(text) in network
     except ValueError:
         return False
 
 
+def values_mask(series: pd.Series, predicate: Callable[[str], bool]) -> np.ndarray:
+    """``predicate`` of every row's value as text, evaluated once per distinct non-null value
+    (a categorical's categories, else the factorized values) and spread by the codes; null
+    rows are False."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    answers = np.array([bool(predicate(str(v))) for v in uniques] + [False], dtype=bool)
+    return answers[codes]  # code -1 (null) picks the trailing False
+
+
 def _per_value(field: str, predicate: Callable[[str], bool]) -> Mask:
-    """Evaluate ``predicate`` once per distinct non-null value, spread by the codes."""
-    def mask(frame: pd.DataFrame) -> np.ndarray:
-        series = frame[field]
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
-        else:
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        answers = np.array([bool(predicate(str(v))) for v in uniques] + [False], dtype=bool)
-        return answers[codes]  # code -1 (null) picks the trailing False
-    return mask
+    return lambda frame: values_mask(frame[field], predicate)
 
 
 def _numeric(field: str, op: str, number: float) -> Mask:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
 from pcapkit.rules.load import Correlation, Rule
+from pcapkit.rules.tuning import Tuning
 from pcapkit.schema import table as declaration
 
 EVIDENCE_LIMIT = 20
@@ -42,19 +43,26 @@ class TableSource(Protocol):
     def sightings(self) -> pd.DataFrame: ...
 
 
-def run_rules(source: TableSource, rules: Iterable[Rule]) -> list[Finding]:
-    """Every finding of every rule, highest severity first, then by time."""
+def run_rules(source: TableSource, rules: Iterable[Rule],
+              tuning: Tuning | None = None) -> list[Finding]:
+    """Every finding of every rule (less what the site's ``tuning`` disables or excludes),
+    highest severity first, then by time."""
+    rules = list(rules)
+    if tuning is not None:
+        rules = tuning.apply(rules)
     findings: list[Finding] = []
     for rule in rules:
-        findings.extend(evaluate(rule, source))
+        findings.extend(evaluate(rule, source, tuning))
     findings.sort(key=lambda f: (severity_rank(f.severity), f.first_seen or "", f.id))
     return findings
 
 
-def evaluate(rule: Rule, source: TableSource) -> list[Finding]:
+def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None) -> list[Finding]:
     """The findings of one rule."""
     frame = source.table(rule.table)
     matched = frame[np.asarray(rule.mask(frame), dtype=bool)] if len(frame) else frame
+    for exclusions in tuning.exclusions(rule.id) if tuning is not None else ():
+        matched = matched[~exclusions.mask(matched)]
     table = declaration(rule.table)
     times = _times(matched, table.time)
     groups = _group_codes(matched, rule.group_by)
