@@ -26,8 +26,12 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("truncated", "bool", "True when the snaplen cut the packet (caplen < wirelen)."),
     Column("vlan", "u16", "Outermost 802.1Q/802.1ad VLAN id on the capture link."),
     Column("encap", "category",
-           "Tunnel stack outermost first, joined with '+': none, ipip, ip6ip, vxlan, geneve, gre."),
-    Column("vni", "u32", "VXLAN/Geneve VNI or GRE key of the innermost tunnel that has one."),
+           "Tunnel stack outermost first, joined with '+': none, ipip, ip6ip, vxlan, geneve, gre "
+           "(also GRE-in-UDP 4754 and PPTP's GRE v1), erspan (gre+erspan), ppp (gre+ppp), mpls "
+           "(on the link, gre+mpls, in UDP 6635 or IP 137)."),
+    Column("vni", "u32",
+           "VXLAN/Geneve VNI, GRE key or PPTP call id, ERSPAN session id, or bottom MPLS label of"
+           " the innermost tunnel that has one."),
     Column("outer_src", "ip",
            "Source of the outermost (underlay) IP header; null when not tunnelled."),
     Column("outer_dst", "ip",
@@ -43,7 +47,9 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("inner_dst_mac", "mac",
            "Destination MAC of the Ethernet frame inside the innermost tunnel."),
     Column("ethertype", "u16",
-           "EtherType of the innermost link-layer payload (0x0800, 0x86dd, 0x0806 ...)."),
+           "EtherType of the innermost link-layer payload, or the payload type a tunnel names "
+           "(0x0800, 0x86dd, 0x0806, 0x8909 ...); null for an 802.3 length field (LLC) or an SLL "
+           "protocol number below 0x0600."),
     Column("src", "ip", "Source of the innermost IP header (the pod / workload address)."),
     Column("dst", "ip", "Destination of the innermost IP header."),
     Column("ip_version", "u8", "4 or 6: version of the innermost IP header."),
@@ -83,7 +89,11 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("icmp_orig_sport", "u16", "Source port quoted in an ICMP error."),
     Column("icmp_orig_dport", "u16", "Destination port quoted in an ICMP error."),
     Column("decode_error", "category",
-           "Why decoding stopped early (malformed or cut header); null when it did not."),
+           "Why decoding stopped early: a cut or malformed header ('IP header cut short', 'tunnel"
+           " header cut short', 'Ethernet header inside the tunnel cut short', 'tunnel payload "
+           "cut short', ...) or something pcapkit does not decode ('GRE protocol 0x8909 not "
+           "decoded', 'GRE version 2 not decoded', 'PPP protocol 0xc021 not decoded', 'MPLS "
+           "payload with first nibble 5 not decoded'); null when it did not."),
 )
 
 
