@@ -116,8 +116,24 @@ def _scan_rules(selecting: list[CompiledPolicy], direction: str, peer: Endpoint,
             elif port_hits:
                 near.append(f"{policy.key} rule {index} admits {traffic} but only "
                             f"{to_or_from} " + "; ".join(
-                                p.describe(policy.namespace) for p in rule.peers))
+                                p.describe(policy.namespace) for p in rule.peers)
+                            + _peer_has(rule, peer))
     return matched, near
+
+
+def _peer_has(rule: Rule, peer: Endpoint) -> str:
+    """``; shop/client has app=frontend``: the peer pod's values of the label keys the
+    rule's pod selectors test, so a typo in a selector shows beside the real label."""
+    if peer.pod is None:
+        return ""
+    keys = dict.fromkeys(r.key for p in rule.peers if p.pod_selector is not None
+                         for r in p.pod_selector.requirements)
+    if not keys:
+        return ""
+    labels = peer.pod.labels
+    found = [f"{key}={labels[key]}" for key in keys if key in labels]
+    return f"; {peer.label} has " + (", ".join(found) if found else
+                                     "none of the labels " + ", ".join(keys))
 
 
 def _matching_peers(rule: Rule, policy_namespace: str, peer: Endpoint,

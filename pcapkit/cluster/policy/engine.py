@@ -53,7 +53,7 @@ from pcapkit.cluster.policy.model import (
     compile_policy,
 )
 from pcapkit.cluster.policy.other_kinds import other_policy_notes
-from pcapkit.cluster.policy.verdict import DirectionVerdict, RuleMatch, Verdict
+from pcapkit.cluster.policy.verdict import NO_POLICIES, DirectionVerdict, RuleMatch, Verdict
 from pcapkit.errors import PcapkitError
 
 __all__ = [
@@ -203,7 +203,13 @@ class PolicyEngine:
         allowed = ingress.allowed and egress.allowed
         notes += self._notes(src_end, dst_end, proto, egress, reply, allowed)
         return Verdict(allowed, src_end.label, dst_end.label, number, proto, ingress, egress,
-                       notes, name, reply)
+                       notes, name, reply, self.no_policies)
+
+    @property
+    def no_policies(self) -> bool:
+        """True when the export held no NetworkPolicy object at all (not even a malformed
+        one): its verdicts cannot clear or convict anything."""
+        return not self.policies and not self.skipped
 
     def _endpoint(self, raw: dict | str, ip_text: str | None, role: str,
                   notes: list[str]) -> Endpoint:
@@ -292,7 +298,7 @@ class PolicyEngine:
 
     def _notes(self, src: Endpoint, dst: Endpoint, protocol: str, egress: DirectionVerdict,
                reply: bool, allowed: bool) -> list[str]:
-        notes: list[str] = []
+        notes: list[str] = [NO_POLICIES] if self.no_policies else []
         if protocol not in PROTOCOLS:
             notes.append(f"NetworkPolicy is defined for TCP, UDP and SCTP; for {protocol} the "
                          "behaviour varies across network plugins (only rules without ports "

@@ -96,21 +96,29 @@ def parse_port_spec(text: str | int, proto: str | None = None) -> tuple[int | st
     return port, protocol
 
 
+def policy_engine(cluster: ClusterRecords, when: int | None) -> PolicyEngine:
+    """The engine over the namespaces, pods and policies in force at ``when``."""
+    return PolicyEngine(
+        cluster.objects_at("Namespace", when),
+        cluster.objects_at("Pod", when),
+        cluster.objects_at("NetworkPolicy", when),
+        [o for key in OTHER_POLICY_KEYS for o in cluster.objects_at(key, when)],
+    )
+
+
 def explain_connection(cluster: ClusterRecords, src: str, dst: str, port: int | str, proto: str,
-                       when: int | None) -> Explanation:
-    """Evaluate src -> dst with the policies in force at ``when`` (None: newest snapshot)."""
+                       when: int | None, engine: PolicyEngine | None = None) -> Explanation:
+    """Evaluate src -> dst with the policies in force at ``when`` (None: newest snapshot).
+
+    ``engine``: :func:`policy_engine` of the same ``when``, when the caller asks many
+    questions of one snapshot (the engine compiles every policy and pod once)."""
     if isinstance(port, str) and "/" in port:
         port, proto = parse_port_spec(port)
     else:
         port, proto = parse_port_spec(port, proto)
     source = _endpoint(cluster, src, when, "source")
     destination = _endpoint(cluster, dst, when, "destination")
-    engine = PolicyEngine(
-        cluster.objects_at("Namespace", when),
-        cluster.objects_at("Pod", when),
-        cluster.objects_at("NetworkPolicy", when),
-        [o for key in OTHER_POLICY_KEYS for o in cluster.objects_at(key, when)],
-    )
+    engine = engine or policy_engine(cluster, when)
     notes = _endpoint_notes(source, "source") + _endpoint_notes(destination, "destination")
     if destination.service is not None:
         return _via_service(engine, source, destination, port, proto, notes)

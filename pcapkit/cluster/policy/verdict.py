@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: what a verdict over a snapshot without any NetworkPolicy says instead of "allowed"
+NO_POLICIES = ("no NetworkPolicies in the snapshot; if they were not exported this verdict "
+               "means nothing")
+
 
 @dataclass
 class RuleMatch:
@@ -69,7 +73,9 @@ class Verdict:
 
     ``reply`` marks a verdict asked for a reply packet (``dst`` -> ``src``); it carries the
     verdict of the original connection, since replies of an allowed connection are always
-    allowed and replies of a denied one cannot exist.
+    allowed and replies of a denied one cannot exist. ``no_policies`` says the snapshot held
+    no NetworkPolicy at all: nothing isolates anything, which clears nothing when the
+    export simply left them out (a ``cluster-info dump`` has none).
     """
 
     allowed: bool
@@ -82,6 +88,7 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     port_name: str | None = None
     reply: bool = False
+    no_policies: bool = False
 
     @property
     def return_traffic_allowed(self) -> bool:
@@ -99,6 +106,7 @@ class Verdict:
         return {"allowed": self.allowed, "src": self.src, "dst": self.dst, "port": self.port,
                 "port_name": self.port_name, "protocol": self.protocol, "reply": self.reply,
                 "return_traffic_allowed": self.return_traffic_allowed,
+                "no_policies": self.no_policies,
                 "ingress": self.ingress.to_dict(), "egress": self.egress.to_dict(),
                 "notes": list(self.notes)}
 
@@ -107,7 +115,9 @@ class Verdict:
         connection = f"{self.src} -> {self.dst} {self.traffic}"
         failing = [d for d in (self.egress, self.ingress) if not d.allowed]
         why = "; also ".join(f"{d.heading} {d.reason}" for d in failing)
-        if self.reply and self.allowed:
+        if self.no_policies:
+            head = f"no verdict: {NO_POLICIES} ({connection})"
+        elif self.reply and self.allowed:
             head = (f"allowed (reply): {self.dst} -> {self.src} answers the allowed connection "
                     f"{connection}")
         elif self.reply:
