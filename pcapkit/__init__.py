@@ -1,13 +1,20 @@
 """pcapkit: offline packet-capture analysis for Kubernetes network incidents.
 
-The public API::
+Open an incident (its captures, and the cluster export when there is one) and read what
+is wrong, or any table behind it::
 
     import pcapkit
-    decoded = pcapkit.decode_files(["captures/"])   # packets, dns, interfaces, errors
-    cluster = pcapkit.load_snapshot("cluster.json")  # pods, services, nodes, policies
-    cluster.enrich(decoded.packets)                  # who is behind each address
-    incident = pcapkit.open(["captures/"], snapshot="cluster.json")
-    incident.flows, incident.dns, incident.sightings # conversations across every node
+    incident = pcapkit.open("captures/", snapshot="cluster.json")
+    incident.flows, incident.dns, incident.sightings     # pandas DataFrames, every node
+    incident.table("flows")                             # any table of pcapkit.schema
+
+    from pcapkit.rules import load_rules, run_rules
+    findings = run_rules(incident, load_rules().rules)  # the core rule pack
+
+The stages on their own: ``pcapkit.decode_files(["captures/"])`` (packets, DNS messages,
+interfaces, read errors), ``pcapkit.load_snapshot("cluster.json")`` (pods, services,
+nodes, NetworkPolicies). ``from pcapkit import *`` leaves the builtin ``open`` alone:
+call ``pcapkit.open``.
 """
 
 from pcapkit._lazy import lazy_attributes
@@ -17,15 +24,18 @@ from pcapkit.errors import CaptureError, PcapkitError, SnapshotError
 #: public names and the module that defines each, imported on first use so that
 #: ``import pcapkit`` (and every CLI start) pays only for what it touches
 _LAZY = {
-    "Decoded": "pcapkit.decode", "decode_file": "pcapkit.decode", "decode_files": "pcapkit.decode",
-    "iter_decode": "pcapkit.decode", "Capture": "pcapkit.capture", "open": "pcapkit.capture",
-    "Cluster": "pcapkit.cluster", "load_snapshot": "pcapkit.cluster",
+    "open": "pcapkit.capture", "Capture": "pcapkit.capture",
+    "load_snapshot": "pcapkit.cluster", "Cluster": "pcapkit.cluster",
+    "load_rules": "pcapkit.rules", "run_rules": "pcapkit.rules",
+    "Decoded": "pcapkit.decode", "decode_file": "pcapkit.decode",
+    "decode_files": "pcapkit.decode", "iter_decode": "pcapkit.decode",
     "DecodeConfig": "pcapkit.decode",
+    "FlowOptions": "pcapkit.flows.options", "DnsOptions": "pcapkit.dnstx.options",
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
-
+# ``open`` is left out on purpose: a star import must not shadow the builtin.
 __all__ = ["__version__", "Capture", "CaptureError", "Cluster", "Decoded", "DecodeConfig",
-           "PcapkitError", "SnapshotError", "decode_file", "decode_files", "iter_decode",
-           "load_snapshot", "open"]
+           "DnsOptions", "FlowOptions", "PcapkitError", "SnapshotError", "decode_file",
+           "decode_files", "iter_decode", "load_rules", "load_snapshot", "run_rules"]
