@@ -1,0 +1,466 @@
+"""flow_paths: compare the two directions of every flow and say why they took different paths.
+
+A symmetric route carries both directions of a conversation over the same links, so every
+capture point (a file's interface) on the path sees both, each capture sees both tunnelled
+or both bare, the underlay pairs are each other's reverse and the TTLs add up the same
+everywhere. What breaks that, per flow (``reason``):
+
+``encap_one_way``
+    One capture file saw one direction tunnelled and the other never tunnelled.
+``underlay_pair_differs``
+    The responder's underlay pairs (outer_src>outer_dst) are not the reverse of the
+    originator's (a transit node re-encapsulated the reply); with a snapshot, also a
+    direction that left from a node other than the one hosting its pod.
+``one_direction_at_point``
+    A point saw one direction only, although the other direction passed while its capture
+    ran (between its file's first and last packet, EDGE_S inside), unless something
+    explains it: a NAT (a flow of the same client socket shows the missing direction at
+    that point) or a lower device of a point that saw both (a bond member, a bridge port
+    seeing a flood: the same packets with the same TTL and tunnel).
+``ttl_differs``
+    At each point that saw both directions the originator's TTL plus the responder's is
+    the initial TTLs minus the hops of the round trip: the same everywhere on a symmetric
+    path. Sums are paired at one link (a packet going in with one going out), and only
+    where each direction's TTL was constant.
+``split_routing``
+    A point saw a SYN-ACK without its SYN (Zeek's split routing), EDGE_S or more after the
+    point's capture began, so the SYN would have been seen had it passed there.
+
+Exempt (never asymmetric): Istio's redirection, HBONE and health ports. Directions are
+told apart by the flow's ends (the address, and for TCP/UDP the originator's port), so ICMP
+errors counted on a flow are not part of its path. Everything is arrays over the sightings;
+Python runs per distinct label (point, address) and per asymmetric flow's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.analyses import register_analysis
+from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, shared_codes
+from pcapkit.flows.groups import set_labels
+from pcapkit.flows.path import flow_of_sightings, interface_labels
+from pcapkit.schema.convert import build_frame, empty_frame
+from pcapkit.schema.paths import FLOW_PATHS, REASONS
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
+    from pcapkit.cluster import Cluster
+
+#: seconds inside a capture's first and last packet before a point "should" have seen a packet
+EDGE_S = 0.5
+#: Istio: outbound/inbound sidecar redirection, HBONE, health, status and Envoy metrics ports
+ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)
+#: TCP states of a connection that did not complete or was torn down by a reset
+FAILED_STATES = ("S0", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR")
+SYN, ACK = 0x02, 0x10
+ORIG, RESP = 0, 1
+_NAMES = np.array(["orig", "resp"], dtype=object)
+
+
+@register_analysis("flow_paths")
+def flow_paths(capture: Capture) -> pd.DataFrame:
+    return compare_paths(capture.flows, capture.packets, capture.distinct, capture.cluster)
+
+
+def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataFrame,
+                  cluster: Cluster | None = None) -> pd.DataFrame:
+    """The flow_paths table of ``flows`` from every sighting (``packets``, the vantage
+    stage's packet table) and the distinct packets' ``flow_id``."""
+    if not len(flows):
+        return empty_frame(FLOW_PATHS)
+    n = len(flows)
+    seen = _directed_sightings(flows, packets, distinct)
+    windows = _file_windows(packets)
+    reasons = {name: np.zeros(n, dtype=bool) for name in REASONS}
+    texts = {name: np.full(n, "", dtype=object) for name in REASONS}
+    exempt = _istio(flows)
+
+    reasons["encap_one_way"], texts["encap_one_way"] = _encap_one_way(seen, n)
+    reasons["underlay_pair_differs"], texts["underlay_pair_differs"] = _underlay(flows, cluster)
+    points = _points(seen, n)
+    one_way, texts["one_direction_at_point"] = _one_way_points(seen, points, windows, flows, n)
+    reasons["one_direction_at_point"] = one_way != ""
+    reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, n)
+    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
+
+    asymmetric = np.zeros(n, dtype=bool)
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+    for name in REASONS:
+        hit = reasons[name] & ~exempt
+        asymmetric |= hit
+        reason = np.where(hit, np.where(reason == "", name, reason + "," + name), reason)
+        detail = np.where(hit, np.where(detail == "", texts[name], detail + "; " + texts[name]),
+                          detail)
+    failed, failure = _failure(flows)
+    data = {c.name: flows[c.name] for c in FLOW_PATHS.columns if c.name in flows.columns}
+    data |= {"asymmetric": asymmetric, "reason": reason, "detail": detail, "failed": failed,
+             "failure": failure, "one_way_points": np.where(exempt, "", one_way),
+             "points_both": np.bincount(points["flow"][points["mask"] == 3], minlength=n),
+             "exempt": np.where(exempt, "istio", None)}
+    return build_frame(FLOW_PATHS, data, index=pd.RangeIndex(n))
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The sightings the checks read (``rows``: flow row, dir, pid, file and point codes,
+    capture direction ``cap`` 0 in / 1 out / 2 unknown, ttl, encap, tunnelled, TCP flags,
+    time), with the label of each point code and the node of each file code."""
+
+    rows: pd.DataFrame
+    point_labels: np.ndarray
+    file_nodes: np.ndarray
+
+
+def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
+                        distinct: pd.DataFrame) -> Seen:
+    """The sightings of the flows' own packets (ICMP errors counted on a flow left out):
+    row of the flow in ``flows``, direction, point, and what the path checks read."""
+    pid = distinct["packet_id"].to_numpy(dtype=np.int64)
+    flow_ids = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
+    in_flow = flow_ids >= 0
+    sighting_pid = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
+    flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
+    row = pd.Index(flows["flow_id"].to_numpy(dtype=np.int64)).get_indexer(flow_id)
+    keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
+    part = packets.iloc[keep]
+    row = row[keep]
+    (src, dst, orig_h, resp_h, backend), _ = shared_codes(
+        [part["src"], part["dst"], flows["orig_h"], flows["resp_h"], flows["backend_ip"]])
+    oh, rh, bh = orig_h[row], resp_h[row], backend[row]
+    sport = part["sport"].to_numpy(dtype=np.int64, na_value=-1)
+    dport = part["dport"].to_numpy(dtype=np.int64, na_value=-1)
+    orig_p = flows["orig_p"].to_numpy(dtype=np.int64, na_value=-1)[row]
+    ported = (sport >= 0) & (dport >= 0)
+    same_proto = part["proto"].to_numpy(dtype=np.int64, na_value=-1) == \
+        flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-2)[row]
+    to_server = (dst == rh) | ((dst == bh) & (bh >= 0))
+    from_server = (src == rh) | ((src == bh) & (bh >= 0))
+    is_orig = same_proto & (src == oh) & to_server & (~ported | (sport == orig_p))
+    is_resp = same_proto & ~is_orig & from_server & (dst == oh) & (~ported | (dport == orig_p))
+    own = is_orig | is_resp
+    part = part[own]
+    point, labels = interface_labels(part)
+    file_codes, _ = codes_of(part["file"])
+    point_key, point_uniques = pd.factorize(file_codes * (len(labels) + 1) + point)
+    direction = part["direction"].astype(object).to_numpy() if "direction" in part else \
+        np.full(len(part), None, dtype=object)
+    encap, encap_labels = codes_of(part["encap"])
+    tunnelled = np.isin(encap_labels, ["none"], invert=True)
+    out = pd.DataFrame({
+        "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": sighting_pid[keep][own],
+        "file": file_codes, "point": point_key.astype(np.int64),
+        "cap": np.where(direction == "in", 0, np.where(direction == "out", 1, 2)),
+        "ttl": part["ttl"].to_numpy(dtype=np.int64, na_value=-1),
+        "encap": encap, "tunnelled": (encap >= 0) & tunnelled[np.maximum(encap, 0)]
+        if len(encap_labels) else np.zeros(len(part), bool),
+        "flags": part["tcp_flags"].to_numpy(dtype=np.int64, na_value=0),
+        "t": packet_times_ns(part)})
+    point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
+        if len(point_uniques) else np.zeros(0, dtype=object)
+    return Seen(out, point_labels, _node_of_file(part))
+
+
+def _node_of_file(part: pd.DataFrame) -> np.ndarray:
+    """The node name of each file code of ``part``."""
+    file_codes, file_labels = codes_of(part["file"])
+    names = np.full(len(file_labels), "unknown", dtype=object)
+    if len(part) and "node" in part.columns:
+        first = pd.Series(part["node"].astype(object).to_numpy()).groupby(file_codes).first()
+        names[first.index.to_numpy()] = first.astype(str).to_numpy()
+    return names
+
+
+def _file_windows(packets: pd.DataFrame) -> pd.DataFrame:
+    """Per file code (as ``codes_of(packets.file)`` numbers them): first and last packet time."""
+    codes, labels = codes_of(packets["file"])
+    times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
+    ok = (codes >= 0) & (times != NAT_NS)
+    frame = pd.DataFrame({"file": codes[ok], "t": times[ok]}).groupby("file")["t"].agg(
+        ["min", "max"])
+    return frame.reindex(np.arange(len(labels)))
+
+
+def _points(seen: Seen, n: int) -> dict[str, np.ndarray]:
+    """One entry per (flow, point): which directions it saw (bit 1 orig, 2 resp)."""
+    n_points = max(len(seen.point_labels), 1)
+    flow = seen.rows["flow"].to_numpy()
+    codes, keys = pd.factorize(flow * n_points + seen.rows["point"].to_numpy(), sort=True)
+    resp = seen.rows["dir"].to_numpy() == RESP
+    mask = np.where(np.bincount(codes[~resp], minlength=len(keys)) > 0, 1, 0) \
+        | np.where(np.bincount(codes[resp], minlength=len(keys)) > 0, 2, 0)
+    file = np.zeros(len(keys), dtype=np.int64)
+    file[codes] = seen.rows["file"].to_numpy()
+    return {"flow": keys // n_points, "point": keys % n_points, "mask": mask, "file": file}
+
+
+def _encap_one_way(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows one of whose capture files saw a direction tunnelled and the other never."""
+    files = seen.rows.groupby(["flow", "file", "dir"], sort=True)["tunnelled"].any().unstack("dir")
+    hit = np.zeros(n, dtype=bool)
+    text = np.full(n, "", dtype=object)
+    if files.shape[1] < 2:
+        return hit, text
+    both = files.dropna()
+    orig_only = both[ORIG].astype(bool) & ~both[RESP].astype(bool)
+    resp_only = both[RESP].astype(bool) & ~both[ORIG].astype(bool)
+    odd = both[orig_only | resp_only]
+    if not len(odd):
+        return hit, text
+    flow = odd.index.get_level_values("flow").to_numpy()
+    file = odd.index.get_level_values("file").to_numpy()
+    which = np.where(orig_only[odd.index].to_numpy(), "orig tunnelled, resp", "resp tunnelled, orig")
+    nodes = seen.file_nodes[file]
+    phrase = nodes + ": " + which + " never"
+    codes, labels = pd.factorize(phrase)
+    hit[flow] = True
+    text[:] = set_labels(flow, codes.astype(np.int64), np.asarray(labels, dtype=object), n,
+                         sep="; ")
+    return hit, text
+
+
+def _reversed_pairs(pairs: str) -> str:
+    return ",".join(sorted(">".join(p.split(">")[::-1]) for p in pairs.split(",") if p))
+
+
+def _underlay(flows: pd.DataFrame, cluster: Cluster | None) -> tuple[np.ndarray, np.ndarray]:
+    """Flows whose reply's underlay pairs are not the request's reversed, or (with a
+    snapshot) a direction tunnelled from a node that does not host its pod."""
+    orig_codes, orig_labels = codes_of(flows["orig_outer_pairs"].fillna(""))
+    resp_codes, resp_labels = codes_of(flows["resp_outer_pairs"].fillna(""))
+    reverse = np.array([_reversed_pairs(p) for p in resp_labels], dtype=object)
+    orig = orig_labels[orig_codes]
+    resp = resp_labels[resp_codes]
+    hit = (orig != "") & (resp != "") & (orig != reverse[resp_codes])
+    text = np.where(hit, "orig underlay " + orig + ", resp " + resp, "")
+    if cluster is not None:
+        for end, pairs in (("orig", orig), ("resp", resp)):
+            wrong, where = _foreign_sender(flows, end, pairs, cluster)
+            text = np.where(wrong, np.where(text == "", where, text + ", " + where), text)
+            hit |= wrong
+    return hit, text
+
+
+def _foreign_sender(flows: pd.DataFrame, end: str, pairs: np.ndarray,
+                    cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose ``end`` is a pod and whose packets were tunnelled from another node."""
+    labels, codes = np.unique(pairs, return_inverse=True)
+    senders = []
+    for label in labels:  # one lookup per distinct set of underlay pairs
+        nodes = set()
+        for pair in filter(None, str(label).split(",")):
+            node = _node_of_address(cluster, pair.split(">")[0])
+            if node:
+                nodes.add(node)
+        senders.append(",".join(sorted(nodes)))
+    sender = np.array(senders, dtype=object)[codes] if len(labels) else np.zeros(0, object)
+    home = flows[f"{end}_node"].astype(object).to_numpy()
+    is_pod = flows[f"{end}_kind"].astype(object).to_numpy() == "pod"
+    known = is_pod & pd.notna(home) & (sender != "")
+    wrong = known & (sender != np.where(known, home, ""))
+    where = np.where(wrong, end + " left " + sender.astype(str) + ", its pod runs on "
+                     + home.astype(str), "")
+    return wrong, where
+
+
+def _node_of_address(cluster: Cluster, address: str) -> str | None:
+    try:
+        identity = cluster.resolve(address)
+    except Exception:  # noqa: BLE001 - an address the snapshot cannot place is no evidence
+        return None
+    return identity.node if identity.kind == "node" else None
+
+
+def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
+                    windows: pd.DataFrame, flows: pd.DataFrame, n: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per flow, the points that saw one direction while the other passed during their
+    capture, and nothing explains it (``"node1:if4 (orig)"``, comma-separated)."""
+    labels = seen.point_labels
+    flow_mask = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(flow_mask, points["flow"], points["mask"])
+    candidate = ((points["mask"] != 3) & (flow_mask[points["flow"]] == 3))
+    empty = np.full(n, "", dtype=object)
+    if not candidate.any():
+        return empty, empty.copy()
+    cand = pd.DataFrame({"flow": points["flow"][candidate], "point": points["point"][candidate],
+                         "file": points["file"][candidate],
+                         "missing": np.where(points["mask"][candidate] == 1, RESP, ORIG)})
+    cand = cand[_passed_during(cand, seen, windows)]
+    cand = cand[~_nat_explains(cand, points, flows)]
+    cand = cand[~_lower_device(cand, seen, points)]
+    if not len(cand):
+        return empty, empty.copy()
+    saw = _NAMES[1 - cand["missing"].to_numpy()]
+    phrase = labels[cand["point"].to_numpy()] + " (" + saw + ")"
+    codes, uniques = pd.factorize(phrase)
+    flow = cand["flow"].to_numpy()
+    listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n)
+    text = np.where(listed != "", "one direction only at " + listed, "")
+    return listed, text
+
+
+def _passed_during(cand: pd.DataFrame, seen: Seen, windows: pd.DataFrame) -> np.ndarray:
+    """Candidates whose missing direction had a packet inside their file's capture window."""
+    first = seen.rows.groupby("pid", sort=False).agg(flow=("flow", "first"), dir=("dir", "first"),
+                                                t=("t", "min"))
+    wanted = cand.reset_index(drop=True).reset_index().merge(
+        first.rename(columns={"dir": "missing"}), on=["flow", "missing"])
+    start = windows["min"].to_numpy()[wanted["file"].to_numpy()] + int(EDGE_S * 1e9)
+    stop = windows["max"].to_numpy()[wanted["file"].to_numpy()] - int(EDGE_S * 1e9)
+    inside = (wanted["t"].to_numpy() >= start) & (wanted["t"].to_numpy() <= stop)
+    hit = np.zeros(len(cand), dtype=bool)
+    hit[wanted["index"].to_numpy()[inside]] = True
+    return hit
+
+
+def _client_keys(flows: pd.DataFrame) -> np.ndarray:
+    """One int64 per client socket (originator address, port, protocol)."""
+    host, _ = codes_of(flows["orig_h"])
+    port = flows["orig_p"].to_numpy(dtype=np.int64, na_value=0)
+    proto = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=0)
+    return (host << 24) | (port << 8) | proto
+
+
+def _nat_explains(cand: pd.DataFrame, points: dict[str, np.ndarray],
+                  flows: pd.DataFrame) -> np.ndarray:
+    """Candidates whose missing direction was seen at the point in another flow of the same
+    client socket: the two flows are one connection before and after a NAT."""
+    client = _client_keys(flows)
+    seen_at = pd.DataFrame({"point": points["point"], "client": client[points["flow"]],
+                            "other": points["flow"], "mask": points["mask"]})
+    ask = cand.reset_index(drop=True).reset_index()
+    ask["client"] = client[ask["flow"].to_numpy()]
+    pairs = ask.merge(seen_at, on=["point", "client"])
+    bit = np.where(pairs["missing"].to_numpy() == ORIG, 1, 2)
+    ok = (pairs["other"].to_numpy() != pairs["flow"].to_numpy()) & \
+        ((pairs["mask"].to_numpy() & bit) > 0)
+    hit = np.zeros(len(cand), dtype=bool)
+    hit[pairs["index"].to_numpy()[ok]] = True
+    return hit
+
+
+def _lower_device(cand: pd.DataFrame, seen: Seen,
+                  points: dict[str, np.ndarray]) -> np.ndarray:
+    """Candidates every packet of which another point of the same file saw with the same TTL
+    and tunnel while seeing both directions: a bond member, a bridge port's flood copy."""
+    both = pd.DataFrame({"flow": points["flow"], "other": points["point"],
+                         "file": points["file"]})[points["mask"] == 3]
+    ask = cand.reset_index(drop=True).reset_index()
+    mine = ask.merge(seen.rows[["flow", "point", "pid", "ttl", "encap"]], on=["flow", "point"])
+    if not len(mine) or not len(both):
+        return np.zeros(len(cand), dtype=bool)
+    others = seen.rows[["flow", "point", "pid", "ttl", "encap"]].rename(columns={"point": "other"})
+    others = others.merge(both, on=["flow", "other"])
+    pairs = mine.merge(others, on=["flow", "file", "pid", "ttl", "encap"])
+    pairs = pairs[pairs["other"] != pairs["point"]]
+    matched = pairs.groupby(["index", "other"])["pid"].nunique()
+    needed = mine.groupby("index")["pid"].nunique()
+    full = matched[matched.to_numpy() == needed.reindex(
+        matched.index.get_level_values("index")).to_numpy()]
+    hit = np.zeros(len(cand), dtype=bool)
+    hit[full.index.get_level_values("index").unique().to_numpy()] = True
+    return hit
+
+
+def _ttl_sums(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows whose originator + responder TTL differs between the points that saw both."""
+    ttl = seen.rows[seen.rows["ttl"] >= 0]
+    stats = ttl.groupby(["flow", "point", "dir", "cap"], sort=True)["ttl"].agg(["min", "max"])
+    stats = stats[stats["min"] == stats["max"]]["min"].reset_index()
+    orig = stats[stats["dir"] == ORIG]
+    resp = stats[stats["dir"] == RESP].assign(cap=lambda f: np.where(f["cap"] == 2, 2,
+                                                                      1 - f["cap"]))
+    pairs = orig.merge(resp, on=["flow", "point", "cap"], suffixes=("_o", "_r"))
+    hit = np.zeros(n, dtype=bool)
+    text = np.full(n, "", dtype=object)
+    if not len(pairs):
+        return hit, text
+    pairs["sum"] = pairs["min_o"] + pairs["min_r"]
+    spread = pairs.groupby("flow")["sum"].nunique()
+    odd = spread[spread > 1].index.to_numpy()
+    if not len(odd):
+        return hit, text
+    hit[odd] = True
+    chosen = pairs[pairs["flow"].isin(odd)]
+    labels = seen.point_labels
+    phrase = chosen["sum"].astype(str).to_numpy() + " at " + labels[chosen["point"].to_numpy()]
+    codes, uniques = pd.factorize(phrase)
+    listed = set_labels(chosen["flow"].to_numpy(), codes.astype(np.int64),
+                        np.asarray(uniques, dtype=object), n)
+    text[odd] = "orig+resp TTL " + listed[odd]
+    return hit, text
+
+
+def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
+                   n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows a point of which saw a SYN-ACK but no SYN (of this flow or, past a NAT, of
+    another flow of the same client socket) although it was capturing when the SYN passed."""
+    flags = seen.rows["flags"].to_numpy()
+    syn = (flags & (SYN | ACK)) == SYN
+    synack = (flags & (SYN | ACK)) == (SYN | ACK)
+    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[seen.rows["flow"].to_numpy()] == 6
+    is_syn = syn & (seen.rows["dir"].to_numpy() == ORIG) & tcp
+    is_synack = synack & (seen.rows["dir"].to_numpy() == RESP) & tcp
+    hit = np.zeros(n, dtype=bool)
+    text = np.full(n, "", dtype=object)
+    if not is_synack.any():
+        return hit, text
+    client = _client_keys(flows)
+    syns = pd.DataFrame({"point": seen.rows["point"].to_numpy()[is_syn],
+                         "client": client[seen.rows["flow"].to_numpy()[is_syn]]}).drop_duplicates()
+    answers = seen.rows[is_synack].groupby(["flow", "point"], sort=True).agg(
+        t=("t", "min"), file=("file", "first")).reset_index()
+    answers["client"] = client[answers["flow"].to_numpy()]
+    answers = answers.merge(syns.assign(had_syn=True), on=["point", "client"], how="left")
+    late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
+        + int(EDGE_S * 1e9)
+    odd = answers[answers["had_syn"].isna().to_numpy() & late]
+    if not len(odd):
+        return hit, text
+    labels = seen.point_labels
+    codes, uniques = pd.factorize(labels[odd["point"].to_numpy()])
+    flow = odd["flow"].to_numpy()
+    listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n)
+    hit[flow] = True
+    text[flow] = "SYN-ACK without its SYN at " + listed[flow]
+    return hit, text
+
+
+def _istio(flows: pd.DataFrame) -> np.ndarray:
+    ports = [flows[c].to_numpy(dtype=np.int64, na_value=-1) for c in ("orig_p", "resp_p")]
+    proto = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)
+    return (proto == 6) & (np.isin(ports[0], ISTIO_PORTS) | np.isin(ports[1], ISTIO_PORTS))
+
+
+def _failure(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each flow failed, and how, from its state and counters."""
+    def count(column: str) -> np.ndarray:
+        return flows[column].to_numpy(dtype=np.int64, na_value=0)
+
+    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1) == 6
+    state = flows["conn_state"].astype(object).to_numpy()
+    bad_state = tcp & np.isin(state, FAILED_STATES)
+    syn, synack = count("syn_retrans"), count("synack_retrans")
+    retrans = count("orig_retrans") + count("resp_retrans")
+    errors = count("icmp_errors")
+    parts = [
+        (bad_state, "conn_state " + state.astype(str)),
+        (syn > 0, "SYN sent " + (syn + 1).astype(str) + " times"),
+        (synack > 0, "SYN-ACK sent " + (synack + 1).astype(str) + " times"),
+        (retrans > 0, retrans.astype(str) + " segments retransmitted"),
+        (errors > 0, "ICMP errors " + flows["icmp_error_types"].astype(object).fillna("")
+         .to_numpy().astype(str)),
+    ]
+    failed = np.zeros(len(flows), dtype=bool)
+    failure = np.full(len(flows), "", dtype=object)
+    for mask, phrase in parts:
+        failed |= mask
+        failure = np.where(mask, np.where(failure == "", phrase, failure + "; " + phrase),
+                           failure)
+    return failed, failure
