@@ -43,7 +43,7 @@ def flow_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
     return _group_of_sightings(packet_ids, pid, flow)
 
 
-def _interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """"node:interface" per sighting; an SLL2 ifindex is shown as ``if<n>`` (or
     ``name#<n>`` when the capture also names the interface)."""
     node, node_labels = codes_of(sightings["node"]) if "node" in sightings.columns else (
@@ -98,7 +98,7 @@ def flow_paths(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray,
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sets["nodes"] = codes_of(seen["node"]) if "node" in seen.columns else (
         np.zeros(len(seen), np.int64), np.array(["unknown"], dtype=object))
-    sets["interfaces"] = _interface_labels(seen)
+    sets["interfaces"] = interface_labels(seen)
     encap_codes, encap_labels = (codes_of(seen["encap"]) if "encap" in seen.columns else
                                  (np.full(len(seen), -1, np.int64), np.array([], object)))
     sets["encaps"] = (encap_codes, encap_labels)

@@ -1,0 +1,262 @@
+"""Connection attempts that were never answered or were refused, and whether policy denied them.
+
+An attempt is a flow whose originator got no answer: a TCP SYN never answered (conn_state
+S0, RSTOS0, SH) that had time to fail (the SYN was retransmitted, an ICMP error came back,
+or the capture went on :data:`ANSWER_WINDOW_S` after it), a SYN answered by a reset (REJ),
+or UDP never answered that had time to fail as well (re-sent after a pause, an ICMP error,
+or the window). Flows already running when the capture started have no SYN (mid_flow) and
+are never attempts. Of a Service-DNAT'd connection seen on both sides, the backend side is
+kept (it names the pod that was picked) and the Service side's sightings join its path.
+
+The NetworkPolicy verdict comes from the one evaluator, ``explain_connection`` (a Service
+address is evaluated against its backends, Multus and hostNetwork are said so), asked once
+per distinct (source address, source pod, destination address, destination pod, port,
+protocol, snapshot): a few hundred questions, not one per flow. Rules decide what is a
+finding: a denied attempt is a policy drop; an attempt policy allows is an unanswered
+connection, and one-way-by-design UDP (``reply_expected`` false) is neither unless denied.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.analyses import register_analysis
+from pcapkit.cluster.identity.identity import POD_CIDR
+from pcapkit.cluster.policy.explain import explain_connection, policy_engine
+from pcapkit.cluster.policy.verdict import NO_POLICIES
+from pcapkit.errors import PcapkitError
+from pcapkit.flows.path import interface_labels
+from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
+from pcapkit.schema.convert import build_frame, empty_frame
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
+    from pcapkit.cluster import Cluster
+
+ANSWER_WINDOW_S = 3.0
+"""Seconds the capture must go on after an attempt's last packet for silence to count as no
+answer (Linux re-sends a SYN after 1 s, resolvers and most UDP clients retry within 1-2 s)."""
+RETRY_GAP_S = 0.5
+"""A UDP datagram re-sent at least this long after the first is a retry after a timeout, not
+a burst (glibc sends A and AAAA together)."""
+
+#: UDP ports whose protocol answers a request: silence there means something was lost
+REQUEST_RESPONSE_UDP = (53, 67, 69, 88, 123, 137, 161, 389, 443, 500, 1194, 1812, 1813, 3478,
+                        4500, 11211, 51820)
+#: UDP ports of one-way-by-design protocols: syslog, SNMP traps, NetFlow/IPFIX/sFlow, statsd,
+#: GELF, Jaeger agent, collectd, and undecoded VXLAN/Geneve
+ONE_WAY_UDP = (162, 514, 2055, 4739, 4789, 6081, 6343, 6831, 6832, 8125, 8472, 9995, 12201,
+               25826)
+
+_TCP_UNANSWERED = ("S0", "RSTOS0", "SH")
+_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
+_GROUP_KEY = ("orig_h", "orig_pod", "resp_h", "resp_pod", "resp_p", "proto", "epoch")
+_VERDICT_COLUMNS = ("verdict", "denied_by", "policies", "reason", "near_misses",
+                    "policy_notes")
+
+
+@register_analysis("connection_attempts")
+def connection_attempts(capture: Capture) -> pd.DataFrame:
+    """The connection_attempts table of ``capture`` (see the module docstring)."""
+    flows = capture.flows
+    if not len(flows):
+        return empty_frame(CONNECTION_ATTEMPTS)
+    ends = _capture_end_ns(capture.sightings)
+    rows, attempt = _attempt_rows(flows, ends)
+    if not len(rows):
+        return empty_frame(CONNECTION_ATTEMPTS)
+    rows, attempt, owners = _one_row_per_connection(flows, rows, attempt)
+    picked = flows.iloc[rows].reset_index(drop=True)
+    data: dict[str, Any] = {c.name: picked[c.name] for c in CONNECTION_ATTEMPTS.columns
+                            if c.name in picked.columns}
+    for end in ("orig", "resp"):
+        data[f"{end}_identity"] = _identity(picked, end)
+    data["attempt"] = attempt
+    data["reply_expected"] = _reply_expected(picked)
+    data |= _verdicts(picked, capture.cluster)
+    data |= _where_seen(capture, picked, owners)
+    return build_frame(CONNECTION_ATTEMPTS, data)
+
+
+def _capture_end_ns(sightings: pd.DataFrame) -> int:
+    column = "ts_corrected" if "ts_corrected" in sightings.columns else "ts"
+    stamps = sightings[column].dropna()
+    return int(stamps.max().value) if len(stamps) else np.iinfo(np.int64).min
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
+        dtype="datetime64[ns]").view(np.int64)
+
+
+def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the flows that are attempts, and what happened to each."""
+    proto = flows["proto"].astype(object).to_numpy()
+    state = flows["conn_state"].astype(object).to_numpy()
+    mid = flows["mid_flow"].to_numpy(dtype=bool, na_value=False)
+    v6 = flows["orig_h"].astype(str).str.contains(":", regex=False).to_numpy()
+    types = ("," + flows["icmp_error_types"].fillna("").astype(str) + ",")
+    prohibited = np.where(v6, types.str.contains(",1/1,", regex=False),
+                          types.str.contains(r",3/(?:9|10|13),", regex=True))
+    unreachable = np.where(v6, types.str.contains(",1/", regex=False),
+                           types.str.contains(",3/", regex=False))
+    icmp = flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0
+    last = _ns(flows["last_ts"])
+    waited = (end_ns - last) >= int(ANSWER_WINDOW_S * 1e9)
+    tcp = (proto == "tcp") & ~mid
+    syn_unanswered = tcp & np.isin(state, _TCP_UNANSWERED) & (
+        (flows["syn_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0) | icmp | waited)
+    reset = tcp & (state == "REJ")
+    resent = (flows["orig_pkts"].to_numpy(dtype=np.int64, na_value=0) >= 2) & (
+        flows["duration"].to_numpy(dtype=np.float64, na_value=0.0) >= RETRY_GAP_S)
+    udp_unanswered = (proto == "udp") & (state == "S0") & (resent | icmp | waited)
+    silent = syn_unanswered | udp_unanswered
+    kinds = np.select([silent & prohibited, silent & unreachable, reset, syn_unanswered,
+                       udp_unanswered],
+                      ["icmp_prohibited", "icmp_unreachable", "tcp_reset", "syn_unanswered",
+                       "udp_unanswered"], default="")
+    rows = np.flatnonzero(kinds != "")
+    return rows, kinds[rows]
+
+
+def _one_row_per_connection(flows: pd.DataFrame, rows: np.ndarray, attempt: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Drop the Service side of a DNAT'd attempt whose backend side is an attempt too; the
+    owners table maps every kept or dropped flow_id to the kept row it belongs to."""
+    flow_ids = flows["flow_id"].to_numpy(dtype=np.int64)[rows]
+    service_side = flows["nat_side"].eq("service").to_numpy(dtype=bool, na_value=False)[rows]
+    peer = flows["nat_peer_flow_id"].to_numpy(dtype=np.int64, na_value=-1)[rows]
+    merged = service_side & np.isin(peer, flow_ids)
+    kept = ~merged
+    position = pd.Series(np.arange(kept.sum()), index=flow_ids[kept])
+    owners = pd.DataFrame({
+        "flow_id": np.concatenate([flow_ids[kept], flow_ids[merged]]),
+        "row": np.concatenate([np.arange(kept.sum()),
+                               position.loc[peer[merged]].to_numpy(dtype=np.int64)])})
+    return rows[kept], attempt[kept], owners
+
+
+def _identity(picked: pd.DataFrame, end: str) -> np.ndarray:
+    """The end's workload, else its pod, else its Service, else its address."""
+    label = picked[f"{end}_h"].astype(object)
+    for field in ("service", "pod", "workload"):
+        known = picked[f"{end}_{field}"].astype(object)
+        label = known.where(known.notna(), label)
+    return label.to_numpy(dtype=object)
+
+
+def _reply_expected(picked: pd.DataFrame) -> pd.array:
+    port = picked["resp_p"].to_numpy(dtype=np.int64, na_value=-1)
+    udp = (picked["proto"].astype(object) == "udp").to_numpy()
+    known = np.isin(port, REQUEST_RESPONSE_UDP) | np.isin(port, ONE_WAY_UDP)
+    values = np.where(udp, np.isin(port, REQUEST_RESPONSE_UDP), True)
+    return pd.arrays.BooleanArray(values, udp & ~known)
+
+
+def _verdicts(picked: pd.DataFrame, cluster: Cluster | None) -> dict[str, np.ndarray]:
+    """The verdict columns, asking the policy engine once per distinct group of ends."""
+    n = len(picked)
+    out = {name: np.full(n, None, dtype=object) for name in _VERDICT_COLUMNS}
+    if cluster is None:
+        out["verdict"][:] = "no_snapshot"
+        out["reason"][:] = "no cluster snapshot: no policy verdict"
+        return out
+    when = _ns(picked["ts"])
+    epochs = np.searchsorted(np.array([s.time for s in cluster.snapshots], dtype=np.int64),
+                             when, side="right")
+    key = pd.DataFrame({name: picked[name].astype(object) for name in _GROUP_KEY[:-1]})
+    key["epoch"] = epochs
+    groups = key.groupby(list(_GROUP_KEY), dropna=False, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(n)).groupby(groups).first().to_numpy()
+    engines: dict[int, Any] = {}
+    kinds = {end: picked[f"{end}_kind"].astype(object).to_numpy() for end in ("orig", "resp")}
+    answers = []
+    for row in first:  # one question per distinct group of ends, port and protocol
+        epoch = int(epochs[row])
+        if epoch not in engines:
+            engines[epoch] = policy_engine(cluster, int(when[row]))
+        answers.append(_ask(cluster, engines[epoch], picked.iloc[row], int(when[row]),
+                            kinds["orig"][row], kinds["resp"][row]))
+    for name, values in zip(_VERDICT_COLUMNS, zip(*answers, strict=True), strict=True):
+        out[name] = np.asarray(values, dtype=object)[groups]
+    return out
+
+
+def _ask(cluster: Cluster, engine: Any, row: pd.Series, when: int, orig_kind: Any,
+         resp_kind: Any) -> tuple[Any, ...]:
+    """(verdict, denied_by, policies, reason, near_misses, policy_notes) for one group."""
+    unknown = [f"{role} {row[f'{end}_h']} is in a pod range but no pod in the snapshot held "
+               "it: its labels, and so the policies selecting it, are unknown"
+               for end, role, kind in (("orig", "source", orig_kind),
+                                       ("resp", "destination", resp_kind)) if kind == POD_CIDR]
+    if unknown:
+        return ("unknown_endpoint", None, None, "; ".join(unknown), None, None)
+    try:
+        explanation = explain_connection(cluster, str(row["orig_h"]), str(row["resp_h"]),
+                                         int(row["resp_p"]), _PROTOCOLS.get(
+                                             str(row["proto"]), "TCP"), when, engine)
+    except PcapkitError as exc:
+        return ("unknown_endpoint", None, None, str(exc), None, None)
+    verdict = explanation.verdict
+    notes = " | ".join(verdict.notes) or None
+    directions = (verdict.egress, verdict.ingress)
+    if verdict.no_policies:
+        return ("no_policies", None, None, NO_POLICIES, None, notes)
+    if not any(d.applicable for d in directions):
+        return ("not_applicable", None, None, "; ".join(d.reason for d in directions), None,
+                notes)
+    if verdict.allowed:
+        return ("allowed", None, None, "allowed: " + "; ".join(
+            f"{d.heading}: {d.reason}" for d in directions), None, notes)
+    failing = [d for d in directions if not d.allowed]
+    policies = ",".join(dict.fromkeys(p for d in failing for p in d.policies))
+    near = "; ".join(m for d in failing for m in d.near_misses) or None
+    return ("denied", ",".join(d.direction for d in failing), policies,
+            "; also ".join(f"{d.heading} {d.reason}" for d in failing), near, notes)
+
+
+def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
+                ) -> dict[str, Any]:
+    """path, last_seen_at and reached_resp_node from the sightings of the originator's
+    packets (of both sides of a Service DNAT)."""
+    n = len(picked)
+    distinct = capture.distinct
+    flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
+    row_of = pd.Series(owners["row"].to_numpy(), index=owners["flow_id"].to_numpy())
+    mine = np.isin(flow_of, owners["flow_id"].to_numpy())
+    rows = row_of.loc[flow_of[mine]].to_numpy(dtype=np.int64)
+    origin = picked["orig_h"].astype(str).to_numpy()[rows]
+    sent = distinct["src"].astype(str).to_numpy()[mine] == origin
+    packet_row = pd.Series(rows[sent],
+                           index=distinct["packet_id"].to_numpy(dtype=np.int64)[mine][sent])
+    sightings = capture.sightings
+    seen = sightings[sightings["packet_id"].isin(packet_row.index)]
+    path = np.full(n, None, dtype=object)
+    last = np.full(n, None, dtype=object)
+    reached = pd.array([None] * n, dtype="boolean")
+    if not len(seen):
+        return {"path": path, "last_seen_at": last, "reached_resp_node": reached}
+    codes, labels = interface_labels(seen)
+    places = pd.DataFrame({
+        "row": packet_row.loc[seen["packet_id"].to_numpy(dtype=np.int64)].to_numpy(),
+        "place": labels[codes],
+        "node": seen["node"].astype(object).to_numpy(),
+        "t": _ns(seen["ts_corrected"] if "ts_corrected" in seen.columns else seen["ts"])})
+    places = places.sort_values(["row", "t"], kind="stable")
+    ordered = places.drop_duplicates(["row", "place"])
+    joined = ordered.groupby("row")["place"].agg(" > ".join)
+    path[joined.index.to_numpy()] = joined.to_numpy()
+    latest = places.groupby("row").tail(1)
+    last[latest["row"].to_numpy()] = latest["place"].to_numpy()
+    captured = set(capture.points["node"].dropna().astype(str))
+    resp_node = picked["resp_node"].astype(object).to_numpy()
+    judged = np.array([node in captured for node in resp_node], dtype=bool)
+    hit = places.loc[places["node"].to_numpy() == resp_node[places["row"].to_numpy()], "row"]
+    values = np.zeros(n, dtype=bool)
+    values[hit.unique()] = True
+    reached = pd.arrays.BooleanArray(values, ~judged)
+    return {"path": path, "last_seen_at": last, "reached_resp_node": reached}
+
