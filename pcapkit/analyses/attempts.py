@@ -203,11 +203,11 @@ def _ask(cluster: Cluster, engine: Any, row: pd.Series, when: int, orig_kind: An
     verdict = explanation.verdict
     notes = " | ".join(verdict.notes) or None
     directions = (verdict.egress, verdict.ingress)
-    if verdict.no_policies:
-        return ("no_policies", None, None, NO_POLICIES, None, notes)
-    if not any(d.applicable for d in directions):
+    if not any(d.applicable for d in directions):  # true whatever the policies are
         return ("not_applicable", None, None, "; ".join(d.reason for d in directions), None,
                 notes)
+    if verdict.no_policies:
+        return ("no_policies", None, None, NO_POLICIES, None, notes)
     if verdict.allowed:
         return ("allowed", None, None, "allowed: " + "; ".join(
             f"{d.heading}: {d.reason}" for d in directions), None, notes)
