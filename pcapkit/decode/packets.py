@@ -18,6 +18,7 @@ import numpy as np
 
 from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.bytes import PacketBytes, isin_small
+from pcapkit.decode.checksum import udp_checksum_ok
 from pcapkit.decode.config import DecodeConfig, protocol_codes
 from pcapkit.decode.dns.payloads import DnsPayloads, find_dns_payloads
 from pcapkit.decode.encap import (
@@ -80,7 +81,7 @@ def _write_ip(cols: ColumnBuffers, layer: IPLayer, target: np.ndarray | slice) -
     cols.put("dont_fragment", target, layer.dont_fragment, ok & layer.is_v4)
 
 
-def _write_outer(cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray,
+def _write_outer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray,
                  udp_j: np.ndarray | None) -> None:
     """The outer (underlay) columns of the tunnelled rows ``idx`` of ``layer``;
     ``udp_j`` says where each sits in the layer's UDP ports (-1: not UDP), when
@@ -100,6 +101,11 @@ def _write_outer(cols: ColumnBuffers, layer: IPLayer, idx: np.ndarray,
     ok = ports_ok[udp_j]
     cols.put("outer_sport", rows, sport[udp_j], ok)
     cols.put("outer_dport", rows, dport[udp_j], ok)
+    at = idx if on_udp.all() else idx[on_udp]
+    verified, known = udp_checksum_ok(pb, rows, layer.l4[at], layer.src_hi[at],
+                                      layer.src_lo[at], layer.dst_hi[at], layer.dst_lo[at],
+                                      layer.is_v4[at])
+    cols.put("outer_udp_checksum_ok", rows, verified, known)
 
 
 @dataclass
@@ -286,9 +292,9 @@ def _tunnel_layer(pb: PacketBytes, cols: ColumnBuffers, layer: IPLayer, tunnel: 
     # stay on the last IP header.
     if depth == 0:
         if named is None:
-            _write_outer(cols, layer, idx, tunnel.udp_j)
+            _write_outer(pb, cols, layer, idx, tunnel.udp_j)
         else:
-            _write_outer(cols, layer, idx[named],
+            _write_outer(pb, cols, layer, idx[named],
                          None if tunnel.udp_j is None else tunnel.udp_j[named])
     end = layer.l4_end[idx]
     if go is None:

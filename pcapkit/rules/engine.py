@@ -203,11 +203,20 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, source: Table
     """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT) and
     how many there are in all."""
     pairs = []
+    table = declaration(rule.table)
     for column in rule.evidence:
-        ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        if table[column].kind == "list":  # a list of ids per row (one per matched row)
+            lists = frame[column].to_numpy(dtype=object)
+            sizes = np.fromiter((len(ids) for ids in lists), np.int64, len(lists))
+            ids = np.array([i for row in lists for i in row], dtype=np.float64)
+            row_groups = np.repeat(groups, sizes)
+        else:
+            ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            row_groups = groups
         present = ~np.isnan(ids)
-        part = pd.DataFrame({"group": groups[present], "id": ids[present].astype(np.int64)})
-        if column == "flow_id":
+        part = pd.DataFrame({"group": row_groups[present],
+                             "id": ids[present].astype(np.int64)})
+        if column.removesuffix("s") == "flow_id":
             distinct = source.distinct
             links = pd.DataFrame({
                 "id": distinct["flow_id"].to_numpy(dtype=np.float64, na_value=np.nan),

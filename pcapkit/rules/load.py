@@ -259,8 +259,10 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
     evidence = _columns(attrs.get("evidence", list(table.evidence)), "evidence", table,
                         problem)
     for column in evidence:
-        if column != "flow_id" and not column.endswith("packet_id"):
-            problem("evidence columns are flow_id or *packet_id ids", column)
+        ids = column[:-1] if column in table and table[column].kind == "list" else column
+        if ids != "flow_id" and not ids.endswith("packet_id"):
+            problem("evidence columns are flow_id or *packet_id ids (a list column: "
+                    "flow_ids or *packet_ids)", column)
     _check_summary(texts["summary"], table, problem)
     fields = _columns(list(meta.fields or []), "fields", table, problem)
     tests = _tests(attrs.get("tests", []), path, problem)

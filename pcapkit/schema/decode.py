@@ -43,6 +43,10 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
            "UDP source port of the outermost tunnel (VXLAN/Geneve flow entropy)."),
     Column("outer_dport", "u16",
            "UDP destination port of the outermost tunnel (4789, 8472, 6081 ...)."),
+    Column("outer_udp_checksum_ok", "bool",
+           "The outermost tunnel's UDP checksum verifies; null when the sender left it 0 "
+           "(Linux VXLAN's default) or the datagram was not captured whole. A sender's own "
+           "capture may show a wrong one that checksum offload fixes later."),
     Column("inner_src_mac", "mac", "Source MAC of the Ethernet frame inside the innermost tunnel."),
     Column("inner_dst_mac", "mac",
            "Destination MAC of the Ethernet frame inside the innermost tunnel."),
