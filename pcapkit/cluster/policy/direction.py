@@ -106,7 +106,7 @@ def _scan_rules(selecting: list[CompiledPolicy], direction: str, peer: Endpoint,
     for policy in selecting:
         for index, rule in enumerate(policy.rules(direction)):
             peer_hits = _matching_peers(rule, policy.namespace, peer, namespace_labels)
-            port_hits = _matching_ports(rule, port, protocol, dst_pod)
+            port_hits = matching_ports(rule, port, protocol, dst_pod)
             if peer_hits and port_hits:
                 matched += [_rule_match(policy, index, rule, pi, qi)
                             for pi in peer_hits for qi in port_hits]
@@ -141,11 +141,12 @@ def _matching_peers(rule: Rule, policy_namespace: str, peer: Endpoint,
     if not rule.peers:
         return [None]
     return [i for i, p in enumerate(rule.peers)
-            if _peer_matches(p, policy_namespace, peer, namespace_labels)]
+            if peer_matches(p, policy_namespace, peer, namespace_labels)]
 
 
-def _peer_matches(peer: Peer, policy_namespace: str, endpoint: Endpoint,
-                  namespace_labels: NamespaceLabels) -> bool:
+def peer_matches(peer: Peer, policy_namespace: str, endpoint: Endpoint,
+                 namespace_labels: NamespaceLabels) -> bool:
+    """True when one ``from``/``to`` item of a policy in ``policy_namespace`` matches."""
     if peer.ip_block is not None:
         return any(peer.ip_block.contains(ip) for ip in endpoint.ips)
     if not endpoint.is_selectable_pod:
@@ -159,8 +160,10 @@ def _peer_matches(peer: Peer, policy_namespace: str, endpoint: Endpoint,
     return peer.pod_selector is None or peer.pod_selector.matches(pod.labels)
 
 
-def _matching_ports(rule: Rule, port: int, protocol: str,
-                    dst_pod: PodInfo | None) -> list[int | None]:
+def matching_ports(rule: Rule, port: int, protocol: str,
+                   dst_pod: PodInfo | None) -> list[int | None]:
+    """Indexes of the rule's ports admitting ``protocol``/``port`` ([None]: a rule without
+    ports admits any); a named port matches only on ``dst_pod``'s container ports."""
     if not rule.ports:
         return [None]
     hits: list[int | None] = []
