@@ -27,6 +27,7 @@ from pcapkit.analyses import register_analysis
 from pcapkit.cluster.identity.identity import POD_CIDR
 from pcapkit.cluster.policy.explain import explain_connection, policy_engine
 from pcapkit.cluster.policy.verdict import NO_POLICIES
+from pcapkit.column_arrays import codes_of
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.path import interface_labels
 from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
@@ -97,13 +98,8 @@ def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndar
     proto = flows["proto"].astype(object).to_numpy()
     state = flows["conn_state"].astype(object).to_numpy()
     mid = flows["mid_flow"].to_numpy(dtype=bool, na_value=False)
-    v6 = flows["orig_h"].astype(str).str.contains(":", regex=False).to_numpy()
-    types = ("," + flows["icmp_error_types"].fillna("").astype(str) + ",")
-    prohibited = np.where(v6, types.str.contains(",1/1,", regex=False),
-                          types.str.contains(r",3/(?:9|10|13),", regex=True))
-    unreachable = np.where(v6, types.str.contains(",1/", regex=False),
-                           types.str.contains(",3/", regex=False))
     icmp = flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0
+    prohibited, unreachable = _icmp_refusals(flows, icmp)
     last = _ns(flows["last_ts"])
     waited = (end_ns - last) >= int(ANSWER_WINDOW_S * 1e9)
     tcp = (proto == "tcp") & ~mid
@@ -120,6 +116,25 @@ def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndar
                        "udp_unanswered"], default="")
     rows = np.flatnonzero(kinds != "")
     return rows, kinds[rows]
+
+
+def _icmp_refusals(flows: pd.DataFrame, icmp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per flow: an administratively-prohibited error came back (ICMP 3/9, 3/10, 3/13;
+    ICMPv6 1/1), and any destination-unreachable did (ICMP 3/*, ICMPv6 1/*); the text is
+    read only on the flows that got ICMP errors."""
+    prohibited = np.zeros(len(flows), dtype=bool)
+    unreachable = np.zeros(len(flows), dtype=bool)
+    rows = np.flatnonzero(icmp)
+    if not len(rows):
+        return prohibited, unreachable
+    codes, labels = codes_of(flows["orig_h"].iloc[rows])
+    v6 = np.append(np.char.find(labels.astype(str), ":") >= 0, False)[codes]
+    types = "," + flows["icmp_error_types"].iloc[rows].fillna("").astype(str) + ","
+    prohibited[rows] = np.where(v6, types.str.contains(",1/1,", regex=False),
+                                types.str.contains(r",3/(?:9|10|13),", regex=True))
+    unreachable[rows] = np.where(v6, types.str.contains(",1/", regex=False),
+                                 types.str.contains(",3/", regex=False))
+    return prohibited, unreachable
 
 
 def _one_row_per_connection(flows: pd.DataFrame, rows: np.ndarray, attempt: np.ndarray
@@ -229,7 +244,7 @@ def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
     mine = np.isin(flow_of, owners["flow_id"].to_numpy())
     rows = row_of.loc[flow_of[mine]].to_numpy(dtype=np.int64)
     origin = picked["orig_h"].astype(str).to_numpy()[rows]
-    sent = distinct["src"].astype(str).to_numpy()[mine] == origin
+    sent = distinct["src"][mine].astype(str).to_numpy() == origin
     packet_row = pd.Series(rows[sent],
                            index=distinct["packet_id"].to_numpy(dtype=np.int64)[mine][sent])
     sightings = capture.sightings
@@ -253,7 +268,7 @@ def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
     last[latest["row"].to_numpy()] = latest["place"].to_numpy()
     captured = set(capture.points["node"].dropna().astype(str))
     resp_node = picked["resp_node"].astype(object).to_numpy()
-    judged = np.array([node in captured for node in resp_node], dtype=bool)
+    judged = pd.Series(resp_node, dtype=object).isin(captured).to_numpy()
     hit = places.loc[places["node"].to_numpy() == resp_node[places["row"].to_numpy()], "row"]
     values = np.zeros(n, dtype=bool)
     values[hit.unique()] = True

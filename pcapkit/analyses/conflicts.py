@@ -198,9 +198,10 @@ def _denied(engine: PolicyEngine, policy: CompiledPolicy, ri: int, pi: int | Non
 
 
 def _pod_keys(frame: pd.DataFrame, end: str) -> np.ndarray:
-    namespace = frame[f"{end}_namespace"].astype(object).to_numpy()
-    pod = frame[f"{end}_pod"].astype(object).to_numpy()
-    return np.array([f"{n}/{p}" for n, p in zip(namespace, pod, strict=True)], dtype=object)
+    """``namespace/pod`` of the end of every row (None where either is unknown)."""
+    keys = frame[f"{end}_namespace"].astype("string") + "/" + frame[f"{end}_pod"].astype(
+        "string")
+    return keys.to_numpy(dtype=object, na_value=None)
 
 
 def _find_hits(problems: list[_Problem], capture: Capture) -> None:

@@ -4,6 +4,8 @@ attempts (a SYN cut by the capture end, mid-flow connections, one-way UDP)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -198,3 +200,10 @@ def test_the_policy_engine_is_asked_once_per_group(monkeypatch) -> None:
     assert len(frame) == 65 and len(calls) == 2
     assert (frame["verdict"] == "denied").all()
     assert frame["policies"].tolist() == ["shop/web-ingress"] * 40 + ["shop/db-ingress"] * 25
+
+
+@pytest.mark.parametrize("script", ["make_cluster_json.py", "make_crafted_attempts.py"])
+def test_committed_fixtures_are_what_their_generators_make(script) -> None:
+    run = subprocess.run([sys.executable, str(POLICY / script), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
