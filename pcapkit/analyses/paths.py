@@ -23,8 +23,9 @@ everywhere. What breaks that, per flow (``reason``):
     path. Sums are paired at one link (a packet going in with one going out), and only
     where each direction's TTL was constant.
 ``split_routing``
-    A point saw a SYN-ACK without its SYN (Zeek's split routing), EDGE_S or more after the
-    point's capture began, so the SYN would have been seen had it passed there.
+    A point's first packet of the flow is a SYN-ACK, without its SYN (Zeek's split
+    routing), EDGE_S or more after the point's capture began, so the SYN would have been
+    seen had it passed there (the same NAT and lower-device explanations apply).
 
 Exempt (never asymmetric): Istio's redirection, HBONE and health ports. Directions are
 told apart by the flow's ends (the address, and for TCP/UDP the originator's port), so ICMP
@@ -55,8 +56,9 @@ if TYPE_CHECKING:
 EDGE_S = 0.5
 #: Istio: outbound/inbound sidecar redirection, HBONE, health, status and Envoy metrics ports
 ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)
-#: TCP states of a connection that did not complete or was torn down by a reset
-FAILED_STATES = ("S0", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR")
+#: TCP states of a connection that did not complete or was torn down by a reset (SHR, the
+#: responder's side alone, is what a point that sees one direction records: no failure)
+FAILED_STATES = ("S0", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH")
 SYN, ACK = 0x02, 0x10
 ORIG, RESP = 0, 1
 _NAMES = np.array(["orig", "resp"], dtype=object)
@@ -83,10 +85,12 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     reasons["encap_one_way"], texts["encap_one_way"] = _encap_one_way(seen, n)
     reasons["underlay_pair_differs"], texts["underlay_pair_differs"] = _underlay(flows, cluster)
     points = _points(seen, n)
+    points["layered"] = _layered(seen, points, n)
     one_way, texts["one_direction_at_point"] = _one_way_points(seen, points, windows, flows, n)
     reasons["one_direction_at_point"] = one_way != ""
-    reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, n)
-    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
+    reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, points, n)
+    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, points, windows,
+                                                                      flows, n)
 
     asymmetric = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
@@ -171,8 +175,10 @@ def _node_of_file(part: pd.DataFrame) -> np.ndarray:
     file_codes, file_labels = codes_of(part["file"])
     names = np.full(len(file_labels), "unknown", dtype=object)
     if len(part) and "node" in part.columns:
-        first = pd.Series(part["node"].astype(object).to_numpy()).groupby(file_codes).first()
-        names[first.index.to_numpy()] = first.astype(str).to_numpy()
+        node_codes, node_labels = codes_of(part["node"])
+        files, first = np.unique(file_codes, return_index=True)
+        known = (files >= 0) & (node_codes[first] >= 0)
+        names[files[known]] = node_labels[node_codes[first][known]]
     return names
 
 
@@ -200,10 +206,15 @@ def _points(seen: Seen, n: int) -> dict[str, np.ndarray]:
 
 
 def _encap_one_way(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flows one of whose capture files saw a direction tunnelled and the other never."""
-    files = seen.rows.groupby(["flow", "file", "dir"], sort=True)["tunnelled"].any().unstack("dir")
+    """Flows one of whose capture files saw a direction tunnelled and the other never
+    (only flows seen both tunnelled and bare can be such)."""
     hit = np.zeros(n, dtype=bool)
     text = np.full(n, "", dtype=object)
+    flow, tunnelled = seen.rows["flow"].to_numpy(), seen.rows["tunnelled"].to_numpy()
+    mixed = (np.bincount(flow[tunnelled], minlength=n) > 0) & \
+        (np.bincount(flow[~tunnelled], minlength=n) > 0)
+    rows = seen.rows[mixed[flow]]
+    files = rows.groupby(["flow", "file", "dir"], sort=True)["tunnelled"].any().unstack("dir")
     if files.shape[1] < 2:
         return hit, text
     both = files.dropna()
@@ -282,9 +293,7 @@ def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
     """Per flow, the points that saw one direction while the other passed during their
     capture, and nothing explains it (``"node1:if4 (orig)"``, comma-separated)."""
     labels = seen.point_labels
-    flow_mask = np.zeros(n, dtype=np.int64)
-    np.bitwise_or.at(flow_mask, points["flow"], points["mask"])
-    candidate = ((points["mask"] != 3) & (flow_mask[points["flow"]] == 3))
+    candidate = _one_way(points, n) & ~points["layered"]
     empty = np.full(n, "", dtype=object)
     if not candidate.any():
         return empty, empty.copy()
@@ -293,7 +302,6 @@ def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
                          "missing": np.where(points["mask"][candidate] == 1, RESP, ORIG)})
     cand = cand[_passed_during(cand, seen, windows)]
     cand = cand[~_nat_explains(cand, points, flows)]
-    cand = cand[~_lower_device(cand, seen, points)]
     if not len(cand):
         return empty, empty.copy()
     saw = _NAMES[1 - cand["missing"].to_numpy()]
@@ -345,32 +353,47 @@ def _nat_explains(cand: pd.DataFrame, points: dict[str, np.ndarray],
     return hit
 
 
-def _lower_device(cand: pd.DataFrame, seen: Seen,
-                  points: dict[str, np.ndarray]) -> np.ndarray:
-    """Candidates every packet of which another point of the same file saw with the same TTL
-    and tunnel while seeing both directions: a bond member, a bridge port's flood copy."""
+def _one_way(points: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Entries of ``points`` that saw one direction of a flow whose both directions were
+    seen somewhere."""
+    flow_mask = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(flow_mask, points["flow"], points["mask"])
+    return (points["mask"] != 3) & (flow_mask[points["flow"]] == 3)
+
+
+def _layered(seen: Seen, points: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """One-way entries of ``points`` every packet of which another point of the same file
+    saw with the same TTL and tunnel while seeing both directions: a lower device (a bond
+    member, a bridge port's flood copy), not another path."""
+    hit = np.zeros(len(points["flow"]), dtype=bool)
+    ask = pd.DataFrame({"index": np.flatnonzero(_one_way(points, n))})
     both = pd.DataFrame({"flow": points["flow"], "other": points["point"],
                          "file": points["file"]})[points["mask"] == 3]
-    ask = cand.reset_index(drop=True).reset_index()
-    mine = ask.merge(seen.rows[["flow", "point", "pid", "ttl", "encap"]], on=["flow", "point"])
-    if not len(mine) or not len(both):
-        return np.zeros(len(cand), dtype=bool)
-    others = seen.rows[["flow", "point", "pid", "ttl", "encap"]].rename(columns={"point": "other"})
-    others = others.merge(both, on=["flow", "other"])
+    if not len(ask) or not len(both):
+        return hit
+    ask["flow"] = points["flow"][ask["index"].to_numpy()]
+    ask["point"] = points["point"][ask["index"].to_numpy()]
+    ask["file"] = points["file"][ask["index"].to_numpy()]
+    columns = ["flow", "point", "pid", "ttl", "encap"]
+    mine = ask.merge(seen.rows[columns], on=["flow", "point"])
+    others = seen.rows[columns].rename(columns={"point": "other"}).merge(both,
+                                                                         on=["flow", "other"])
     pairs = mine.merge(others, on=["flow", "file", "pid", "ttl", "encap"])
     pairs = pairs[pairs["other"] != pairs["point"]]
     matched = pairs.groupby(["index", "other"])["pid"].nunique()
     needed = mine.groupby("index")["pid"].nunique()
     full = matched[matched.to_numpy() == needed.reindex(
         matched.index.get_level_values("index")).to_numpy()]
-    hit = np.zeros(len(cand), dtype=bool)
     hit[full.index.get_level_values("index").unique().to_numpy()] = True
     return hit
 
 
-def _ttl_sums(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flows whose originator + responder TTL differs between the points that saw both."""
-    ttl = seen.rows[seen.rows["ttl"] >= 0]
+def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows whose originator + responder TTL differs between the points that saw both
+    (only flows with two or more such points can differ)."""
+    several = np.bincount(points["flow"][points["mask"] == 3], minlength=n) >= 2
+    flow = seen.rows["flow"].to_numpy()
+    ttl = seen.rows[several[flow] & (seen.rows["ttl"].to_numpy() >= 0)]
     stats = ttl.groupby(["flow", "point", "dir", "cap"], sort=True)["ttl"].agg(["min", "max"])
     stats = stats[stats["min"] == stats["max"]]["min"].reset_index()
     orig = stats[stats["dir"] == ORIG]
@@ -397,10 +420,13 @@ def _ttl_sums(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     return hit, text
 
 
-def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
+def _split_routing(seen: Seen, points: dict[str, np.ndarray], windows: pd.DataFrame,
+                   flows: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Flows a point of which saw a SYN-ACK but no SYN (of this flow or, past a NAT, of
-    another flow of the same client socket) although it was capturing when the SYN passed."""
+    another flow of the same client socket) although it was capturing when the SYN passed:
+    the SYN-ACK is the first packet of the flow there (a SYN-ACK re-sent inside a running
+    connection whose start the capture missed is not), and the point is not a lower device
+    of one that saw both."""
     flags = seen.rows["flags"].to_numpy()
     syn = (flags & (SYN | ACK)) == SYN
     synack = (flags & (SYN | ACK)) == (SYN | ACK)
@@ -420,7 +446,16 @@ def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
     answers = answers.merge(syns.assign(had_syn=True), on=["point", "client"], how="left")
     late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
         + int(EDGE_S * 1e9)
-    odd = answers[answers["had_syn"].isna().to_numpy() & late]
+    rows = seen.rows[["flow", "point", "t"]][
+        np.isin(seen.rows["flow"].to_numpy(), answers["flow"].unique())]
+    opened = rows.groupby(["flow", "point"], sort=True)["t"].min().rename("opened")
+    first = answers.join(opened, on=["flow", "point"])["opened"].to_numpy() == \
+        answers["t"].to_numpy()
+    n_points = max(len(seen.point_labels), 1)
+    lower = np.isin(answers["flow"].to_numpy() * n_points + answers["point"].to_numpy(),
+                    points["flow"][points["layered"]] * n_points
+                    + points["point"][points["layered"]])
+    odd = answers[answers["had_syn"].isna().to_numpy() & late & first & ~lower]
     if not len(odd):
         return hit, text
     labels = seen.point_labels
@@ -449,18 +484,18 @@ def _failure(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     syn, synack = count("syn_retrans"), count("synack_retrans")
     retrans = count("orig_retrans") + count("resp_retrans")
     errors = count("icmp_errors")
-    parts = [
-        (bad_state, "conn_state " + state.astype(str)),
-        (syn > 0, "SYN sent " + (syn + 1).astype(str) + " times"),
-        (synack > 0, "SYN-ACK sent " + (synack + 1).astype(str) + " times"),
-        (retrans > 0, retrans.astype(str) + " segments retransmitted"),
-        (errors > 0, "ICMP errors " + flows["icmp_error_types"].astype(object).fillna("")
-         .to_numpy().astype(str)),
+    error_types = flows["icmp_error_types"].astype(object).fillna("").to_numpy()
+    parts = [  # (which flows, their phrase at those rows)
+        (bad_state, lambda at: "conn_state " + state[at].astype(str)),
+        (syn > 0, lambda at: "SYN sent " + (syn[at] + 1).astype(str) + " times"),
+        (synack > 0, lambda at: "SYN-ACK sent " + (synack[at] + 1).astype(str) + " times"),
+        (retrans > 0, lambda at: retrans[at].astype(str) + " segments retransmitted"),
+        (errors > 0, lambda at: "ICMP errors " + error_types[at].astype(str)),
     ]
     failed = np.zeros(len(flows), dtype=bool)
     failure = np.full(len(flows), "", dtype=object)
     for mask, phrase in parts:
         failed |= mask
-        failure = np.where(mask, np.where(failure == "", phrase, failure + "; " + phrase),
-                           failure)
+        at = np.flatnonzero(mask)
+        failure[at] = np.where(failure[at] == "", phrase(at), failure[at] + "; " + phrase(at))
     return failed, failure
