@@ -135,6 +135,12 @@ def test_traps(name, expected) -> None:
     assert {p: r["reply_expected"] for p, r in _by_port(frame).items()} == expected
 
 
+def test_icmpv6_administratively_prohibited() -> None:
+    frame = _open(POLICY / "traps" / "icmp6-prohibited.pcap").table("connection_attempts")
+    assert dict(zip(frame["icmp_error_types"], frame["attempt"], strict=True)) == {
+        "1/1": "icmp_prohibited", "1/3": "icmp_unreachable"}
+
+
 def test_mid_flow_connections_are_no_attempts() -> None:
     frame = _open(FIX / "flows" / "tcp-midflow.pcap").table("connection_attempts")
     assert frame.empty
