@@ -46,13 +46,37 @@ def mtu_events(capture: Capture) -> pd.DataFrame:
     distinct, flows = capture.distinct, capture.flows
     if not len(distinct) or not len(flows):
         return empty_frame(MTU_EVENTS)
-    packets = _with_sender(distinct, flows)
+    packets = _with_sender(distinct[_candidates(distinct, flows)], flows)
     ends, segments = _segments(packets)
     events = ends.merge(_icmp_too_big(packets), on=_KEY, how="outer")
     if not len(events):
         return empty_frame(MTU_EVENTS)
     events = events.merge(_overhead(capture.packets, packets), on=_KEY, how="left")
     return _finish(events, segments, flows)
+
+
+def _too_big(ip_version: np.ndarray, proto: np.ndarray, icmp_type: np.ndarray,
+             icmp_code: np.ndarray) -> np.ndarray:
+    """ICMP fragmentation needed (3/4) and ICMPv6 packet too big (2)."""
+    return (((ip_version == 4) & (icmp_type == 3) & (icmp_code == 4))
+            | ((ip_version == 6) & (proto == 58) & (icmp_type == 2)))
+
+
+def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame) -> np.ndarray:
+    """The distinct packets worth a look: those of flows with retransmissions or ICMP
+    errors (a stuck segment is retransmitted), the too-big errors, and the packets of
+    tunnel flows whose outer source port such an error quotes. Healthy traffic is cheap."""
+    def ints(name: str) -> np.ndarray:
+        return distinct[name].to_numpy(dtype=np.int64, na_value=-1)
+
+    suspects = flows["flow_id"].to_numpy(dtype=np.int64)[
+        (flows["orig_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
+        | (flows["resp_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
+        | (flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0)]
+    errors = _too_big(ints("ip_version"), ints("proto"), ints("icmp_type"), ints("icmp_code"))
+    quoted = ints("icmp_orig_sport")[errors & (ints("icmp_orig_proto") == 17)]
+    return (np.isin(ints("flow_id"), suspects) | errors
+            | (np.isin(ints("outer_sport"), quoted) & (ints("outer_sport") >= 0)))
 
 
 def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
@@ -149,10 +173,8 @@ def _segments(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _icmp_too_big(packets: pd.DataFrame) -> pd.DataFrame:
     """Per (flow, sender): the ICMP too-big errors about its packets, inner and underlay."""
-    too_big = (((packets["ip_version"] == 4) & (packets["icmp_type"] == 3)
-                & (packets["icmp_code"] == 4))
-               | ((packets["ip_version"] == 6) & (packets["proto"] == 58)
-                  & (packets["icmp_type"] == 2)))
+    too_big = _too_big(*(packets[c].to_numpy() for c in ("ip_version", "proto", "icmp_type",
+                                                          "icmp_code")))
     errors = packets[too_big].rename(columns={
         "icmp_mtu": "mtu", "src": "from", "icmp_orig_src": "q_src", "icmp_orig_dst": "q_dst",
         "icmp_orig_proto": "q_proto", "icmp_orig_sport": "q_sport",
