@@ -23,9 +23,10 @@ everywhere. What breaks that, per flow (``reason``):
     path. Sums are paired at one link (a packet going in with one going out), and only
     where each direction's TTL was constant.
 ``split_routing``
-    A point's first packet of the flow is a SYN-ACK, without its SYN (Zeek's split
-    routing), EDGE_S or more after the point's capture began, so the SYN would have been
-    seen had it passed there (the same NAT and lower-device explanations apply).
+    A capture file's first packet of the flow is a SYN-ACK and it never saw the SYN (Zeek's
+    split routing, a sensor seeing one side), EDGE_S or more after the capture began, so
+    the SYN would have been seen had it passed there (past a NAT, the SYN of another flow
+    of the same client socket counts).
 
 Exempt (never asymmetric): Istio's redirection, HBONE and health ports. Directions are
 told apart by the flow's ends (the address, and for TCP/UDP the originator's port), so ICMP
@@ -89,8 +90,7 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     one_way, texts["one_direction_at_point"] = _one_way_points(seen, points, windows, flows, n)
     reasons["one_direction_at_point"] = one_way != ""
     reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, points, n)
-    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, points, windows,
-                                                                      flows, n)
+    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
 
     asymmetric = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
@@ -302,6 +302,7 @@ def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
                          "missing": np.where(points["mask"][candidate] == 1, RESP, ORIG)})
     cand = cand[_passed_during(cand, seen, windows)]
     cand = cand[~_nat_explains(cand, points, flows)]
+    cand = cand[_diverges(cand, points)]
     if not len(cand):
         return empty, empty.copy()
     saw = _NAMES[1 - cand["missing"].to_numpy()]
@@ -313,9 +314,42 @@ def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
     return listed, text
 
 
+def _diverges(cand: pd.DataFrame, points: dict[str, np.ndarray]) -> np.ndarray:
+    """Candidates in a capture file where the two directions' paths part: the file has a
+    point that saw only the originator and one that saw only the responder, or it never
+    saw the missing direction at all. A point that only misses the replies while the file
+    saw them elsewhere is a device they bypass on the way in (Cilium's BPF host routing
+    delivers replies straight into the pod, past the host side of its veth), not another
+    route."""
+    if not len(cand):
+        return np.zeros(0, dtype=bool)
+    n_files = int(max(points["file"].max(), cand["file"].max())) + 1
+    key = cand["flow"].to_numpy() * n_files + cand["file"].to_numpy()
+    bit = np.where(cand["missing"].to_numpy() == ORIG, 1, 2)
+    mine = np.isin(points["flow"], cand["flow"].unique())
+    seen_in_file = _or_per_key(points["flow"][mine] * n_files + points["file"][mine],
+                               points["mask"][mine], key)
+    both_ways = _or_per_key(key, bit, key) == 3
+    never = (seen_in_file & bit) == 0
+    return both_ways | never
+
+
+def _or_per_key(keys: np.ndarray, bits: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The OR of the direction bits (1, 2) of the rows of each key, at each ``wanted`` key
+    (0 for a key without rows)."""
+    codes, uniques = pd.factorize(keys)
+    low = np.bincount(codes, weights=bits & 1, minlength=len(uniques)) > 0
+    high = np.bincount(codes, weights=bits & 2, minlength=len(uniques)) > 0
+    at = pd.Index(uniques).get_indexer(wanted)
+    out = np.where(low, 1, 0) | np.where(high, 2, 0)
+    return np.where(at >= 0, out[np.maximum(at, 0)], 0)
+
+
 def _passed_during(cand: pd.DataFrame, seen: Seen, windows: pd.DataFrame) -> np.ndarray:
     """Candidates whose missing direction had a packet inside their file's capture window."""
-    first = seen.rows.groupby("pid", sort=False).agg(flow=("flow", "first"), dir=("dir", "first"),
+    rows = seen.rows[["pid", "flow", "dir", "t"]][
+        np.isin(seen.rows["flow"].to_numpy(), cand["flow"].unique())]
+    first = rows.groupby("pid", sort=False).agg(flow=("flow", "first"), dir=("dir", "first"),
                                                 t=("t", "min"))
     wanted = cand.reset_index(drop=True).reset_index().merge(
         first.rename(columns={"dir": "missing"}), on=["flow", "missing"])
@@ -420,50 +454,42 @@ def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.nda
     return hit, text
 
 
-def _split_routing(seen: Seen, points: dict[str, np.ndarray], windows: pd.DataFrame,
-                   flows: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flows a point of which saw a SYN-ACK but no SYN (of this flow or, past a NAT, of
-    another flow of the same client socket) although it was capturing when the SYN passed:
-    the SYN-ACK is the first packet of the flow there (a SYN-ACK re-sent inside a running
-    connection whose start the capture missed is not), and the point is not a lower device
-    of one that saw both."""
-    flags = seen.rows["flags"].to_numpy()
-    syn = (flags & (SYN | ACK)) == SYN
-    synack = (flags & (SYN | ACK)) == (SYN | ACK)
-    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[seen.rows["flow"].to_numpy()] == 6
-    is_syn = syn & (seen.rows["dir"].to_numpy() == ORIG) & tcp
-    is_synack = synack & (seen.rows["dir"].to_numpy() == RESP) & tcp
+def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
+                   n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows a capture file of which saw a SYN-ACK but no SYN (of this flow or, past a NAT,
+    of another flow of the same client socket) although it was capturing when the SYN
+    passed: the SYN-ACK is the flow's first packet in the file (a SYN-ACK re-sent inside a
+    running connection whose start the capture missed is not). A file that saw the SYN on
+    another interface is judged by its points (one_direction_at_point)."""
+    rows = seen.rows
+    flags = rows["flags"].to_numpy()
+    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[rows["flow"].to_numpy()] == 6
+    is_syn = ((flags & (SYN | ACK)) == SYN) & (rows["dir"].to_numpy() == ORIG) & tcp
+    is_synack = ((flags & (SYN | ACK)) == (SYN | ACK)) & (rows["dir"].to_numpy() == RESP) & tcp
     hit = np.zeros(n, dtype=bool)
     text = np.full(n, "", dtype=object)
     if not is_synack.any():
         return hit, text
     client = _client_keys(flows)
-    syns = pd.DataFrame({"point": seen.rows["point"].to_numpy()[is_syn],
-                         "client": client[seen.rows["flow"].to_numpy()[is_syn]]}).drop_duplicates()
-    answers = seen.rows[is_synack].groupby(["flow", "point"], sort=True).agg(
-        t=("t", "min"), file=("file", "first")).reset_index()
+    syns = pd.DataFrame({"file": rows["file"].to_numpy()[is_syn],
+                         "client": client[rows["flow"].to_numpy()[is_syn]]}).drop_duplicates()
+    answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
     answers["client"] = client[answers["flow"].to_numpy()]
-    answers = answers.merge(syns.assign(had_syn=True), on=["point", "client"], how="left")
+    answers = answers.merge(syns.assign(had_syn=True), on=["file", "client"], how="left")
     late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
         + int(EDGE_S * 1e9)
-    rows = seen.rows[["flow", "point", "t"]][
-        np.isin(seen.rows["flow"].to_numpy(), answers["flow"].unique())]
-    opened = rows.groupby(["flow", "point"], sort=True)["t"].min().rename("opened")
-    first = answers.join(opened, on=["flow", "point"])["opened"].to_numpy() == \
+    mine = rows[["flow", "file", "t"]][np.isin(rows["flow"].to_numpy(), answers["flow"].unique())]
+    opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
+    first = answers.join(opened, on=["flow", "file"])["opened"].to_numpy() == \
         answers["t"].to_numpy()
-    n_points = max(len(seen.point_labels), 1)
-    lower = np.isin(answers["flow"].to_numpy() * n_points + answers["point"].to_numpy(),
-                    points["flow"][points["layered"]] * n_points
-                    + points["point"][points["layered"]])
-    odd = answers[answers["had_syn"].isna().to_numpy() & late & first & ~lower]
+    odd = answers[answers["had_syn"].isna().to_numpy() & late & first]
     if not len(odd):
         return hit, text
-    labels = seen.point_labels
-    codes, uniques = pd.factorize(labels[odd["point"].to_numpy()])
+    codes, uniques = pd.factorize(seen.file_nodes[odd["file"].to_numpy()])
     flow = odd["flow"].to_numpy()
     listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n)
     hit[flow] = True
-    text[flow] = "SYN-ACK without its SYN at " + listed[flow]
+    text[flow] = "SYN-ACK without its SYN on " + listed[flow]
     return hit, text
 
 
