@@ -13,10 +13,12 @@ everywhere. What breaks that, per flow (``reason``):
     direction that left from a node other than the one hosting its pod.
 ``one_direction_at_point``
     A point saw one direction only, although the other direction passed while its capture
-    ran (between its file's first and last packet, EDGE_S inside), unless something
-    explains it: a NAT (a flow of the same client socket shows the missing direction at
-    that point) or a lower device of a point that saw both (a bond member, a bridge port
-    seeing a flood: the same packets with the same TTL and tunnel).
+    ran (between its file's first and last packet, EDGE_S inside), and the two directions'
+    paths part in that file: it also has a point that saw only the other direction, or it
+    never saw the other direction at all. Not when something explains it: a NAT (a flow of
+    the same client socket shows the missing direction at that point), a lower device of
+    a point that saw both (a bond member, a bridge port seeing a flood: the same packets
+    with the same TTL and tunnel).
 ``ttl_differs``
     At each point that saw both directions the originator's TTL plus the responder's is
     the initial TTLs minus the hops of the round trip: the same everywhere on a symmetric
@@ -67,6 +69,7 @@ _NAMES = np.array(["orig", "resp"], dtype=object)
 
 @register_analysis("flow_paths")
 def flow_paths(capture: Capture) -> pd.DataFrame:
+    """The incident's flow_paths table (see :func:`compare_paths`)."""
     return compare_paths(capture.flows, capture.packets, capture.distinct, capture.cluster)
 
 
@@ -236,6 +239,7 @@ def _encap_one_way(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reversed_pairs(pairs: str) -> str:
+    """"a>b,c>d" as "b>a,d>c" (sorted): what the other direction shows on a symmetric path."""
     return ",".join(sorted(">".join(p.split(">")[::-1]) for p in pairs.split(",") if p))
 
 
