@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
+from pcapkit.column_arrays import codes_of, per_row
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.mtu import MTU_EVENTS
 
@@ -216,20 +217,23 @@ def _underlay_errors(errors: pd.DataFrame, plain: pd.DataFrame) -> pd.DataFrame:
 def _overhead(sightings: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
     """Per (flow, sender): the outermost encapsulation of its packets and the bytes it adds,
     the median over the sightings whose link header is known."""
-    encap = sightings["encap"].astype(object).to_numpy()
-    tunnelled = (encap != "none") & pd.notna(encap) & sightings["packet_id"].notna().to_numpy()
-    rows = np.flatnonzero(tunnelled)
+    encap_codes, encap_names = codes_of(sightings["encap"])
+    bare = np.append(encap_names == "none", True)[encap_codes]   # null counts as bare
+    rows = np.flatnonzero(~bare & sightings["packet_id"].notna().to_numpy())
     if not len(rows):
         return pd.DataFrame(columns=[*_KEY, "encap", "encap_overhead"])
+    encap = per_row(encap_codes, encap_names, None)
     link = sightings["linktype"].to_numpy(dtype=np.int64, na_value=-1)[rows]
     header = pd.Series(link).map(LINK_HEADER).to_numpy(dtype=np.float64)
     header += 4 * sightings["vlan"].notna().to_numpy()[rows] * (link == 1)
     measured = (sightings["wirelen"].to_numpy(dtype=np.float64, na_value=np.nan)[rows] - header
                 - sightings["ip_len"].to_numpy(dtype=np.float64, na_value=np.nan)[rows])
-    outer = pd.Series(encap[rows]).str.split("+").str[0].to_numpy(dtype=object)
-    v6 = pd.Series(sightings["outer_src"].astype(object).to_numpy()[rows]).str.contains(":")
-    fallback = pd.Series(outer).map(DEFAULT_OVERHEAD).to_numpy(dtype=np.float64) \
-        + 20 * v6.fillna(False).to_numpy(dtype=bool)
+    # per distinct label, not per row: the outermost tunnel's default overhead, IPv6 underlay
+    outer = np.array([DEFAULT_OVERHEAD.get(n.split("+")[0], np.nan) for n in encap_names],
+                     dtype=np.float64)
+    src_codes, sources = codes_of(sightings["outer_src"])
+    v6 = per_row(src_codes[rows], np.array([":" in a for a in sources], dtype=bool), False)
+    fallback = per_row(encap_codes[rows], outer, np.nan) + 20 * v6
     ends = pd.DataFrame({"packet_id": packets["packet_id"], "flow_id": packets["flow_id"],
                          "sender": packets["sender"]})
     seen = pd.DataFrame({

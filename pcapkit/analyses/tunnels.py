@@ -24,6 +24,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import encapsulated, underlay_nodes
+from pcapkit.column_arrays import codes_of, labels_at, per_row
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.tunnels import TUNNEL_PAIRS
 
@@ -49,8 +50,9 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     if not len(packets):
         return empty_frame(TUNNEL_PAIRS)
     owners = underlay_nodes(capture)
-    nodes = pd.Index(sorted({*packets["node"].astype(str).unique(), *owners.values()}))
-    node = nodes.get_indexer(packets["node"].astype(str))
+    node_codes, node_labels = codes_of(packets["node"])
+    nodes = pd.Index(sorted({*node_labels, *owners.values()}))
+    node = per_row(node_codes, nodes.get_indexer(pd.Index(node_labels, dtype=object)), -1)
     ids = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
     t = packets["ts_corrected"].dt.tz_convert("UTC").dt.tz_localize(None) \
         .to_numpy(dtype="datetime64[ns]").view(np.int64)
@@ -65,8 +67,8 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     sights = pd.DataFrame({
         "packet_id": ids[rows], "t": t[rows], "node": node[rows],
         "src_owner": owner_of["outer_src"][rows], "dst_owner": owner_of["outer_dst"][rows],
-        "src_underlay": packets["outer_src"].astype(str).to_numpy()[rows],
-        "dst_underlay": packets["outer_dst"].astype(str).to_numpy()[rows],
+        "src_underlay": labels_at(packets["outer_src"], rows),
+        "dst_underlay": labels_at(packets["outer_dst"], rows),
         "tunnel": _outermost(packets["encap"])[rows],
         "tunnel_port": packets["outer_dport"].to_numpy(dtype=np.int64, na_value=-1)[rows],
         "vni": packets["vni"].to_numpy(dtype=np.int64, na_value=-1)[rows],
@@ -105,19 +107,16 @@ def _key(ids: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:
 def _owner_codes(column: pd.Series, owners: dict[str, str], nodes: pd.Index) -> np.ndarray:
     """Per row, the code in ``nodes`` of the node owning the address (-1: none), resolved
     once per distinct address."""
-    values = column.astype("category")
-    labels = [owners.get(str(a)) for a in values.cat.categories]
-    codes = np.array([nodes.get_loc(n) if n is not None else -1 for n in labels] + [-1],
-                     dtype=np.int64)
-    return codes[values.cat.codes.to_numpy()]
+    codes, addresses = codes_of(column)
+    owner = [owners.get(a) for a in addresses]
+    return per_row(codes, np.array([nodes.get_loc(n) if n is not None else -1 for n in owner],
+                                   dtype=np.int64), -1)
 
 
 def _outermost(encap: pd.Series) -> np.ndarray:
     """The outermost tunnel's name of each row ('vxlan' of 'vxlan+gre')."""
-    values = encap.astype("category")
-    names = np.array([str(c).split("+")[0] for c in values.cat.categories] + [""],
-                     dtype=object)
-    return names[values.cat.codes.to_numpy()]
+    codes, labels = codes_of(encap)
+    return per_row(codes, np.array([c.split("+")[0] for c in labels], dtype=object), "")
 
 
 def _windows(packets: pd.DataFrame, node: np.ndarray, t: np.ndarray,
@@ -127,7 +126,7 @@ def _windows(packets: pd.DataFrame, node: np.ndarray, t: np.ndarray,
     own = np.zeros(len(packets), dtype=bool)
     for codes in owner_of.values():
         own |= codes == node
-    files = packets["file"].astype("category").cat.codes.to_numpy()
+    files = codes_of(packets["file"])[0]
     frame = pd.DataFrame({"file": files, "node": node, "t": t, "own": own})
     frame = frame[frame["t"] != np.iinfo(np.int64).min]
     spans = frame.groupby("file").agg(node=("node", "first"), start=("t", "min"),
@@ -164,8 +163,8 @@ def _icmp_unreachable(packets: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     unreachable &= (packets["icmp_orig_proto"] == 17).to_numpy(dtype=bool, na_value=False)
     rows = np.flatnonzero(unreachable & (ids >= 0))
     errors = pd.DataFrame({
-        "src_underlay": packets["icmp_orig_src"].astype(str).to_numpy()[rows],
-        "dst_underlay": packets["icmp_orig_dst"].astype(str).to_numpy()[rows],
+        "src_underlay": labels_at(packets["icmp_orig_src"], rows),
+        "dst_underlay": labels_at(packets["icmp_orig_dst"], rows),
         "tunnel_port": packets["icmp_orig_dport"].to_numpy(dtype=np.int64,
                                                            na_value=-1)[rows],
         "packet_id": ids[rows]}).drop_duplicates()

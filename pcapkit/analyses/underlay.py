@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import codes_of, per_row, shared_codes
+
 if TYPE_CHECKING:
     from pcapkit.capture import Capture
 
@@ -30,55 +32,56 @@ def encapsulated(packets: pd.DataFrame) -> np.ndarray:
 
 
 def underlay_nodes(capture: Capture) -> dict[str, str]:
-    """Underlay address (as the packet table writes it) -> node name."""
+    """Underlay address (as the packet table writes it) -> node name.
+
+    Works on integer codes (addresses in one code space, nodes, directions), so a million
+    tunnelled sightings cost a few sorts and bincounts, not string operations per row."""
     packets = capture.packets
-    tunnelled = packets[encapsulated(packets)]
-    addresses = pd.unique(np.concatenate([
-        tunnelled["outer_src"].astype(str).to_numpy(), tunnelled["outer_dst"].astype(str)
-        .to_numpy()])) if len(tunnelled) else np.array([], dtype=object)
+    rows = np.flatnonzero(encapsulated(packets))
+    (src, dst), labels = shared_codes([packets["outer_src"], packets["outer_dst"]])
     owners: dict[str, str] = {}
     cluster = capture.cluster
+    used = np.unique(np.concatenate([src[rows], dst[rows]])) if len(rows) else rows
     if cluster is not None:
-        for address in addresses:
-            identity = cluster.resolve(str(address))
+        for code in used:
+            identity = cluster.resolve(str(labels[code]))
             if identity.kind == "node" and identity.node:
-                owners[str(address)] = str(identity.node)
-    if not len(tunnelled):
+                owners[str(labels[code])] = str(identity.node)
+    if not len(rows):
         return owners
-    node = tunnelled["node"].astype(str).to_numpy()
-    src = tunnelled["outer_src"].astype(str).to_numpy()
-    dst = tunnelled["outer_dst"].astype(str).to_numpy()
-    direction = tunnelled["direction"].astype(object).to_numpy()
-    known = np.array([not n.startswith("unknown") for n in node]) if len(node) else node
-    for mine, sent in ((src, direction == "out"), (dst, direction == "in")):
-        pairs = pd.DataFrame({"address": mine[sent & known], "node": node[sent & known]})
-        for address, group in pairs.groupby("address", sort=True)["node"]:
-            names = group.unique()
-            if len(names) == 1:
-                owners.setdefault(str(address), str(names[0]))
-    _owners_by_presence(owners, node[known], src[known], dst[known])
+    node, names = codes_of(packets["node"])
+    known_name = np.array([not str(n).startswith("unknown") for n in names] + [False])
+    direction, directions = codes_of(packets["direction"])
+    keep = rows[known_name[node[rows]]]
+    node, src, dst = node[keep], src[keep], dst[keep]
+    direction_name = per_row(direction[keep], directions, None)
+    for mine, sent in ((src, direction_name == "out"), (dst, direction_name == "in")):
+        pairs = np.unique(np.stack([mine[sent], node[sent]], axis=1), axis=0) if sent.any() \
+            else np.zeros((0, 2), dtype=np.int64)
+        address, count = np.unique(pairs[:, 0], return_counts=True)
+        for code in address[count == 1]:  # exactly one node sent (or received) with it
+            owner = pairs[pairs[:, 0] == code, 1][0]
+            owners.setdefault(str(labels[code]), str(names[owner]))
+    _owners_by_presence(owners, node, src, dst, labels, names)
     return owners
 
 
 def _owners_by_presence(owners: dict[str, str], node: np.ndarray, src: np.ndarray,
-                        dst: np.ndarray) -> None:
+                        dst: np.ndarray, labels: np.ndarray, names: np.ndarray) -> None:
     """Rule 3: per node still without an address, the address present in every one of its
-    encapsulated sightings, if exactly one such address is unclaimed."""
+    encapsulated sightings, if exactly one such address is unclaimed (counted with one
+    bincount per column: a row holding the address as source or destination, once)."""
     claimed = set(owners.values())
-    frame = pd.DataFrame({"node": node, "src": src, "dst": dst})
-    for name, group in frame.groupby("node", sort=True):
+    width = len(labels)
+    rows_per_node = np.bincount(node, minlength=len(names))
+    present = np.bincount(node * width + src, minlength=len(names) * width)
+    present += np.bincount((node * width + dst)[dst != src], minlength=len(names) * width)
+    present = present.reshape(len(names), width)
+    for code in np.flatnonzero(rows_per_node):
+        name = str(names[code])
         if name in claimed:
             continue
-        free = sorted(a for a in _common(group) if a not in owners)
+        common = np.flatnonzero(present[code] == rows_per_node[code])
+        free = sorted(str(labels[a]) for a in common if str(labels[a]) not in owners)
         if len(free) == 1:
-            owners[free[0]] = str(name)
-
-
-def _common(group: pd.DataFrame) -> set[str]:
-    """Addresses that are the source or the destination of every row of ``group``."""
-    common: set[str] | None = None
-    for column, other in (("src", "dst"), ("dst", "src")):
-        for address in pd.unique(group[column]):
-            if ((group[column] == address) | (group[other] == address)).all():
-                common = (common or set()) | {str(address)}
-    return common or set()
+            owners[free[0]] = name
