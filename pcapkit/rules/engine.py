@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import codes_of, per_row
 from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
 from pcapkit.rules.load import Correlation, Rule
 from pcapkit.rules.tuning import Tuning
@@ -50,15 +52,18 @@ def run_rules(source: TableSource, rules: Iterable[Rule],
     rules = list(rules)
     if tuning is not None:
         rules = tuning.apply(rules)
+    index = EvidenceIndex(source)
     findings: list[Finding] = []
     for rule in rules:
-        findings.extend(evaluate(rule, source, tuning))
+        findings.extend(evaluate(rule, source, tuning, index))
     findings.sort(key=lambda f: (severity_rank(f.severity), f.first_seen or "", f.id))
     return findings
 
 
-def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None) -> list[Finding]:
-    """The findings of one rule."""
+def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
+             index: EvidenceIndex | None = None) -> list[Finding]:
+    """The findings of one rule (``index``: the incident's id links, to share between
+    rules)."""
     frame = source.table(rule.table)
     matched = frame[np.asarray(rule.mask(frame), dtype=bool)] if len(frame) else frame
     for exclusions in tuning.exclusions(rule.id) if tuning is not None else ():
@@ -76,7 +81,7 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None) -> l
     counts = np.bincount(groups)
     first = pd.Series(times).groupby(groups).min().to_numpy()
     last = pd.Series(times).groupby(groups).max().to_numpy()
-    evidence, totals = _evidence(rule, matched, groups, source)
+    evidence, totals = _evidence(rule, matched, groups, index or EvidenceIndex(source))
     return [_finding(rule, values[g], int(counts[g]), first[g], last[g], evidence.get(g, []),
                      int(totals.get(g, 0)))
             for g in range(len(counts))]
@@ -198,12 +203,74 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, source: TableSource
+class EvidenceIndex:
+    """The id-to-packet links of one incident, built once for every rule: packets per flow
+    and sightings per packet as sorted arrays, so finding a group's evidence is a
+    ``searchsorted`` over those, not a merge with the million-row tables per rule."""
+
+    def __init__(self, source: TableSource) -> None:
+        self._source = source
+
+    @cached_property
+    def _flows(self) -> tuple[np.ndarray, np.ndarray]:
+        distinct = self._source.distinct
+        flow = distinct["flow_id"].to_numpy(dtype=np.float64, na_value=np.nan)
+        keep = ~np.isnan(flow)
+        flow = flow[keep].astype(np.int64)
+        packet = distinct["packet_id"].to_numpy(dtype=np.int64)[keep]
+        order = np.argsort(flow, kind="stable")
+        return flow[order], packet[order]
+
+    @cached_property
+    def _sightings(self) -> dict[str, np.ndarray]:
+        sightings = self._source.sightings
+        packet = sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
+        order = np.argsort(packet, kind="stable")
+        columns = {"packet_id": packet[order],
+                   "frame": sightings["frame"].to_numpy(dtype=np.int64, na_value=-1)[order],
+                   "t": _times(sightings, "ts_corrected" if "ts_corrected" in sightings
+                               else "ts")[order]}
+        for name in ("file", "node", "interface"):
+            if name in sightings:
+                codes, labels = codes_of(sightings[name])
+                columns[name] = per_row(codes[order], labels, None)
+            else:
+                columns[name] = np.full(len(order), None, dtype=object)
+        return columns
+
+    def packets_of_flows(self, groups: np.ndarray, flows: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """(group, packet_id) for every packet of every (group, flow)."""
+        return _expand(*self._flows, groups, flows)
+
+    def sightings(self, groups: np.ndarray, packets: np.ndarray) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+        """(group, row of the sorted sightings) for every sighting of every (group, packet)."""
+        rows = np.arange(len(self._sightings["packet_id"]))
+        return _expand(self._sightings["packet_id"], rows, groups, packets)
+
+    def column(self, name: str) -> np.ndarray:
+        return self._sightings[name]
+
+
+def _expand(keys: np.ndarray, values: np.ndarray, groups: np.ndarray, wanted: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted ``keys`` and their ``values``: (group, value) for every key in ``wanted``."""
+    starts = np.searchsorted(keys, wanted, side="left")
+    sizes = np.searchsorted(keys, wanted, side="right") - starts
+    total = int(sizes.sum())
+    if not total:
+        return np.zeros(0, np.int64), values[:0]
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(total)
+    return np.repeat(groups, sizes), values[offsets]
+
+
+def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: EvidenceIndex
               ) -> tuple[dict[int, list[Evidence]], dict[int, int]]:
     """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT) and
     how many there are in all."""
-    pairs = []
     table = declaration(rule.table)
+    group_parts, packet_parts = [], []
     for column in rule.evidence:
         if table[column].kind == "list":  # a list of ids per row (one per matched row)
             lists = frame[column].to_numpy(dtype=object)
@@ -214,41 +281,36 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, source: Table
             ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
             row_groups = groups
         present = ~np.isnan(ids)
-        part = pd.DataFrame({"group": row_groups[present],
-                             "id": ids[present].astype(np.int64)})
+        pairs = np.unique(np.stack([row_groups[present], ids[present].astype(np.int64)],
+                                   axis=1), axis=0)
         if column.removesuffix("s") == "flow_id":
-            distinct = source.distinct
-            links = pd.DataFrame({
-                "id": distinct["flow_id"].to_numpy(dtype=np.float64, na_value=np.nan),
-                "packet_id": distinct["packet_id"].to_numpy(dtype=np.int64)}).dropna()
-            links["id"] = links["id"].astype(np.int64)
-            part = part.drop_duplicates().merge(links, on="id")[["group", "packet_id"]]
+            found_groups, found_packets = index.packets_of_flows(pairs[:, 0], pairs[:, 1])
         else:
-            part = part.rename(columns={"id": "packet_id"})
-        pairs.append(part)
-    if not pairs:
+            found_groups, found_packets = pairs[:, 0], pairs[:, 1]
+        group_parts.append(found_groups)
+        packet_parts.append(found_packets)
+    if not group_parts:
         return {}, {}
-    wanted = pd.concat(pairs, ignore_index=True).drop_duplicates()
-    sightings = source.sightings
-    seen = pd.DataFrame({
-        "packet_id": sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
-        "file": sightings["file"].astype(object).to_numpy(),
-        "frame": sightings["frame"].to_numpy(dtype=np.int64, na_value=-1),
-        "t": _times(sightings, "ts_corrected" if "ts_corrected" in sightings else "ts"),
-        "node": sightings["node"].astype(object).to_numpy() if "node" in sightings else None,
-        "interface": sightings["interface"].astype(object).to_numpy()})
-    rows = wanted.merge(seen, on="packet_id").sort_values(["group", "t", "file", "frame"],
-                                                          kind="stable")
-    totals = rows.groupby("group").size().to_dict()
-    listed = rows.groupby("group").head(EVIDENCE_LIMIT)
+    pairs = np.unique(np.stack([np.concatenate(group_parts), np.concatenate(packet_parts)],
+                               axis=1), axis=0)
+    group, rows = index.sightings(pairs[:, 0], pairs[:, 1])
+    if not len(rows):
+        return {}, {}
+    t, frames = index.column("t")[rows], index.column("frame")[rows]
+    files = index.column("file")[rows]
+    order = np.lexsort((frames, files.astype(str), t, group))
+    group, rows = group[order], rows[order]
+    totals = np.bincount(group)
+    rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
+    listed = rank < EVIDENCE_LIMIT
     out: dict[int, list[Evidence]] = {}
-    for group, file, frame_no, t, node, iface in zip(
-            listed["group"], listed["file"], listed["frame"], listed["t"], listed["node"],
-            listed["interface"], strict=True):
-        out.setdefault(int(group), []).append(Evidence(
-            str(file), int(frame_no), _iso(int(t)), None if node is None else str(node),
+    for g, row in zip(group[listed], rows[listed], strict=True):
+        node, iface = index.column("node")[row], index.column("interface")[row]
+        out.setdefault(int(g), []).append(Evidence(
+            str(index.column("file")[row]), int(index.column("frame")[row]),
+            _iso(int(index.column("t")[row])), None if node is None else str(node),
             None if iface is None else str(iface)))
-    return out, totals
+    return out, {g: int(n) for g, n in enumerate(totals) if n}
 
 
 def _iso(ns: int) -> str | None:
