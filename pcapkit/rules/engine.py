@@ -304,22 +304,27 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
     rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
     listed = rank < EVIDENCE_LIMIT
     out: dict[int, list[Evidence]] = {}
-    for g, row in zip(group[listed], rows[listed], strict=True):
-        node, iface = index.column("node")[row], index.column("interface")[row]
-        out.setdefault(int(g), []).append(Evidence(
-            str(index.column("file")[row]), int(index.column("frame")[row]),
-            _iso(int(index.column("t")[row])), None if node is None else str(node),
+    rows = rows[listed]
+    times = _isos(index.column("t")[rows])
+    for g, file, frame_no, time, node, iface in zip(
+            group[listed].tolist(), index.column("file")[rows].tolist(),
+            index.column("frame")[rows].tolist(), times, index.column("node")[rows].tolist(),
+            index.column("interface")[rows].tolist(), strict=True):
+        out.setdefault(g, []).append(Evidence(
+            str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
     return out, {g: int(n) for g, n in enumerate(totals) if n}
 
 
 def _iso(ns: int) -> str | None:
     """ISO 8601 UTC with every nanosecond digit."""
-    if ns == np.iinfo(np.int64).min:
-        return None
-    seconds, rest = divmod(int(ns), 1_000_000_000)
-    stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{rest:09d}Z"
+    return _isos(np.array([ns], dtype=np.int64))[0]
+
+
+def _isos(ns: np.ndarray) -> list[str | None]:
+    """``_iso`` of a whole array at once (numpy formats datetime64 in C)."""
+    text = np.datetime_as_string(ns.astype(np.int64).view("datetime64[ns]"), unit="ns")
+    return [None if t == "NaT" else f"{t}Z" for t in text]
 
 
 class _Values(dict):
