@@ -73,8 +73,6 @@ def connection_attempts(capture: Capture) -> pd.DataFrame:
     picked = flows.iloc[rows].reset_index(drop=True)
     data: dict[str, Any] = {c.name: picked[c.name] for c in CONNECTION_ATTEMPTS.columns
                             if c.name in picked.columns}
-    for end in ("orig", "resp"):
-        data[f"{end}_identity"] = _identity(picked, end)
     data["attempt"] = attempt
     data["reply_expected"] = _reply_expected(picked)
     data |= _verdicts(picked, capture.cluster)
@@ -152,15 +150,6 @@ def _one_row_per_connection(flows: pd.DataFrame, rows: np.ndarray, attempt: np.n
         "row": np.concatenate([np.arange(kept.sum()),
                                position.loc[peer[merged]].to_numpy(dtype=np.int64)])})
     return rows[kept], attempt[kept], owners
-
-
-def _identity(picked: pd.DataFrame, end: str) -> np.ndarray:
-    """The end's workload, else its pod, else its Service, else its address."""
-    label = picked[f"{end}_h"].astype(object)
-    for field in ("service", "pod", "workload"):
-        known = picked[f"{end}_{field}"].astype(object)
-        label = known.where(known.notna(), label)
-    return label.to_numpy(dtype=object)
 
 
 def _reply_expected(picked: pd.DataFrame) -> pd.array:

@@ -74,19 +74,11 @@ def service_failures(capture: Capture) -> pd.DataFrame:
                         dtype=object)
     data = {name: rows[name] for name in SERVICE_FAILURES.names if name in rows.columns}
     data.update(
-        orig_identity=_identity(rows), service=service.to_numpy(dtype=object),
+        service=service.to_numpy(dtype=object),
         endpoints=endpoints[chosen], client_is_backend=client_is_backend[chosen],
         refused=refused[chosen], verdict=verdict,
         reason=_reasons(verdict, rows, service, endpoints[chosen]))
     return build_frame(SERVICE_FAILURES, data)
-
-
-def _identity(rows: pd.DataFrame) -> np.ndarray:
-    label = rows["orig_h"].astype(object)
-    for column in ("orig_pod", "orig_workload"):
-        known = rows[column].astype(object)
-        label = known.where(known.notna(), label)
-    return label.to_numpy(dtype=object)
 
 
 def _reasons(verdict: np.ndarray, rows: pd.DataFrame, service: pd.Series,

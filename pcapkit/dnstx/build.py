@@ -316,20 +316,8 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
         rows = tx[slot].to_numpy() if slot in tx.columns else np.full(len(tx), -1)
         data[name] = _nullable_int(_take(ids, rows, -1), rows >= 0)
     data["flow_id"] = _flow_of(_take(ids, either, -1), packet_flows)
-    identities = _identities(data, cluster)
-    data["orig_identity"] = _orig_identity(identities, data["orig_h"])
-    table = build_frame(DNS, {**data, **identities})
+    table = build_frame(DNS, {**data, **_identities(data, cluster)})
     return table.reset_index(drop=True)
-
-
-def _orig_identity(identities: pd.DataFrame, addresses: np.ndarray) -> np.ndarray:
-    """orig_workload, else orig_pod, else the client address: a finding's group key that
-    keeps a snapshot's workload together and, without one, keeps addresses apart."""
-    label = pd.Series(addresses, dtype=object, index=identities.index)
-    for column in ("orig_pod", "orig_workload"):
-        known = identities[column].astype(object)
-        label = known.where(known.notna(), label)
-    return label.to_numpy(dtype=object)
 
 
 def _flow_of(packet_ids: np.ndarray, packet_flows: pd.DataFrame | None

@@ -176,12 +176,21 @@ IDENTITY_FIELDS: tuple[Column, ...] = (
 )
 
 
+#: how a conversation end is named when findings group by it (``<end>_identity``)
+IDENTITY_LABEL = ("workload", "pod", "service")
+
+
 def identity_columns(prefix: str, what: str, stage: str) -> tuple[Column, ...]:
-    """``<prefix>_<field>`` for every identity field, describing ``what``."""
-    return tuple(Column(f"{prefix}_{c.name}", c.kind,
-                        f"{c.doc.rstrip('.')} ({what}; NA without a snapshot or when unknown).",
-                        stage)
-                 for c in IDENTITY_FIELDS)
+    """``<prefix>_<field>`` for every identity field, describing ``what``, and
+    ``<prefix>_identity``: the one name findings group an end by."""
+    return (*(Column(f"{prefix}_{c.name}", c.kind,
+                     f"{c.doc.rstrip('.')} ({what}; NA without a snapshot or when unknown).",
+                     stage)
+              for c in IDENTITY_FIELDS),
+            Column(f"{prefix}_identity", "str",
+                   f"Who {what} is, for grouping findings: its workload when the snapshot "
+                   "knows it, else its pod, else its Service, else its address (so ends "
+                   "without a snapshot stay apart).", stage))
 
 
 def _declare_all() -> None:

@@ -8,8 +8,8 @@ counts the attempts a policy problem explains.
 
 from __future__ import annotations
 
-from pcapkit.schema import Column, Table, columns, identity_columns, register
-from pcapkit.schema.flows import FLOWS
+from pcapkit.schema import Column, Table, columns, register
+from pcapkit.schema.flows import END_IDENTITIES, FLOWS
 
 #: what happened to the attempt, most telling first (a flow gets the first that applies)
 ATTEMPTS = ("icmp_prohibited", "icmp_unreachable", "tcp_reset", "syn_unanswered",
@@ -27,15 +27,8 @@ CONNECTION_ATTEMPTS = register(Table(
             "flow_id", "ts", "last_ts", "proto", "orig_h", "orig_p", "resp_h", "resp_p",
             "conn_state", "history", "orig_pkts", "syn_retrans", "icmp_error_types",
             "icmp_error_senders", "service_ip", "service_port")),
-        identity_columns("orig", "the originator", "flows"),
-        identity_columns("resp", "the responder", "flows"),
+        END_IDENTITIES,
         (
-            Column("orig_identity", "str",
-                   "Who tried, for grouping findings: orig_workload when the snapshot knows "
-                   "it, else orig_pod, else orig_h.", "flows"),
-            Column("resp_identity", "str",
-                   "Whom: resp_workload, else resp_pod, else resp_service, else resp_h.",
-                   "flows"),
             Column("attempt", "category",
                    "What happened: " + ", ".join(ATTEMPTS) + " (an ICMP administratively "
                    "prohibited error 3/9, 3/10, 3/13 or ICMPv6 1/1; another ICMP "

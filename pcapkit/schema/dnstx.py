@@ -34,9 +34,6 @@ DNS_TX_COLUMNS: tuple[Column, ...] = (
            "query was not captured).", "dns"),
     Column("orig_h", "ip", "Address that sent the query (destination of the response).", "dns"),
     Column("orig_p", "u16", "Client UDP/TCP port.", "dns"),
-    Column("orig_identity", "str",
-           "Who asked, for grouping findings: orig_workload when the snapshot knows it, "
-           "else orig_pod, else orig_h (so clients stay apart without a snapshot).", "dns"),
     Column("resp_h", "ip",
            "Address the client sent the query to: the Service IP when the query was seen "
            "before a Service's DNAT (backend_ip then names the pod), else the address as "

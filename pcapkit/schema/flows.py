@@ -136,9 +136,11 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("resp_sightings", "i64", "Sightings of the responder's packets.", "flows"),
 )
 
+#: who each end is (tables derived from flows carry them too)
+END_IDENTITIES: tuple[Column, ...] = (*identity_columns("orig", "the originator", "flows"),
+                                      *identity_columns("resp", "the responder", "flows"))
+
 FLOWS = register(Table(
     "flows", "one bidirectional flow (a connection, or a UDP/ICMP exchange ended by a timeout)",
-    columns(FLOW_COLUMNS, NAT_COLUMNS,
-            identity_columns("orig", "the originator", "flows"),
-            identity_columns("resp", "the responder", "flows")),
+    columns(FLOW_COLUMNS, NAT_COLUMNS, END_IDENTITIES),
     time="ts", evidence=("flow_id",)))

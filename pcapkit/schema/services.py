@@ -10,8 +10,8 @@ turn around). Without a snapshot nothing says an address is a Service: the table
 
 from __future__ import annotations
 
-from pcapkit.schema import Column, Table, columns, identity_columns, register
-from pcapkit.schema.flows import FLOWS
+from pcapkit.schema import Column, Table, columns, register
+from pcapkit.schema.flows import END_IDENTITIES, FLOWS
 
 #: Values of ``verdict``, in the order they are tried.
 VERDICTS = ("hairpin", "no_endpoints", "rejected_with_endpoints")
@@ -25,9 +25,6 @@ SERVICE_FAILURES = register(Table(
             "history", "syn_retrans", "icmp_error_types", "icmp_error_senders", "nat_side",
             "backend_ip")),
         (
-            Column("orig_identity", "str",
-                   "Who connected, for grouping findings: orig_workload when the snapshot "
-                   "knows it, else orig_pod, else orig_h.", "flows"),
             Column("service", "str", "The Service (namespace/name) the client connected to.",
                    "flows"),
             Column("endpoints", "i64",
@@ -44,6 +41,5 @@ SERVICE_FAILURES = register(Table(
                    "port), rejected_with_endpoints (refused although it has).", "flows"),
             Column("reason", "str", "The verdict in words.", "flows"),
         ),
-        identity_columns("orig", "the client", "flows"),
-        identity_columns("resp", "the Service address", "flows")),
+        END_IDENTITIES),
     time="ts", evidence=("flow_id",)))

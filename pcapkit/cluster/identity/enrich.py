@@ -19,7 +19,7 @@ from pcapkit.cluster.identity.identity import Identity
 from pcapkit.cluster.snapshot.times import utc_ns
 from pcapkit.column_arrays import codes_of
 from pcapkit.errors import PcapkitError
-from pcapkit.schema import IDENTITY_FIELDS
+from pcapkit.schema import IDENTITY_FIELDS, IDENTITY_LABEL
 
 #: Suffixes of the columns ``enrich`` adds for each address column (declared, with their
 #: meanings, in the table registry).
@@ -153,16 +153,26 @@ def _gather(values: list, row_result: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 def end_identities(ends: pd.DataFrame, amap: AddressMap | None, at: str) -> pd.DataFrame:
-    """``orig_<field>`` and ``resp_<field>`` (every identity field) for a table of conversation
-    ends (``orig_h``, ``orig_p``, ``resp_h``, ``resp_p`` and the time column ``at``), the
-    ports letting node addresses resolve to hostNetwork pods and NodePort services; all NA
-    without an address map (no cluster snapshot)."""
-    names = [f"{end}_{field}" for end in ("orig", "resp") for field in ENRICH_FIELDS]
+    """``orig_<field>`` and ``resp_<field>`` (every identity field, and ``<end>_identity``,
+    the registry's ``IDENTITY_LABEL``) for a table of conversation ends (``orig_h``,
+    ``orig_p``, ``resp_h``, ``resp_p`` and the time column ``at``); the ports let node
+    addresses resolve to hostNetwork pods and NodePort services. Without an address map (no
+    cluster snapshot) the fields are NA and ``<end>_identity`` is the address."""
     if amap is None or ends.empty:
-        return pd.DataFrame({name: pd.Categorical([None] * len(ends)) for name in names},
-                            index=ends.index)
-    enriched = enrich_frame(ends[["orig_h", "orig_p", "resp_h", "resp_p", at]], amap,
-                            ("orig_h", "resp_h"), at, {"orig_h": "orig_p", "resp_h": "resp_p"})
-    return pd.DataFrame({f"{end}_{field}": enriched[f"{end}_h_{field}"]
-                         for end in ("orig", "resp") for field in ENRICH_FIELDS},
-                        index=ends.index)
+        out = pd.DataFrame({f"{end}_{field}": pd.Categorical([None] * len(ends))
+                            for end in ("orig", "resp") for field in ENRICH_FIELDS},
+                           index=ends.index)
+    else:
+        enriched = enrich_frame(ends[["orig_h", "orig_p", "resp_h", "resp_p", at]], amap,
+                                ("orig_h", "resp_h"), at,
+                                {"orig_h": "orig_p", "resp_h": "resp_p"})
+        out = pd.DataFrame({f"{end}_{field}": enriched[f"{end}_h_{field}"]
+                            for end in ("orig", "resp") for field in ENRICH_FIELDS},
+                           index=ends.index)
+    for end in ("orig", "resp"):
+        label = ends[f"{end}_h"].astype(object) if len(ends) else pd.Series([], dtype=object)
+        for field in reversed(IDENTITY_LABEL):
+            known = out[f"{end}_{field}"].astype(object)
+            label = known.where(known.notna(), label)
+        out[f"{end}_identity"] = label.to_numpy(dtype=object)
+    return out
