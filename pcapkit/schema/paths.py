@@ -7,7 +7,7 @@ rules read it.
 from __future__ import annotations
 
 from pcapkit.schema import Column, Table, columns, register
-from pcapkit.schema.flows import FLOWS
+from pcapkit.schema.flows import END_IDENTITIES, FLOWS
 
 #: the words ``reason`` is made of, in the order they are listed
 REASONS = ("encap_one_way", "underlay_pair_differs", "vtep_mac_differs",
@@ -44,9 +44,7 @@ FLOW_PATHS = register(Table(
                    "Why the flow is never judged asymmetric: 'istio' (sidecar or ztunnel "
                    "redirection ports), else null.", "flows"),
         ),
-        tuple(FLOWS[f"{end}_{field}"] for end in ("orig", "resp")
-              for field in ("kind", "namespace", "pod", "workload", "node", "service",
-                            "network", "istio", "confidence")),
+        END_IDENTITIES,
     ),
     doc="The analysis compares, per flow, where each direction was captured: per capture "
         "file whether it was tunnelled, the underlay node pairs and VXLAN VTEP MACs, which "
