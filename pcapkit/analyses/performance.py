@@ -164,25 +164,32 @@ def _sender_nodes(capture: Capture, distinct: pd.DataFrame, rows: np.ndarray,
     if not len(rows):
         return seen
     node, names = codes_of(distinct["node"])
-    names = np.array([None if str(name).startswith("unknown") else str(name)
-                      for name in names] + [None], dtype=object)
+    labels = [str(name) for name in names]
+    known = np.array([-1 if name.startswith("unknown") else i
+                      for i, name in enumerate(labels)] + [-1], dtype=np.int64)
     end = (~is_orig).astype(np.int64)
-    sender = np.where(several[end, flow], names[node[rows]], None)
+    sender = np.where(several[end, flow], known[node[rows]], -1)
     outer, outer_labels = codes_of(distinct["outer_src"])
     outer = outer[rows]
     if (outer >= 0).any():
         owners = underlay_nodes(capture)
-        owner = np.array([owners.get(str(a)) for a in outer_labels] + [None], dtype=object)
+        index = {name: i for i, name in enumerate(labels)}
+        for name in set(owners.values()) - index.keys():
+            index[name] = len(labels)
+            labels.append(name)
+        owner = np.array([index[owners[str(a)]] if str(a) in owners else -1
+                          for a in outer_labels] + [-1], dtype=np.int64)
         by_underlay = owner[outer]
-        sender = np.where(pd.isna(by_underlay), sender, by_underlay)
-    named = ~pd.isna(sender)
-    t = times_ns(distinct["ts_corrected"])[rows]
-    key = flow * 2 + end
-    order = np.flatnonzero(named)[np.lexsort((t[named], key[named]))]
-    ends, first = np.unique(key[order], return_index=True)
+        sender = np.where(by_underlay >= 0, by_underlay, sender)
+    named = np.flatnonzero(sender >= 0)
+    t = times_ns(distinct["ts_corrected"])[rows[named]]
+    key = (flow * 2 + end)[named]
+    earliest = pd.Series(t).groupby(key, sort=True).idxmin()  # hashed, no sort of rows
+    ends = earliest.index.to_numpy(dtype=np.int64)
+    chosen = np.asarray(labels, dtype=object)[sender[named][earliest.to_numpy()]]
     for side in (0, 1):
         mine = ends % 2 == side
-        seen[side][ends[mine] // 2] = sender[order][first][mine]
+        seen[side][ends[mine] // 2] = chosen[mine]
     return seen
 
 
@@ -220,9 +227,12 @@ class _Level:
         self.group = np.full(len(per_flow), -1, dtype=np.int64)
         self.pairs: list[tuple[str, str]] = []
         if known.any():
-            codes, uniques = pd.MultiIndex.from_frame(ends[known].astype(str)).factorize()
-            self.group[known] = codes
-            self.pairs = list(uniques)
+            (a, b), labels = shared_codes([ends[orig].astype("category"),
+                                           ends[resp].astype("category")])
+            pair, index = np.unique(a[known] * len(labels) + b[known], return_inverse=True)
+            self.group[known] = index
+            self.pairs = list(zip(labels[pair // len(labels)], labels[pair % len(labels)],
+                                  strict=True))
         self.n = len(self.pairs)
         if self.n:
             self._measure()
@@ -358,12 +368,15 @@ class _Level:
                             -f["zero_windows"].to_numpy(), -f["retrans"].to_numpy(),
                             ~flagged_hit, g))
         order = order[g[order] >= 0]
-        ranked = pd.DataFrame({"group": g[order], "flow_id": f["flow_id"].to_numpy()[order]})
-        top = ranked.groupby("group", sort=True).head(EVIDENCE_FLOWS)
-        lists = top.groupby("group")["flow_id"].agg(list)
+        groups = g[order]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        top = rank < EVIDENCE_FLOWS
+        ids = f["flow_id"].to_numpy()[order][top]
+        counts = np.bincount(groups[top], minlength=self.n)
         out = np.empty(self.n, dtype=object)
-        for i in range(self.n):
-            out[i] = [int(x) for x in lists.get(i, [])]
+        for i, chunk in enumerate(np.split(ids, np.cumsum(counts)[:-1])):
+            out[i] = chunk.tolist()
         return out
 
     def _reason(self, i: int) -> str:
