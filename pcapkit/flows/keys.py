@@ -4,7 +4,8 @@ A flow key is the innermost (proto, endpoint A, endpoint B) with the two endpoin
 fixed order so both directions share it, plus the ICMP message family for ICMP, plus the
 overlay context (encap, VNI). A 5-tuple seen in exactly one overlay takes that overlay for
 all its packets, including the ones only seen outside the tunnel (on a pod veth); a 5-tuple
-reused by several overlays is kept apart per overlay.
+reused by several overlays is kept apart per overlay, unless each overlay carries one
+direction of it (Cilium's VNI is the sender's identity: see ``_resolve_contexts``).
 
 A key's packets, in time order, are cut into separate flows at an idle gap longer than the
 protocol's timeout, and (TCP) at a new SYN after a FIN or RST (port reuse). ICMP errors that
@@ -146,11 +147,38 @@ def _tuple_ids(proto: np.ndarray, lo_ip: np.ndarray, lo_port: np.ndarray, hi_ip:
     return ids.astype(np.int64)
 
 
-def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray) -> np.ndarray:
-    """A 5-tuple with one overlay gives that overlay to its unencapsulated packets too."""
+def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray,
+                      forward: np.ndarray) -> np.ndarray:
+    """One overlay context per conversation.
+
+    A 5-tuple whose two directions travel in different overlay contexts, each context
+    carrying one direction only, is one conversation: Cilium's VXLAN puts the *sender's*
+    security identity in the VNI, so a request and its reply differ (the flow's ``vni`` is
+    then the first one seen; the per-direction ``orig_vnis``/``resp_vnis`` keep both). Then a
+    5-tuple with one overlay gives that overlay to its unencapsulated packets too (the pod
+    veth sees them bare). Contexts that each carry both directions stay apart: the same pod
+    addresses in two overlays (tenants) are two conversations."""
     if not (ctx > 0).any():
         return ctx
+    ctx = ctx.copy()
     n = int(tuple_id.max()) + 1
+    wrapped = np.flatnonzero(ctx > 0)
+    pairs, inverse = np.unique(tuple_id[wrapped] * (int(ctx.max()) + 1) + ctx[wrapped],
+                               return_inverse=True)
+    directions = np.zeros(len(pairs), dtype=np.int64)
+    np.bitwise_or.at(directions, inverse.ravel(), np.where(forward[wrapped], 1, 2))
+    pair_tuple = pairs // (int(ctx.max()) + 1)
+    contexts = np.bincount(pair_tuple, minlength=n)
+    two_way = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(two_way, pair_tuple, directions)
+    mixed = np.zeros(n, dtype=bool)
+    np.logical_or.at(mixed, pair_tuple, directions == 3)
+    split = (contexts >= 2) & (two_way == 3) & ~mixed  # each context one way, both ways seen
+    if split.any():
+        lowest = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(lowest, tuple_id[wrapped], ctx[wrapped])
+        rows = wrapped[split[tuple_id[wrapped]]]
+        ctx[rows] = lowest[tuple_id[rows]]
     big = np.iinfo(np.int64).max
     low = np.full(n, big, dtype=np.int64)
     high = np.full(n, -1, dtype=np.int64)
@@ -187,7 +215,7 @@ def assign(pk: Packets, *, tcp_timeout: float | None, udp_timeout: float | None,
     linked_mask[quoting[seen[quoted_tuple]]] = True
     member = np.flatnonzero(~linked_mask)
     ctx = pk.ctx.copy()
-    ctx[member] = _resolve_contexts(own_tuple[member], ctx[member])
+    ctx[member] = _resolve_contexts(own_tuple[member], ctx[member], lo_is_src[member])
 
     order = member[np.lexsort((pk.pid[member], pk.t[member],
                                (own_tuple[member] << 20) | ctx[member]))]

@@ -107,6 +107,15 @@ def test_same_pod_addresses_in_two_overlays_stay_apart():
     assert flows["conn_state"].tolist() == ["REJ", "REJ"]
 
 
+def test_cilium_identity_vnis_are_one_conversation():
+    """Each direction in its own VNI (the sender's Cilium identity): one flow, not two
+    one-way flows; while two VNIs each carrying both directions stay apart (above)."""
+    flow = only(flows_of(CRAFTED / "vxlan-cilium-identity-vni.pcap"))
+    assert flow["conn_state"] == "SF" and flow["history"] == "ShADadFf"
+    assert (flow["orig_vnis"], flow["resp_vnis"]) == ("41230", "8872")
+    assert flow["vni"] == 41230  # the first one seen
+
+
 def test_asymmetric_underlay_shows_in_outer_pairs():
     flow = only(flows_of(CRAFTED / "vxlan-asymmetric-underlay.pcap"))
     assert flow["conn_state"] == "SF"
