@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pcapkit.rules import load_rules
+from pcapkit.rules import core_rules_dir, load_rules
 from pcapkit.rules.regression import run_rule_tests
 
 PACK = load_rules()
+
+
+def test_every_core_rule_file_loads() -> None:
+    """A rule file that fails to load is left out of PACK: without this its cases never run."""
+    assert PACK.problems == []
+    files = sorted(p.name for p in core_rules_dir().glob("*.yml"))
+    assert sorted(rule.path.name for rule in PACK.rules) == files
 
 
 @pytest.mark.parametrize("rule", PACK.rules, ids=lambda r: r.title)
