@@ -15,6 +15,7 @@ import numpy as np
 
 ERR_VERSION, ERR_IHL, ERR_IP_CUT, ERR_EXT_CUT, ERR_L4_CUT = 1, 2, 3, 4, 5
 ERR_TUNNEL_CUT, ERR_TOO_DEEP, ERR_TUNNEL_INVALID, ERR_ETHERNET_CUT, ERR_PAYLOAD_CUT = 6, 7, 8, 9, 10
+ERR_LINK_CUT = 11
 
 _FIXED = {
     ERR_VERSION: "IP version does not match the link layer",
@@ -27,6 +28,7 @@ _FIXED = {
     ERR_TUNNEL_INVALID: "tunnel header invalid",
     ERR_ETHERNET_CUT: "Ethernet header inside the tunnel cut short",
     ERR_PAYLOAD_CUT: "tunnel payload cut short",
+    ERR_LINK_CUT: "link-layer header cut short",
 }
 _FORMATS: list[str] = []
 _VALUE_BITS = 32

@@ -31,6 +31,7 @@ from pcapkit.decode.encap import (
 )
 from pcapkit.decode.errors import (
     ERR_ETHERNET_CUT,
+    ERR_LINK_CUT,
     ERR_PAYLOAD_CUT,
     ERR_TOO_DEEP,
     ERR_TUNNEL_CUT,
@@ -205,6 +206,7 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
     errors = np.zeros(n, np.int64)  # decode_error codes (pcapkit.decode.errors)
 
     link = link_layer(pb, batch.linktype)
+    errors[link.l3_pos > batch.caplen] = ERR_LINK_CUT  # the frame ends inside its link header
     cols.put("vlan", ALL, link.vlan, link.has_vlan)
     cols.put("if_index", ALL, link.if_index, link.has_if_index)
     cols.put("pkt_type", ALL, link.pkt_type, link.pkt_type >= 0)

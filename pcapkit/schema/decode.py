@@ -44,9 +44,9 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("outer_dport", "u16",
            "UDP destination port of the outermost tunnel (4789, 8472, 6081 ...)."),
     Column("outer_udp_checksum_ok", "bool",
-           "The outermost tunnel's UDP checksum verifies; null when the sender left it 0 "
-           "(Linux VXLAN's default) or the datagram was not captured whole. A sender's own "
-           "capture may show a wrong one that checksum offload fixes later."),
+           "The outermost tunnel's UDP checksum verifies; null when the sender left it 0 (Linux "
+           "VXLAN's default) or the datagram was not captured whole. A sender's own capture may "
+           "show a wrong one that checksum offload fixes later."),
     Column("inner_src_mac", "mac", "Source MAC of the Ethernet frame inside the innermost tunnel."),
     Column("inner_dst_mac", "mac",
            "Destination MAC of the Ethernet frame inside the innermost tunnel."),
@@ -93,11 +93,11 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("icmp_orig_sport", "u16", "Source port quoted in an ICMP error."),
     Column("icmp_orig_dport", "u16", "Destination port quoted in an ICMP error."),
     Column("decode_error", "category",
-           "Why decoding stopped early: a cut or malformed header ('IP header cut short', 'tunnel"
-           " header cut short', 'Ethernet header inside the tunnel cut short', 'tunnel payload "
-           "cut short', ...) or something pcapkit does not decode ('GRE protocol 0x8909 not "
-           "decoded', 'GRE version 2 not decoded', 'PPP protocol 0xc021 not decoded', 'MPLS "
-           "payload with first nibble 5 not decoded'); null when it did not."),
+           "Why decoding stopped early: a cut or malformed header ('link-layer header cut short',"
+           " 'IP header cut short', 'tunnel header cut short', 'Ethernet header inside the tunnel"
+           " cut short', 'tunnel payload cut short', ...) or something pcapkit does not decode "
+           "('GRE protocol 0x8909 not decoded', 'GRE version 2 not decoded', 'PPP protocol 0xc021"
+           " not decoded', 'MPLS payload with first nibble 5 not decoded'); null when it did not."),
 )
 
 

@@ -164,3 +164,21 @@ def test_kernel_any_capture_sees_each_cross_node_packet_on_four_interfaces() -> 
     assert {"vxlan", "none"} <= set(echo["encap"].astype(str))
     tunnelled = echo[echo["encap"] == "vxlan"]
     assert set(tunnelled["outer_dport"]) <= {8472, 4789}
+
+
+@pytest.mark.parametrize(("linktype", "frame", "expected"), [
+    (1, bytes(range(10)), "link-layer header cut short"),            # Ethernet, 10 of 14
+    (1, bytes(12) + b"\x81\x00\x00", "link-layer header cut short"),  # VLAN tag cut
+    (276, bytes(12), "link-layer header cut short"),                 # SLL2, 12 of 20
+    (1, bytes(12) + b"\x08\x00" + b"\x45\x00", "IP header cut short"),
+])
+def test_a_frame_that_ends_inside_its_link_header_says_so(tmp_path, linktype, frame,
+                                                          expected) -> None:
+    """A complete but tiny frame must name the header that was cut, never a silent row."""
+    import struct
+
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+                     + struct.pack("<IIII", 1, 0, len(frame), 60) + frame)
+    row = pcapkit.decode_file(path).packets.iloc[0]
+    assert row["decode_error"] == expected
