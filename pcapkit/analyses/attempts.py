@@ -27,7 +27,7 @@ from pcapkit.analyses import register_analysis
 from pcapkit.cluster.identity.identity import POD_CIDR
 from pcapkit.cluster.policy.explain import explain_connection, policy_engine
 from pcapkit.cluster.policy.verdict import NO_POLICIES
-from pcapkit.column_arrays import codes_of
+from pcapkit.column_arrays import codes_of, packet_times_ns, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.path import interface_labels
 from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
@@ -86,11 +86,6 @@ def _capture_end_ns(sightings: pd.DataFrame) -> int:
     return int(stamps.max().value) if len(stamps) else np.iinfo(np.int64).min
 
 
-def _ns(series: pd.Series) -> np.ndarray:
-    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
-        dtype="datetime64[ns]").view(np.int64)
-
-
 def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the flows that are attempts, and what happened to each."""
     proto = flows["proto"].astype(object).to_numpy()
@@ -98,7 +93,7 @@ def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndar
     mid = flows["mid_flow"].to_numpy(dtype=bool, na_value=False)
     icmp = flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0
     prohibited, unreachable = _icmp_refusals(flows, icmp)
-    last = _ns(flows["last_ts"])
+    last = times_ns(flows["last_ts"])
     waited = (end_ns - last) >= int(ANSWER_WINDOW_S * 1e9)
     tcp = (proto == "tcp") & ~mid
     syn_unanswered = tcp & np.isin(state, _TCP_UNANSWERED) & (
@@ -168,7 +163,7 @@ def _verdicts(picked: pd.DataFrame, cluster: Cluster | None) -> dict[str, np.nda
         out["verdict"][:] = "no_snapshot"
         out["reason"][:] = "no cluster snapshot: no policy verdict"
         return out
-    when = _ns(picked["ts"])
+    when = times_ns(picked["ts"])
     epochs = np.searchsorted(np.array([s.time for s in cluster.snapshots], dtype=np.int64),
                              when, side="right")
     key = pd.DataFrame({name: picked[name].astype(object) for name in _GROUP_KEY[:-1]})
@@ -248,7 +243,7 @@ def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
         "row": packet_row.loc[seen["packet_id"].to_numpy(dtype=np.int64)].to_numpy(),
         "place": labels[codes],
         "node": seen["node"].astype(object).to_numpy(),
-        "t": _ns(seen["ts_corrected"] if "ts_corrected" in seen.columns else seen["ts"])})
+        "t": packet_times_ns(seen)})
     places = places.sort_values(["row", "t"], kind="stable")
     ordered = places.drop_duplicates(["row", "place"])
     joined = ordered.groupby("row")["place"].agg(" > ".join)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
-from pcapkit.column_arrays import codes_of, per_row
+from pcapkit.column_arrays import codes_of, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.mtu import MTU_EVENTS
 
@@ -100,7 +100,7 @@ def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "flow_id": ids, "sender": np.where(from_orig, 0, 1), "src": src,
         "packet_id": frame["packet_id"].to_numpy(dtype=np.int64),
-        "t": _ns(frame["ts_corrected"]),
+        "t": times_ns(frame["ts_corrected"]),
         "proto": frame["proto"].to_numpy(dtype=np.int64, na_value=-1),
         "ip_version": frame["ip_version"].to_numpy(dtype=np.int64, na_value=-1),
         "ip_len": frame["ip_len"].to_numpy(dtype=np.int64, na_value=-1),
@@ -115,11 +115,6 @@ def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
         "icmp_mtu": frame["icmp_mtu"].to_numpy(dtype=np.float64, na_value=np.nan),
         **text, **ints,
     })
-
-
-def _ns(stamps: pd.Series) -> np.ndarray:
-    return stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
-        dtype="datetime64[ns]").view(np.int64)
 
 
 def _signed32(values: np.ndarray) -> np.ndarray:

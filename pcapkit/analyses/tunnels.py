@@ -24,7 +24,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import encapsulated, underlay_nodes
-from pcapkit.column_arrays import codes_of, labels_at, per_row
+from pcapkit.column_arrays import codes_of, labels_at, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.tunnels import TUNNEL_PAIRS
 
@@ -54,8 +54,7 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     nodes = pd.Index(sorted({*node_labels, *owners.values()}))
     node = per_row(node_codes, nodes.get_indexer(pd.Index(node_labels, dtype=object)), -1)
     ids = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
-    t = packets["ts_corrected"].dt.tz_convert("UTC").dt.tz_localize(None) \
-        .to_numpy(dtype="datetime64[ns]").view(np.int64)
+    t = times_ns(packets["ts_corrected"])
     owner_of = {name: _owner_codes(packets[name], owners, nodes)
                 for name in ("outer_src", "outer_dst", "src", "dst")}
     tunnelled = encapsulated(packets) & (ids >= 0)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pcapkit.column_arrays import codes_of, per_row
+from pcapkit.column_arrays import codes_of, per_row, times_ns
 from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
 from pcapkit.rules.load import Correlation, Rule
 from pcapkit.rules.tuning import Tuning
@@ -90,9 +90,7 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
 def _times(frame: pd.DataFrame, column: str) -> np.ndarray:
     if not column or column not in frame.columns:
         return np.full(len(frame), np.iinfo(np.int64).min, dtype=np.int64)
-    stamps = frame[column]
-    return stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
-        dtype="datetime64[ns]").view(np.int64)
+    return times_ns(frame[column])
 
 
 def _group_codes(frame: pd.DataFrame, group_by: tuple[str, ...]) -> np.ndarray:
