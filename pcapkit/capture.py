@@ -8,9 +8,9 @@ pandas DataFrame a user can keep working with.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pcapkit.vantage import Vantage
 
 PathLike = str | os.PathLike
+T = TypeVar("T")
 
 
 class Capture:
@@ -44,6 +45,7 @@ class Capture:
         self._config = config
         self._window = window
         self._derived: dict[str, pd.DataFrame] = {}
+        self._shared: dict[str, object] = {}
 
     @cached_property
     def cluster(self) -> Cluster | None:
@@ -135,6 +137,13 @@ class Capture:
 
             self._derived[name] = analysis(name).build(self)
         return self._derived[name]
+
+    def shared(self, key: str, build: Callable[[Capture], T]) -> T:
+        """``build(self)``, computed once per Capture: an intermediate result several
+        analyses stand on (which node owns each underlay address, say)."""
+        if key not in self._shared:
+            self._shared[key] = build(self)
+        return self._shared[key]  # type: ignore[return-value]
 
     def evidence(self, *, flows: Iterable[int] = (), dns: Iterable[int] = ()) -> pd.DataFrame:
         """Every sighting (file, frame, node, interface, time ...) of the packets of the

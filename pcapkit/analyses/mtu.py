@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
-from pcapkit.column_arrays import codes_of, per_row, times_ns
+from pcapkit.column_arrays import categorical_at, codes_of, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.mtu import MTU_EVENTS
 
@@ -217,7 +217,6 @@ def _overhead(sightings: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
     rows = np.flatnonzero(~bare & sightings["packet_id"].notna().to_numpy())
     if not len(rows):
         return pd.DataFrame(columns=[*_KEY, "encap", "encap_overhead"])
-    encap = per_row(encap_codes, encap_names, None)
     link = sightings["linktype"].to_numpy(dtype=np.int64, na_value=-1)[rows]
     header = pd.Series(link).map(LINK_HEADER).to_numpy(dtype=np.float64)
     header += 4 * sightings["vlan"].notna().to_numpy()[rows] * (link == 1)
@@ -233,7 +232,7 @@ def _overhead(sightings: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
                          "sender": packets["sender"]})
     seen = pd.DataFrame({
         "packet_id": sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1)[rows],
-        "encap": encap[rows],
+        "encap": categorical_at(sightings["encap"], rows),
         "overhead": np.where(measured > 0, measured, fallback)}).merge(ends, on="packet_id")
     by_end = seen.groupby(_KEY)
     return pd.DataFrame({"encap": by_end["encap"].first(),

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
-from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, shared_codes
+from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, per_row, shared_codes
 from pcapkit.flows.groups import set_labels
 from pcapkit.flows.path import flow_of_sightings, interface_labels
 from pcapkit.schema.convert import build_frame, empty_frame
@@ -124,6 +124,11 @@ class Seen:
     file_nodes: np.ndarray
 
 
+#: the packet columns the path checks read (a copy of only these, not of the whole table)
+_SIGHTING_COLUMNS = ("src", "dst", "sport", "dport", "proto", "file", "node", "interface",
+                     "if_index", "direction", "encap", "ttl", "tcp_flags", "ts_corrected", "ts")
+
+
 def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
                         distinct: pd.DataFrame) -> Seen:
     """The sightings of the flows' own packets (ICMP errors counted on a flow left out):
@@ -135,7 +140,7 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
     row = pd.Index(flows["flow_id"].to_numpy(dtype=np.int64)).get_indexer(flow_id)
     keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
-    part = packets.iloc[keep]
+    part = packets[[c for c in _SIGHTING_COLUMNS if c in packets.columns]].iloc[keep]
     row = row[keep]
     (src, dst, orig_h, resp_h, backend), _ = shared_codes(
         [part["src"], part["dst"], flows["orig_h"], flows["resp_h"], flows["backend_ip"]])
@@ -155,14 +160,17 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     point, labels = interface_labels(part)
     file_codes, _ = codes_of(part["file"])
     point_key, point_uniques = pd.factorize(file_codes * (len(labels) + 1) + point)
-    direction = part["direction"].astype(object).to_numpy() if "direction" in part else \
-        np.full(len(part), None, dtype=object)
+    cap = np.full(len(part), 2, dtype=np.int64)
+    if "direction" in part:
+        codes, names = codes_of(part["direction"])
+        cap = per_row(codes, np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
+                                      dtype=np.int64), 2)
     encap, encap_labels = codes_of(part["encap"])
     tunnelled = np.isin(encap_labels, ["none"], invert=True)
     out = pd.DataFrame({
         "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": sighting_pid[keep][own],
         "file": file_codes, "point": point_key.astype(np.int64),
-        "cap": np.where(direction == "in", 0, np.where(direction == "out", 1, 2)),
+        "cap": cap,
         "ttl": part["ttl"].to_numpy(dtype=np.int64, na_value=-1),
         "encap": encap, "tunnelled": (encap >= 0) & tunnelled[np.maximum(encap, 0)]
         if len(encap_labels) else np.zeros(len(part), bool),

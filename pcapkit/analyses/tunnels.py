@@ -24,7 +24,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import encapsulated, underlay_nodes
-from pcapkit.column_arrays import codes_of, labels_at, per_row, times_ns
+from pcapkit.column_arrays import categorical_at, codes_of, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.tunnels import TUNNEL_PAIRS
 
@@ -66,9 +66,9 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     sights = pd.DataFrame({
         "packet_id": ids[rows], "t": t[rows], "node": node[rows],
         "src_owner": owner_of["outer_src"][rows], "dst_owner": owner_of["outer_dst"][rows],
-        "src_underlay": labels_at(packets["outer_src"], rows),
-        "dst_underlay": labels_at(packets["outer_dst"], rows),
-        "tunnel": _outermost(packets["encap"])[rows],
+        "src_underlay": categorical_at(packets["outer_src"], rows),
+        "dst_underlay": categorical_at(packets["outer_dst"], rows),
+        "tunnel": _outermost(packets["encap"], rows),
         "tunnel_port": packets["outer_dport"].to_numpy(dtype=np.int64, na_value=-1)[rows],
         "vni": packets["vni"].to_numpy(dtype=np.int64, na_value=-1)[rows],
         "bad": (packets["outer_udp_checksum_ok"] == False).to_numpy(  # noqa: E712
@@ -112,10 +112,13 @@ def _owner_codes(column: pd.Series, owners: dict[str, str], nodes: pd.Index) -> 
                                    dtype=np.int64), -1)
 
 
-def _outermost(encap: pd.Series) -> np.ndarray:
-    """The outermost tunnel's name of each row ('vxlan' of 'vxlan+gre')."""
+def _outermost(encap: pd.Series, rows: np.ndarray) -> pd.Categorical:
+    """The outermost tunnel's name at each of ``rows`` ('vxlan' of 'vxlan+gre'), as a
+    Categorical: one split per distinct stack."""
     codes, labels = codes_of(encap)
-    return per_row(codes, np.array([c.split("+")[0] for c in labels], dtype=object), "")
+    names = pd.Index([c.split("+")[0] for c in labels] + [""], dtype=object)
+    outer = names.unique()
+    return pd.Categorical.from_codes(outer.get_indexer(names)[codes[rows]], categories=outer)
 
 
 def _windows(packets: pd.DataFrame, node: np.ndarray, t: np.ndarray,
@@ -162,8 +165,8 @@ def _icmp_unreachable(packets: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     unreachable &= (packets["icmp_orig_proto"] == 17).to_numpy(dtype=bool, na_value=False)
     rows = np.flatnonzero(unreachable & (ids >= 0))
     errors = pd.DataFrame({
-        "src_underlay": labels_at(packets["icmp_orig_src"], rows),
-        "dst_underlay": labels_at(packets["icmp_orig_dst"], rows),
+        "src_underlay": categorical_at(packets["icmp_orig_src"], rows),
+        "dst_underlay": categorical_at(packets["icmp_orig_dst"], rows),
         "tunnel_port": packets["icmp_orig_dport"].to_numpy(dtype=np.int64,
                                                            na_value=-1)[rows],
         "packet_id": ids[rows]}).drop_duplicates()

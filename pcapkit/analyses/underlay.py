@@ -32,9 +32,13 @@ def encapsulated(packets: pd.DataFrame) -> np.ndarray:
 
 
 def underlay_nodes(capture: Capture) -> dict[str, str]:
-    """Underlay address (as the packet table writes it) -> node name.
+    """Underlay address (as the packet table writes it) -> node name (built once per
+    capture; the tunnel and performance analyses both ask)."""
+    return dict(capture.shared("underlay_nodes", _underlay_nodes))
 
-    Works on integer codes (addresses in one code space, nodes, directions), so a million
+
+def _underlay_nodes(capture: Capture) -> dict[str, str]:
+    """Works on integer codes (addresses in one code space, nodes, directions), so a million
     tunnelled sightings cost a few sorts and bincounts, not string operations per row."""
     packets = capture.packets
     rows = np.flatnonzero(encapsulated(packets))

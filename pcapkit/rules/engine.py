@@ -208,6 +208,7 @@ class EvidenceIndex:
 
     def __init__(self, source: TableSource) -> None:
         self._source = source
+        self._labels: dict[str, np.ndarray] = {}
 
     @cached_property
     def _flows(self) -> tuple[np.ndarray, np.ndarray]:
@@ -229,11 +230,13 @@ class EvidenceIndex:
                    "t": _times(sightings, "ts_corrected" if "ts_corrected" in sightings
                                else "ts")[order]}
         for name in ("file", "node", "interface"):
-            if name in sightings:
-                codes, labels = codes_of(sightings[name])
-                columns[name] = per_row(codes[order], labels, None)
-            else:
-                columns[name] = np.full(len(order), None, dtype=object)
+            codes, labels = codes_of(sightings[name]) if name in sightings else (
+                np.full(len(order), -1, np.int64), np.zeros(0, dtype=object))
+            # codes renumbered in label order, so sorting codes sorts by name
+            rank = np.argsort(np.argsort(labels.astype(str), kind="stable")) \
+                if len(labels) else np.zeros(0, np.int64)
+            columns[name] = per_row(codes[order], rank, -1)
+            self._labels[name] = labels[np.argsort(rank)] if len(labels) else labels
         return columns
 
     def packets_of_flows(self, groups: np.ndarray, flows: np.ndarray
@@ -248,7 +251,14 @@ class EvidenceIndex:
         return _expand(self._sightings["packet_id"], rows, groups, packets)
 
     def column(self, name: str) -> np.ndarray:
+        """The sorted sightings' ``t``, ``frame`` or, for file, node and interface, their
+        codes in name order (``labels(name)`` turns them into text)."""
         return self._sightings[name]
+
+    def labels(self, name: str, codes: np.ndarray) -> list[str | None]:
+        """The names of file, node or interface ``codes`` (None for -1)."""
+        self._sightings  # noqa: B018 - builds the labels
+        return per_row(codes, self._labels[name], None).tolist()
 
 
 def _expand(keys: np.ndarray, values: np.ndarray, groups: np.ndarray, wanted: np.ndarray
@@ -296,7 +306,7 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
         return {}, {}
     t, frames = index.column("t")[rows], index.column("frame")[rows]
     files = index.column("file")[rows]
-    order = np.lexsort((frames, files.astype(str), t, group))
+    order = np.lexsort((frames, files, t, group))
     group, rows = group[order], rows[order]
     totals = np.bincount(group)
     rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
@@ -305,9 +315,10 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
     rows = rows[listed]
     times = _isos(index.column("t")[rows])
     for g, file, frame_no, time, node, iface in zip(
-            group[listed].tolist(), index.column("file")[rows].tolist(),
-            index.column("frame")[rows].tolist(), times, index.column("node")[rows].tolist(),
-            index.column("interface")[rows].tolist(), strict=True):
+            group[listed].tolist(), index.labels("file", index.column("file")[rows]),
+            index.column("frame")[rows].tolist(), times,
+            index.labels("node", index.column("node")[rows]),
+            index.labels("interface", index.column("interface")[rows]), strict=True):
         out.setdefault(g, []).append(Evidence(
             str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
