@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pcapkit.column_arrays import codes_of, per_row, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, per_row, times_ns
 from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
 from pcapkit.rules.load import Correlation, Rule
 from pcapkit.rules.tuning import Tuning
@@ -79,9 +79,9 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
         return []
     values = _group_values(matched, groups, _wanted_columns(rule, matched))
     counts = np.bincount(groups)
-    first = pd.Series(times).groupby(groups).min().to_numpy()
-    last = pd.Series(times).groupby(groups).max().to_numpy()
-    evidence, totals = _evidence(rule, matched, groups, index or EvidenceIndex(source))
+    first, last = (extreme[:, 0] for extreme in _group_extremes(times[:, None], groups))
+    evidence, totals, spans = _evidence(rule, matched, groups, index or EvidenceIndex(source))
+    first, last = _time_span(first, last, spans)
     return [_finding(rule, values[g], int(counts[g]), first[g], last[g], evidence.get(g, []),
                      int(totals.get(g, 0)))
             for g in range(len(counts))]
@@ -168,23 +168,39 @@ def _wanted_columns(rule: Rule, frame: pd.DataFrame) -> list[str]:
 
 def _group_values(frame: pd.DataFrame, groups: np.ndarray,
                   columns: list[str]) -> list[dict[str, Any]]:
-    """Per group: each column's value when the group's rows agree on it, else None."""
+    """Per group: each column's value when the group's rows agree on it, else None (the
+    lowest and highest code of every column per group, in one reduction over all of them)."""
     n = int(groups.max()) + 1 if len(groups) else 0
     out: list[dict[str, Any]] = [{} for _ in range(n)]
+    if not n or not columns:
+        return out
+    codes, labels = [], []
     for name in columns:
         series = frame[name]
         if isinstance(series.dtype, pd.CategoricalDtype):
-            codes = pd.Series(series.cat.codes.to_numpy())
-            labels = np.append(np.asarray(series.cat.categories, dtype=object), None)
+            codes.append(series.cat.codes.to_numpy(dtype=np.int64))
+            labels.append(np.append(np.asarray(series.cat.categories, dtype=object), None))
         else:
             factor, uniques = pd.factorize(series, use_na_sentinel=True)
-            codes, labels = pd.Series(factor), np.append(np.asarray(uniques, dtype=object),
-                                                         None)
-        by_group = codes.groupby(groups)
-        lowest, highest = by_group.min().to_numpy(), by_group.max().to_numpy()
+            codes.append(factor.astype(np.int64))
+            labels.append(np.append(np.asarray(uniques, dtype=object), None))
+    lowest, highest = _group_extremes(np.stack(codes, axis=1), groups)
+    for j, name in enumerate(columns):
+        agree = lowest[:, j] == highest[:, j]
+        values = [_plain(v) for v in labels[j][lowest[:, j]].tolist()]
         for g in range(n):
-            out[g][name] = _plain(labels[lowest[g]]) if lowest[g] == highest[g] else None
+            out[g][name] = values[g] if agree[g] else None
     return out
+
+
+def _group_extremes(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (0..n-1, every one present), the column-wise minimum and maximum of
+    ``values`` (rows x columns)."""
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    rows = values[order]
+    return np.minimum.reduceat(rows, starts, axis=0), np.maximum.reduceat(rows, starts, axis=0)
 
 
 def _plain(value: Any) -> Any:
@@ -274,9 +290,10 @@ def _expand(keys: np.ndarray, values: np.ndarray, groups: np.ndarray, wanted: np
 
 
 def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: EvidenceIndex
-              ) -> tuple[dict[int, list[Evidence]], dict[int, int]]:
-    """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT) and
-    how many there are in all."""
+              ) -> tuple[dict[int, list[Evidence]], dict[int, int],
+                         tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT), how
+    many there are in all, and the time span they cover (``_spans``)."""
     table = declaration(rule.table)
     group_parts, packet_parts = [], []
     for column in rule.evidence:
@@ -297,18 +314,20 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
             found_groups, found_packets = pairs[:, 0], pairs[:, 1]
         group_parts.append(found_groups)
         packet_parts.append(found_packets)
+    none = np.zeros(0, np.int64)
     if not group_parts:
-        return {}, {}
+        return {}, {}, (none, none, none)
     pairs = np.unique(np.stack([np.concatenate(group_parts), np.concatenate(packet_parts)],
                                axis=1), axis=0)
     group, rows = index.sightings(pairs[:, 0], pairs[:, 1])
     if not len(rows):
-        return {}, {}
+        return {}, {}, (none, none, none)
     t, frames = index.column("t")[rows], index.column("frame")[rows]
     files = index.column("file")[rows]
     order = np.lexsort((frames, files, t, group))
     group, rows = group[order], rows[order]
     totals = np.bincount(group)
+    spans = _spans(group, index.column("t")[rows])
     rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
     listed = rank < EVIDENCE_LIMIT
     out: dict[int, list[Evidence]] = {}
@@ -322,7 +341,30 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
         out.setdefault(g, []).append(Evidence(
             str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
-    return out, {g: int(n) for g, n in enumerate(totals) if n}
+    return out, {g: int(n) for g, n in enumerate(totals) if n}, spans
+
+
+def _spans(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(groups, earliest, latest known time) of sightings sorted by group then time."""
+    known = t != NAT_NS
+    group, t = group[known], t[known]
+    if not len(group):
+        return group, t, t
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    return group[starts], t[starts], np.maximum.reduceat(t, starts)
+
+
+def _time_span(first: np.ndarray, last: np.ndarray,
+               spans: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray,
+                                                                         np.ndarray]:
+    """Per group, first and last seen: the rows' own times widened to every evidence
+    sighting (a flow's row holds when it began; its last packet may be seconds later)."""
+    groups, earliest, latest = spans
+    first, last = first.copy(), last.copy()
+    start = first[groups]
+    first[groups] = np.where(start == NAT_NS, earliest, np.minimum(start, earliest))
+    last[groups] = np.maximum(last[groups], latest)
+    return first, last
 
 
 def _iso(ns: int) -> str | None:
