@@ -95,15 +95,19 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, points, n)
     reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
 
-    asymmetric = np.zeros(n, dtype=bool)
-    reason = np.full(n, "", dtype=object)
+    # the reasons of a flow as one bit each; the text once per distinct combination, and
+    # details joined on the flagged rows only
+    bits = np.zeros(n, dtype=np.int64)
     detail = np.full(n, "", dtype=object)
-    for name in REASONS:
-        hit = reasons[name] & ~exempt
-        asymmetric |= hit
-        reason = np.where(hit, np.where(reason == "", name, reason + "," + name), reason)
-        detail = np.where(hit, np.where(detail == "", texts[name], detail + "; " + texts[name]),
-                          detail)
+    for i, name in enumerate(REASONS):
+        hit = np.flatnonzero(reasons[name] & ~exempt)
+        bits[hit] |= 1 << i
+        joined = detail[hit]
+        detail[hit] = np.where(joined == "", texts[name][hit], joined + "; " + texts[name][hit])
+    asymmetric = bits > 0
+    combos, combo_bits = pd.factorize(bits)
+    reason = np.array([",".join(r for i, r in enumerate(REASONS) if b >> i & 1)
+                       for b in combo_bits], dtype=object)[combos]
     failed, failure = _failure(flows)
     data = {c.name: flows[c.name] for c in FLOW_PATHS.columns if c.name in flows.columns}
     data |= {"asymmetric": asymmetric, "reason": reason, "detail": detail, "failed": failed,
