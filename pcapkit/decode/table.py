@@ -100,7 +100,7 @@ def concat_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
                                            ignore_order=True)
         else:
             out[name] = pd.concat(series, ignore_index=True)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)  # the columns are new already: no second copy
 
 
 def _object_categories(series: pd.Series) -> pd.Categorical:

@@ -306,8 +306,7 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
             ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
             row_groups = groups
         present = ~np.isnan(ids)
-        pairs = np.unique(np.stack([row_groups[present], ids[present].astype(np.int64)],
-                                   axis=1), axis=0)
+        pairs = _unique_pairs(row_groups[present], ids[present].astype(np.int64))
         if column.removesuffix("s") == "flow_id":
             found_groups, found_packets = index.packets_of_flows(pairs[:, 0], pairs[:, 1])
         else:
@@ -317,8 +316,7 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
     none = np.zeros(0, np.int64)
     if not group_parts:
         return {}, {}, (none, none, none)
-    pairs = np.unique(np.stack([np.concatenate(group_parts), np.concatenate(packet_parts)],
-                               axis=1), axis=0)
+    pairs = _unique_pairs(np.concatenate(group_parts), np.concatenate(packet_parts))
     group, rows = index.sightings(pairs[:, 0], pairs[:, 1])
     if not len(rows):
         return {}, {}, (none, none, none)
@@ -342,6 +340,16 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
             str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
     return out, {g: int(n) for g, n in enumerate(totals) if n}, spans
+
+
+def _unique_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The distinct (first, second) pairs of non-negative ints, sorted, as rows of a
+    2-column array (one int64 key per pair: a 1-D unique, not numpy's slow ``axis=0``)."""
+    if not len(first):
+        return np.zeros((0, 2), dtype=np.int64)
+    width = int(second.max()) + 1
+    keys = np.unique(first.astype(np.int64) * width + second)
+    return np.stack([keys // width, keys % width], axis=1)
 
 
 def _spans(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
