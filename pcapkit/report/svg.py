@@ -22,7 +22,7 @@ KIND_COLORS = {"pod": "#1f77b4", "host-network-pod": "#17becf", "service": "#946
                "node": "#7f7f7f", "external": "#ff7f0e", "pod-cidr": "#8c564b"}
 UNKNOWN_KIND = "#b0b0b0"
 FAIL, OK = "#d32f2f", "#9aa5b1"
-_LABEL = 200      # timeline: width of the row labels
+_LABEL = 230      # timeline: width of the row labels
 _ROW = 20         # timeline: height of one (severity, category) row
 _DNS = 130        # timeline: height of the DNS latency panel
 _COUNTS = 40      # timeline: height of the DNS query/failure bars
@@ -77,7 +77,8 @@ def timeline_svg(report: dict[str, Any]) -> str:
     for index, (severity, category, group) in enumerate(rows):
         y = top + index * _ROW
         out.append(f'<text class="row" x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">'
-                   f'{e(_short(category, 28))} <tspan class="sev">{e(severity)}</tspan></text>')
+                   f'{e(_short(category, 26))} <tspan class="sev">{e(severity)} ({len(group)})'
+                   '</tspan></text>')
         for f in group:
             start = x(ns(f["first_seen"]))
             end = x(ns(f["last_seen"]) or ns(f["first_seen"]))
