@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
+from pcapkit.decode.cache import DecodeCache
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, decode_files
 from pcapkit.errors import PcapkitError
@@ -35,7 +36,8 @@ class Capture:
                  snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
                  nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
                  window: float = 1.0, flow_options: FlowOptions | None = None,
-                 dns_options: DnsOptions | None = None) -> None:
+                 dns_options: DnsOptions | None = None,
+                 cache: DecodeCache | PathLike | None = None) -> None:
         self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         _check_options(flow_options, dns_options)
         self._flow_options = flow_options
@@ -44,6 +46,7 @@ class Capture:
         self._nodes = dict(nodes) if nodes else None
         self._config = config
         self._window = window
+        self._cache = cache
         self._derived: dict[str, pd.DataFrame] = {}
         self._shared: dict[str, object] = {}
 
@@ -61,7 +64,10 @@ class Capture:
     @cached_property
     def decoded(self) -> Decoded:
         """Every file decoded: packets, DNS messages, interfaces, read errors."""
-        return decode_files(self.paths, config=self._config)
+        cache = self._cache
+        if cache is not None and not isinstance(cache, DecodeCache):
+            cache = DecodeCache(cache)
+        return decode_files(self.paths, config=self._config, cache=cache)
 
     @property
     def errors(self) -> list:
@@ -188,7 +194,8 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
          snapshot: Cluster | PathLike | Iterable[PathLike] | None = None,
          nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
          window: float = 1.0, flow_options: FlowOptions | None = None,
-         dns_options: DnsOptions | None = None) -> Capture:
+         dns_options: DnsOptions | None = None,
+         cache: DecodeCache | PathLike | None = None) -> Capture:
     """Open an incident's captures (files or directories) and, optionally, its cluster export.
 
     ``nodes`` maps a file to the node it was captured on when paths do not say;
@@ -196,7 +203,8 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
     after clock correction); ``flow_options`` (a :class:`pcapkit.flows.FlowOptions`) go
     to :func:`pcapkit.flows.assemble_flows` and ``dns_options`` (a
     :class:`pcapkit.dnstx.DnsOptions`) to :func:`pcapkit.dnstx.build_dns_transactions`;
-    None: their defaults.
+    None: their defaults. ``cache``: a directory (or
+    :class:`pcapkit.decode.cache.DecodeCache`) keeping decoded tables between runs.
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
-                   flow_options=flow_options, dns_options=dns_options)
+                   flow_options=flow_options, dns_options=dns_options, cache=cache)

@@ -20,6 +20,7 @@ from pcapkit.errors import CaptureError
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
 
 if TYPE_CHECKING:
+    from pcapkit.decode.cache import DecodeCache
     from pcapkit.engines.base import Engine
 
 PathLike = str | os.PathLike
@@ -130,18 +131,25 @@ def _row_estimate(path: PathLike) -> int:
 
 def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig | None = None,
                  decode_as: DecodeAsEntries | None = None, workers: int | None = None,
-                 engine: Engine | None = None) -> Decoded:
+                 engine: Engine | None = None, cache: DecodeCache | None = None) -> Decoded:
     """Decode files and directories (searched recursively for captures) into one set of
     tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`).
 
     By default the files are decoded one after the other in this process, each split
     over ``workers`` processes; an ``engine`` (:mod:`pcapkit.engines`) decodes one
-    file per task instead, each in one process, and the tables are the same.
+    file per task instead, each in one process, and the tables are the same. With a
+    ``cache`` (:class:`pcapkit.decode.cache.DecodeCache`) a file decoded before with the
+    same options is read from there, and a new one is kept there.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     cfg = DecodeConfig.of(config, decode_as)
     files = list(iter_capture_paths(paths))
+    if cache is not None:
+        from pcapkit.decode.cache import decode_cached
+
+        return decode_cached(files, cfg, cache,
+                             lambda path: decode_file(path, config=cfg, workers=workers))
     if engine is None:
         return Decoded.from_parts([decode_file(p, config=cfg, workers=workers) for p in files])
     task = functools.partial(decode_file, config=cfg, workers=1)
