@@ -51,9 +51,9 @@ def render_text(report: dict[str, Any], color: bool = False) -> str:
 def _finding(finding: dict[str, Any]) -> list[str]:
     lines = [f"    [{finding['category']}] {finding['title']}  [{finding['id']}]",
              f"      {finding['summary']}"]
-    if finding["src"].get("ip") or finding["dst"].get("ip") or finding["src"].get("workload"):
-        lines.append(f"      from {endpoint_label(finding['src'])}")
-        lines.append(f"      to   {endpoint_label(finding['dst'])}")
+    src, dst = endpoint_label(finding["src"]), endpoint_label(finding["dst"])
+    if (src, dst) != ("-", "-"):  # snapshot-only findings name no ends
+        lines += [f"      from {src}", f"      to   {dst}"]
     when = f"{finding['first_seen']} .. {finding['last_seen']}" if finding["first_seen"] \
         else "not in the captures' time"
     lines.append(f"      {finding['protocol'] or '-'}  {when}  ({finding['count']} row(s))")
