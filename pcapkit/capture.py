@@ -37,7 +37,9 @@ class Capture:
                  nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
                  window: float = 1.0, flow_options: FlowOptions | None = None,
                  dns_options: DnsOptions | None = None,
-                 cache: DecodeCache | PathLike | None = None) -> None:
+                 cache: DecodeCache | PathLike | None = None,
+                 since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
+                 workers: int | None = None) -> None:
         self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         _check_options(flow_options, dns_options)
         self._flow_options = flow_options
@@ -47,6 +49,10 @@ class Capture:
         self._config = config
         self._window = window
         self._cache = cache
+        self._since, self._until = capture_time(since, "since"), capture_time(until, "until")
+        if self._since is not None and self._until is not None and self._since > self._until:
+            raise PcapkitError(f"since ({self._since}) is after until ({self._until})")
+        self._workers = workers
         self._derived: dict[str, pd.DataFrame] = {}
         self._shared: dict[str, object] = {}
 
@@ -67,7 +73,8 @@ class Capture:
         cache = self._cache
         if cache is not None and not isinstance(cache, DecodeCache):
             cache = DecodeCache(cache)
-        return decode_files(self.paths, config=self._config, cache=cache)
+        return decode_files(self.paths, config=self._config, cache=cache,
+                            workers=self._workers).between(self._since, self._until)
 
     @property
     def errors(self) -> list:
@@ -176,6 +183,25 @@ class Capture:
         return f"<pcapkit.Capture {files} path(s), {state}>"
 
 
+def capture_time(value: pd.Timestamp | str | float | None, name: str) -> pd.Timestamp | None:
+    """A time bound as a UTC Timestamp: ISO 8601 text (no zone: UTC), a Timestamp or
+    datetime, or seconds since the epoch; a PcapkitError naming ``name`` otherwise."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str)
+                                               and value.replace(".", "", 1).isdigit()):
+            stamp = pd.Timestamp(float(value), unit="s")
+        else:
+            stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise PcapkitError(f"{name}: {value!r} is not a time (ISO 8601 such as "
+                           f"2026-12-02T10:15:00Z, or seconds since the epoch): {exc}") from None
+    if stamp is pd.NaT:
+        raise PcapkitError(f"{name}: {value!r} is not a time")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _check_options(flow_options: object, dns_options: object) -> None:
     """A PcapkitError unless each options object is None or its stage's options class."""
     if flow_options is None and dns_options is None:
@@ -195,7 +221,9 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
          nodes: Mapping[str, str] | None = None, config: DecodeConfig | None = None,
          window: float = 1.0, flow_options: FlowOptions | None = None,
          dns_options: DnsOptions | None = None,
-         cache: DecodeCache | PathLike | None = None) -> Capture:
+         cache: DecodeCache | PathLike | None = None,
+         since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
+         workers: int | None = None) -> Capture:
     """Open an incident's captures (files or directories) and, optionally, its cluster export.
 
     ``nodes`` maps a file to the node it was captured on when paths do not say;
@@ -204,7 +232,10 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
     to :func:`pcapkit.flows.assemble_flows` and ``dns_options`` (a
     :class:`pcapkit.dnstx.DnsOptions`) to :func:`pcapkit.dnstx.build_dns_transactions`;
     None: their defaults. ``cache``: a directory (or
-    :class:`pcapkit.decode.cache.DecodeCache`) keeping decoded tables between runs.
+    :class:`pcapkit.decode.cache.DecodeCache`) keeping decoded tables between runs;
+    ``since``/``until``: only packets captured in that time range (ISO 8601, UTC when no
+    zone is given); ``workers``: processes to decode a large file with (1: none).
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
-                   flow_options=flow_options, dns_options=dns_options, cache=cache)
+                   flow_options=flow_options, dns_options=dns_options, cache=cache,
+                   since=since, until=until, workers=workers)

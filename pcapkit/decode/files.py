@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from pcapkit.decode.buffers import ColumnBuffers
@@ -78,9 +79,32 @@ class Decoded:
                    interfaces=concat_tables([p.interfaces for p in parts]),
                    errors=[e for p in parts for e in p.errors])
 
+    def between(self, since: pd.Timestamp | None, until: pd.Timestamp | None) -> Decoded:
+        """The packets (and DNS messages) captured from ``since`` to ``until`` (either may
+        be None: no bound), frame numbers kept as in the files; packets without a time
+        are left out once a bound is given. Interfaces and read errors are kept whole."""
+        if since is None and until is None:
+            return self
+        dns = self.dns
+        return Decoded(self.packets[_within(self.packets["ts"], since, until)]
+                       .reset_index(drop=True),
+                       dns[_within(dns["ts"], since, until)].reset_index(drop=True),
+                       self.interfaces, self.errors)
+
     def __repr__(self) -> str:
         return (f"<Decoded {len(self.packets)} packets, {len(self.interfaces)} interfaces, "
                 f"{len(self.errors)} errors>")
+
+
+def _within(ts: pd.Series, since: pd.Timestamp | None,
+            until: pd.Timestamp | None) -> np.ndarray:
+    """Mask of the times in [since, until]."""
+    keep = ts.notna().to_numpy().copy()
+    if since is not None:
+        keep &= (ts >= since).to_numpy(dtype=bool, na_value=False)
+    if until is not None:
+        keep &= (ts <= until).to_numpy(dtype=bool, na_value=False)
+    return keep
 
 
 def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
