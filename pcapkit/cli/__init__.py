@@ -16,7 +16,8 @@ from pcapkit.errors import PcapkitError
 #: so a command does not pay for the others' modules
 COMMANDS = {"decode": "pcapkit.cli.decode:decode", "flows": "pcapkit.cli.incident:flows",
             "dns": "pcapkit.cli.incident:dns", "policy": "pcapkit.cli.policy:policy",
-            "rules": "pcapkit.cli.rules:rules", "analyze": "pcapkit.cli.analyze:analyze"}
+            "rules": "pcapkit.cli.rules:rules", "analyze": "pcapkit.cli.analyze:analyze",
+            "export-evidence": "pcapkit.cli.export_evidence:export_evidence"}
 
 
 def _single_threaded_blas() -> None:

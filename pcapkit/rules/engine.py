@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.column_arrays import NAT_NS, codes_of, per_row, times_ns
+from pcapkit.evidence import EVIDENCE_FRAMES, frame_range_texts
 from pcapkit.findings import Evidence, Finding, display_filter, endpoint, finding_id, severity_rank
 from pcapkit.rules.load import Correlation, Rule
 from pcapkit.rules.tuning import Tuning
@@ -80,10 +81,11 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
     values = _group_values(matched, groups, _wanted_columns(rule, matched))
     counts = np.bincount(groups)
     first, last = (extreme[:, 0] for extreme in _group_extremes(times[:, None], groups))
-    evidence, totals, spans = _evidence(rule, matched, groups, index or EvidenceIndex(source))
+    evidence, totals, frame_lists, spans = _evidence(rule, matched, groups,
+                                                     index or EvidenceIndex(source))
     first, last = _time_span(first, last, spans)
     return [_finding(rule, values[g], int(counts[g]), first[g], last[g], evidence.get(g, []),
-                     int(totals.get(g, 0)))
+                     int(totals.get(g, 0)), frame_lists.get(g, {}))
             for g in range(len(counts))]
 
 
@@ -290,10 +292,11 @@ def _expand(keys: np.ndarray, values: np.ndarray, groups: np.ndarray, wanted: np
 
 
 def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: EvidenceIndex
-              ) -> tuple[dict[int, list[Evidence]], dict[int, int],
+              ) -> tuple[dict[int, list[Evidence]], dict[int, int], dict[int, dict[str, str]],
                          tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT), how
-    many there are in all, and the time span they cover (``_spans``)."""
+    many there are in all, every one's frame as ranges per file (``_frame_lists``) and
+    the time span they cover (``_spans``)."""
     table = declaration(rule.table)
     group_parts, packet_parts = [], []
     for column in rule.evidence:
@@ -315,17 +318,18 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
         packet_parts.append(found_packets)
     none = np.zeros(0, np.int64)
     if not group_parts:
-        return {}, {}, (none, none, none)
+        return {}, {}, {}, (none, none, none)
     pairs = _unique_pairs(np.concatenate(group_parts), np.concatenate(packet_parts))
     group, rows = index.sightings(pairs[:, 0], pairs[:, 1])
     if not len(rows):
-        return {}, {}, (none, none, none)
+        return {}, {}, {}, (none, none, none)
     t, frames = index.column("t")[rows], index.column("frame")[rows]
     files = index.column("file")[rows]
     order = np.lexsort((frames, files, t, group))
     group, rows = group[order], rows[order]
     totals = np.bincount(group)
     spans = _spans(group, index.column("t")[rows])
+    frame_lists = _frame_lists(group, rows, index)
     rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
     listed = rank < EVIDENCE_LIMIT
     out: dict[int, list[Evidence]] = {}
@@ -339,7 +343,22 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
         out.setdefault(g, []).append(Evidence(
             str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
-    return out, {g: int(n) for g, n in enumerate(totals) if n}, spans
+    return out, {g: int(n) for g, n in enumerate(totals) if n}, frame_lists, spans
+
+
+def _frame_lists(group: np.ndarray, rows: np.ndarray, index: EvidenceIndex
+                 ) -> dict[int, dict[str, str]]:
+    """Per group, file -> the frames of every sighting as ranges (the report's
+    ``details.evidence_frames``: what ``pcapkit export-evidence`` reads past the cap)."""
+    files, frames = index.column("file")[rows], index.column("frame")[rows]
+    known = (files >= 0) & (frames >= 1)
+    pair_groups, pair_files, texts = frame_range_texts(group[known], files[known],
+                                                       frames[known])
+    out: dict[int, dict[str, str]] = {}
+    for g, file, text in zip(pair_groups.tolist(), index.labels("file", pair_files), texts,
+                             strict=True):
+        out.setdefault(g, {})[str(file)] = text
+    return out
 
 
 def _unique_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -402,7 +421,7 @@ def _render(value: Any) -> Any:
 
 
 def _finding(rule: Rule, values: dict[str, Any], count: int, first: int, last: int,
-             evidence: list[Evidence], total: int) -> Finding:
+             evidence: list[Evidence], total: int, frame_lists: dict[str, str]) -> Finding:
     key = {name: values.get(name) for name in rule.group_by}
     if not rule.group_by:
         key = {name: values.get(name) for name in values}
@@ -422,6 +441,8 @@ def _finding(rule: Rule, values: dict[str, Any], count: int, first: int, last: i
         files.setdefault(item.file, []).append(item.frame)
     details = {name: values.get(name) for name in (*rule.group_by, *rule.fields)}
     details["evidence_total"] = total
+    if frame_lists:
+        details[EVIDENCE_FRAMES] = frame_lists
     if len(files) > 1:
         details["display_filters"] = {file: display_filter(frames)
                                       for file, frames in files.items()}
