@@ -21,10 +21,12 @@ from pcapkit.report import FORMATS
                    "workloads, CIDRs (rules/README.md).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--evidence", type=click.Path(file_okay=False),
+              help="Write each finding's evidence packets to DIR/<category>-<id>.pcapng.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
               help="Exit 1 when a finding is at least this severe.")
 def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | None, fmt: str,
-            output: str | None, fail_on: str) -> None:
+            output: str | None, evidence: str | None, fail_on: str) -> None:
     """Analyse an incident's captures (and cluster export): findings with evidence.
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 on a usage
@@ -34,6 +36,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     Examples:
       pcapkit analyze fixtures/kernel-dnat/ --snapshot fixtures/kernel-dnat/cluster.json
       pcapkit analyze captures/ --format json -o report.json --fail-on medium
+      pcapkit analyze captures/ --evidence evidence/
       pcapkit analyze captures/ --snapshot cluster.json --format html -o report.html
     """
     from pcapkit.cli.output import Output
@@ -65,6 +68,12 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
             handle.write(text)
     else:
         click.echo(text, nl=False)
+    if evidence:
+        from pcapkit.evidence import export_all
+
+        written, bare = export_all(report, evidence)
+        click.echo(f"pcapkit: evidence of {len(written)} finding(s) in {evidence}"
+                   + (f" ({bare} without evidence packets)" if bare else ""), err=True)
     summary = report["summary"]
     click.echo(f"pcapkit: {summary['files']} file(s), {summary['packets']:,} packets, "
                f"{summary['flows']:,} flows, findings: "
