@@ -8,8 +8,20 @@ import time
 import click
 
 from pcapkit.cli.options import CaptureInputs, capture_options
+from pcapkit.cli.progress import Stages
 from pcapkit.findings import SEVERITIES, severity_rank
 from pcapkit.report import FORMATS
+
+
+def _time_bound(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from pcapkit.capture import capture_time
+    from pcapkit.errors import PcapkitError
+
+    try:
+        capture_time(value, f"--{param.name}")
+    except PcapkitError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @click.command()
@@ -25,8 +37,22 @@ from pcapkit.report import FORMATS
               help="Write each finding's evidence packets to DIR/<category>-<id>.pcapng.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
               help="Exit 1 when a finding is at least this severe.")
+@click.option("--since", metavar="TIME", callback=_time_bound,
+              help="Only packets captured at or after TIME (ISO 8601, UTC when no zone is "
+                   "given, or seconds since the epoch).")
+@click.option("--until", metavar="TIME", callback=_time_bound,
+              help="Only packets captured at or before TIME.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Processes to decode a large capture with (default: every CPU; 1: none).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep decoded tables here (Parquet, keyed by each capture's content, "
+                   "pcapkit's version and the decode options): a second analysis of the same "
+                   "captures skips decoding.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress on stderr (it is shown only on a terminal anyway).")
 def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | None, fmt: str,
-            output: str | None, evidence: str | None, fail_on: str) -> None:
+            output: str | None, evidence: str | None, fail_on: str, since: str | None,
+            until: str | None, jobs: int | None, cache_dir: str | None, quiet: bool) -> None:
     """Analyse an incident's captures (and cluster export): findings with evidence.
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 on a usage
@@ -36,9 +62,12 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     Examples:
       pcapkit analyze fixtures/kernel-dnat/ --snapshot fixtures/kernel-dnat/cluster.json
       pcapkit analyze captures/ --format json -o report.json --fail-on medium
-      pcapkit analyze captures/ --evidence evidence/
       pcapkit analyze captures/ --snapshot cluster.json --format html -o report.html
+      pcapkit analyze captures/ --evidence evidence/
+      pcapkit analyze captures/ --since 2026-12-02T10:00:00Z --until 2026-12-02T10:30:00Z
+      pcapkit analyze captures/ --cache ~/.cache/pcapkit --jobs 2
     """
+    from pcapkit.analyses import analyses
     from pcapkit.cli.output import Output
     from pcapkit.errors import PcapkitError
     from pcapkit.report import build_report, render
@@ -51,13 +80,22 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     if pack.problems:
         raise PcapkitError("rule problems:\n  " + "\n  ".join(str(p) for p in pack.problems))
     site = load_tuning(tuning) if tuning else None
-    capture = captures.open()
-    if not len(capture.decoded.packets) and capture.errors and \
-            len({e.file for e in capture.errors}) >= len(capture.decoded.interfaces):
-        for error in capture.errors:
-            click.echo(f"pcapkit: error: {error}", err=True)
-        sys.exit(2)
-    findings = run_rules(capture, pack.rules, site)
+    capture = captures.open(since=since, until=until, workers=jobs, cache=cache_dir)
+    stages = Stages(enabled=False if quiet else None)
+    with stages.shown():
+        packets = lambda: len(capture.decoded.packets)  # noqa: E731 - the rate of a stage
+        stages.run("decode", lambda: capture.decoded.packets, packets)
+        if not len(capture.decoded.packets) and capture.errors and \
+                len({e.file for e in capture.errors}) >= len(capture.decoded.interfaces):
+            for error in capture.errors:
+                click.echo(f"pcapkit: error: {error}", err=True)
+            sys.exit(2)
+        stages.run("vantage", lambda: capture.vantage, packets)
+        stages.run("flows", lambda: capture.flows, packets)
+        stages.run("dns", lambda: capture.dns, packets)
+        for table in sorted({rule.table for rule in pack.rules} & set(analyses())):
+            stages.run(f"analysis {table}", lambda table=table: capture.table(table))
+        findings = stages.run("rules", lambda: run_rules(capture, pack.rules, site))
     report = build_report(capture, findings, rules=len(pack.rules),
                           seconds=time.perf_counter() - started)
     for error in capture.errors:

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""``pcapkit analyze`` as a user runs it, beside tshark on the same files.
+
+    python benchmarks/bench_analyze.py [--file F] [--parts 4] [--repeat N]
+
+Splits the benchmark capture (``make_mixed_capture.py``, generated under /tmp when
+missing) into ``--parts`` node files with ``editcap -c``, then times whole processes,
+interpreter start included: ``pcapkit analyze DIR --format json`` with no cache, the same
+with ``--cache`` twice (the first run fills it, the second reads it), and tshark reading
+every file with its conversation and DNS statistics (``tshark -n -r F -q -z conv,tcp
+-z conv,udp -z dns,tree``, one process per file, the sum). Prints wall seconds,
+packets/s and peak memory of each. The targets (issue 10): at least 300,000 packets/s and
+at most 1.5 GiB for the uncached analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_measure import memory_method, run_child
+from capture_defaults import DEFAULT_PACKETS, default_output
+
+HERE = Path(__file__).resolve().parent
+TARGET_RATE = 300_000
+TARGET_PEAK = 1.5 * 2**30
+
+
+def split(capture: Path, parts: int, packets: int) -> Path:
+    """The capture as ``parts`` files (cached beside it: editcap takes seconds)."""
+    directory = capture.with_name(f"{capture.stem}-split{parts}")
+    if (directory / ".done").exists():
+        return directory
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    per_file = -(-packets // parts)
+    subprocess.run(["editcap", "-c", str(per_file), str(capture), str(directory / "node.pcap")],
+                   check=True)
+    (directory / ".done").write_text("")
+    return directory
+
+
+def count_packets(capture: Path) -> int:
+    out = subprocess.run(["capinfos", "-c", "-M", str(capture)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.strip().splitlines()[-1].split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=default_output(DEFAULT_PACKETS, 1))
+    parser.add_argument("--parts", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1, help="best of N runs per row")
+    args = parser.parse_args()
+    if not args.file.exists():
+        subprocess.run([sys.executable, str(HERE / "make_mixed_capture.py"), "--output",
+                        str(args.file)], check=True)
+    for tool in ("editcap", "capinfos", "tshark"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench_analyze: {tool} not found (apt-get install tshark)")
+    packets = count_packets(args.file)
+    directory = split(args.file, args.parts, packets)
+    files = sorted(directory.glob("*.pcap"))
+    pcapkit = [sys.executable, "-m", "pcapkit", "analyze", str(directory), "--format", "json",
+               "--fail-on", "critical", "-q"]
+
+    def best(argv: list[str], runs: int | None = None) -> tuple[float, int]:
+        outcomes = []
+        for _ in range(runs or args.repeat):
+            run = run_child(argv)
+            if run.returncode not in (0, 1):
+                sys.exit(f"bench_analyze: {' '.join(argv)}: {run.failure()}")
+            outcomes.append((run.seconds, run.peak_rss))
+        return min(outcomes)
+
+    rows = [("pcapkit analyze (no cache)", *best(pcapkit))]
+    with tempfile.TemporaryDirectory(prefix="pcapkit-cache-") as cache:
+        rows.append(("pcapkit analyze --cache (first run)",
+                     *best([*pcapkit, "--cache", cache], runs=1)))
+        rows.append(("pcapkit analyze --cache (cached run)", *best([*pcapkit, "--cache", cache])))
+    tshark = [best(["tshark", "-n", "-r", str(f), "-q", "-z", "conv,tcp", "-z", "conv,udp",
+                    "-z", "dns,tree"]) for f in files]
+    rows.append((f"tshark -q -z conv,tcp/udp,dns (x{len(files)})", sum(s for s, _ in tshark),
+                 max(m for _, m in tshark)))
+
+    print(f"capture: {args.file} ({packets:,} packets) as {len(files)} files in {directory}")
+    print(f"memory: {memory_method()}")
+    for name, seconds, peak in rows:
+        print(f"  {name:40s} {seconds:7.2f} s  {packets / seconds:>10,.0f} pkt/s  "
+              f"peak {peak / 2**20:7,.0f} MiB")
+    seconds, peak = rows[0][1], rows[0][2]
+    rate = packets / seconds
+    print(f"{'PASS' if rate >= TARGET_RATE else 'FAIL'}  analyze >= {TARGET_RATE:,} pkt/s: "
+          f"{rate:,.0f}")
+    print(f"{'PASS' if peak <= TARGET_PEAK else 'FAIL'}  analyze peak <= 1.5 GiB: "
+          f"{peak / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

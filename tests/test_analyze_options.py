@@ -1,0 +1,90 @@
+"""`pcapkit analyze` options beyond the report: --cache, --since/--until, --jobs, progress."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pcapkit.cli import main
+from pcapkit.cli.progress import Stages
+from pcapkit.decode import cache as cache_module
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "fixtures" / "demo"
+SNAPSHOT = DEMO / "cluster.json"
+
+
+def _analyze(*args: str) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(main, ["analyze", str(DEMO), "--snapshot", str(SNAPSHOT),
+                                       "--format", "json", *args])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def test_a_cached_second_run_does_not_decode_and_finds_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "CACHE_MIN_BYTES", 0)
+    code, first, _ = _analyze("--cache", str(tmp_path / "cache"))
+    assert len(list((tmp_path / "cache").glob("*/done"))) == 2   # one entry per capture
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded although cached")
+
+    monkeypatch.setattr("pcapkit.decode.files.decode_file", no_decoding)
+    again, second, _ = _analyze("--cache", str(tmp_path / "cache"))
+    assert again == code
+    assert [f["id"] for f in second["findings"]] == [f["id"] for f in first["findings"]]
+    assert second["inputs"] == first["inputs"]
+
+
+def test_since_and_until_narrow_the_analysis() -> None:
+    _, whole, _ = _analyze()
+    times = sorted(f["first_seen"] for f in whole["findings"])
+    since = times[-1]                       # the last finding starts here
+    _, late, _ = _analyze("--since", since)
+    assert late["summary"]["packets"] < whole["summary"]["packets"]
+    assert {f["category"] for f in late["findings"]} <= {f["category"]
+                                                          for f in whole["findings"]}
+    assert all(f["first_seen"] >= since for f in late["findings"] if f["first_seen"])
+    _, early, _ = _analyze("--until", times[0])
+    assert early["summary"]["packets"] < whole["summary"]["packets"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "yesterday"], "--since"), (["--until", "12:99"], "--until"),
+    (["--jobs", "0"], "--jobs"), (["--since", "2026-12-03", "--until", "2026-12-01"], "after"),
+])
+def test_bad_options_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(DEMO), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_one_job_gives_the_same_findings() -> None:
+    _, parallel, _ = _analyze()
+    _, single, _ = _analyze("--jobs", "1")
+    assert [f["id"] for f in single["findings"]] == [f["id"] for f in parallel["findings"]]
+
+
+def test_no_progress_unless_a_terminal() -> None:
+    _, _, stderr = _analyze()
+    assert "decode" not in stderr and "vantage" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("pcapkit: 2 file(s)")
+
+
+def test_progress_names_each_stage_with_its_rate(capsys: pytest.CaptureFixture) -> None:
+    stages = Stages(enabled=True)
+    with stages.shown():
+        assert stages.run("decode", lambda: 41 + 1, lambda: 1000) == 42
+        stages.run("rules", lambda: None)
+    err = capsys.readouterr().err
+    assert "decode" in err and "1,000 packets" in err and "rules" in err
+    assert set(stages.seconds) == {"decode", "rules"}
+    quiet = Stages(enabled=False)
+    with quiet.shown():
+        quiet.run("decode", lambda: None, lambda: 5)
+    assert capsys.readouterr().err == ""
