@@ -234,7 +234,9 @@ def _finding(f: dict[str, Any]) -> str:
     if f["references"]:
         parts.append("<p>References: " + ", ".join(_reference(r) for r in f["references"])
                      + "</p>")
-    details = {k: v for k, v in f["details"].items() if k != "display_filters"}
+    # shown elsewhere on the page (filters) or only for export-evidence (every frame)
+    details = {k: v for k, v in f["details"].items()
+               if k not in ("display_filters", "evidence_frames")}
     if details:
         parts.append("<details><summary>Details</summary><table><tbody>")
         parts += [f"<tr><th>{e(k)}</th><td>{e(_value(v))}</td></tr>" for k, v in details.items()]
