@@ -109,8 +109,43 @@ def _run(*args):
 
 def test_cli_text_output():
     result = _run("--from", "shop/client", "--to", "shop/db-0", "--port", "5432/TCP")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output      # denied, as `kubectl auth can-i` says no
     assert result.output.startswith("denied: ingress to shop/db-0")
+
+
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "cluster.json"
+
+
+def _demo(*args):
+    return CliRunner().invoke(main, ["policy", "explain", "--snapshot", str(DEMO), *args])
+
+
+def test_cli_a_workload_is_answered_for_each_of_its_pods():
+    denied = _demo("--from", "deploy/shop/frontend", "--to", "deployment/shop/db",
+                   "--port", "5432/TCP", "--format", "json")
+    assert denied.exit_code == 1, denied.output
+    assert json.loads(denied.output)["allowed"] is False
+    allowed = _demo("--from", "deploy/shop/checkout", "--to", "deploy/shop/db",
+                    "--port", "5432/TCP")
+    assert allowed.exit_code == 0, allowed.output
+    assert "admitted by shop/db-ingress" in allowed.output
+
+
+def test_cli_an_unknown_workload_lists_the_known_ones():
+    result = _demo("--from", "deploy/shop/nope", "--to", "deploy/shop/db", "--port", "5432")
+    assert result.exit_code == 2
+    assert "unknown workload Deployment/shop/nope" in result.output
+    assert "Deployment/checkout" in result.output
+
+
+def test_cli_a_time_before_every_snapshot_says_so():
+    result = _run("--from", "shop/client", "--to", "shop/db-0", "--port", "5432/TCP",
+                  "--at", "2001-01-01T00:00:00Z", "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert any("before the first snapshot" in n for n in json.loads(result.output)["notes"])
+    text = _run("--from", "shop/client", "--to", "shop/db-0", "--port", "5432/TCP",
+                "--at", "2001-01-01T00:00:00Z")
+    assert text.output.startswith("note: asked at 2001-01-01T00:00:00Z, before the first")
 
 
 def test_cli_json_output():
