@@ -128,15 +128,11 @@ class Seen:
     file_nodes: np.ndarray
 
 
-#: the packet columns the path checks read (a copy of only these, not of the whole table)
-_SIGHTING_COLUMNS = ("src", "dst", "sport", "dport", "proto", "file", "node", "interface",
-                     "if_index", "direction", "encap", "ttl", "tcp_flags", "ts_corrected", "ts")
-
-
 def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
                         distinct: pd.DataFrame) -> Seen:
     """The sightings of the flows' own packets (ICMP errors counted on a flow left out):
-    row of the flow in ``flows``, direction, point, and what the path checks read."""
+    row of the flow in ``flows``, direction, point, and what the path checks read. Works on
+    whole columns as arrays indexed by the kept rows (no copy of the packet table)."""
     pid = distinct["packet_id"].to_numpy(dtype=np.int64)
     flow_ids = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     in_flow = flow_ids >= 0
@@ -144,56 +140,64 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
     row = pd.Index(flows["flow_id"].to_numpy(dtype=np.int64)).get_indexer(flow_id)
     keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
-    part = packets[[c for c in _SIGHTING_COLUMNS if c in packets.columns]].iloc[keep]
     row = row[keep]
     (src, dst, orig_h, resp_h, backend), _ = shared_codes(
-        [part["src"], part["dst"], flows["orig_h"], flows["resp_h"], flows["backend_ip"]])
+        [packets["src"], packets["dst"], flows["orig_h"], flows["resp_h"], flows["backend_ip"]])
+    src, dst = src[keep], dst[keep]
     oh, rh, bh = orig_h[row], resp_h[row], backend[row]
-    sport = part["sport"].to_numpy(dtype=np.int64, na_value=-1)
-    dport = part["dport"].to_numpy(dtype=np.int64, na_value=-1)
+
+    def ints(name: str, missing: int = -1) -> np.ndarray:
+        return packets[name].to_numpy(dtype=np.int64, na_value=missing)
+
+    sport, dport = ints("sport")[keep], ints("dport")[keep]
     orig_p = flows["orig_p"].to_numpy(dtype=np.int64, na_value=-1)[row]
     ported = (sport >= 0) & (dport >= 0)
-    same_proto = part["proto"].to_numpy(dtype=np.int64, na_value=-1) == \
-        flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-2)[row]
+    same_proto = ints("proto")[keep] == flows["ip_proto"].to_numpy(dtype=np.int64,
+                                                                   na_value=-2)[row]
     to_server = (dst == rh) | ((dst == bh) & (bh >= 0))
     from_server = (src == rh) | ((src == bh) & (bh >= 0))
     is_orig = same_proto & (src == oh) & to_server & (~ported | (sport == orig_p))
     is_resp = same_proto & ~is_orig & from_server & (dst == oh) & (~ported | (dport == orig_p))
     own = is_orig | is_resp
-    part = part[own]
-    point, labels = interface_labels(part)
-    file_codes, _ = codes_of(part["file"])
+    sel = keep[own]
+    point, labels = interface_labels(packets)
+    point = point[sel]
+    file_codes, _ = codes_of(packets["file"])
+    file_codes = file_codes[sel]
     point_key, point_uniques = pd.factorize(file_codes * (len(labels) + 1) + point)
-    cap = np.full(len(part), 2, dtype=np.int64)
-    if "direction" in part:
-        codes, names = codes_of(part["direction"])
-        cap = per_row(codes, np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
-                                      dtype=np.int64), 2)
-    encap, encap_labels = codes_of(part["encap"])
+    cap = np.full(len(sel), 2, dtype=np.int64)
+    if "direction" in packets:
+        codes, names = codes_of(packets["direction"])
+        cap = per_row(codes[sel], np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
+                                           dtype=np.int64), 2)
+    encap, encap_labels = codes_of(packets["encap"])
+    encap = encap[sel]
     tunnelled = np.isin(encap_labels, ["none"], invert=True)
     out = pd.DataFrame({
-        "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": sighting_pid[keep][own],
+        "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": sighting_pid[sel],
         "file": file_codes, "point": point_key.astype(np.int64),
         "cap": cap,
-        "ttl": part["ttl"].to_numpy(dtype=np.int64, na_value=-1),
+        "ttl": ints("ttl")[sel],
         "encap": encap, "tunnelled": (encap >= 0) & tunnelled[np.maximum(encap, 0)]
-        if len(encap_labels) else np.zeros(len(part), bool),
-        "flags": part["tcp_flags"].to_numpy(dtype=np.int64, na_value=0),
-        "t": packet_times_ns(part)})
+        if len(encap_labels) else np.zeros(len(sel), bool),
+        "flags": ints("tcp_flags", 0)[sel],
+        "t": packet_times_ns(packets)[sel]})
     point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
         if len(point_uniques) else np.zeros(0, dtype=object)
-    return Seen(out, point_labels, _node_of_file(part))
+    return Seen(out, point_labels, _node_of_file(packets, sel))
 
 
-def _node_of_file(part: pd.DataFrame) -> np.ndarray:
-    """The node name of each file code of ``part``."""
-    file_codes, file_labels = codes_of(part["file"])
+def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """The node name of each file code (as ``codes_of(packets.file)`` numbers them), from
+    the first of ``rows`` in that file."""
+    file_codes, file_labels = codes_of(packets["file"])
     names = np.full(len(file_labels), "unknown", dtype=object)
-    if len(part) and "node" in part.columns:
-        node_codes, node_labels = codes_of(part["node"])
-        files, first = np.unique(file_codes, return_index=True)
-        known = (files >= 0) & (node_codes[first] >= 0)
-        names[files[known]] = node_labels[node_codes[first][known]]
+    if len(rows) and "node" in packets.columns:
+        node_codes, node_labels = codes_of(packets["node"])
+        files, first = np.unique(file_codes[rows], return_index=True)
+        nodes = node_codes[rows][first]
+        known = (files >= 0) & (nodes >= 0)
+        names[files[known]] = node_labels[nodes[known]]
     return names
 
 

@@ -45,7 +45,8 @@ def _underlay_nodes(capture: Capture) -> dict[str, str]:
     (src, dst), labels = shared_codes([packets["outer_src"], packets["outer_dst"]])
     owners: dict[str, str] = {}
     cluster = capture.cluster
-    used = np.unique(np.concatenate([src[rows], dst[rows]])) if len(rows) else rows
+    used = np.flatnonzero(np.bincount(np.concatenate([src[rows], dst[rows]]),
+                                      minlength=len(labels))) if len(rows) else rows
     if cluster is not None:
         for code in used:
             identity = cluster.resolve(str(labels[code]))
@@ -58,13 +59,18 @@ def _underlay_nodes(capture: Capture) -> dict[str, str]:
     direction, directions = codes_of(packets["direction"])
     keep = rows[known_name[node[rows]]]
     node, src, dst = node[keep], src[keep], dst[keep]
-    direction_name = per_row(direction[keep], directions, None)
-    for mine, sent in ((src, direction_name == "out"), (dst, direction_name == "in")):
-        pairs = np.unique(np.stack([mine[sent], node[sent]], axis=1), axis=0) if sent.any() \
-            else np.zeros((0, 2), dtype=np.int64)
-        address, count = np.unique(pairs[:, 0], return_counts=True)
+    way = per_row(direction[keep], np.array([{"out": 1, "in": 2}.get(d, 0)
+                                             for d in directions], dtype=np.int64), 0)
+    for mine, sent in ((src, way == 1), (dst, way == 2)):
+        # the distinct (address, node) pairs as one int each: a bincount over that space
+        # when it is small (addresses x nodes), else a sort
+        keys = mine[sent] * len(names) + node[sent]
+        space = len(labels) * len(names)
+        pairs = np.flatnonzero(np.bincount(keys, minlength=space)) if space <= 1 << 22 \
+            else np.unique(keys)
+        address, count = np.unique(pairs // len(names), return_counts=True)
         for code in address[count == 1]:  # exactly one node sent (or received) with it
-            owner = pairs[pairs[:, 0] == code, 1][0]
+            owner = int(pairs[np.searchsorted(pairs // len(names), code)] % len(names))
             owners.setdefault(str(labels[code]), str(names[owner]))
     _owners_by_presence(owners, node, src, dst, labels, names)
     return owners

@@ -235,14 +235,14 @@ class EvidenceIndex:
         keep = ~np.isnan(flow)
         flow = flow[keep].astype(np.int64)
         packet = distinct["packet_id"].to_numpy(dtype=np.int64)[keep]
-        order = np.argsort(flow, kind="stable")
+        order = _sorting(flow)
         return flow[order], packet[order]
 
     @cached_property
     def _sightings(self) -> dict[str, np.ndarray]:
         sightings = self._source.sightings
         packet = sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
-        order = np.argsort(packet, kind="stable")
+        order = _sorting(packet)
         columns = {"packet_id": packet[order],
                    "frame": sightings["frame"].to_numpy(dtype=np.int64, na_value=-1)[order],
                    "t": _times(sightings, "ts_corrected" if "ts_corrected" in sightings
@@ -277,6 +277,14 @@ class EvidenceIndex:
         """The names of file, node or interface ``codes`` (None for -1)."""
         self._sightings  # noqa: B018 - builds the labels
         return per_row(codes, self._labels[name], None).tolist()
+
+
+def _sorting(keys: np.ndarray) -> np.ndarray:
+    """The stable order sorting ``keys``; no sort when they are in order already (the
+    sightings of one capture file are, by packet id)."""
+    if not len(keys) or bool(np.all(keys[1:] >= keys[:-1])):
+        return np.arange(len(keys))
+    return np.argsort(keys, kind="stable")
 
 
 def _expand(keys: np.ndarray, values: np.ndarray, groups: np.ndarray, wanted: np.ndarray
