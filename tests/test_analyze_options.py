@@ -88,3 +88,36 @@ def test_progress_names_each_stage_with_its_rate(capsys: pytest.CaptureFixture) 
     with quiet.shown():
         quiet.run("decode", lambda: None, lambda: 5)
     assert capsys.readouterr().err == ""
+
+
+def test_broken_files_in_a_directory_are_listed_and_the_rest_analysed(tmp_path: Path) -> None:
+    good = ROOT / "fixtures" / "kernel" / "node2-eth0.pcap"
+    (tmp_path / "node2.pcap").write_bytes(good.read_bytes())
+    (tmp_path / "empty.pcap").write_bytes(b"")
+    (tmp_path / "junk.pcap").write_text("garbage")
+    (tmp_path / "cut.pcap").write_bytes(good.read_bytes()[:3000])
+    (tmp_path / "notes.txt").write_text("not a capture, not named like one")
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    errors = {Path(i["file"]).name: i["errors"] for i in report["inputs"]}
+    assert set(errors) == {"node2.pcap", "empty.pcap", "junk.pcap", "cut.pcap"}
+    assert errors["node2.pcap"] == []
+    for name in ("empty.pcap", "junk.pcap", "cut.pcap"):
+        assert len(errors[name]) == 1
+        assert any(name in line and "warning" in line for line in result.stderr.splitlines())
+    assert "at byte offset" in errors["cut.pcap"][0]
+    assert report["summary"]["packets"] > 0
+
+
+def test_nothing_readable_or_nothing_there_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no captures found" in result.output
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.pcap").write_bytes(b"")
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "broken")])
+    assert result.exit_code == 2 and "a.pcap: file is empty" in result.output
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "missing.pcap")])
+    assert result.exit_code == 2 and "missing.pcap" in result.output
+    assert "Traceback" not in result.output

@@ -25,6 +25,17 @@ def looks_like_capture(path: Path) -> bool:
     return head.startswith(GZIP_MAGIC) or is_pcap_magic(head) or is_pcapng_magic(head)
 
 
+#: names that say "capture": such a file inside a directory is read (and its problem
+#: reported) even when its first bytes are not a capture's, so a 0-byte or garbage
+#: ``node1.pcap`` is listed with its error instead of vanishing
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+
+
+def named_like_capture(path: Path) -> bool:
+    """True if the file's name ends in a capture suffix (``CAPTURE_SUFFIXES``)."""
+    return path.name.lower().endswith(CAPTURE_SUFFIXES)
+
+
 def _files_under(directory: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(directory, onerror=lambda exc: log.debug(
@@ -35,8 +46,10 @@ def _files_under(directory: Path) -> list[Path]:
 
 
 def iter_capture_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files as given; directories expanded recursively in sorted order, keeping only
-    files whose first bytes are a pcap, pcapng or gzip magic (others skipped, logged at debug).
+    """Files as given; directories expanded recursively in sorted order, keeping the
+    files whose first bytes are a pcap, pcapng or gzip magic and those named like a
+    capture (``CAPTURE_SUFFIXES``: opening one that is not reports why); others are
+    skipped, logged at debug.
 
     A path given explicitly is yielded even if it does not exist or is not a
     capture: opening it then reports the problem.  Symbolic links to
@@ -50,7 +63,7 @@ def iter_capture_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
         for candidate in _files_under(path):
             if not candidate.is_file():
                 log.debug("skipping %s: not a regular file", candidate)
-            elif looks_like_capture(candidate):
+            elif looks_like_capture(candidate) or named_like_capture(candidate):
                 yield candidate
             else:
                 log.debug("skipping %s: not a pcap, pcapng or gzip file", candidate)

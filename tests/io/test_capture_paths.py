@@ -25,9 +25,25 @@ def test_directories_expand_to_captures_in_sorted_order(tmp_path, caplog):
     os.symlink(tmp_path, tmp_path / "a" / "loop")  # a directory link is not followed
     with caplog.at_level(logging.DEBUG, logger="pcapkit.io.paths"):
         found = list(iter_capture_paths([tmp_path]))
+    # empty.pcap is named like a capture: it is read, so its problem gets reported
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        "a/deep/z.cap", "a/node1.pcapng", "a/rotated.gz", "b/node2.pcap"]
+        "a/deep/z.cap", "a/empty.pcap", "a/node1.pcapng", "a/rotated.gz", "b/node2.pcap"]
     assert "notes.txt" in caplog.text and "fifo" in caplog.text
+
+
+def test_a_broken_capture_in_a_directory_is_reported_not_dropped(tmp_path):
+    from pcapkit.decode.files import decode_files
+
+    (tmp_path / "good.pcap").write_bytes(pcap_file([Packet(1, 2, b"abc")]))
+    (tmp_path / "empty.pcap").write_bytes(b"")
+    (tmp_path / "junk.pcapng").write_bytes(b"garbage, not a capture")
+    (tmp_path / "README.txt").write_text("notes")
+    decoded = decode_files([tmp_path])
+    assert len(decoded.packets) == 1
+    problems = {os.path.basename(e.file): e.message for e in decoded.errors}
+    assert set(problems) == {"empty.pcap", "junk.pcapng"}
+    assert "empty" in problems["empty.pcap"]
+    assert "not a pcap or pcapng" in problems["junk.pcapng"]
 
 
 def test_explicit_files_are_kept_as_given(tmp_path):
