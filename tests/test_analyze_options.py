@@ -121,3 +121,32 @@ def test_nothing_readable_or_nothing_there_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["analyze", str(tmp_path / "missing.pcap")])
     assert result.exit_code == 2 and "missing.pcap" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_incident_directory_s_cluster_export_is_found(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(DEMO), "--format", "json"])
+    report = json.loads(result.stdout)
+    assert report["snapshot"]["loaded"] and report["snapshot"]["discovered"]
+    assert report["snapshot"]["files"] == [str(DEMO / "cluster.json")]
+    assert "policy-drop" in {f["category"] for f in report["findings"]}
+    text = CliRunner().invoke(main, ["analyze", str(DEMO)]).stdout
+    assert "found in the incident directory" in text
+    # a snapshot/ directory (one file per kind, or a cluster-info dump) is found too
+    incident = tmp_path / "incident"
+    (incident / "snapshot").mkdir(parents=True)
+    for capture in DEMO.glob("*.pcap"):
+        (incident / capture.name).write_bytes(capture.read_bytes())
+    (incident / "snapshot" / "objects.json").write_text(SNAPSHOT.read_text())
+    report = json.loads(CliRunner().invoke(main, ["analyze", str(incident), "--format",
+                                                  "json"]).stdout)
+    assert report["snapshot"]["files"] == [str(incident / "snapshot")]
+    assert report["snapshot"]["pods"] == 6
+    # --snapshot wins, and nothing found means addresses only, said in the report
+    named = json.loads(CliRunner().invoke(main, ["analyze", str(DEMO), "--snapshot",
+                                                 str(SNAPSHOT), "--format", "json"]).stdout)
+    assert named["snapshot"]["discovered"] is False
+    (incident / "snapshot" / "objects.json").unlink()
+    (incident / "snapshot").rmdir()
+    bare = json.loads(CliRunner().invoke(main, ["analyze", str(incident), "--format",
+                                                "json"]).stdout)
+    assert not bare["snapshot"]["loaded"] and "no cluster snapshot" in bare["summary"]["note"]

@@ -143,8 +143,11 @@ def test_asymmetric_route_failed_with_the_replies_on_node1_eth1(report) -> None:
 
 
 def test_without_the_snapshot_the_db_attempts_are_not_called_a_policy_drop() -> None:
-    """The policy verdict comes from cluster.json, not from the captures."""
-    code, out, err = analyze("--format", "json")
+    """The policy verdict comes from cluster.json, not from the captures (the capture
+    files named one by one, so the directory's cluster.json is not found)."""
+    result = CliRunner().invoke(main, ["analyze", *map(str, CAPTURES), "--format", "json"])
+    code, out, err = result.exit_code, result.stdout, result.stderr
+    assert not json.loads(out)["snapshot"]["loaded"]
     assert code == 1, err
     categories = Counter(f["category"] for f in json.loads(out)["findings"])
     assert categories["policy-drop"] == 0 and categories["unanswered-connection"] == 1

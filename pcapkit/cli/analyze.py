@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -80,6 +81,12 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     if pack.problems:
         raise PcapkitError("rule problems:\n  " + "\n  ".join(str(p) for p in pack.problems))
     site = load_tuning(tuning) if tuning else None
+    discovered = not captures.snapshots
+    if discovered:
+        from pcapkit.cluster.snapshot.discover import discover_snapshots
+
+        found = discover_snapshots(captures.paths)
+        captures = dataclasses.replace(captures, snapshots=tuple(str(p) for p in found))
     capture = captures.open(since=since, until=until, workers=jobs, cache=cache_dir)
     stages = Stages(enabled=False if quiet else None)
     with stages.shown():
@@ -100,7 +107,9 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
             stages.run(f"analysis {table}", lambda table=table: capture.table(table))
         findings = stages.run("rules", lambda: run_rules(capture, pack.rules, site))
     report = build_report(capture, findings, rules=len(pack.rules),
-                          seconds=time.perf_counter() - started)
+                          seconds=time.perf_counter() - started,
+                          snapshot_files=list(captures.snapshots),
+                          snapshot_discovered=discovered and bool(captures.snapshots))
     for error in capture.errors:
         click.echo(f"pcapkit: warning: {error}", err=True)
     text = render(report, fmt, color=fmt == "text" and output is None and sys.stdout.isatty())

@@ -92,3 +92,14 @@ def severity_counts(report: dict[str, Any]) -> list[tuple[str, int]]:
 def input_problems(report: dict[str, Any]) -> list[str]:
     """Every read error of every input file."""
     return [str(error) for item in report["inputs"] for error in item["errors"]]
+
+
+def snapshot_line(report: dict[str, Any]) -> str | None:
+    """Which cluster exports were read, and whether they were found in the incident
+    directory rather than named (None when none was)."""
+    snapshot = report.get("snapshot") or {}
+    files = snapshot.get("files") or []
+    if not snapshot.get("loaded") or not files:
+        return None
+    how = " (found in the incident directory)" if snapshot.get("discovered") else ""
+    return f"cluster snapshot: {', '.join(files)}{how}"

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 
 def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
-                 seconds: float | None = None) -> dict[str, Any]:
-    """The report document of ``capture`` and its ``findings``."""
+                 seconds: float | None = None, snapshot_files: list[str] | None = None,
+                 snapshot_discovered: bool = False) -> dict[str, Any]:
+    """The report document of ``capture`` and its ``findings`` (``snapshot_files``: the
+    cluster exports read; ``snapshot_discovered``: found in the incident directory, not
+    named by ``--snapshot``)."""
     decoded = capture.decoded
     packets = decoded.packets
     per_file = packets.groupby("file", observed=True).size() if len(packets) else {}
@@ -40,7 +43,8 @@ def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
                "linktype": int(linktypes[file]) if file in linktypes else None,
                "errors": errors.get(file, []), "size": _file_size(file)} for file in files]
     cluster = capture.cluster
-    snapshot = {"loaded": cluster is not None}
+    snapshot = {"loaded": cluster is not None, "files": list(snapshot_files or []),
+                "discovered": snapshot_discovered}
     if cluster is not None:
         snapshot.update(pods=len(cluster.pods), services=len(cluster.services),
                         nodes=len(cluster.nodes), network_policies=len(cluster.policies))

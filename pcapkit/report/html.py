@@ -18,6 +18,7 @@ from pcapkit.report.common import (
     grouped,
     input_problems,
     severity_counts,
+    snapshot_line,
     wireshark_command,
 )
 from pcapkit.report.svg import (
@@ -103,6 +104,8 @@ def _summary(report: dict[str, Any]) -> list[str]:
         out.append('<p>Cluster snapshot: ' + ", ".join(
             f"{e(snapshot.get(k, 0))} {e(k.replace('_', ' '))}"
             for k in ("pods", "services", "nodes", "network_policies")) + ".</p>")
+    if snapshot_line(report):
+        out.append(f"<p>{e(str(snapshot_line(report)))}</p>")
     if summary.get("note"):
         out.append(f'<p class="note">{e(summary["note"])}</p>')
     out += [f'<p class="problem">Input problem: {e(p)}</p>' for p in input_problems(report)]

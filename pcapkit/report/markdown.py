@@ -12,6 +12,7 @@ from pcapkit.report.common import (
     file_filters,
     grouped,
     input_problems,
+    snapshot_line,
     wireshark_command,
 )
 
@@ -25,6 +26,8 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"{summary['findings']} finding(s) (pcapkit {report['pcapkit_version']}).", ""]
     if summary.get("note"):
         lines += [f"> {_md(summary['note'])}", ""]
+    if snapshot_line(report):
+        lines += [_md(str(snapshot_line(report))), ""]
     groups = grouped(report["findings"])
     if groups:
         lines += ["| severity | category | finding | from | to | first seen | id |",

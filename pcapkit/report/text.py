@@ -14,6 +14,7 @@ from pcapkit.report.common import (
     file_filters,
     grouped,
     input_problems,
+    snapshot_line,
     wireshark_command,
 )
 
@@ -30,6 +31,8 @@ def render_text(report: dict[str, Any], color: bool = False) -> str:
              "finding(s)"]
     if summary.get("note"):
         lines.append(f"note: {summary['note']}")
+    if snapshot_line(report):
+        lines.append(str(snapshot_line(report)))
     lines += [f"input problem: {problem}" for problem in input_problems(report)]
     severity_seen = None
     for severity, category, group in grouped(report["findings"]):
