@@ -79,6 +79,25 @@ def test_secondary_network_is_noted():
     assert any("Multus" in n and "does not apply" in n for n in verdict.notes)
 
 
+def test_networkpolicy_is_not_applied_on_a_secondary_network(tmp_path):
+    """A deny-all isolating the CNF denies its pod-network address, not its Multus one."""
+    import yaml
+
+    export = yaml.safe_load((FIXTURES / "multus-istio" / "cluster.yaml").read_text())
+    export["items"].append({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": "telco"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump(export))
+    mesh = load_snapshot(path)
+    assert not mesh.explain("10.244.0.21", "10.244.0.15", 2152, "UDP").allowed
+    secondary = mesh.explain("10.244.0.21", "192.168.50.21", 2152, "UDP")
+    assert secondary.allowed
+    assert not secondary.ingress.applicable and not secondary.egress.applicable
+    assert "Multus secondary network" in secondary.ingress.reason
+
+
 @pytest.mark.parametrize("src, message", [
     ("shop/nope", "unknown pod 'shop/nope'"),
     ("", "empty source"),
