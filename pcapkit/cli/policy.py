@@ -77,7 +77,7 @@ def explain(snapshots: tuple[str, ...], source: str, destination: str, port_spec
         else:
             data = {"allowed": allowed, "pairs": [{"from": s, "to": d, **r.to_dict()}
                                                   for s, d, r in results]}
-        data["notes"] = notes
+        data["notes"] = notes + list(data.get("notes", []))
         if show_problems:
             data["problems"] = list(cluster.problems)
         click.echo(json.dumps(data, indent=2, default=str))
