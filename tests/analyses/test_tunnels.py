@@ -122,3 +122,25 @@ def test_outer_checksum_column_agrees_with_tshark(tmp_path: Path) -> None:
                          check=True).stdout.split()
     outer = [line.split(",")[0] for line in out]  # the outer UDP header comes first
     assert outer == ["1", "0", "3", "1"]  # good, bad, not present, good
+
+
+def test_geneve_overlays_of_antrea_and_ovn() -> None:
+    """Crafted Geneve (this kernel has none): Antrea's VNI 0 losing every fourth data
+    segment node1 -> node2, and OVN-Kubernetes' Geneve with its metadata option, healthy."""
+    lossy = pairs("geneve-antrea-loss")
+    forward, back = lossy.loc[("node1", "node2")], lossy.loc[("node2", "node1")]
+    assert (forward["tunnel"], forward["tunnel_port"], forward["vni"]) == ("geneve", 6081, 0)
+    # 6 connections x 8 segments, every fourth from the second lost: 12 of 72 packets sent
+    assert forward["verdict"] == "lossy" and forward["lost"] == 12
+    assert forward["lost"] + forward["delivered"] == forward["sent"]
+    assert forward["sent"] > 70 and forward["lost_flows"] == 6   # the last few: capture end
+    assert back["verdict"] == "healthy" and back["lost"] == 0
+    healthy = pairs("geneve-ovn-healthy")
+    assert set(healthy["verdict"]) == {"healthy"} and set(healthy["vni"]) == {5}
+    assert (healthy["lost"] == 0).all()
+
+
+def test_geneve_fixtures_are_what_their_generator_writes() -> None:
+    check = subprocess.run(["python3", str(FIXTURES / "make_crafted_geneve.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -123,25 +123,8 @@ def explain_connection(cluster: ClusterRecords, src: str, dst: str, port: int | 
     if destination.service is not None:
         return _via_service(engine, source, destination, port, proto, notes)
     verdict = _evaluate(engine, source, destination, port, proto)
-    _secondary_network(verdict, source, destination)
     _prepend_notes(verdict, notes)
     return Explanation(verdict, source, destination)
-
-
-def _secondary_network(verdict: Any, source: Endpoint, destination: Endpoint) -> None:
-    """A connection to or from an address on a Multus secondary network travels on that
-    network, where NetworkPolicy is not enforced (it covers the pod network only): both
-    directions are not applicable, and the connection is allowed as far as policy goes."""
-    on = [e.identity for e in (source, destination)
-          if e.identity is not None and e.identity.secondary_network]
-    if not on:
-        return
-    why = (f"not applicable: {on[0].network} is a Multus secondary network, which "
-           "NetworkPolicy does not cover")
-    for direction in (verdict.egress, verdict.ingress):
-        direction.applicable, direction.allowed, direction.isolated = False, True, False
-        direction.reason, direction.matched, direction.near_misses = why, [], []
-    verdict.allowed = True
 
 
 def _endpoint(cluster: ClusterRecords, text: str, when: int | None, role: str) -> Endpoint:
