@@ -117,8 +117,13 @@ def enrich_flows(flows: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
     time; all NA without a cluster, so the table has the same columns either way."""
     cluster = check_cluster(cluster, "enrich_flows")
     identities = end_identities(flows, cluster.address_map if cluster else None, "ts")
-    return pd.concat([flows.drop(columns=identities.columns, errors="ignore"), identities],
-                     axis=1)
+    enriched = pd.concat([flows.drop(columns=identities.columns, errors="ignore"), identities],
+                         axis=1)
+    if cluster is not None and "cilium_identity" in cluster.pods.columns:
+        from pcapkit.cluster.identity.cilium import identity_owners, name_by_identity
+
+        enriched = name_by_identity(enriched, identity_owners(cluster.pods))
+    return enriched
 
 
 def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.FlowEnds]:
