@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pcapkit.cluster import Cluster
     from pcapkit.dnstx import DnsOptions
     from pcapkit.flows import FlowOptions
+    from pcapkit.ingest import Inputs
     from pcapkit.vantage import Vantage
 
 PathLike = str | os.PathLike
@@ -68,13 +69,23 @@ class Capture:
         return load_snapshot(list(self._snapshot))
 
     @cached_property
+    def inputs(self) -> Inputs:
+        """The capture files behind ``paths``: directories expanded, tar archives (Retina's
+        per-node tarballs) unpacked into a temporary directory kept while this Capture
+        lives, each file's shown name (``archive!member``) and the host files beside it."""
+        from pcapkit.ingest import Inputs
+
+        return Inputs(self.paths)
+
+    @cached_property
     def decoded(self) -> Decoded:
         """Every file decoded: packets, DNS messages, interfaces, read errors."""
         cache = self._cache
         if cache is not None and not isinstance(cache, DecodeCache):
             cache = DecodeCache(cache)
-        return decode_files(self.paths, config=self._config, cache=cache,
-                            workers=self._workers).between(self._since, self._until)
+        decoded = decode_files(self.inputs.paths, config=self._config, cache=cache,
+                               workers=self._workers)
+        return self.inputs.label(decoded).between(self._since, self._until)
 
     @property
     def errors(self) -> list:
@@ -86,7 +97,17 @@ class Capture:
         """Capture point of each file: the node it was taken on, and what said so."""
         from pcapkit.vantage import capture_points
 
-        return capture_points(self.decoded, self.cluster, self._nodes)
+        cluster = self.cluster
+        names = cluster.nodes["name"].dropna() if cluster is not None and \
+            "name" in cluster.nodes else ()
+        return capture_points(self.decoded, cluster, self._nodes,
+                              inferred=self.inputs.nodes(names))
+
+    @cached_property
+    def host_state(self) -> pd.DataFrame:
+        """What the host files beside the captures (Retina's metadata) say, one row per
+        setting or counter, with the node of the capture beside them."""
+        return self.inputs.host_state(self.points)
 
     @cached_property
     def vantage(self) -> Vantage:
@@ -142,7 +163,7 @@ class Capture:
                   "dns_messages": lambda: self.dns_messages, "capture_points": lambda: self.points,
                   "sightings": lambda: self.sightings, "distinct": lambda: self.distinct,
                   "clock_offsets": lambda: self.clock_offsets, "flows": lambda: self.flows,
-                  "dns": lambda: self.dns}
+                  "dns": lambda: self.dns, "host_state": lambda: self.host_state}
         if name in stages:
             return stages[name]()
         if name not in self._derived:

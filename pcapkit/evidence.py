@@ -241,7 +241,13 @@ def _check_times(finding: dict[str, Any], read: dict[str, FramesRead],
 
 
 def _resolve(file: str, base: str | os.PathLike | None) -> str:
-    return file if base is None or os.path.isabs(file) else os.path.join(base, file)
+    path = file if base is None or os.path.isabs(file) else os.path.join(base, file)
+    if "!" in file and not os.path.isfile(path):  # a member of a (Retina) tarball
+        from pcapkit.ingest import member_path
+
+        member = member_path(path)
+        return path if member is None else str(member)
+    return path
 
 
 def _check_inputs(frames: dict[str, np.ndarray], report: dict[str, Any],

@@ -106,6 +106,10 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
         for table in sorted({rule.table for rule in pack.rules} & set(analyses())):
             stages.run(f"analysis {table}", lambda table=table: capture.table(table))
         findings = stages.run("rules", lambda: run_rules(capture, pack.rules, site))
+        if len(capture.host_state):  # Retina host files: what the nodes themselves say
+            from pcapkit.ingest.corroborate import corroborate
+
+            corroborate(findings, capture.host_state)
     report = build_report(capture, findings, rules=len(pack.rules),
                           seconds=time.perf_counter() - started,
                           snapshot_files=list(captures.snapshots),

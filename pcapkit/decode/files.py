@@ -91,6 +91,33 @@ class Decoded:
                        dns[_within(dns["ts"], since, until)].reset_index(drop=True),
                        self.interfaces, self.errors)
 
+    def renamed(self, names: dict[str, str]) -> Decoded:
+        """The same tables with files shown by other names (``names``: file as decoded ->
+        name), e.g. an archive member by ``archive!member`` instead of its unpacked path.
+        Categories are renamed, so no row is touched; DNS messages still pending are
+        keyed by the renamed packets when built."""
+        def rename(table: pd.DataFrame) -> pd.DataFrame:
+            if "file" not in table.columns or not len(table):
+                return table
+            column = table["file"]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                labels = [names.get(str(c), str(c)) for c in column.cat.categories]
+                renamed = column.cat.rename_categories(
+                    pd.Index(labels, dtype=column.cat.categories.dtype))
+            else:
+                renamed = column.map(lambda f: names.get(f, f)).astype(column.dtype)
+            out = table.copy(deep=False)  # the other columns shared, not copied
+            out["file"] = renamed
+            return out
+
+        dns = rename(self._dns) if isinstance(self._dns, pd.DataFrame) else self._dns
+        if callable(dns) and not isinstance(dns, pd.DataFrame):
+            build = dns
+            dns = lambda: rename(build())  # noqa: E731 - built on first use, as before
+        errors = [CaptureError(names.get(e.file, e.file), e.offset, e.message)
+                  for e in self.errors]
+        return Decoded(rename(self.packets), dns, rename(self.interfaces), errors)
+
     def __repr__(self) -> str:
         return (f"<Decoded {len(self.packets)} packets, {len(self.interfaces)} interfaces, "
                 f"{len(self.errors)} errors>")

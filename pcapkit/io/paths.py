@@ -27,8 +27,10 @@ def looks_like_capture(path: Path) -> bool:
 
 #: names that say "capture": such a file inside a directory is read (and its problem
 #: reported) even when its first bytes are not a capture's, so a 0-byte or garbage
-#: ``node1.pcap`` is listed with its error instead of vanishing
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+#: ``node1.pcap`` is listed with its error instead of vanishing; tar archives (Retina's
+#: per-node tarballs, unpacked by :mod:`pcapkit.ingest`) count too
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz",
+                    ".tar.gz", ".tgz", ".tar")
 
 
 def named_like_capture(path: Path) -> bool:

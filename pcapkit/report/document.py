@@ -38,10 +38,13 @@ def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
     for error in decoded.errors:
         errors.setdefault(str(error.file), []).append(str(error))
     files = sorted(set(nodes) | set(errors))
+    archives = capture.inputs.archives  # a Retina tarball's members name their tarball
+    on_disk = {name: str(path) for name, path in capture.inputs.on_disk.items()}
     inputs = [{"file": file, "node": nodes.get(file),
                "packets": int(per_file.get(file, 0)) if len(per_file) else 0,
                "linktype": int(linktypes[file]) if file in linktypes else None,
-               "errors": errors.get(file, []), "size": _file_size(file)} for file in files]
+               "errors": errors.get(file, []), "size": _file_size(on_disk.get(file, file)),
+               **({"archive": archives[file]} if file in archives else {})} for file in files]
     cluster = capture.cluster
     snapshot = {"loaded": cluster is not None, "files": list(snapshot_files or []),
                 "discovered": snapshot_discovered}

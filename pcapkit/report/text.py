@@ -66,6 +66,9 @@ def _finding(finding: dict[str, Any]) -> list[str]:
         lines.append(f"      evidence ({total} sighting(s)):")
         lines += [f"        {wireshark_command(file, display_filter)}"
                   for file, display_filter in filters.items()]
+    for note in finding["details"].get("host") or ():  # pcapkit.ingest.corroborate
+        lines.append(f"      host {note['node']}: {note['seen']} ({note['why']}; "
+                     f"{note['source']})")
     if finding["remediation"]:
         lines.append(f"      what to do: {finding['remediation']}")
     return lines

@@ -16,9 +16,19 @@ CAPTURE_POINTS = register(Table("capture_points", "one capture file and the node
            "Node the file was captured on ('unknown' / 'unknown:<file>' when "
            "undecided).", "vantage"),
     Column("node_source", "category",
-           "What decided: user, pcapng, directory, filename, snapshot or unknown.", "vantage"),
+           "What decided: user, retina (a Retina capture or tarball name), pcapng, "
+           "directory, filename, snapshot or unknown.", "vantage"),
     Column("node_evidence", "str",
            "The text or address that decided, for the user to check.", "vantage"),
+    Column("pod", "category",
+           "Pod whose traffic the file holds, from Inspektor Gadget interface metadata "
+           "(several: comma-separated, sorted); NA when the file does not say.", "vantage"),
+    Column("namespace", "category", "Namespace of that pod (several: comma-separated).",
+           "vantage"),
+    Column("container", "category",
+           "Container the gadget captured in (several: comma-separated).", "vantage"),
+    Column("pod_evidence", "str",
+           "The interface text that named the pod, for the user to check.", "vantage"),
 )))
 
 SIGHTINGS = register(Table("sightings", "one sighting of a distinct packet, ordered by "

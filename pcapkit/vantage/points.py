@@ -4,13 +4,18 @@ A capture file is one vantage point. Its node is decided by the first source tha
 in this order (``node_source`` records which one did):
 
 1. ``user``: an explicit mapping given by the user (file path, base name or glob -> node);
-2. ``pcapng``: a ``node=<name>`` tag in a pcapng interface description or comment;
-3. ``directory``: the parent directory, for the ``captures/<node>/x.pcap`` layout;
-4. ``filename``: ``<node>.pcap``, ``<node>-eth0.pcap``, ``tcpdump-<node>-<time>.pcap`` ...;
-5. ``pcapng``: a snapshot node name mentioned in an interface description or comment;
-6. ``snapshot``: the node whose addresses (InternalIP first) appear in most of the file's
+2. ``retina``: a Microsoft Retina capture or tarball name (``<capture>-<node>-<start>UTC``,
+   given as ``inferred`` by :mod:`pcapkit.ingest`, which knows the tarball of a member);
+3. ``pcapng``: a ``node=<name>`` tag in a pcapng interface description or comment, or
+   Inspektor Gadget's ``Node: <name>, Namespace: ..., Pod: ...`` description
+   (:mod:`pcapkit.vantage.gadget`, which also fills the ``pod``/``namespace``/``container``
+   columns);
+4. ``directory``: the parent directory, for the ``captures/<node>/x.pcap`` layout;
+5. ``filename``: ``<node>.pcap``, ``<node>-eth0.pcap``, ``tcpdump-<node>-<time>.pcap`` ...;
+6. ``pcapng``: a snapshot node name mentioned in an interface description or comment;
+7. ``snapshot``: the node whose addresses (InternalIP first) appear in most of the file's
    underlay packets (outer_src/outer_dst when tunnelled, src/dst otherwise);
-7. ``unknown``: none of the above; the node is then ``unknown`` (one such file) or
+8. ``unknown``: none of the above; the node is then ``unknown`` (one such file) or
    ``unknown:<file name>`` (several: each stays its own vantage point and clock).
 
 With a cluster snapshot, directory and file names count only when they name one of its
@@ -37,6 +42,7 @@ from pcapkit.column_arrays import codes_of, per_row
 from pcapkit.errors import PcapkitError
 from pcapkit.schema.convert import build_frame
 from pcapkit.schema.vantage import CAPTURE_POINTS
+from pcapkit.vantage.gadget import PodMetadata, pod_metadata
 
 if TYPE_CHECKING:
     from pcapkit.decode.files import Decoded
@@ -76,22 +82,31 @@ class _Decision:
 
 
 def capture_points(decoded: Decoded, cluster: Cluster | None = None,
-                   nodes: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One row per capture file: ``file``, ``node``, ``node_source``, ``node_evidence``.
+                   nodes: Mapping[str, str] | None = None, *,
+                   inferred: Mapping[str, tuple[str, str, str]] | None = None) -> pd.DataFrame:
+    """One row per capture file: ``file``, ``node``, ``node_source``, ``node_evidence``, and
+    the ``pod``/``namespace``/``container`` its interfaces name (``pod_evidence``).
 
     ``nodes`` maps a file (as given, its base name, or a glob) to a node and wins over every
     inference. Raises PcapkitError when a key of ``nodes`` matches no capture file.
+    ``inferred`` maps a file to (node, source, evidence) decided before its packets were
+    read (a Retina tarball's name, :meth:`pcapkit.ingest.Inputs.nodes`); only ``nodes``
+    wins over it.
     """
     cluster = check_cluster(cluster, "capture_points")
     files = _files(decoded)
     user = _user_mapping(files, nodes or {})
     node_names = _cluster_node_names(cluster)
     per_node_dirs = _per_node_directories(files)
+    inferred_decisions = {f: _Decision(*d) for f, d in (inferred or {}).items()}
+    pods = pod_metadata(decoded.interfaces)
     decisions: list[_Decision | None] = []
     for file in files:
         decisions.append(
             user.get(file)
+            or inferred_decisions.get(file)
             or _from_pcapng_tag(decoded.interfaces, file)
+            or _from_gadget(pods.get(file))
             or _from_directory(file, node_names, per_node_dirs)
             or _from_filename(file, node_names)
             or _from_pcapng_mention(decoded.interfaces, file, node_names)
@@ -103,9 +118,20 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
             name = "unknown" if undecided == 1 else f"unknown:{PurePath(file).name}"
             decision = _Decision(name, "unknown", "no directory, file name, pcapng tag or "
                                  "snapshot address named a node")
+        said = pods.get(file)
         rows.append({"file": file, "node": decision.node, "node_source": decision.source,
-                     "node_evidence": decision.evidence})
+                     "node_evidence": decision.evidence,
+                     "pod": said.pod if said else None,
+                     "namespace": said.namespace if said else None,
+                     "container": said.container if said else None,
+                     "pod_evidence": said.evidence if said else None})
     return build_frame(CAPTURE_POINTS, pd.DataFrame(rows, columns=CAPTURE_POINTS.names))
+
+
+def _from_gadget(said: PodMetadata | None) -> _Decision | None:
+    if said is None or said.node is None:
+        return None
+    return _Decision(said.node, "pcapng", str(said.node_evidence))
 
 
 def _files(decoded: Decoded) -> list[str]:
