@@ -196,3 +196,11 @@ def test_iptables_listing_without_retinas_frame() -> None:
          "REJECT udp eth0 * 10.0.0.0/8 0.0.0.0/0 udp dpt:53 reject-with "
          "icmp-port-unreachable", 12),
         ("rule", "filter/FORWARD/-", "- all * * 0.0.0.0/0 0.0.0.0/0", 4)]
+
+
+def test_text_and_markdown_show_what_the_hosts_say() -> None:
+    for fmt, shown in (("text", "host node2: iptables filter NETPOL-SHOP-DB: DROP tcp"),
+                       ("markdown", "- node2: iptables filter NETPOL-SHOP-DB: DROP tcp")):
+        result = CliRunner().invoke(main, ["analyze", str(DEMO), "--snapshot", str(SNAPSHOT),
+                                           "--format", fmt])
+        assert shown in result.stdout, fmt

@@ -72,6 +72,11 @@ def _finding(f: dict[str, Any]) -> list[str]:
                   "| file | frame | time | node | interface |", "|---|---|---|---|---|"]
         lines += [f"| {_cell(e['file'])} | {e['frame']} | {e['time']} | {_cell(e['node'])} | "
                   f"{_cell(e['interface'])} |" for e in f["evidence"]]
+    host = f["details"].get("host") or []  # pcapkit.ingest.corroborate
+    if host:
+        lines += ["", "What the nodes' host files say:", ""]
+        lines += [f"- {_md(n['node'])}: {_md(n['seen'])} ({_md(n['why'])}; "
+                  f"`{_code(n['source'])}`)" for n in host]
     if f["remediation"]:
         lines += ["", f"**What to do:** {_md(f['remediation'])}"]
     if f["references"]:
