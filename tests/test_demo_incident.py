@@ -235,13 +235,17 @@ def test_the_dns_server_ignores_the_listed_domains_and_answers_the_rest() -> Non
         == "10.244.2.10"
 
 
-def test_the_readme_shows_the_real_output() -> None:
+def test_the_readme_shows_the_real_output(monkeypatch: pytest.MonkeyPatch) -> None:
     """README.md's "Analyse an incident" block is this run's text report, shortened at '...'
-    (the elapsed time aside): it cannot drift from what pcapkit prints."""
+    (the elapsed time aside): it cannot drift from what pcapkit prints. Run as the README
+    shows it, from the checkout, with the snapshot found in the directory."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Analyse an incident", 1)[1].split("\n## ", 1)[0]
     block = section.split("```", 2)[1]
-    code, out, err = analyze("--snapshot", str(CLUSTER))
+    assert block.splitlines()[1] == "$ pcapkit analyze fixtures/demo"
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["analyze", "fixtures/demo"])
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 1, err
     shown = [line for line in block.splitlines()[2:] if line.strip()]
     assert len(shown) >= 10
