@@ -65,6 +65,25 @@ def labels_at(series: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
     return per_row(codes if rows is None else codes[rows], labels, None)
 
 
+#: the largest value range ``int_isin`` answers with a lookup table (bytes of memory)
+LOOKUP_LIMIT = 1 << 28
+
+
+def int_isin(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin(values, members)`` for integer arrays: a boolean lookup table over the
+    members' range when that is small (one pass, no hashing or sorting of a million rows),
+    else ``np.isin`` (and for negative members)."""
+    top = int(members.max()) + 1 if len(members) else 0
+    if top > LOOKUP_LIMIT or (len(members) and members.min() < 0):
+        return np.isin(values, members)
+    table = np.zeros(top, dtype=bool)
+    table[members] = True
+    out = np.zeros(len(values), dtype=bool)
+    inside = (values >= 0) & (values < top)
+    out[inside] = table[values[inside]]
+    return out
+
+
 def categorical_at(series: pd.Series, rows: np.ndarray | None = None) -> pd.Categorical:
     """The column's values at ``rows`` (all rows when None) as a Categorical of its labels:
     what ``labels_at`` gives, without building a string per row when it becomes a column

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pcapkit.column_arrays import (
     NAT_NS,
@@ -64,3 +66,11 @@ def test_packet_times_prefer_the_corrected_clock_and_fall_back_to_ts():
 def test_nullable_turns_negative_values_into_na():
     out = nullable(np.array([3, -1, 0]), "UInt16")
     assert str(out.dtype) == "UInt16" and out.tolist() == [3, pd.NA, 0]
+
+
+@given(st.lists(st.integers(-5, 300), max_size=60), st.lists(st.integers(-3, 300), max_size=30))
+def test_int_isin_is_numpy_isin(values: list[int], members: list[int]) -> None:
+    from pcapkit.column_arrays import int_isin
+
+    v, m = np.array(values, dtype=np.int64), np.array(members, dtype=np.int64)
+    assert (int_isin(v, m) == np.isin(v, m)).all()

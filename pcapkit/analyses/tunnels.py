@@ -24,7 +24,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import encapsulated, underlay_nodes
-from pcapkit.column_arrays import categorical_at, codes_of, per_row, times_ns
+from pcapkit.column_arrays import categorical_at, codes_of, int_isin, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.tunnels import TUNNEL_PAIRS
 
@@ -59,8 +59,9 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
                 for name in ("outer_src", "outer_dst", "src", "dst")}
     tunnelled = encapsulated(packets) & (ids >= 0)
     keys = _key(ids, node, len(nodes))
-    plain_keys = np.unique(keys[~tunnelled & (ids >= 0)])
-    shows_decap = np.unique(node[tunnelled & np.isin(keys, plain_keys)])
+    plain_keys = keys[~tunnelled & (keys >= 0)]   # (the sends asked about are all >= 0)
+    seen_keys = keys[keys >= 0]
+    shows_decap = np.unique(node[tunnelled & int_isin(keys, plain_keys)])
 
     rows = np.flatnonzero(tunnelled)
     sights = pd.DataFrame({
@@ -75,10 +76,10 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
             dtype=bool, na_value=False)[rows],
     })
     sends = _sends(sights, _windows(packets, node, t, owner_of, len(nodes)))
-    delivered = np.isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
-                             len(nodes)), keys)
-    decapsulated = np.isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
-                                len(nodes)), plain_keys)
+    delivered = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
+                              len(nodes)), seen_keys)
+    decapsulated = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
+                                 len(nodes)), plain_keys)
     sends["delivered"] = delivered
     sends["undecapsulated"] = delivered & ~decapsulated & \
         np.isin(sends["dst_owner"].to_numpy(), shows_decap)
@@ -89,8 +90,8 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     # checksum that offload completes later and the receiver accepts)
     at_receiver = sights["bad"] & (sights["node"] == sights["dst_owner"]) & \
         np.isin(sights["node"], shows_decap) & \
-        ~np.isin(_key(sights["packet_id"].to_numpy(), sights["node"].to_numpy(), len(nodes)),
-                 plain_keys)
+        ~int_isin(_key(sights["packet_id"].to_numpy(), sights["node"].to_numpy(), len(nodes)),
+                  plain_keys)
     bad = sights[at_receiver].drop_duplicates([*PAIR, "packet_id"])
     pairs = _pairs(sends, bad, _icmp_unreachable(packets, ids))
     if not len(pairs):
