@@ -204,3 +204,11 @@ def test_text_and_markdown_show_what_the_hosts_say() -> None:
         result = CliRunner().invoke(main, ["analyze", str(DEMO), "--snapshot", str(SNAPSHOT),
                                            "--format", fmt])
         assert shown in result.stdout, fmt
+
+
+def test_node_mapping_names_a_member_by_its_tarball() -> None:
+    conntrack = pcapkit.open(CONNTRACK, nodes={CONNTRACK.name: "worker-7"})
+    point = conntrack.points.iloc[0]
+    assert (point["node"], point["node_source"]) == ("worker-7", "user")
+    state = conntrack.host_state
+    assert set(state["node"].astype(str)) == {"worker-7"}  # host files follow the capture

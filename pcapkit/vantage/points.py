@@ -162,9 +162,14 @@ def _user_mapping(files: Sequence[str], nodes: Mapping[str, str]) -> dict[str, _
 
 
 def _user_key_matches(key: str, file: str) -> bool:
+    """``key`` names ``file``: as given, by base name or glob; a member of an archive
+    (``archive!member``, :mod:`pcapkit.ingest`) is also named by its archive."""
     path = PurePath(file)
-    return key in (file, path.name, str(path)) or fnmatch.fnmatch(file, key) or (
-        fnmatch.fnmatch(path.name, key))
+    if key in (file, path.name, str(path)) or fnmatch.fnmatch(file, key) or (
+            fnmatch.fnmatch(path.name, key)):
+        return True
+    archive, member = file.split("!", 1) if "!" in file else (None, None)
+    return archive is not None and (_user_key_matches(key, archive) or key == member)
 
 
 def _cluster_node_names(cluster: Cluster | None) -> list[str]:
