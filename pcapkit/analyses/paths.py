@@ -138,7 +138,7 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     in_flow = flow_ids >= 0
     sighting_pid = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
     flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
-    row = pd.Index(flows["flow_id"].to_numpy(dtype=np.int64)).get_indexer(flow_id)
+    row = _rows_of(flows["flow_id"].to_numpy(dtype=np.int64), flow_id)
     keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
     row = row[keep]
     (src, dst, orig_h, resp_h, backend), _ = shared_codes(
@@ -185,6 +185,15 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
         if len(point_uniques) else np.zeros(0, dtype=object)
     return Seen(out, point_labels, _node_of_file(packets, sel))
+
+
+def _rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of each wanted flow id in the flows table (-1: none): by position when
+    the ids are the rows' numbers, as the flows stage writes them, else by lookup."""
+    n = len(flow_ids)
+    if n and flow_ids[0] == 0 and flow_ids[-1] == n - 1 and bool(np.all(np.diff(flow_ids) == 1)):
+        return np.where((wanted >= 0) & (wanted < n), wanted, -1)
+    return pd.Index(flow_ids).get_indexer(wanted)
 
 
 def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
