@@ -27,7 +27,7 @@ from pcapkit.analyses import register_analysis
 from pcapkit.cluster.identity.identity import POD_CIDR
 from pcapkit.cluster.policy.explain import explain_connection, policy_engine
 from pcapkit.cluster.policy.verdict import NO_POLICIES
-from pcapkit.column_arrays import codes_of, packet_times_ns, times_ns
+from pcapkit.column_arrays import codes_of, int_isin, packet_times_ns, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.path import interface_labels
 from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
@@ -225,14 +225,15 @@ def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
     distinct = capture.distinct
     flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     row_of = pd.Series(owners["row"].to_numpy(), index=owners["flow_id"].to_numpy())
-    mine = np.isin(flow_of, owners["flow_id"].to_numpy())
+    mine = int_isin(flow_of, owners["flow_id"].to_numpy(dtype=np.int64))
     rows = row_of.loc[flow_of[mine]].to_numpy(dtype=np.int64)
     origin = picked["orig_h"].astype(str).to_numpy()[rows]
     sent = distinct["src"][mine].astype(str).to_numpy() == origin
     packet_row = pd.Series(rows[sent],
                            index=distinct["packet_id"].to_numpy(dtype=np.int64)[mine][sent])
     sightings = capture.sightings
-    seen = sightings[sightings["packet_id"].isin(packet_row.index)]
+    seen = sightings[int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
+                              packet_row.index.to_numpy(dtype=np.int64))]
     path = np.full(n, None, dtype=object)
     last = np.full(n, None, dtype=object)
     reached = pd.array([None] * n, dtype="boolean")
