@@ -212,3 +212,17 @@ def test_node_mapping_names_a_member_by_its_tarball() -> None:
     assert (point["node"], point["node_source"]) == ("worker-7", "user")
     state = conntrack.host_state
     assert set(state["node"].astype(str)) == {"worker-7"}  # host files follow the capture
+
+
+def test_decode_reads_the_captures_inside_a_tarball() -> None:
+    """`pcapkit decode` unpacks a Retina tarball as analyze does: its member's packets,
+    named archive!member, the same rows as the capture it holds."""
+    tarball = sorted((ROOT / "fixtures" / "retina" / "demo" / "shop-incident").glob(
+        "*node1*.tar.gz"))[0]
+    result = CliRunner().invoke(main, ["decode", str(tarball), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    plain = pcapkit.decode_files([ROOT / "fixtures" / "demo" / "node1-any.pcap"]).packets
+    assert len(rows) == len(plain)
+    assert {r["file"] for r in rows} == {f"{tarball}!{tarball.name[:-len('.tar.gz')]}.pcap"}
+    assert [r["frame"] for r in rows] == plain["frame"].tolist()

@@ -42,8 +42,10 @@ def decode(paths: tuple[str, ...], output: Output, workers: int | None, config: 
                 _, errors = write_packets_parquet(paths, output.path, config)
     else:
         from pcapkit.decode.files import decode_files
+        from pcapkit.ingest import Inputs
 
-        result = decode_files(paths, config=config)
+        inputs = Inputs(paths)  # tar archives (Retina's) unpacked while this runs
+        result = inputs.label(decode_files(inputs.paths, config=config))
         frame = {"dns": result.dns, "interfaces": result.interfaces}.get(table or "",
                                                                           result.packets)
         output.write(frame)
