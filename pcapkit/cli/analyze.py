@@ -61,6 +61,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
 
     \b
     Examples:
+      pcapkit analyze fixtures/demo            # finds fixtures/demo/cluster.json itself
       pcapkit analyze fixtures/kernel-dnat/ --snapshot fixtures/kernel-dnat/cluster.json
       pcapkit analyze captures/ --format json -o report.json --fail-on medium
       pcapkit analyze captures/ --snapshot cluster.json --format html -o report.html
@@ -94,7 +95,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
         stages.run("decode", lambda: capture.decoded.packets, packets)
         if not len(capture.decoded.interfaces) and not capture.errors:
             raise PcapkitError("no captures found in " + ", ".join(captures.paths)
-                               + " (pcap, pcapng, or either gzipped)")
+                               + " (pcap, pcapng, gzipped, or Retina tarballs)")
         if not len(capture.decoded.packets) and capture.errors and \
                 len({e.file for e in capture.errors}) >= len(capture.decoded.interfaces):
             for error in capture.errors:
