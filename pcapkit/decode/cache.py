@@ -67,8 +67,13 @@ class DecodeCache:
         return digest.hexdigest()
 
     def load(self, path: str | os.PathLike, config: DecodeConfig) -> _Entry | None:
-        """The cached tables of ``path`` (its ``file`` columns naming ``path``), or None."""
-        entry = self.directory / self.key(path, config)
+        """The cached tables of ``path`` (its ``file`` columns naming ``path``), or None
+        (also when the file cannot be read to hash it: decoding then reports why)."""
+        try:
+            entry = self.directory / self.key(path, config)
+        except OSError:
+            self.misses += 1
+            return None
         if not (entry / "done").exists():
             self.misses += 1
             return None
@@ -91,7 +96,11 @@ class DecodeCache:
     def store(self, path: str | os.PathLike, config: DecodeConfig, packets: pd.DataFrame,
               dns: pd.DataFrame, interfaces: pd.DataFrame, errors: list[CaptureError]) -> None:
         """Keep the tables of ``path``; a failure to write is logged, never fatal."""
-        entry = self.directory / self.key(path, config)
+        try:
+            entry = self.directory / self.key(path, config)
+        except OSError as exc:
+            log.warning("cannot hash %s for the cache: %s", path, exc.strerror or exc)
+            return
         if (entry / "done").exists():
             return
         scratch = Path(tempfile.mkdtemp(prefix=".entry-", dir=self.directory))
@@ -111,8 +120,11 @@ class DecodeCache:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def save_index(self) -> None:
-        """Write the path -> content hash memo (after a run)."""
+        """Write the path -> content hash memo (after a run), without the paths that are
+        gone (unpacked archives' temporary files, deleted captures)."""
         target = self.directory / _INDEX
+        self._index = {path: known for path, known in self._index.items()
+                       if os.path.exists(path)}
         try:
             scratch = target.with_suffix(".tmp")
             scratch.write_text(json.dumps(self._index))

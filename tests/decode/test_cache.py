@@ -101,3 +101,32 @@ def test_small_files_are_not_cached_by_default(tmp_path: Path,
     cache = DecodeCache(tmp_path / "cache")
     pcapkit.decode_files([FILES[0]], cache=cache)
     assert not list((tmp_path / "cache").glob("*/done"))
+
+
+def test_a_file_that_cannot_be_hashed_is_decoded_uncached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the file to hash it fails (a permission, a vanished file): no traceback, the
+    file is decoded as without a cache and nothing is stored."""
+    def unreadable(self: DecodeCache, path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(DecodeCache, "_content_hash", unreadable)
+    cache = DecodeCache(tmp_path / "cache")
+    _same(pcapkit.decode_files([FILES[0]]), pcapkit.decode_files([FILES[0]], cache=cache))
+    assert cache.misses == 1 and not list((tmp_path / "cache").glob("*/done"))
+
+
+def test_the_hash_memo_forgets_files_that_are_gone(tmp_path: Path) -> None:
+    import json
+
+    target = tmp_path / "capture.pcap"
+    shutil.copy(FILES[0], target)
+    pcapkit.decode_files([target], cache=DecodeCache(tmp_path / "cache"))
+    index = json.loads((tmp_path / "cache" / "index.json").read_text())
+    assert str(target.resolve()) in index
+    target.unlink()
+    other = tmp_path / "other.pcap"
+    shutil.copy(FILES[0], other)
+    pcapkit.decode_files([other], cache=DecodeCache(tmp_path / "cache"))
+    index = json.loads((tmp_path / "cache" / "index.json").read_text())
+    assert str(target.resolve()) not in index and str(other.resolve()) in index
