@@ -82,15 +82,17 @@ def test_a_bad_decode_as_entry_is_a_usage_error(entry: str) -> None:
         assert "--decode-as" in result.output and "Traceback" not in result.output
 
 
-def test_damaged_and_missing_files_are_reported_not_fatal(tmp_path: Path) -> None:
-    missing = str(tmp_path / "nope.pcap")
-    result = run("decode", CORRUPT, missing, VXLAN_8472, "--format", "csv")
+def test_damaged_files_are_reported_not_fatal_and_missing_ones_are_an_error(
+        tmp_path: Path) -> None:
+    result = run("decode", CORRUPT, VXLAN_8472, "--format", "csv")
     assert result.exit_code == 1
     frame = pd.read_csv(io.StringIO(result.stdout))
     assert len(frame) == 11  # 1 packet before the damage + the 10 of the good file
     assert "Traceback" not in result.output
     assert f"{CORRUPT}:" in result.stderr and "byte offset 228" in result.stderr
-    assert "nope.pcap" in result.stderr
+    missing = run("decode", CORRUPT, str(tmp_path / "nope.pcap"), VXLAN_8472, "--format", "csv")
+    assert missing.exit_code == 2 and "nope.pcap" in missing.output
+    assert missing.stdout.count("\n") <= 4 and "file,frame" not in missing.stdout
 
 
 def test_directory_is_searched_and_dns_table(tmp_path: Path) -> None:

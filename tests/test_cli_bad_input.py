@@ -150,3 +150,17 @@ def test_policy_explain_snapshot_option(tmp_path):
     assert_usage_error(run(*base), "Missing option '--snapshot'")
     for snapshot in (str(tmp_path / "absent.json"), NOT_KUBERNETES, str(tmp_path)):
         assert_usage_error(run(*base, "--snapshot", snapshot), "pcapkit: error:", snapshot)
+
+
+@pytest.mark.parametrize("command", ["decode", *INCIDENT_COMMANDS, "analyze"])
+def test_a_missing_path_or_a_directory_without_captures_writes_nothing(command, tmp_path):
+    out = tmp_path / "out.csv"
+    fmt = ["--format", "csv"] if command != "analyze" else ["--format", "json"]
+    missing = tmp_path / "no-such-capture.pcap"
+    assert_usage_error(run(command, CAPTURE, str(missing), *fmt, "-o", str(out)),
+                       "no-such-capture.pcap", "does not exist")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a capture")
+    assert_usage_error(run(command, str(empty), *fmt, "-o", str(out)), "no captures found")
+    assert not out.exists()

@@ -93,9 +93,6 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     with stages.shown():
         packets = lambda: len(capture.decoded.packets)  # noqa: E731 - the rate of a stage
         stages.run("decode", lambda: capture.decoded.packets, packets)
-        if not len(capture.decoded.interfaces) and not capture.errors:
-            raise PcapkitError("no captures found in " + ", ".join(captures.paths)
-                               + " (pcap, pcapng, gzipped, or Retina tarballs)")
         if not len(capture.decoded.packets) and capture.errors and \
                 len({e.file for e in capture.errors}) >= len(capture.decoded.interfaces):
             for error in capture.errors:

@@ -77,7 +77,21 @@ decode_options = _gathered({
              "...), dns, none. Defaults: each tunnel's own ports, 53 for DNS. Repeatable."),
 }, "config", _decode_config)
 
-paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path())
+def _captures_in(ctx: click.Context, param: click.Parameter,
+                 paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The paths, when at least one capture is among them (a directory with none, alone,
+    is an error before any output is written)."""
+    from pcapkit.io.paths import iter_capture_paths
+
+    if paths and next(iter(iter_capture_paths(paths)), None) is None:
+        raise click.BadParameter(f"no captures found in {', '.join(paths)} (pcap, pcapng, "
+                                 "gzipped, or tar archives such as Retina's)")
+    return paths
+
+
+#: capture files and directories: each must exist, and together hold a capture
+paths_argument = click.argument("paths", nargs=-1, required=True,
+                                type=click.Path(exists=True), callback=_captures_in)
 
 
 def _node_mapping(ctx: click.Context, param: click.Parameter,
