@@ -30,6 +30,14 @@ def decode(paths: tuple[str, ...], output: Output, workers: int | None, config: 
     Damaged files are reported on stderr with their byte offset; every packet
     before the damage, and every other file, is still decoded. The exit status
     is 1 when any file was damaged.
+
+    \b
+    Examples:
+      pcapkit decode fixtures/kernel/node2-eth0.pcap
+      pcapkit decode fixtures/kernel/ --format csv -o packets.csv
+      pcapkit decode fixtures/kernel/node1-any.pcap --dns
+      pcapkit decode captures/ --format parquet -o packets/       # one part per capture
+      pcapkit decode capture.pcap -d udp.port==8473,vxlan         # Decode As
     """
     config = dataclasses.replace(config, dns=table == "dns")
     if output.fmt == "parquet" and table is None:

@@ -26,6 +26,12 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
 
     A packet seen on several interfaces or nodes counts once; each flow says
     which nodes, interfaces and underlay pairs saw it in each direction.
+
+    \b
+    Examples:
+      pcapkit flows fixtures/demo --snapshot fixtures/demo/cluster.json
+      pcapkit flows fixtures/kernel/ --format csv -o flows.csv --udp-timeout 30
+      pcapkit flows captures/ --node node1.pcap=node1 --format parquet -o flows.parquet
     """
     capture = captures.open(flow_options=flow_options)
     output.write(capture.flows)
@@ -38,7 +44,14 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
 @stage_options("dns_options", DnsOptions, timeout="--dns-timeout",
                cluster_domain="--cluster-domain")
 def dns(captures: CaptureInputs, output: Output, dns_options: DnsOptions) -> None:
-    """DNS transactions: each query with its response, status, retries and search path."""
+    """DNS transactions: each query with its response, status, retries and search path.
+
+    \b
+    Examples:
+      pcapkit dns fixtures/demo --snapshot fixtures/demo/cluster.json
+      pcapkit dns fixtures/kernel/node1-any.pcap --format json -o dns.json
+      pcapkit dns captures/ --dns-timeout 5 --cluster-domain cluster.local --format csv
+    """
     capture = captures.open(dns_options=dns_options)
     output.write(capture.dns)
     warn_damaged(capture.errors)

@@ -20,7 +20,13 @@ def rules() -> None:
 @rules_option
 @click.option("--no-core", is_flag=True, help="Leave out the shipped core pack.")
 def list_rules(rule_dirs: tuple[str, ...], no_core: bool) -> None:
-    """One line per rule: id, level, category, table, title."""
+    """One line per rule: id, level, category, table, title.
+
+    \b
+    Examples:
+      pcapkit rules list
+      pcapkit rules list --rules my-rules/
+    """
     from pcapkit.rules import load_rules
 
     pack = load_rules(rule_dirs, core=not no_core)
@@ -33,7 +39,13 @@ def list_rules(rule_dirs: tuple[str, ...], no_core: bool) -> None:
 @rules.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def lint(paths: tuple[str, ...]) -> None:
-    """Check rule files against Sigma and the table registry; exit 1 on any problem."""
+    """Check rule files against Sigma and the table registry; exit 1 on any problem.
+
+    \b
+    Examples:
+      pcapkit rules lint pcapkit/rules/core/
+      pcapkit rules lint my-rules/site-dns.yml
+    """
     from pcapkit.rules import load_rules
 
     pack = load_rules(paths, core=False)
@@ -46,7 +58,13 @@ def lint(paths: tuple[str, ...]) -> None:
 @rules.command("test")
 @click.argument("paths", nargs=-1, type=click.Path())
 def test_rules(paths: tuple[str, ...]) -> None:
-    """Run every rule's regression cases (the core pack when no PATH is given)."""
+    """Run every rule's regression cases (the core pack when no PATH is given).
+
+    \b
+    Examples:
+      pcapkit rules test
+      pcapkit rules test my-rules/
+    """
     from pcapkit.rules import load_rules
     from pcapkit.rules.regression import run_rule_tests
 
