@@ -1,10 +1,12 @@
-"""Every command's --help ends its text with examples, and each example that names only
-files a fresh clone has (fixtures/, the core pack) runs as shown (exit 0, or 1 for
-findings, damage or a denied connection: never a usage error)."""
+"""Every command's --help ends its text with examples, and each example there and in the
+README and docs/ that names only files a fresh clone has (fixtures/, the core pack, or
+what an earlier command of the same block wrote) runs as shown: exit 0, or 1 for
+findings, damage or a denied connection, never a usage error or a traceback."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -70,3 +72,73 @@ def test_examples_on_shipped_files_run(name: str, sub: str | None, tmp_path: Pat
         ran += 1
     if name != "export-evidence":  # its examples need a report made first
         assert ran, f"no example of pcapkit {name} {sub or ''} runs on shipped files"
+
+
+#: options whose value is a file the command writes (it need not exist yet)
+OUTPUTS = {"-o", "--output", "--evidence", "--cache"}
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+             ROOT / "rules" / "README.md", ROOT / "fixtures" / "README.md"]
+
+
+def _block_commands(text: str) -> list[list[str]]:
+    """The ``pcapkit ...`` command lines of each fenced block (continuations joined,
+    ``$`` prompts and trailing comments dropped), block by block."""
+    blocks = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        commands, current = [], ""
+        prompted = any(line.startswith("$ ") for line in block.splitlines())
+        for line in block.splitlines():
+            if prompted and not current and not line.startswith("$ "):
+                continue  # a console block: the rest is output
+            stripped = line.strip().removeprefix("$ ")
+            if not current and not stripped.startswith("pcapkit "):
+                continue
+            current += " " + stripped.split("  #", 1)[0].rstrip("\\").strip()
+            if not stripped.endswith("\\"):
+                commands.append(current.strip())
+                current = ""
+        if commands:
+            blocks.append(commands)
+    return blocks
+
+
+def _inputs_exist(words: list[str]) -> bool:
+    """Whether every file the command reads is there (outputs and option values aside)."""
+    after_output = False
+    for word in words:
+        if after_output:
+            after_output = False
+            continue
+        if word in OUTPUTS:
+            after_output = True
+            continue
+        if word.startswith("-") or "=" in word or "[" in word or "..." in word:
+            if "[" in word or "..." in word:
+                return False   # a synopsis (PATH..., [--rules DIR]), not a command
+            continue
+        looks_like_path = "/" in word or word.endswith((".pcap", ".pcapng", ".gz", ".json",
+                                                         ".yml", ".yaml"))
+        if looks_like_path and not Path(word).exists():
+            return False
+    return True
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_document_commands_run(document: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert document.exists(), document
+    for folder in ("fixtures", "pcapkit"):
+        os.symlink(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    ran = 0
+    for commands in _block_commands(document.read_text()):
+        for command in commands:
+            words = shlex.split(command)[1:]
+            if not _inputs_exist(words):
+                continue  # a user's own files (captures/, site.yml): shown, not run
+            result = CliRunner().invoke(main, words)
+            assert result.exit_code in (0, 1), (command, result.output[-500:])
+            assert "Traceback" not in result.output, command
+            ran += 1
+    if document.name == "README.md" and document.parent == ROOT:
+        assert ran >= 10, f"only {ran} README commands ran"
