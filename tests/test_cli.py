@@ -151,3 +151,18 @@ def test_parquet_directory_output_has_one_part_per_capture(tmp_path: Path) -> No
         table = pd.read_parquet(out)
         assert len(table) == 21 and table["file"].nunique() == 3
         assert str(table["vni"].dtype) == "UInt32"
+
+
+def test_json_keeps_slashes_and_csv_lists_are_json(tmp_path: Path) -> None:
+    """Paths read as written in JSON (no '\\/'), and list cells (DNS answers) are JSON in
+    CSV, not Python reprs: both read back as the values they were."""
+    import json
+
+    kernel = str(FIXTURES / "kernel" / "node1-any.pcap")
+    lines = run("decode", kernel, "--format", "json").stdout.splitlines()
+    assert "\\/" not in lines[0] and json.loads(lines[0])["file"] == kernel
+    table = pd.read_csv(io.StringIO(run("decode", kernel, "--dns", "--format", "csv").stdout))
+    answered = table[table["ancount"] > 0]
+    assert len(answered)
+    answers = json.loads(answered["answers"].iloc[0])
+    assert isinstance(answers, list) and {"name", "type", "data"} <= set(answers[0])

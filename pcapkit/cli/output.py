@@ -75,10 +75,13 @@ class Output:
 
 def _text(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        return _plain(frame).to_csv(index=False)
+        return _json_lists(_plain(frame)).to_csv(index=False)
     if fmt == "json":
-        return _iso_times(_plain(frame)).to_json(orient="records", lines=True,
+        text = _iso_times(_plain(frame)).to_json(orient="records", lines=True,
                                                  date_format="iso", date_unit="ns")
+        # pandas writes "/" as "\/" (legal, unreadable in paths); every "\/" it writes is
+        # that escape, since a data backslash comes out as "\\"
+        return text.replace("\\/", "/")
     if not len(frame):  # pandas would print "Empty DataFrame" and a column list
         return "  ".join(frame.columns) + "\n"
     import pandas as pd
@@ -97,6 +100,22 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[name].dtype, pd.CategoricalDtype):
             out[name] = out[name].astype(object)
     return out
+
+
+def _json_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """List and dict values (DNS answers, TTLs, address lists) as JSON text, not Python
+    reprs, so a CSV cell can be read back by any tool."""
+    import json
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        sample = column.dropna()
+        if len(sample) and isinstance(sample.iloc[0], list | tuple | dict):
+            frame[name] = [None if v is None or (isinstance(v, float) and v != v)
+                           else json.dumps(v, default=str) for v in column]
+    return frame
 
 
 def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
