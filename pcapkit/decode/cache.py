@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from pcapkit._version import __version__
@@ -66,7 +65,7 @@ class DecodeCache:
         digest.update(self._content_hash(Path(path)).encode())
         return digest.hexdigest()
 
-    def load(self, path: str | os.PathLike, config: DecodeConfig) -> _Entry | None:
+    def load(self, path: str | os.PathLike, config: DecodeConfig) -> Decoded | None:
         """The cached tables of ``path`` (its ``file`` columns naming ``path``), or None
         (also when the file cannot be read to hash it: decoding then reports why)."""
         try:
@@ -87,11 +86,15 @@ class DecodeCache:
             self.misses += 1
             return None
         self.hits += 1
+        from pcapkit.decode.files import Decoded
+
         name = str(path)
-        for table in tables.values():
-            _rename_file(table, name)
-        return _Entry(tables["packets"], tables["dns"], tables["interfaces"],
-                      [CaptureError(name, e["offset"], e["message"]) for e in errors])
+        stored = {str(c) for table in tables.values() if "file" in table.columns
+                  and isinstance(table["file"].dtype, pd.CategoricalDtype)
+                  for c in table["file"].cat.categories}
+        decoded = Decoded(tables["packets"], tables["dns"], tables["interfaces"],
+                          [CaptureError(name, e["offset"], e["message"]) for e in errors])
+        return decoded.renamed({old: name for old in stored})  # the path given this time
 
     def store(self, path: str | os.PathLike, config: DecodeConfig, packets: pd.DataFrame,
               dns: pd.DataFrame, interfaces: pd.DataFrame, errors: list[CaptureError]) -> None:
@@ -151,14 +154,6 @@ class DecodeCache:
         return digest
 
 
-class _Entry:
-    """The tables of one cached file."""
-
-    def __init__(self, packets: pd.DataFrame, dns: pd.DataFrame, interfaces: pd.DataFrame,
-                 errors: list[CaptureError]) -> None:
-        self.packets, self.dns, self.interfaces, self.errors = packets, dns, interfaces, errors
-
-
 def _worth_caching(path: Path) -> bool:
     """Whether reading the file's tables back beats decoding it: a cache entry costs about
     40 ms to read whatever its size, which decodes a 4 MiB capture."""
@@ -193,20 +188,6 @@ def _dtype_name(column: pd.Series) -> str:
     return str(column.dtype)
 
 
-def _rename_file(table: pd.DataFrame, name: str) -> None:
-    """Point the table's ``file`` column (one file's rows) at ``name``."""
-    if "file" not in table.columns or not len(table):
-        return
-    column = table["file"]
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        table["file"] = name
-        return
-    codes = column.cat.codes.to_numpy()
-    table["file"] = pd.Categorical.from_codes(
-        np.where(codes >= 0, 0, -1),
-        categories=pd.Index([name], dtype=column.cat.categories.dtype))
-
-
 def decode_cached(files: list[Path], config: DecodeConfig, cache: DecodeCache,
                   decode: Callable[[Path], Decoded]) -> Decoded:
     """The tables of ``files``: each from the cache, else ``decode(file)`` and kept there."""
@@ -216,8 +197,7 @@ def decode_cached(files: list[Path], config: DecodeConfig, cache: DecodeCache,
     for path in files:
         entry = cache.load(path, config) if _worth_caching(path) else None
         if entry is None:
-            fresh = decode(path)
-            entry = _Entry(fresh.packets, fresh.dns, fresh.interfaces, fresh.errors)
+            entry = decode(path)
             if _worth_caching(path):
                 cache.store(path, config, entry.packets, entry.dns, entry.interfaces,
                             entry.errors)
