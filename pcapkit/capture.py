@@ -206,21 +206,19 @@ class Capture:
 
 def capture_time(value: pd.Timestamp | str | float | None, name: str) -> pd.Timestamp | None:
     """A time bound as a UTC Timestamp: ISO 8601 text (no zone: UTC), a Timestamp or
-    datetime, or seconds since the epoch; a PcapkitError naming ``name`` otherwise."""
+    datetime, or seconds since the epoch (also as text); a PcapkitError naming ``name``
+    otherwise. Read as the cluster snapshot reads times (``parse_time``)."""
+    from pcapkit.cluster.snapshot.times import parse_time, to_timestamp
+
     if value is None:
         return None
-    try:
-        if isinstance(value, int | float) or (isinstance(value, str)
-                                               and value.replace(".", "", 1).isdigit()):
-            stamp = pd.Timestamp(float(value), unit="s")
-        else:
-            stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        value = float(value)
+    ns = parse_time(value)
+    if ns is None:
         raise PcapkitError(f"{name}: {value!r} is not a time (ISO 8601 such as "
-                           f"2026-12-02T10:15:00Z, or seconds since the epoch): {exc}") from None
-    if stamp is pd.NaT:
-        raise PcapkitError(f"{name}: {value!r} is not a time")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+                           "2026-12-02T10:15:00Z, or seconds since the epoch)")
+    return to_timestamp(ns)
 
 
 def _check_options(flow_options: object, dns_options: object) -> None:
