@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.util import hash_array
 
-from pcapkit.column_arrays import NAT_NS, codes_of, per_row, shared_codes, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, per_row, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.schema.convert import STRING, conform, to_kind
 from pcapkit.schema.decode import PACKETS
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 IN_TYPES = ("host", "broadcast", "multicast", "otherhost")
 OUT_TYPES = ("outgoing",)
-CLOCK_SAMPLE_LIMIT = 200_000  # packets kept for the clock estimate (see _thin_bursts)
+CLOCK_SAMPLE_LIMIT = 200_000  # bursts kept for the clock estimate (see clock_candidates)
 
 @dataclass
 class Vantage:
@@ -68,38 +69,136 @@ def build_sightings(decoded: Decoded, points: pd.DataFrame, *, window: float = 1
     ``window``: the most two sightings of one packet may be apart after clock correction,
     seconds. ``clock_window``: the wider window of the first pass, which must exceed the
     clock offsets to be found. Raises PcapkitError for bad windows or points that miss files.
+
+    The steps are public so that a partitioned run (``pcapkit.partition``) can do the
+    same work a share of the packets at a time: :func:`prepare_rows` per share,
+    :func:`clock_candidates` per share, :func:`offsets_from_candidates` once over all of
+    them, :func:`group_rows` per share and :func:`number_packets` once.
     """
+    check_windows(window, clock_window)
+    rows = prepare_rows(decoded.packets, points)
+    candidates = clock_candidates(rows, int(clock_window * 1e9))
+    offsets = offsets_from_candidates([candidates], rows.names, rows.weights)
+    part = group_rows(rows, offsets, int(window * 1e9))
+    return finish(part, number_packets([part])[0], offsets)
+
+
+def check_windows(window: float, clock_window: float) -> None:
+    """A PcapkitError unless both windows are non-negative numbers of seconds."""
     for name, value in (("window", window), ("clock_window", clock_window)):
         if not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
             raise PcapkitError(f"{name} must be a non-negative number of seconds, not {value!r}")
-    packets = decoded.packets.copy(deep=False).reset_index(drop=True)
+
+
+@dataclass
+class Rows:
+    """Packet rows with what grouping needs per row: node, direction, capture point,
+    fingerprint and time. ``row`` numbers each row in the whole incident's packet table
+    (the tie-break of packet numbering); ``names``/``weights`` are the incident's nodes
+    and their sighting counts, the same for every share of one incident."""
+
+    packets: pd.DataFrame
+    node: pd.Categorical
+    direction: pd.Categorical
+    ts_ns: np.ndarray
+    hashes: np.ndarray
+    eligible: np.ndarray
+    keys: np.ndarray
+    row: np.ndarray
+    names: list[str]
+    weights: np.ndarray
+
+    @property
+    def node_codes(self) -> np.ndarray:
+        return np.asarray(self.node.codes, dtype=np.int64)
+
+    def take(self, positions: np.ndarray) -> Rows:
+        """The rows at ``positions``, with the incident-wide names and weights kept."""
+        return Rows(self.packets.take(positions).reset_index(drop=True),
+                    self.node[positions], self.direction[positions], self.ts_ns[positions],
+                    self.hashes[positions], self.eligible[positions], self.keys[positions],
+                    self.row[positions], self.names, self.weights)
+
+
+def prepare_rows(packets: pd.DataFrame, points: pd.DataFrame) -> Rows:
+    """Node, direction, capture point and fingerprint of every row of a packet table."""
+    packets = packets.copy(deep=False).reset_index(drop=True)
     node = node_of_rows(packets, points) if len(packets) else pd.Categorical(
         [], categories=pd.Index(points["node"].astype(str).unique(), dtype=object))
     direction = packet_direction(packets["pkt_type"]) if "pkt_type" in packets else \
         pd.Categorical([None] * len(packets), categories=["out", "in"])
-    ts_ns = times_ns(packets["ts"])
     hashes, eligible = packet_fingerprints(packets)
-    keys = _point_ids(packets, np.asarray(direction.codes))
     node_codes = np.asarray(node.codes, dtype=np.int64)
     names = [str(c) for c in node.categories]
-    weights = np.bincount(node_codes[node_codes >= 0], minlength=len(names))
+    return Rows(packets=packets, node=node, direction=direction, ts_ns=times_ns(packets["ts"]),
+                hashes=hashes, eligible=eligible,
+                keys=_point_ids(packets, np.asarray(direction.codes)),
+                row=np.arange(len(packets), dtype=np.int64), names=names,
+                weights=np.bincount(node_codes[node_codes >= 0], minlength=len(names)))
 
-    offsets = _clock_offsets(packets, hashes, eligible, ts_ns, keys, node_codes, names, weights,
-                             direction, int(clock_window * 1e9))
-    per_node = offsets.set_index("node")["offset_s"].reindex(names).fillna(0.0).to_numpy()
+
+@dataclass
+class Grouped:
+    """One share's packets grouped: ``local_id`` per row numbers its packets by their
+    earliest sighting (corrected time, then incident row); ``first_rows`` is that
+    sighting's position per local id, ``first_ns``/``first_row`` its sort key."""
+
+    rows: Rows
+    corrected_ns: np.ndarray
+    local_id: np.ndarray
+    first_rows: np.ndarray
+
+    @property
+    def first_ns(self) -> np.ndarray:
+        return self.corrected_ns[self.first_rows]
+
+    @property
+    def first_row(self) -> np.ndarray:
+        return self.rows.row[self.first_rows]
+
+
+def group_rows(rows: Rows, offsets: pd.DataFrame, window_ns: int) -> Grouped:
+    """Clock-corrected times and the packet groups of ``rows`` (one share or all)."""
+    node_codes = rows.node_codes
+    per_node = offsets.set_index("node")["offset_s"].reindex(rows.names).fillna(0.0).to_numpy()
     shift = np.round(per_node * 1e9).astype(np.int64)
+    ts_ns = rows.ts_ns
     corrected_ns = np.where(ts_ns == NAT_NS, NAT_NS,  # a packet without a time keeps none
                             ts_ns - (shift[node_codes] if len(shift) else 0))
-    groups = group_sightings(hashes, eligible, corrected_ns, keys, int(window * 1e9))
-    groups = _attach_truncated(packets, groups, eligible, corrected_ns, keys, int(window * 1e9))
-    packet_id, first_rows = _number_packets(groups, corrected_ns)
+    groups = group_sightings(rows.hashes, rows.eligible, corrected_ns, rows.keys, window_ns)
+    groups = _attach_truncated(rows.packets, groups, rows.eligible, corrected_ns, rows.keys,
+                               window_ns)
+    local_id, first_rows = _number_packets(groups, corrected_ns, rows.row)
+    return Grouped(rows, corrected_ns, local_id, first_rows)
 
-    added = {"node": node, "direction": direction, "packet_id": packet_id,
-             "ts_corrected": corrected_ns, "point_id": keys}
+
+def number_packets(parts: list[Grouped]) -> list[np.ndarray]:
+    """The incident-wide ``packet_id`` of every row of each share: packets numbered by
+    their earliest sighting (corrected time, then row) across all shares."""
+    first_ns = np.concatenate([p.first_ns for p in parts]) if parts else np.zeros(0, np.int64)
+    first_row = np.concatenate([p.first_row for p in parts]) if parts else first_ns
+    rank = np.empty(len(first_ns), dtype=np.int64)
+    rank[np.lexsort((first_row, first_ns))] = np.arange(len(first_ns))
+    out, start = [], 0
+    for part in parts:
+        n = len(part.first_rows)
+        out.append(rank[start:start + n][part.local_id])
+        start += n
+    return out
+
+
+def finish(part: Grouped, packet_id: np.ndarray, offsets: pd.DataFrame) -> Vantage:
+    """The vantage tables of one share (or the whole incident) with its ``packet_id``s."""
+    rows = part.rows
+    packets = rows.packets
+    added = {"node": rows.node, "direction": rows.direction, "packet_id": packet_id,
+             "ts_corrected": part.corrected_ns, "point_id": rows.keys}
     for name, values in added.items():
         packets[name] = to_kind(values, PACKETS[name].kind)
+    # local ids run in the same order as the incident-wide ones: count with them
     return Vantage(packets=packets, sightings=_sightings(packets),
-                   distinct=_distinct(packets, packet_id, first_rows, node_codes, names),
+                   distinct=_distinct(packets, part.local_id, part.first_rows,
+                                      rows.node_codes, rows.names),
                    clock_offsets=offsets)
 
 
@@ -191,68 +290,94 @@ def point_ids_of(table: pd.DataFrame) -> np.ndarray:
     return _point_ids(table, direction)
 
 
-def _clock_offsets(packets: pd.DataFrame, hashes: np.ndarray, eligible: np.ndarray,
-                   ts_ns: np.ndarray, keys: np.ndarray, node_codes: np.ndarray,
-                   names: list[str], weights: np.ndarray, direction: pd.Categorical,
-                   clock_window_ns: int) -> pd.DataFrame:
-    """Clock offset of every node (the clock_offsets table), from packets seen on several nodes within
-    the wide first-pass window, in bursts where no vantage key repeats."""
-    if len(names) < 2:
-        return chain_offsets(names, weights, [])
-    bursts = find_bursts(hashes, eligible, ts_ns, keys, clock_window_ns)
+def clock_candidates(rows: Rows, clock_window_ns: int,
+                     limit: int = CLOCK_SAMPLE_LIMIT) -> pd.DataFrame:
+    """The sightings that may serve the clock estimate: packets seen on several nodes
+    within the wide first-pass window, in bursts where no vantage key repeats; at most
+    the ``limit`` bursts first in (fingerprint, time) order, so that the candidates of
+    several shares, thinned again by :func:`offsets_from_candidates`, are exactly those
+    of the whole incident. One row per sighting (``CANDIDATE_COLUMNS``)."""
+    if len(rows.names) < 2:
+        return pd.DataFrame({c: np.zeros(0, np.int64) for c in CANDIDATE_COLUMNS})
+    node_codes = rows.node_codes
+    bursts = find_bursts(rows.hashes, rows.eligible, rows.ts_ns, rows.keys, clock_window_ns)
     clean = ~bursts.repeated
-    rows = bursts.order[clean]
+    order = bursts.order[clean]
     burst = bursts.burst[clean]
-    nodes = node_codes[rows]
+    nodes = node_codes[order]
     first = np.r_[True, burst[1:] != burst[:-1]] if len(burst) else np.zeros(0, bool)
     changes = np.r_[False, (nodes[1:] != nodes[:-1]) & ~first[1:]] if len(burst) else first
     shared_burst = np.zeros(int(burst.max()) + 1 if len(burst) else 0, dtype=bool)
     shared_burst[burst[changes]] = True
     keep = shared_burst[burst]
-    rows, burst = rows[keep], burst[keep]
-    rows, burst = _thin_bursts(rows, burst, CLOCK_SAMPLE_LIMIT)
-    if not len(rows):
-        return chain_offsets(names, weights, [])
-    src, dst = _shared_codes(packets["src"], packets["dst"], rows)
+    order, burst = order[keep], burst[keep]
+    starts = np.r_[True, burst[1:] != burst[:-1]] if len(burst) else np.zeros(0, bool)
+    burst_hash = rows.hashes[order][starts]
+    burst_ns = rows.ts_ns[order][starts]
+    chosen = np.zeros(len(burst_hash), dtype=bool)
+    chosen[:limit] = True    # bursts arrive sorted by (fingerprint, time)
+    index = np.cumsum(starts) - 1
+    keep = chosen[index] if len(index) else np.zeros(0, bool)
+    order, index = order[keep], index[keep]
+    packets = rows.packets
     direction_sign = np.array([1, -1], dtype=np.int64)
-    dir_codes = np.asarray(direction.codes)[rows]
-    ttl = (packets["ttl"].to_numpy(dtype=np.int64, na_value=-1)[rows] if "ttl" in packets
-           else np.full(len(rows), -1, np.int64))
-    tunnelled = (packets["outer_src"].notna().to_numpy()[rows] if "outer_src" in packets
-                 else np.zeros(len(rows), bool))
-    samples = pair_samples(
-        burst, node_codes[rows], ts_ns[rows], ttl,
-        np.where(dir_codes >= 0, direction_sign[np.maximum(dir_codes, 0)], 0),
-        tunnelled, src, dst)
+    dir_codes = np.asarray(rows.direction.codes)[order]
+    return pd.DataFrame({
+        "burst_hash": burst_hash[index], "burst_ns": burst_ns[index],
+        "node": node_codes[order], "ts": rows.ts_ns[order],
+        "ttl": (packets["ttl"].to_numpy(dtype=np.int64, na_value=-1)[order]
+                if "ttl" in packets else np.full(len(order), -1, np.int64)),
+        "direction": np.where(dir_codes >= 0, direction_sign[np.maximum(dir_codes, 0)], 0),
+        "tunnelled": (packets["outer_src"].notna().to_numpy()[order] if "outer_src" in packets
+                      else np.zeros(len(order), bool)),
+        "src": _address_hashes(packets["src"], order),
+        "dst": _address_hashes(packets["dst"], order),
+    })
+
+
+CANDIDATE_COLUMNS = ("burst_hash", "burst_ns", "node", "ts", "ttl", "direction", "tunnelled",
+                     "src", "dst")
+
+
+def offsets_from_candidates(candidates: list[pd.DataFrame], names: list[str],
+                            weights: np.ndarray,
+                            limit: int = CLOCK_SAMPLE_LIMIT) -> pd.DataFrame:
+    """The clock_offsets table from the candidates of every share (:func:`clock_candidates`,
+    node codes into ``names``): the first ``limit`` bursts in (fingerprint, time) order."""
+    frame = pd.concat(candidates, ignore_index=True) if candidates else pd.DataFrame()
+    if len(names) < 2 or not len(frame):
+        return chain_offsets(names, weights, [])
+    burst_hash = frame["burst_hash"].to_numpy(dtype=np.uint64)
+    burst_ns = frame["burst_ns"].to_numpy(dtype=np.int64)
+    order = np.lexsort((burst_ns, burst_hash))
+    key_h, key_t = burst_hash[order], burst_ns[order]
+    starts = np.r_[True, (key_h[1:] != key_h[:-1]) | (key_t[1:] != key_t[:-1])]
+    burst = np.cumsum(starts) - 1
+    keep = burst < limit
+    order, burst = order[keep], burst[keep]
+    take = {c: frame[c].to_numpy()[order] for c in CANDIDATE_COLUMNS}
+    samples = pair_samples(burst, take["node"], take["ts"], take["ttl"], take["direction"],
+                           take["tunnelled"].astype(bool), take["src"], take["dst"])
     return chain_offsets(names, weights, estimate_pairs(samples, names))
 
 
-def _thin_bursts(rows: np.ndarray, burst: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keep at most ``limit`` packets for the clock estimate, evenly spread over the bursts."""
-    if not len(burst):
-        return rows, burst
-    unique = burst[np.r_[True, burst[1:] != burst[:-1]]]  # bursts arrive sorted
-    if len(unique) <= limit:
-        return rows, burst
-    chosen = np.zeros(int(unique[-1]) + 1, dtype=bool)
-    chosen[unique[np.linspace(0, len(unique) - 1, limit).astype(np.int64)]] = True
-    keep = chosen[burst]
-    return rows[keep], burst[keep]
+def _address_hashes(addresses: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """A 63-bit hash of each address text at ``rows``: one value per address whichever
+    share it is in (codes differ between shares), comparable for equality."""
+    codes, labels = codes_of(addresses.iloc[rows])
+    per_label = (hash_array(np.asarray(labels, dtype=object), categorize=False)
+                 >> np.uint64(1)).astype(np.int64)
+    return per_row(codes, per_label, -1)
 
 
-def _shared_codes(src: pd.Series, dst: pd.Series,
-                  rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of two address columns at ``rows``, in one code space (so src == dst compares)."""
-    (src_codes, dst_codes), _ = shared_codes([src.iloc[rows], dst.iloc[rows]])
-    return src_codes, dst_codes
-
-
-def _number_packets(groups: np.ndarray, corrected_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Packet ids numbered by first sighting time; the row of each packet's earliest sighting."""
+def _number_packets(groups: np.ndarray, corrected_ns: np.ndarray,
+                    row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packet ids numbered by first sighting (corrected time, then ``row``); the position
+    of each packet's earliest sighting."""
     n = len(groups)
     if not n:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort((np.arange(n), corrected_ns))
+    order = np.lexsort((row, corrected_ns))
     codes, uniques = pd.factorize(groups[order])
     renumber = np.empty(int(groups.max()) + 1, dtype=np.int64)
     renumber[uniques] = np.arange(len(uniques))
@@ -325,4 +450,6 @@ def _node_lists_many(packet_id: np.ndarray, node_codes: np.ndarray, names: list[
     return pd.Series(as_arrow, dtype=STRING)
 
 
-__all__ = ["Vantage", "build_sightings", "packet_direction", "point_ids_of", "seen_once"]
+__all__ = ["Vantage", "build_sightings", "packet_direction", "point_ids_of", "seen_once",
+           "prepare_rows", "clock_candidates", "offsets_from_candidates", "group_rows",
+           "number_packets", "finish"]
