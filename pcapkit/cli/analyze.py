@@ -71,17 +71,14 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     """
     from pcapkit.analyses import analyses
     from pcapkit.cli.output import Output
-    from pcapkit.errors import PcapkitError
     from pcapkit.report import build_report, render
-    from pcapkit.rules import load_rules, load_tuning, run_rules
+    from pcapkit.rules import analyze_capture, checked_pack, site_tuning
 
     started = time.perf_counter()
     destination = Output(fmt, output)
     destination.check()
-    pack = load_rules(rule_dirs)
-    if pack.problems:
-        raise PcapkitError("rule problems:\n  " + "\n  ".join(str(p) for p in pack.problems))
-    site = load_tuning(tuning) if tuning else None
+    pack = checked_pack(rule_dirs)
+    site = site_tuning(tuning)
     discovered = not captures.snapshots
     if discovered:
         from pcapkit.cluster.snapshot.discover import discover_snapshots
@@ -103,11 +100,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
         stages.run("dns", lambda: capture.dns, packets)
         for table in sorted({rule.table for rule in pack.rules} & set(analyses())):
             stages.run(f"analysis {table}", lambda table=table: capture.table(table))
-        findings = stages.run("rules", lambda: run_rules(capture, pack.rules, site))
-        if len(capture.host_state):  # Retina host files: what the nodes themselves say
-            from pcapkit.ingest.corroborate import corroborate
-
-            corroborate(findings, capture.host_state)
+        findings = stages.run("rules", lambda: analyze_capture(capture, pack.rules, site))
     report = build_report(capture, findings, rules=len(pack.rules),
                           seconds=time.perf_counter() - started,
                           snapshot_files=list(captures.snapshots),
