@@ -37,6 +37,30 @@ class _Flows:
     roles: originator.Roles
 
 
+@dataclass
+class FlowPart:
+    """The flows of some of an incident's packets (one share, or all of them), before the
+    steps that read every flow: numbering, Service-DNAT links, identities.
+
+    ``table`` has local ``flow_id`` 0..n-1; ``ends`` and ``addresses`` are the flows' ends
+    as address codes into ``addresses``; ``points`` the (``item`` = flow * 2 + direction,
+    ``point_id``) pairs of where each direction was seen; ``rows``/``packet_ids``/
+    ``packet_flow``: every packet in a flow (position in the distinct table given, its
+    packet_id, its local flow); ``first_packet``: the packet_id of each flow's first
+    packet, which with ``ts`` orders flows; ``deferred``: positions of the ICMP errors set
+    aside (``defer_errors``)."""
+
+    table: pd.DataFrame
+    ends: nat.FlowEnds
+    addresses: np.ndarray
+    points: pd.DataFrame
+    rows: np.ndarray
+    packet_ids: np.ndarray
+    packet_flow: np.ndarray
+    first_packet: np.ndarray
+    deferred: np.ndarray
+
+
 def _checked(options: FlowOptions | None) -> FlowOptions:
     if options is None:
         return FlowOptions()
@@ -46,10 +70,11 @@ def _checked(options: FlowOptions | None) -> FlowOptions:
 
 
 def _assign(distinct: pd.DataFrame, sightings: pd.DataFrame | None,
-            options: FlowOptions) -> _Flows:
+            options: FlowOptions, defer_errors: bool = False) -> _Flows:
     inputs = load_inputs(distinct, sightings)
     asg = keys.assign(inputs.packets, tcp_timeout=options.tcp_timeout,
-                      udp_timeout=options.udp_timeout, icmp_timeout=options.icmp_timeout)
+                      udp_timeout=options.udp_timeout, icmp_timeout=options.icmp_timeout,
+                      defer_errors=defer_errors)
     pk = asg.packets
     roles = originator.decide(asg.flow, asg.n_flows, pk.proto, pk.flags, asg.lo_is_src,
                               pk.sport, pk.dport, pk.itype)
@@ -62,6 +87,26 @@ def _packet_flow_ids(index: pd.Index, flows: _Flows) -> pd.Series:
     ids[asg.packets.row] = asg.flow
     ids[asg.errors.row] = asg.error_flow
     return pd.Series(nullable(ids, "Int64"), index=index, name="flow_id")
+
+
+def flow_part(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
+              options: FlowOptions | None = None, defer_errors: bool = False) -> FlowPart:
+    """The flows of ``distinct`` (with their ``sightings``; None: each packet seen once)
+    as a :class:`FlowPart`, for :func:`finish_flows`."""
+    options = _checked(options)
+    flows = _assign(distinct, sightings, options, defer_errors)
+    seen = seen_once(distinct).sightings if sightings is None else sightings
+    table, ends = _table(flows, seen)
+    asg, pk = flows.assignment, flows.assignment.packets
+    group = asg.flow * 2 + (~flows.roles.is_orig)
+    return FlowPart(
+        table=table, ends=ends, addresses=flows.inputs.addresses,
+        points=nat.flow_points(seen, pk.pid, group),
+        rows=np.concatenate([pk.row, asg.errors.row]),
+        packet_ids=np.concatenate([pk.pid, asg.errors.pid]),
+        packet_flow=np.concatenate([asg.flow, asg.error_flow]),
+        first_packet=pk.pid[flows.roles.first],
+        deferred=flows.inputs.packets.row[asg.deferred])
 
 
 def flow_ids(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None, *,
@@ -94,21 +139,88 @@ def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None
                    cluster: Cluster | None = None, options: FlowOptions | None = None
                    ) -> tuple[pd.DataFrame, pd.Series]:
     """(build_flows(...), flow_ids(...)) computed once."""
+    part = flow_part(distinct, sightings, options=options)
+    table, local, links = finish_flows([part], cluster=cluster, options=options)
+    ids = np.full(len(distinct), -1, dtype=np.int64)
+    ids[part.rows] = local[0]
+    ids = pd.Series(nullable(ids, "Int64"), index=distinct.index, name="flow_id")
+    return complete_flows(table, ids, links, cluster=cluster, options=options)
+
+
+def finish_flows(parts: list[FlowPart], *, cluster: Cluster | None = None,
+                 options: FlowOptions | None = None
+                 ) -> tuple[pd.DataFrame, list[np.ndarray], nat.Links]:
+    """(the flows of every part, for each part the final flow_id of each of its
+    ``packet_flow`` entries, the Service-DNAT links): flows numbered by (first packet
+    time, its packet_id) across parts, links found among all of them."""
     options = _checked(options)
     cluster = check_cluster(cluster, "flows")
-    flows = _assign(distinct, sightings, options)
-    seen = seen_once(distinct).sightings if sightings is None else sightings
-    table, ends = _table(flows, seen)
-    pk = flows.assignment.packets
-    group = flows.assignment.flow * 2 + (~flows.roles.is_orig)
-    links = nat.link_service_dnat(ends, seen, pk.pid, group,
-                                  nat.cluster_mapping(cluster, flows.inputs.addresses),
+    sizes = [len(part.table) for part in parts]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    ts = np.concatenate([part.ends.start for part in parts]).astype(np.int64)
+    first = np.concatenate([part.first_packet for part in parts]).astype(np.int64)
+    rank = np.empty(len(ts), dtype=np.int64)
+    order = np.lexsort((first, ts))
+    rank[order] = np.arange(len(ts))
+    if len(parts) == 1:
+        table = parts[0].table
+    else:
+        table = _concat(parts).take(order).reset_index(drop=True)
+        table["flow_id"] = np.arange(len(table))
+    addresses, ends = _merged_ends(parts, order)
+    points = pd.concat([_renumbered(part.points, rank[offsets[i]:offsets[i + 1]])
+                        for i, part in enumerate(parts)], ignore_index=True)
+    links = nat.link_service_dnat(ends, points, nat.cluster_mapping(cluster, addresses),
                                   int(round(options.nat_window * 1e9)))
+    return table, [rank[offsets[i] + part.packet_flow] for i, part in enumerate(parts)], links
+
+
+def complete_flows(table: pd.DataFrame, ids: pd.Series, links: nat.Links, *,
+                   cluster: Cluster | None = None, options: FlowOptions | None = None
+                   ) -> tuple[pd.DataFrame, pd.Series]:
+    """(the flows table, the distinct packets' flow ids) in their final form, from
+    finish_flows' table and links: NAT columns, each linked pair folded into one row with
+    ``options.merge_nat``, identities named, dtypes as the registry declares."""
+    options = _checked(options)
+    cluster = check_cluster(cluster, "flows")
     table = natview.add_nat_columns(table, links)
-    ids = _packet_flow_ids(distinct.index, flows)
     if options.merge_nat:
         table, ids = natview.merge_sides(table, ids, links)
     return conform(enrich_flows(table, cluster), FLOWS), ids
+
+
+def _concat(parts: list[FlowPart]) -> pd.DataFrame:
+    """The parts' tables one after another; a categorical column whose categories differ
+    between parts keeps a categorical dtype, with the union of categories sorted as one
+    part's are."""
+    table = pd.concat([part.table for part in parts], ignore_index=True)
+    for name, dtype in parts[0].table.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype) and \
+                not isinstance(table[name].dtype, pd.CategoricalDtype):
+            table[name] = to_kind(table[name].to_numpy(dtype=object), "category")
+    return table
+
+
+def _renumbered(points: pd.DataFrame, flow_ids: np.ndarray) -> pd.DataFrame:
+    """``points`` with each item's local flow replaced by its id in ``flow_ids``."""
+    item = points["item"].to_numpy(dtype=np.int64)
+    return points.assign(item=flow_ids[item >> 1] * 2 + (item & 1))
+
+
+def _merged_ends(parts: list[FlowPart], order: np.ndarray) -> tuple[np.ndarray, nat.FlowEnds]:
+    """Every part's flow ends in flow_id order, their address codes in one label space."""
+    if len(parts) == 1:
+        return parts[0].addresses, parts[0].ends
+    addresses = pd.unique(np.concatenate([part.addresses for part in parts]))
+    index = pd.Index(addresses)
+    recode = [np.append(index.get_indexer(part.addresses), -1) for part in parts]
+    columns = {}
+    for name in nat.FlowEnds.__dataclass_fields__:
+        values = [getattr(part.ends, name) for part in parts]
+        if name in ("client", "server"):
+            values = [codes[v] for codes, v in zip(recode, values, strict=True)]
+        columns[name] = np.concatenate(values)[order]
+    return np.asarray(addresses, dtype=object), nat.FlowEnds(**columns)
 
 
 def enrich_flows(flows: pd.DataFrame, cluster: Cluster | None) -> pd.DataFrame:
@@ -214,10 +326,17 @@ def _table(flows: _Flows, sightings: pd.DataFrame) -> tuple[pd.DataFrame, nat.Fl
 
 
 def _proto_names(proto: np.ndarray) -> pd.Categorical:
+    """Protocol names, categories sorted (so every share of an incident agrees on them)."""
     codes, uniques = pd.factorize(proto)
-    names = [PROTO_NAMES.get(int(p), str(int(p))) for p in uniques]
-    return pd.Categorical.from_codes(codes, categories=names) if len(set(names)) == len(names) \
-        else pd.Categorical(np.array(names, dtype=object)[codes])
+    names = np.array([PROTO_NAMES.get(int(p), str(int(p))) for p in uniques], dtype=object)
+    return _sorted_categorical(codes, names)
+
+
+def _sorted_categorical(codes: np.ndarray, labels: np.ndarray) -> pd.Categorical:
+    """``labels[codes]`` as a Categorical whose categories are the distinct labels sorted."""
+    categories, inverse = np.unique(labels.astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(inverse.ravel()[codes],
+                                     categories=pd.Index(categories))
 
 
 def _family_names(family: np.ndarray, icmp: np.ndarray) -> np.ndarray:
@@ -233,8 +352,7 @@ def _family_names(family: np.ndarray, icmp: np.ndarray) -> np.ndarray:
 
 def _addresses(codes: np.ndarray, addresses: np.ndarray) -> pd.Categorical:
     used, inverse = np.unique(codes, return_inverse=True)
-    return pd.Categorical.from_codes(inverse.ravel(), categories=pd.Index(addresses[used],
-                                                                           dtype=object))
+    return _sorted_categorical(inverse.ravel(), addresses[used])
 
 
 def _tcp_only(states: pd.Categorical, is_tcp: np.ndarray) -> pd.Categorical:

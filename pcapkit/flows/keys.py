@@ -51,6 +51,8 @@ class Assignment:
 
     ``packets`` holds the flow packets sorted by (flow, time); ``flow`` is their flow index
     (0 = earliest flow). ``errors`` are the ICMP errors linked to ``error_flow``.
+    ``deferred``: positions (into the packets given) of the ICMP errors set aside because
+    they quote no flow seen here (``assign(..., defer_errors=True)``; empty otherwise).
     """
 
     packets: Packets
@@ -60,6 +62,7 @@ class Assignment:
     family: np.ndarray
     errors: Packets
     error_flow: np.ndarray
+    deferred: np.ndarray
 
 
 def timeouts_ns(proto: np.ndarray, tcp: float | None, udp: float | None,
@@ -147,14 +150,15 @@ def _tuple_ids(proto: np.ndarray, lo_ip: np.ndarray, lo_port: np.ndarray, hi_ip:
     return ids.astype(np.int64)
 
 
-def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray,
-                      forward: np.ndarray) -> np.ndarray:
+def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray, forward: np.ndarray,
+                      t: np.ndarray, pid: np.ndarray) -> np.ndarray:
     """One overlay context per conversation.
 
     A 5-tuple whose two directions travel in different overlay contexts, each context
     carrying one direction only, is one conversation: Cilium's VXLAN puts the *sender's*
     security identity in the VNI, so a request and its reply differ (the flow's ``vni`` is
-    then the first one seen; the per-direction ``orig_vnis``/``resp_vnis`` keep both). Then a
+    then that of its earliest packet, by (time, packet id), whatever the codes; the
+    per-direction ``orig_vnis``/``resp_vnis`` keep both). Then a
     5-tuple with one overlay gives that overlay to its unencapsulated packets too (the pod
     veth sees them bare). Contexts that each carry both directions stay apart: the same pod
     addresses in two overlays (tenants) are two conversations."""
@@ -175,10 +179,12 @@ def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray,
     np.logical_or.at(mixed, pair_tuple, directions == 3)
     split = (contexts >= 2) & (two_way == 3) & ~mixed  # each context one way, both ways seen
     if split.any():
-        lowest = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(lowest, tuple_id[wrapped], ctx[wrapped])
         rows = wrapped[split[tuple_id[wrapped]]]
-        ctx[rows] = lowest[tuple_id[rows]]
+        earliest = rows[np.lexsort((pid[rows], t[rows], tuple_id[rows]))]
+        heads = earliest[run_starts(tuple_id[earliest])]
+        chosen = np.zeros(n, dtype=np.int64)
+        chosen[tuple_id[heads]] = ctx[heads]
+        ctx[rows] = chosen[tuple_id[rows]]
     big = np.iinfo(np.int64).max
     low = np.full(n, big, dtype=np.int64)
     high = np.full(n, -1, dtype=np.int64)
@@ -190,8 +196,11 @@ def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray,
 
 
 def assign(pk: Packets, *, tcp_timeout: float | None, udp_timeout: float | None,
-           icmp_timeout: float | None) -> Assignment:
-    """Split packets into flows (see the module docstring)."""
+           icmp_timeout: float | None, defer_errors: bool = False) -> Assignment:
+    """Split packets into flows (see the module docstring). ``defer_errors``: leave the
+    ICMP errors that quote no 5-tuple seen here out (``Assignment.deferred``) instead of
+    giving them flows of their own: a share of an incident does this, and its set-aside
+    errors are keyed together with every other share's (pcapkit.partition.flows)."""
     fill_fragment_ports(pk)
     is_error = icmp_errors(pk)
     family = icmp_family(pk.proto, pk.itype)
@@ -213,9 +222,12 @@ def assign(pk: Packets, *, tcp_timeout: float | None, udp_timeout: float | None,
     seen[own_tuple[~is_error]] = True
     linked_mask = np.zeros(n, dtype=bool)
     linked_mask[quoting[seen[quoted_tuple]]] = True
-    member = np.flatnonzero(~linked_mask)
+    deferred = np.flatnonzero(is_error & ~linked_mask) if defer_errors \
+        else np.zeros(0, dtype=np.int64)
+    member = np.flatnonzero(~linked_mask & ~is_error if defer_errors else ~linked_mask)
     ctx = pk.ctx.copy()
-    ctx[member] = _resolve_contexts(own_tuple[member], ctx[member], lo_is_src[member])
+    ctx[member] = _resolve_contexts(own_tuple[member], ctx[member], lo_is_src[member],
+                                    pk.t[member], pk.pid[member])
 
     order = member[np.lexsort((pk.pid[member], pk.t[member],
                                (own_tuple[member] << 20) | ctx[member]))]
@@ -233,7 +245,8 @@ def assign(pk: Packets, *, tcp_timeout: float | None, udp_timeout: float | None,
     error_flow = _nearest_flow(flow_tuple, packets.t[np.searchsorted(flow, np.arange(n_flows))],
                                quoted_tuple[position], pk.t[linked])
     return Assignment(packets=packets, flow=flow, n_flows=n_flows, lo_is_src=lo_is_src[order],
-                      family=family[order], errors=pk.take(linked, FLOW_FIELDS), error_flow=error_flow)
+                      family=family[order], errors=pk.take(linked, FLOW_FIELDS),
+                      error_flow=error_flow, deferred=deferred)
 
 
 def _split(pk: Packets, order: np.ndarray, tuple_id: np.ndarray, ctx: np.ndarray,

@@ -115,39 +115,43 @@ def guessed_candidates(ends: FlowEnds, window_ns: int) -> pd.DataFrame:
     return _in_flows(pairs, rows)
 
 
-def seen_together(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray,
-                  s: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """True where one capture point (``point_id``) saw a client-to-server packet of flow
-    ``s[i]`` and one of flow ``b[i]``, or a reply of both. ``group`` is flow * 2 (+1 for
-    the responder's packets) of every packet in ``pid``. Directions are compared
-    separately because a bridge routing to a backend on the same node (cni0) sees the
-    request before the rewrite coming in and after it going out: one interface, two
-    points."""
-    if not len(s) or not len(sightings):
-        return np.zeros(len(s), dtype=bool)
+def flow_points(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+    """(``item``, ``point_id``): the capture points at which each flow direction was seen.
+    ``item`` is ``group`` (flow * 2, +1 for the responder's packets) of the packets in
+    ``pid``. Directions are kept apart because a bridge routing to a backend on the same
+    node (cni0) sees the request before the rewrite coming in and after it going out: one
+    interface, two points."""
+    if not len(sightings) or not len(pid):
+        return pd.DataFrame({"item": np.zeros(0, np.int64), "point_id": np.zeros(0, np.int64)})
     packet_ids = pd.to_numeric(sightings["packet_id"]).to_numpy(dtype=np.int64, na_value=-1)
     of = flow_of_sightings(packet_ids, pid, group)
-    rows = np.flatnonzero(np.isin(of >> 1, np.union1d(s, b)) & (of >= 0))
-    points = pd.DataFrame({"item": of[rows],
-                           "point_id": point_ids_of(sightings)[rows]}).drop_duplicates()
+    rows = np.flatnonzero(of >= 0)
+    return pd.DataFrame({"item": of[rows],
+                         "point_id": point_ids_of(sightings)[rows]}).drop_duplicates(
+        ignore_index=True)
+
+
+def seen_together(points: pd.DataFrame, s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """True where one capture point saw a client-to-server packet of flow ``s[i]`` and one
+    of flow ``b[i]``, or a reply of both (``points``: :func:`flow_points`)."""
+    if not len(s):
+        return np.zeros(0, dtype=bool)
     return seen_at_one_point(points, 2 * s, 2 * b) | seen_at_one_point(points, 2 * s + 1,
                                                                        2 * b + 1)
 
 
-def link_service_dnat(ends: FlowEnds, sightings: pd.DataFrame, pid: np.ndarray,
-                      group: np.ndarray, mapping: pd.DataFrame | None,
+def link_service_dnat(ends: FlowEnds, points: pd.DataFrame, mapping: pd.DataFrame | None,
                       window_ns: int) -> Links:
     """The (service side, backend side) flow pairs of DNAT'd connections.
 
     ``mapping``: the cluster's Service -> backend table in flow codes (:func:`mapping_codes`)
-    or None to use the conservative rule of the module docstring. ``pid``/``group``: packet
-    id and flow * 2 + direction (1 = responder) of every packet in flows, to find where each
-    flow was seen."""
+    or None to use the conservative rule of the module docstring. ``points``: where each
+    flow direction was seen (:func:`flow_points`)."""
     candidates = (guessed_candidates(ends, window_ns) if mapping is None
                   else cluster_candidates(ends, mapping, window_ns))
     s = candidates["s"].to_numpy(dtype=np.int64)
     b = candidates["b"].to_numpy(dtype=np.int64)
-    links = nearest_one_to_one(candidates[~seen_together(sightings, pid, group, s, b)])
+    links = nearest_one_to_one(candidates[~seen_together(points, s, b)])
     return Links(links["s"].to_numpy(dtype=np.int64), links["b"].to_numpy(dtype=np.int64))
 
 

@@ -16,6 +16,9 @@ from pcapkit.column_arrays import nullable
 from pcapkit.flows.nat import Links
 from pcapkit.flows.path import PATH_SETS
 from pcapkit.flows.tcpstate import CONN_STATES
+from pcapkit.schema.flows import FLOWS
+
+_ADDRESS_COLUMNS = [column.name for column in FLOWS.columns if column.kind == "ip"]
 
 
 def _strings(values: pd.Series) -> np.ndarray:
@@ -120,6 +123,9 @@ def merge_sides(table: pd.DataFrame, flow_id: pd.Series,
     keep = np.ones(len(out), dtype=bool)
     keep[b] = False
     out = out[keep].reset_index(drop=True)
+    for column in _ADDRESS_COLUMNS:  # the backends' addresses went with their rows
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].cat.remove_unused_categories()
     remap = np.arange(len(table), dtype=np.int64)
     remap[b] = s
     ids = flow_id.to_numpy(dtype=np.int64, na_value=-1)
