@@ -79,14 +79,28 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
     if not len(matched):
         return []
     values = _group_values(matched, groups, _wanted_columns(rule, matched))
-    counts = np.bincount(groups)
+    rows = np.bincount(groups)
+    counts = _counts(rule, matched, groups, rows)
     first, last = (extreme[:, 0] for extreme in _group_extremes(times[:, None], groups))
     evidence, totals, frame_lists, spans = _evidence(rule, matched, groups,
                                                      index or EvidenceIndex(source))
     first, last = _time_span(first, last, spans)
     return [_finding(rule, values[g], int(counts[g]), first[g], last[g], evidence.get(g, []),
-                     int(totals.get(g, 0)), frame_lists.get(g, {}))
+                     int(totals.get(g, 0)), frame_lists.get(g, {}), int(rows[g]))
             for g in range(len(counts))]
+
+
+def _counts(rule: Rule, frame: pd.DataFrame, groups: np.ndarray,
+            rows: np.ndarray) -> np.ndarray:
+    """Per group, what its finding counts: its rows, or the distinct values of the rule's
+    ``count`` column (a row without a value counts on its own)."""
+    if rule.count is None:
+        return rows
+    codes = pd.factorize(frame[rule.count], use_na_sentinel=True)[0].astype(np.int64)
+    missing = codes < 0
+    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    pairs = _unique_pairs(groups, codes)
+    return np.bincount(pairs[:, 0], minlength=len(rows))
 
 
 def _times(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -429,13 +443,14 @@ def _render(value: Any) -> Any:
 
 
 def _finding(rule: Rule, values: dict[str, Any], count: int, first: int, last: int,
-             evidence: list[Evidence], total: int, frame_lists: dict[str, str]) -> Finding:
+             evidence: list[Evidence], total: int, frame_lists: dict[str, str],
+             rows: int) -> Finding:
     key = {name: values.get(name) for name in rule.group_by}
     if not rule.group_by:
         key = {name: values.get(name) for name in values}
         key["first_seen"] = first
     template = _Values({k: _render(v) for k, v in values.items()})
-    template.update(count=count, first_seen=_iso(first) or "?", last_seen=_iso(last) or "?")
+    template.update(count=count, rows=rows, first_seen=_iso(first) or "?", last_seen=_iso(last) or "?")
     try:
         summary = rule.summary.format_map(template)
     except (ValueError, TypeError):  # a format spec that does not fit the value
@@ -449,6 +464,8 @@ def _finding(rule: Rule, values: dict[str, Any], count: int, first: int, last: i
         files.setdefault(item.file, []).append(item.frame)
     details = {name: values.get(name) for name in (*rule.group_by, *rule.fields)}
     details["evidence_total"] = total
+    if rule.count is not None:  # count is of distinct rule.count values: say the rows too
+        details["rows"] = rows
     if frame_lists:
         details[EVIDENCE_FRAMES] = frame_lists
     if len(files) > 1:

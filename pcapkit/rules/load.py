@@ -16,6 +16,8 @@ keeps unknown top-level keys as ``custom_attributes``):
 ``remediation``  what to do about it, required
 ``group_by``     columns whose values make one finding (default: one finding per row)
 ``evidence``     the id columns whose packets are the evidence (default: the table's own)
+``count``        a column whose distinct values a finding counts (default: its rows), e.g.
+                 ``retry_of``: a DNS question sent three times is one lost lookup
 ``tests``        regression cases: ``{input: [paths], snapshot: path, expect: count}``
 
 Problems are collected, not raised one at a time, so ``pcapkit rules lint`` can list them
@@ -48,7 +50,7 @@ _OPERATORS = {SigmaCorrelationConditionOperator.GT: "gt",
               SigmaCorrelationConditionOperator.LT: "lt",
               SigmaCorrelationConditionOperator.LTE: "le",
               SigmaCorrelationConditionOperator.EQ: "eq"}
-_SUMMARY_EXTRAS = ("count", "first_seen", "last_seen")
+_SUMMARY_EXTRAS = ("count", "rows", "first_seen", "last_seen")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Rule:
     fields: tuple[str, ...] = ()
     group_by: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
+    count: str | None = None
     correlation: Correlation | None = None
     parts: tuple[Mask, ...] = field(default=(), repr=False, compare=False)
     tests: tuple[RuleTest, ...] = ()
@@ -247,10 +250,10 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
             problem(f"pcapkit.{key} must be a non-empty string")
         texts[key] = value if isinstance(value, str) else ""
     unknown = set(attrs) - {"category", "summary", "remediation", "group_by", "evidence",
-                            "tests"}
+                            "count", "tests"}
     if unknown:
         problem(f"unknown pcapkit keys {sorted(unknown)}",
-                hint="category, summary, remediation, group_by, evidence, tests")
+                hint="category, summary, remediation, group_by, evidence, count, tests")
     group_by = _columns(attrs.get("group_by", []), "group_by", table, problem)
     if correlation is not None:
         group_by = _columns(list(correlation.group_by), "group-by", table, problem)
@@ -263,6 +266,12 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
         if ids != "flow_id" and not ids.endswith("packet_id"):
             problem("evidence columns are flow_id or *packet_id ids (a list column: "
                     "flow_ids or *packet_ids)", column)
+    count = attrs.get("count")
+    if count is not None and not isinstance(count, str):
+        problem("pcapkit.count must be one column name", "count")
+        count = None
+    if count is not None:
+        _columns([count], "count", table, problem)
     _check_summary(texts["summary"], table, problem)
     fields = _columns(list(meta.fields or []), "fields", table, problem)
     tests = _tests(attrs.get("tests", []), path, problem)
@@ -277,7 +286,8 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
         references=tuple(str(r) for r in meta.references or ()),
         tags=tuple(str(t) for t in meta.tags or ()),
         falsepositives=tuple(str(f) for f in meta.falsepositives or ()),
-        fields=fields, group_by=group_by, evidence=evidence, correlation=correlation,
+        fields=fields, group_by=group_by, evidence=evidence, count=count,
+        correlation=correlation,
         tests=tests, path=path)
 
 

@@ -13,6 +13,7 @@ from pcapkit.rules.engine import run_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 DNS_FIXTURES = ROOT / "fixtures" / "dns"
+DEMO = ROOT / "fixtures" / "demo"
 FLANNEL = ROOT / "fixtures" / "cluster" / "flannel" / "snapshot-t1.json"
 
 
@@ -70,3 +71,28 @@ def test_committed_fixtures_match_the_generator(tmp_path):
     assert made == sorted(p.name for p in DNS_FIXTURES.glob("*.pcap"))
     for name in made:
         assert filecmp.cmp(tmp_path / name, DNS_FIXTURES / name, shallow=False), name
+
+
+def test_a_query_and_its_unanswered_retry_are_one_lost_lookup():
+    """The demo's client sends the A and the AAAA question twice, never answered: two lost
+    lookups (one per type), each with its retry among the evidence, not four timeouts."""
+    capture = pcapkit.open(DEMO, snapshot=DEMO / "cluster.json")
+    dns = capture.dns
+    lost = dns[(dns["status"] == "unanswered") & (dns["final_status"] == "unanswered")]
+    assert len(lost) == 4 and lost["retry_of"].nunique() == 2
+    findings = [f for f in _timeout_findings(capture)
+                if f.title == "DNS queries never answered"]
+    assert sorted(f.details["qtype"] for f in findings) == ["A", "AAAA"]
+    for finding in findings:
+        assert (finding.count, finding.details["rows"], finding.details["retries"]) == (1, 2, 1)
+        assert finding.summary.startswith(f"1 {finding.details['qtype']} lookup(s) of ")
+        assert "2 queries sent" in finding.summary
+        chain = lost[lost["qtype"] == finding.details["qtype"]]
+        expected = capture.evidence(dns=chain["tx_id"].astype(int).tolist())
+        assert finding.details["evidence_total"] == len(expected) == 16  # both queries
+
+
+def test_lookups_retried_until_answered_are_no_lost_lookup():
+    findings = _timeout_findings(pcapkit.open(ROOT / "fixtures" / "dnstx" / "retries.pcap"))
+    assert [f.title for f in findings] == ["DNS answered only after a retry"]
+    assert findings[0].count == 1

@@ -130,3 +130,21 @@ pcapkit: {category: test, summary: "{count} lost for {qname}", remediation: y}
     spans = glibc.dns[glibc.dns["status"] == "unanswered"]
     path.write_text((base % "1h").replace("group-by: [orig_h, qname]", "group-by: [orig_h]"))
     assert len(run_rules(glibc, load_rules([path], core=False).rules)) == int(len(spans) >= 2)
+
+
+def test_count_counts_distinct_values_and_rows_without_one_alone(tmp_path, incident) -> None:
+    rule = ANSWERED.format(n="31", group="qtype").replace(
+        "{status: answered, qtype: A}", "{qtype: A}").replace(
+        "  remediation: None needed.", "  remediation: None needed.\n  count: %s")
+    a = incident.dns[incident.dns["qtype"] == "A"]
+    assert a["qname"].nunique() < len(a) and a["response_packet_id"].isna().any()
+    for column, expected in (("qname", a["qname"].nunique()),
+                             ("response_packet_id",  # each unanswered query its own
+                              a["response_packet_id"].nunique() + a["response_packet_id"]
+                              .isna().sum())):
+        path = tmp_path / f"count-{column}.yml"
+        path.write_text(rule % column)
+        pack = load_rules([path], core=False)
+        assert pack.problems == []
+        [finding] = run_rules(incident, pack.rules)
+        assert (finding.count, finding.details["rows"]) == (expected, len(a))

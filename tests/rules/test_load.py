@@ -61,6 +61,10 @@ def test_a_good_rule_loads_with_its_metadata(tmp_path) -> None:
     (("  category: dns-latency", "  category: dns-latency\n  evidence: [qname]"),
      "evidence columns are flow_id"),
     (("  category: dns-latency", "  category: dns-latency\n  run: os.system"), "unknown pcapkit keys"),
+    (("  category: dns-latency", "  category: dns-latency\n  count: retry_off"),
+     "did you mean retry_of"),
+    (("  category: dns-latency", "  category: dns-latency\n  count: [retry_of]"),
+     "pcapkit.count must be one column name"),
 ])
 def test_problems_name_the_file_rule_and_field(tmp_path, change, message) -> None:
     old, new = change
