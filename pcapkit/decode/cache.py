@@ -29,6 +29,7 @@ from pcapkit._version import __version__
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.table import concat_tables
 from pcapkit.errors import CaptureError, PcapkitError
+from pcapkit.schema.decode import DECODED_PACKET_COLUMNS
 
 if TYPE_CHECKING:
     from pcapkit.decode.files import Decoded
@@ -60,7 +61,8 @@ class DecodeCache:
     def key(self, path: str | os.PathLike, config: DecodeConfig) -> str:
         """The entry name of ``path`` decoded with ``config``."""
         options = json.dumps([__version__, [str(d) for d in config.decode_as], config.dns,
-                              config.max_tunnel_depth])
+                              config.max_tunnel_depth,  # a new decoder column: a new entry
+                              [c.name for c in DECODED_PACKET_COLUMNS]])
         digest = hashlib.sha1(options.encode(), usedforsecurity=False)
         digest.update(self._content_hash(Path(path)).encode())
         return digest.hexdigest()
@@ -78,7 +80,7 @@ class DecodeCache:
             return None
         try:
             dtypes = json.loads((entry / "dtypes.json").read_text())
-            tables = {name: _with_dtypes(pd.read_parquet(entry / f"{name}.parquet"),
+            tables = {name: with_dtypes(pd.read_parquet(entry / f"{name}.parquet"),
                                          dtypes[name]) for name in _TABLES}
             errors = json.loads((entry / "errors.json").read_text())
         except (OSError, ValueError) as exc:
@@ -111,7 +113,7 @@ class DecodeCache:
             for name, table in zip(_TABLES, (packets, dns, interfaces), strict=True):
                 table.to_parquet(scratch / f"{name}.parquet", index=False)
             (scratch / "dtypes.json").write_text(json.dumps(
-                {name: {c: _dtype_name(t) for c, t in table.items()}
+                {name: {c: dtype_name(t) for c, t in table.items()}
                  for name, table in zip(_TABLES, (packets, dns, interfaces), strict=True)}))
             (scratch / "errors.json").write_text(json.dumps(
                 [{"offset": e.offset, "message": e.message} for e in errors]))
@@ -163,11 +165,11 @@ def _worth_caching(path: Path) -> bool:
         return False
 
 
-def _with_dtypes(table: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+def with_dtypes(table: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     """The table with the dtypes it was written with, where Parquet could not say them
     (an all-null categorical comes back as object)."""
     for name, dtype in dtypes.items():
-        if name not in table.columns or _dtype_name(table[name]) == dtype:
+        if name not in table.columns or dtype_name(table[name]) == dtype:
             continue
         kind, _, labels = dtype.partition(":")
         column = table[name]
@@ -181,7 +183,7 @@ def _with_dtypes(table: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     return table
 
 
-def _dtype_name(column: pd.Series) -> str:
+def dtype_name(column: pd.Series) -> str:
     """The column's dtype as text; a categorical's names its categories' dtype too."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return f"category:{column.cat.categories.dtype}"

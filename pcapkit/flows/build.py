@@ -142,7 +142,7 @@ def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None
     part = flow_part(distinct, sightings, options=options)
     table, local, links = finish_flows([part], cluster=cluster, options=options)
     ids = np.full(len(distinct), -1, dtype=np.int64)
-    ids[part.rows] = local[0]
+    ids[part.rows] = local[0][part.packet_flow]
     ids = pd.Series(nullable(ids, "Int64"), index=distinct.index, name="flow_id")
     return complete_flows(table, ids, links, cluster=cluster, options=options)
 
@@ -150,9 +150,9 @@ def assemble_flows(distinct: pd.DataFrame, sightings: pd.DataFrame | None = None
 def finish_flows(parts: list[FlowPart], *, cluster: Cluster | None = None,
                  options: FlowOptions | None = None
                  ) -> tuple[pd.DataFrame, list[np.ndarray], nat.Links]:
-    """(the flows of every part, for each part the final flow_id of each of its
-    ``packet_flow`` entries, the Service-DNAT links): flows numbered by (first packet
-    time, its packet_id) across parts, links found among all of them."""
+    """(the flows of every part, for each part the final flow_id of each of its flows,
+    the Service-DNAT links): flows numbered by (first packet time, its packet_id) across
+    parts, links found among all of them."""
     options = _checked(options)
     cluster = check_cluster(cluster, "flows")
     sizes = [len(part.table) for part in parts]
@@ -172,7 +172,7 @@ def finish_flows(parts: list[FlowPart], *, cluster: Cluster | None = None,
                         for i, part in enumerate(parts)], ignore_index=True)
     links = nat.link_service_dnat(ends, points, nat.cluster_mapping(cluster, addresses),
                                   int(round(options.nat_window * 1e9)))
-    return table, [rank[offsets[i] + part.packet_flow] for i, part in enumerate(parts)], links
+    return table, [rank[offsets[i]:offsets[i + 1]] for i in range(len(parts))], links
 
 
 def complete_flows(table: pd.DataFrame, ids: pd.Series, links: nat.Links, *,

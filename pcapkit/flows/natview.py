@@ -126,11 +126,17 @@ def merge_sides(table: pd.DataFrame, flow_id: pd.Series,
     for column in _ADDRESS_COLUMNS:  # the backends' addresses went with their rows
         if isinstance(out[column].dtype, pd.CategoricalDtype):
             out[column] = out[column].cat.remove_unused_categories()
-    remap = np.arange(len(table), dtype=np.int64)
-    remap[b] = s
-    ids = flow_id.to_numpy(dtype=np.int64, na_value=-1)
-    valid = ids >= 0
-    ids[valid] = remap[ids[valid]]
-    merged_ids = nullable(ids, "Int64")
-    return out, pd.Series(merged_ids, index=flow_id.index, name=flow_id.name)
+    ids = folded_flow_ids(flow_id.to_numpy(dtype=np.int64, na_value=-1), links, len(table))
+    return out, pd.Series(nullable(ids, "Int64"), index=flow_id.index, name=flow_id.name)
+
+
+def folded_flow_ids(ids: np.ndarray, links: Links, n_flows: int) -> np.ndarray:
+    """Flow ids (-1: none) with each backend-side flow's replaced by its service side's,
+    as merge_sides folds them."""
+    remap = np.arange(n_flows, dtype=np.int64)
+    remap[links.backend] = links.service
+    out = np.asarray(ids, dtype=np.int64).copy()
+    valid = out >= 0
+    out[valid] = remap[out[valid]]
+    return out
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster
 from pcapkit.column_arrays import nullable
-from pcapkit.flows.build import complete_flows, finish_flows, flow_part
+from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
 from pcapkit.flows.options import FlowOptions
 from pcapkit.partition.keys import flow_share_of
 
@@ -29,7 +29,8 @@ def assemble_flows_partitioned(distinct: pd.DataFrame, sightings: pd.DataFrame, 
     of ``shares`` at a time."""
     share = flow_share_of(distinct, shares)
     sighting_share = _sighting_shares(distinct, sightings, share)
-    parts, rows, set_aside = [], [], []
+    parts: list[FlowPart] = []
+    rows, set_aside = [], []
     for s in range(max(shares, 1)):
         here = np.flatnonzero(share == s)
         part = flow_part(distinct.iloc[here], sightings[sighting_share == s], options=options,
@@ -46,8 +47,8 @@ def assemble_flows_partitioned(distinct: pd.DataFrame, sightings: pd.DataFrame, 
         rows.append(errors[part.rows])
     table, local, links = finish_flows(parts, cluster=cluster, options=options)
     ids = np.full(len(distinct), -1, dtype=np.int64)
-    for where, flow in zip(rows, local, strict=True):
-        ids[where] = flow
+    for where, part, flow in zip(rows, parts, local, strict=True):
+        ids[where] = flow[part.packet_flow]
     ids = pd.Series(nullable(ids, "Int64"), index=distinct.index, name="flow_id")
     return complete_flows(table, ids, links, cluster=cluster, options=options)
 

@@ -120,8 +120,15 @@ class Rows:
                     self.row[positions], self.names, self.weights)
 
 
-def prepare_rows(packets: pd.DataFrame, points: pd.DataFrame) -> Rows:
-    """Node, direction, capture point and fingerprint of every row of a packet table."""
+def prepare_rows(packets: pd.DataFrame, points: pd.DataFrame, *,
+                 row: np.ndarray | None = None, point_table: pd.DataFrame | None = None,
+                 weights: np.ndarray | None = None) -> Rows:
+    """Node, direction, capture point and fingerprint of every row of a packet table.
+
+    For a table that is one share of an incident read on its own, give what only the whole
+    incident knows: ``row``, each row's position in the incident's packet table;
+    ``point_table``, the incident's capture points (:func:`point_table`); ``weights``,
+    sightings per node (in the order of ``points``' nodes)."""
     packets = packets.copy(deep=False).reset_index(drop=True)
     node = node_of_rows(packets, points) if len(packets) else pd.Categorical(
         [], categories=pd.Index(points["node"].astype(str).unique(), dtype=object))
@@ -130,11 +137,15 @@ def prepare_rows(packets: pd.DataFrame, points: pd.DataFrame) -> Rows:
     hashes, eligible = packet_fingerprints(packets)
     node_codes = np.asarray(node.codes, dtype=np.int64)
     names = [str(c) for c in node.categories]
+    codes = np.asarray(direction.codes)
     return Rows(packets=packets, node=node, direction=direction, ts_ns=times_ns(packets["ts"]),
                 hashes=hashes, eligible=eligible,
-                keys=_point_ids(packets, np.asarray(direction.codes)),
-                row=np.arange(len(packets), dtype=np.int64), names=names,
-                weights=np.bincount(node_codes[node_codes >= 0], minlength=len(names)))
+                keys=_point_ids(packets, codes) if point_table is None
+                else _listed_point_ids(packets, codes, point_table),
+                row=np.arange(len(packets), dtype=np.int64) if row is None
+                else np.asarray(row, dtype=np.int64), names=names,
+                weights=np.bincount(node_codes[node_codes >= 0], minlength=len(names))
+                if weights is None else np.asarray(weights))
 
 
 @dataclass
@@ -253,6 +264,37 @@ def _attach_truncated(packets: pd.DataFrame, groups: np.ndarray, eligible: np.nd
             completeness += packets[name].notna().to_numpy()
     return attach_truncated(groups, ip_hashes, usable, truncated, completeness, corrected_ns,
                             keys, window_ns)
+
+
+_POINT_COLUMNS = ("file", "interface", "if_index")
+
+
+def point_table(packets: pd.DataFrame) -> pd.DataFrame:
+    """The capture points of a packet table in order of first appearance, as
+    ``_point_ids`` numbers them: (file, interface, if_index, direction code); the tables
+    of consecutive parts of an incident (its files in order), concatenated and
+    de-duplicated, number the incident's points (``prepare_rows(point_table=...)``)."""
+    direction = np.asarray(packet_direction(packets["pkt_type"]).codes) if "pkt_type" in \
+        packets else np.full(len(packets), -1, np.int8)
+    return _point_frame(packets, direction).drop_duplicates(ignore_index=True)
+
+
+def _point_frame(packets: pd.DataFrame, direction: np.ndarray) -> pd.DataFrame:
+    """The point columns of every row, nulls as sentinels so they compare equal."""
+    frame = {name: packets[name].astype(object).fillna("\0").astype(str).to_numpy()
+             for name in _POINT_COLUMNS if name in packets}
+    return pd.DataFrame({**frame, "direction": np.asarray(direction, dtype=np.int64)})
+
+
+def _listed_point_ids(packets: pd.DataFrame, direction: np.ndarray,
+                      points: pd.DataFrame) -> np.ndarray:
+    """The position in ``points`` (a concatenated ``point_table``) of every row's point."""
+    rows = _point_frame(packets, direction)
+    index = pd.MultiIndex.from_frame(points.drop_duplicates(ignore_index=True))
+    found = index.get_indexer(pd.MultiIndex.from_frame(rows))
+    if (found < 0).any():
+        raise PcapkitError("a packet's capture point is not in the incident's point table")
+    return found.astype(np.int64)
 
 
 def _point_ids(packets: pd.DataFrame, direction: np.ndarray) -> np.ndarray:

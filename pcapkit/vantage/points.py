@@ -83,7 +83,9 @@ class _Decision:
 
 def capture_points(decoded: Decoded, cluster: Cluster | None = None,
                    nodes: Mapping[str, str] | None = None, *,
-                   inferred: Mapping[str, tuple[str, str, str]] | None = None) -> pd.DataFrame:
+                   inferred: Mapping[str, tuple[str, str, str]] | None = None,
+                   snapshot_votes: Mapping[str, tuple[str, str, str] | None] | None = None
+                   ) -> pd.DataFrame:
     """One row per capture file: ``file``, ``node``, ``node_source``, ``node_evidence``, and
     the ``pod``/``namespace``/``container`` its interfaces name (``pod_evidence``).
 
@@ -91,7 +93,8 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
     inference. Raises PcapkitError when a key of ``nodes`` matches no capture file.
     ``inferred`` maps a file to (node, source, evidence) decided before its packets were
     read (a Retina tarball's name, :meth:`pcapkit.ingest.Inputs.nodes`); only ``nodes``
-    wins over it.
+    wins over it. ``snapshot_votes``: :func:`snapshot_vote` of each file, worked out where
+    its packets were (a partitioned run), instead of from ``decoded.packets``.
     """
     cluster = check_cluster(cluster, "capture_points")
     files = _files(decoded)
@@ -110,7 +113,8 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
             or _from_directory(file, node_names, per_node_dirs)
             or _from_filename(file, node_names)
             or _from_pcapng_mention(decoded.interfaces, file, node_names)
-            or _from_snapshot(decoded.packets, file, cluster))
+            or (_from_snapshot(decoded.packets, file, cluster) if snapshot_votes is None
+                else _Decision(*snapshot_votes[file]) if snapshot_votes.get(file) else None))
     undecided = sum(d is None for d in decisions)
     rows = []
     for file, decision in zip(files, decisions, strict=True):
@@ -282,6 +286,18 @@ def _from_pcapng_mention(interfaces: pd.DataFrame, file: str,
         if match:
             return _Decision(match, "pcapng", f"interface {field} {text!r}")
     return None
+
+
+#: the packet columns snapshot_vote reads
+VOTE_COLUMNS = ("file", "outer_src", "outer_dst", "src", "dst", "pkt_type")
+
+
+def snapshot_vote(packets: pd.DataFrame, file: str,
+                  cluster: Cluster | None) -> tuple[str, str, str] | None:
+    """(node, "snapshot", evidence) when the cluster's node addresses in ``file``'s packets
+    name its node (see ``_from_snapshot``), else None."""
+    decision = _from_snapshot(packets, file, check_cluster(cluster, "snapshot_vote"))
+    return None if decision is None else (decision.node, decision.source, decision.evidence)
 
 
 def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) -> _Decision | None:

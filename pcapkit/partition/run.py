@@ -1,0 +1,465 @@
+"""An incident analysed a share at a time, with every per-packet table on disk.
+
+The steps, each a task an engine maps over files or shares (this process, a local pool
+or a Dask cluster: :mod:`pcapkit.engines`), with only small results travelling back:
+
+1. ``decode`` (per file, streamed batch by batch): rows split into shares by
+   ``partition_of`` and written to the store; back come the file's row count, interfaces,
+   read errors, capture points and snapshot vote.
+2. ``candidates`` (per share): clock-offset candidates; the offsets are solved once from
+   all of them, as one pass does.
+3. ``group`` (per share): sightings grouped on corrected times, tables written with
+   share-local packet ids; back come the sort keys of each packet (first corrected time,
+   incident row), from which packet ids are numbered across shares.
+4. ``flows`` (per share, with the ICMP errors that quote its pairs): packet ids made
+   incident-wide, flows of the share (``flow_part``), the rows the DNS stage reads.
+5. once: the set-aside ICMP errors' flows, flow numbering, Service-DNAT links and
+   identities (``finish_flows``/``complete_flows``), then DNS transactions over the DNS
+   and ICMP-error rows only.
+
+The tables equal those of one pass over the whole incident (tests/partition); see
+docs/scale.md for the design and its measurements.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.cluster import Cluster
+from pcapkit.column_arrays import nullable
+from pcapkit.decode.config import DecodeConfig
+from pcapkit.decode.files import Decoded, iter_decode
+from pcapkit.decode.table import concat_tables
+from pcapkit.errors import CaptureError
+from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
+from pcapkit.flows.natview import folded_flow_ids
+from pcapkit.flows.options import FlowOptions
+from pcapkit.partition.keys import flow_share_of, partition_of
+from pcapkit.partition.store import PartStore
+from pcapkit.vantage.build import (
+    Vantage,
+    _sightings,
+    clock_candidates,
+    finish,
+    group_rows,
+    offsets_from_candidates,
+    point_table,
+    prepare_rows,
+)
+from pcapkit.vantage.points import VOTE_COLUMNS, capture_points, snapshot_vote
+
+#: rows a decode task keeps per share before writing them out
+FLUSH_ROWS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every task of one run needs to know (picklable)."""
+
+    root: str
+    shares: int
+    config: DecodeConfig
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    window_ns: int = 1_000_000_000
+    clock_window_ns: int = 300_000_000_000
+    flow_options: FlowOptions = field(default_factory=FlowOptions)
+
+    @property
+    def store(self) -> PartStore:
+        return PartStore(self.root)
+
+
+# 1. decode -----------------------------------------------------------------------------
+
+@dataclass
+class FileSummary:
+    """What the decode task sends back about one file."""
+
+    index: int
+    name: str
+    rows: int
+    dns_rows: int
+    interfaces: pd.DataFrame
+    errors: list[CaptureError]
+    points: pd.DataFrame
+    vote: tuple[str, str, str] | None
+
+
+def decode_task(plan: Plan, cluster: Cluster | None,
+                item: tuple[int, str, str]) -> FileSummary:
+    """Decode one file into the store, a batch at a time, rows split by share."""
+    index, path, name = item
+    store = plan.store
+    pending: dict[int, list[tuple[pd.DataFrame, pd.DataFrame]]] = {}
+    held = [0]
+    chunk = [0]
+    rows = dns_rows = 0
+    points, votes, interfaces, errors = [], [], None, []
+
+    def flush() -> None:
+        for share, parts in pending.items():
+            packets = concat_tables([p for p, _ in parts])
+            dns = concat_tables([d for _, d in parts])
+            store.write("decoded", share, f"f{index:06d}c{chunk[0]:04d}", packets)
+            store.write("dns", share, f"f{index:06d}c{chunk[0]:04d}", dns)
+        pending.clear()
+        held[0] = 0
+        chunk[0] += 1
+
+    for batch in iter_decode(path, config=plan.config, batch_size=262144):
+        batch = (batch.renamed({str(path): name}) if name != str(path) else batch) \
+            .between(plan.since, plan.until)
+        packets, dns = batch.packets, batch.dns
+        interfaces = batch.interfaces
+        errors.extend(batch.errors)
+        packets = packets.assign(_row=np.arange(rows, rows + len(packets), dtype=np.int64))
+        share = partition_of(packets, plan.shares)
+        where = pd.Index(packets["frame"].to_numpy(dtype=np.int64)).get_indexer(
+            dns["frame"].to_numpy(dtype=np.int64)) if len(dns) else np.zeros(0, np.int64)
+        dns_share = np.where(where >= 0, share[np.maximum(where, 0)], 0) if len(share) \
+            else np.zeros(len(dns), np.int64)
+        for s in np.unique(np.concatenate([share, dns_share])):
+            pending.setdefault(int(s), []).append(
+                (packets[share == s].reset_index(drop=True),
+                 dns[dns_share == s].reset_index(drop=True)))
+        points.append(point_table(packets))
+        votes.append(packets[[c for c in VOTE_COLUMNS if c in packets]])
+        rows += len(packets)
+        dns_rows += len(dns)
+        held[0] += len(packets)
+        if held[0] >= FLUSH_ROWS:
+            flush()
+    flush()
+    vote_rows = concat_tables(votes)
+    return FileSummary(
+        index=index, name=name, rows=rows, dns_rows=dns_rows,
+        interfaces=interfaces if interfaces is not None else pd.DataFrame(),
+        errors=errors,
+        points=pd.concat(points, ignore_index=True).drop_duplicates(ignore_index=True)
+        if points else pd.DataFrame(),
+        vote=snapshot_vote(vote_rows, name, cluster) if len(vote_rows) else None)
+
+
+# 2-3. vantage ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Incident:
+    """What the whole incident's files say, for the share tasks."""
+
+    points: pd.DataFrame          # capture points (one row per file)
+    point_table: pd.DataFrame     # every (file, interface, if_index, direction), numbered
+    offsets: dict[int, int]       # file index -> its first row in the incident
+    weights: np.ndarray           # sightings per node, in the points' node order
+
+
+def _share_rows(plan: Plan, incident: Incident, share: int):
+    """The share's packet rows as read from the store, ready for grouping."""
+    store = plan.store
+    tables, rows = [], []
+    for name in store.names("decoded", share):
+        table = store.read("decoded", share, name)
+        file_index = int(name[1:7])
+        rows.append(incident.offsets[file_index] + table.pop("_row").to_numpy(np.int64))
+        tables.append(table)
+    packets = concat_tables(tables) if tables else None
+    if packets is None:
+        return None
+    row = np.concatenate(rows)
+    return prepare_rows(packets, incident.points, row=row, point_table=incident.point_table,
+                        weights=incident.weights)
+
+
+def candidates_task(plan: Plan, incident: Incident, share: int) -> pd.DataFrame | None:
+    rows = _share_rows(plan, incident, share)
+    return None if rows is None else clock_candidates(rows, plan.clock_window_ns)
+
+
+@dataclass
+class GroupKeys:
+    """Per packet of one share (by local id): its first corrected time and incident row;
+    and the local ids of the distinct packets that move to another share for flows."""
+
+    first_ns: np.ndarray
+    first_row: np.ndarray
+    moved: dict[int, np.ndarray]
+
+
+def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
+               share: int) -> GroupKeys:
+    rows = _share_rows(plan, incident, share)
+    empty = np.zeros(0, np.int64)
+    if rows is None:
+        return GroupKeys(empty, empty, {})
+    part = group_rows(rows, offsets, plan.window_ns)
+    view = finish(part, part.local_id, offsets)
+    store = plan.store
+    packets = view.packets.assign(_row=rows.row)
+    store.write("grouped", share, "packets", packets)
+    target = flow_share_of(view.distinct, plan.shares)
+    moved = {}
+    sighting_ids = view.sightings["packet_id"].to_numpy(np.int64)
+    for t in np.unique(target):
+        here = target == t
+        distinct = view.distinct[here].reset_index(drop=True)
+        ids = distinct["packet_id"].to_numpy(np.int64)
+        sightings = view.sightings[np.isin(sighting_ids, ids)].reset_index(drop=True)
+        store.write("grouped", share, f"distinct-to{int(t)}", distinct)
+        store.write("grouped", share, f"sightings-to{int(t)}", sightings)
+        if t != share:
+            moved[int(t)] = ids
+    return GroupKeys(part.first_ns, part.first_row, moved)
+
+
+def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
+    """The incident-wide packet_id of each share's local ids (by earliest sighting)."""
+    first_ns = np.concatenate([k.first_ns for k in keys])
+    first_row = np.concatenate([k.first_row for k in keys])
+    rank = np.empty(len(first_ns), dtype=np.int64)
+    rank[np.lexsort((first_row, first_ns))] = np.arange(len(first_ns))
+    bounds = np.cumsum([0] + [len(k.first_ns) for k in keys])
+    return [rank[bounds[i]:bounds[i + 1]] for i in range(len(keys))]
+
+
+# 4. flows --------------------------------------------------------------------------------
+
+def _with_ids(table: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    local = table["packet_id"].to_numpy(np.int64)
+    return table.assign(packet_id=pd.array(np.asarray(ids[local]), dtype="Int64"))
+
+
+@dataclass
+class FlowResult:
+    part: FlowPart
+    deferred: int
+
+
+def flows_task(plan: Plan, share: int) -> FlowResult:
+    """Packet ids made incident-wide; the flows of the share's pairs; what DNS reads."""
+    store = plan.store
+    ids = store.read_array("ids", share, "ids")
+    packets = store.read("grouped", share, "packets")
+    distinct, sightings = [], []
+    for source in range(plan.shares):
+        d = store.read("grouped", source, f"distinct-to{share}")
+        if d is None:
+            continue
+        source_ids = ids if source == share else store.read_array("ids", source, "ids",
+                                                                   mapped=True)
+        distinct.append(_with_ids(d, source_ids))
+        sightings.append(_with_ids(store.read("grouped", source, f"sightings-to{share}"),
+                                   source_ids))
+    if packets is not None:
+        packets = _with_ids(packets, ids)
+        store.write("vantage", share, "packets", packets)
+    if not distinct:
+        return FlowResult(_empty_part(), 0)
+    distinct = concat_tables(distinct)
+    order = np.argsort(distinct["packet_id"].to_numpy(np.int64), kind="stable")
+    distinct = distinct.take(order).reset_index(drop=True)
+    sightings = _sorted_sightings(concat_tables(sightings))
+    store.write("vantage", share, "distinct", distinct)
+    store.write("vantage", share, "sightings", sightings)
+    part = flow_part(distinct, sightings, options=plan.flow_options, defer_errors=True)
+    store.write("flows", share, "packet_flow", pd.DataFrame(
+        {"packet_id": part.packet_ids, "flow": part.packet_flow}))
+    if len(part.deferred):
+        errors = distinct.iloc[part.deferred].reset_index(drop=True)
+        store.write("deferred", share, "distinct", errors)
+        store.write("deferred", share, "sightings", sightings[sightings["packet_id"].isin(
+            errors["packet_id"])].reset_index(drop=True))
+    return FlowResult(_light(part), len(part.deferred))
+
+
+def _sorted_sightings(sightings: pd.DataFrame) -> pd.DataFrame:
+    """Sightings from several shares in one pass's order: by packet_id, then corrected
+    time (the sightings of one packet all come from one share, in its order)."""
+    return _sightings(sightings)
+
+
+def _light(part: FlowPart) -> FlowPart:
+    """The part without its per-packet arrays (kept in the store)."""
+    empty = np.zeros(0, np.int64)
+    return FlowPart(table=part.table, ends=part.ends, addresses=part.addresses,
+                    points=part.points, rows=empty, packet_ids=empty, packet_flow=empty,
+                    first_packet=part.first_packet, deferred=empty)
+
+
+def _empty_part() -> FlowPart:
+    return flow_part(_EMPTY_DISTINCT(), None)
+
+
+def _EMPTY_DISTINCT() -> pd.DataFrame:  # noqa: N802 - a constant made on demand
+    from pcapkit.decode.files import decode_empty
+    from pcapkit.vantage import seen_once
+
+    return seen_once(decode_empty().packets).distinct
+
+
+# the driver ------------------------------------------------------------------------------
+
+@dataclass
+class PartitionedRun:
+    """The results of a partitioned run: the small tables in memory, the per-packet ones
+    in ``store`` (read on demand: :meth:`vantage`)."""
+
+    plan: Plan
+    files: list[FileSummary]
+    points: pd.DataFrame
+    clock_offsets: pd.DataFrame
+    flows: pd.DataFrame
+    flow_maps: list[np.ndarray]
+    links_fold: np.ndarray | None
+
+    @property
+    def store(self) -> PartStore:
+        return self.plan.store
+
+    @property
+    def errors(self) -> list[CaptureError]:
+        return [e for f in self.files for e in f.errors]
+
+    @property
+    def interfaces(self) -> pd.DataFrame:
+        return concat_tables([f.interfaces for f in self.files if len(f.interfaces)])
+
+    def packet_flows(self, share: int) -> pd.DataFrame:
+        """(packet_id, flow_id) of the packets of one share's flows."""
+        table = self.store.read("flows", share, "packet_flow")
+        if table is None:
+            return pd.DataFrame({"packet_id": np.zeros(0, np.int64),
+                                 "flow_id": np.zeros(0, np.int64)})
+        flow = self.flow_maps[share][table["flow"].to_numpy(np.int64)]
+        if self.links_fold is not None:
+            flow = self.links_fold[flow]
+        return pd.DataFrame({"packet_id": table["packet_id"].to_numpy(np.int64),
+                             "flow_id": flow})
+
+    def vantage(self) -> Vantage:
+        """Every share's vantage tables together, as one pass gives them (this holds every
+        packet in memory: for checks and small incidents)."""
+        store, shares = self.store, self.plan.shares
+        packets = [store.read("vantage", s, "packets") for s in range(shares)]
+        packets = concat_tables([p for p in packets if p is not None])
+        packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
+                                          kind="stable")).reset_index(drop=True)
+        distinct = [store.read("vantage", s, "distinct") for s in range(shares)]
+        distinct = concat_tables([d for d in distinct if d is not None])
+        distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
+                                            kind="stable")).reset_index(drop=True)
+        return Vantage(packets=packets, sightings=_sightings(packets), distinct=distinct,
+                       clock_offsets=self.clock_offsets)
+
+    def distinct_flow_ids(self, distinct: pd.DataFrame) -> pd.Series:
+        """The flow_id of every row of ``distinct`` (<NA> outside flows)."""
+        maps = pd.concat([self.packet_flows(s) for s in range(len(self.flow_maps))],
+                         ignore_index=True)
+        where = pd.Index(maps["packet_id"]).get_indexer(
+            distinct["packet_id"].to_numpy(np.int64))
+        ids = np.where(where >= 0, maps["flow_id"].to_numpy(np.int64)[np.maximum(where, 0)],
+                       -1)
+        return pd.Series(nullable(ids, "Int64"), index=distinct.index, name="flow_id")
+
+
+def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
+                    names: Mapping[str, str] | None = None, cluster: Cluster | None = None,
+                    nodes: Mapping[str, str] | None = None,
+                    inferred: Mapping[str, tuple[str, str, str]] | None = None,
+                    config: DecodeConfig | None = None, engine=None,
+                    root: str | os.PathLike | None = None,
+                    since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+                    window: float = 1.0, clock_window: float = 300.0,
+                    flow_options: FlowOptions | None = None) -> PartitionedRun:
+    """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
+    docstring); ``engine`` maps the tasks (None: this process); ``root``: the store's
+    directory (None: a new temporary one)."""
+    from pcapkit.engines.local import LocalEngine
+
+    engine = engine or LocalEngine(1)
+    store = PartStore(root)
+    plan = Plan(root=str(store.root), shares=max(1, shares),
+                config=DecodeConfig.of(config, None), since=since, until=until,
+                window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
+                flow_options=flow_options or FlowOptions())
+    names = names or {}
+    items = [(i, str(p), names.get(str(p), str(p))) for i, p in enumerate(files)]
+    summaries = engine.map(functools.partial(decode_task, plan, cluster), items,
+                           weights=[_size(p) for p in files])
+    incident = _incident(summaries, cluster, nodes, inferred)
+    share_ids = list(range(plan.shares))
+    candidates = [c for c in engine.map(functools.partial(candidates_task, plan, incident),
+                                        share_ids) if c is not None]
+    names_ = [str(n) for n in pd.unique(incident.points["node"].astype(str))]
+    offsets = offsets_from_candidates(candidates, names_, incident.weights)
+    keys = engine.map(functools.partial(group_task, plan, incident, offsets), share_ids)
+    for share, ids in enumerate(number_shares(keys)):
+        plan.store.write_array("ids", share, "ids", ids)
+    results = engine.map(functools.partial(flows_task, plan), share_ids)
+    parts = [r.part for r in results]
+    errors_part = _deferred_part(plan)
+    if errors_part is not None:
+        parts.append(errors_part)
+        plan.store.write("flows", plan.shares, "packet_flow", pd.DataFrame(
+            {"packet_id": errors_part.packet_ids, "flow": errors_part.packet_flow}))
+    table, maps, links = finish_flows(parts, cluster=cluster, options=plan.flow_options)
+    empty_ids = pd.Series(pd.array([], dtype="Int64"), name="flow_id")
+    flows, _ = complete_flows(table, empty_ids, links, cluster=cluster,
+                              options=plan.flow_options)
+    fold = folded_flow_ids(np.arange(len(table)), links, len(table)) \
+        if plan.flow_options.merge_nat else None
+    return PartitionedRun(plan=plan, files=summaries, points=incident.points,
+                          clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold)
+
+
+def _deferred_part(plan: Plan) -> FlowPart | None:
+    store = plan.store
+    distinct = [store.read("deferred", s, "distinct") for s in range(plan.shares)]
+    if not any(d is not None for d in distinct):
+        return None
+    distinct = concat_tables([d for d in distinct if d is not None])
+    distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
+                                        kind="stable")).reset_index(drop=True)
+    sightings = concat_tables([store.read("deferred", s, "sightings")
+                               for s in range(plan.shares)
+                               if store.read("deferred", s, "distinct") is not None])
+    return flow_part(distinct, _sorted_sightings(sightings), options=plan.flow_options)
+
+
+def _incident(summaries: Sequence[FileSummary], cluster: Cluster | None,
+              nodes: Mapping[str, str] | None,
+              inferred: Mapping[str, tuple[str, str, str]] | None) -> Incident:
+    """The capture points, point numbering, row offsets and node weights of all files."""
+    with_rows = [s for s in summaries if s.rows]
+    files = pd.DataFrame({"file": pd.Categorical([s.name for s in with_rows],
+                                                 categories=[s.name for s in with_rows])})
+    light = Decoded(files, pd.DataFrame(), concat_tables(
+        [s.interfaces for s in summaries if len(s.interfaces)]) if summaries else
+        pd.DataFrame({"file": []}), [])
+    points = capture_points(light, cluster, nodes, inferred=inferred,
+                            snapshot_votes={s.name: s.vote for s in summaries})
+    offsets, start = {}, 0
+    for s in summaries:
+        offsets[s.index] = start
+        start += s.rows
+    table = pd.concat([s.points for s in with_rows], ignore_index=True) \
+        .drop_duplicates(ignore_index=True) if with_rows else pd.DataFrame()
+    node_of = dict(zip(points["file"].astype(str), points["node"].astype(str), strict=True))
+    names = [str(n) for n in pd.unique(points["node"].astype(str))]
+    weights = np.zeros(len(names), dtype=np.int64)
+    for s in with_rows:
+        weights[names.index(node_of[s.name])] += s.rows
+    return Incident(points=points, point_table=table, offsets=offsets, weights=weights)
+
+
+def _size(path: str | os.PathLike) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0

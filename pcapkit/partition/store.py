@@ -1,0 +1,83 @@
+"""Where a partitioned run keeps its per-share tables between steps: Parquet files under
+one directory, named by step, share and source (``<step>/s<share>/<name>.parquet``).
+
+Tables are written whole by the one task that makes them and read by later tasks, in
+this process, a local worker process or a Dask worker: the directory must be one every
+worker sees (a local disk for the local engine, a shared filesystem for a cluster).
+Each file keeps its columns' pandas dtypes in its Parquet metadata, so a table read back
+is the table written (an all-null categorical too: Parquet alone returns it as object).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pcapkit.decode.cache import dtype_name, with_dtypes
+
+_DTYPES = b"pcapkit.dtypes"
+
+
+class PartStore:
+    """Per-share tables under ``root`` (a new temporary directory when None, removed by
+    :meth:`close`)."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.owned = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="pcapkit-parts-") if root is None else root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, step: str, share: int, name: str, suffix: str = ".parquet") -> Path:
+        return self.root / step / f"s{share}" / f"{name}{suffix}"
+
+    def write(self, step: str, share: int, name: str, table: pd.DataFrame) -> None:
+        """Keep ``table`` as ``step``/``share``/``name`` (replacing an older one)."""
+        path = self.path(step, share, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        dtypes = json.dumps({c: dtype_name(table[c]) for c in table.columns}).encode()
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                               _DTYPES: dtypes})
+        scratch = path.with_suffix(".tmp")
+        pq.write_table(arrow, scratch, compression="lz4")
+        os.replace(scratch, path)
+
+    def read(self, step: str, share: int, name: str) -> pd.DataFrame | None:
+        """The table written as ``step``/``share``/``name``, None if there is none."""
+        path = self.path(step, share, name)
+        if not path.exists():
+            return None
+        arrow = pq.read_table(path)
+        dtypes = json.loads((arrow.schema.metadata or {}).get(_DTYPES, b"{}"))
+        return with_dtypes(arrow.to_pandas(), dtypes)
+
+    def names(self, step: str, share: int) -> list[str]:
+        """The tables of ``step``/``share``, in name order."""
+        folder = self.root / step / f"s{share}"
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
+    def write_array(self, step: str, share: int, name: str, values: np.ndarray) -> None:
+        path = self.path(step, share, name, ".npy")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, values)
+
+    def read_array(self, step: str, share: int, name: str, *, mapped: bool = False
+                   ) -> np.ndarray:
+        """An array kept by write_array; ``mapped``: read only the pages that are used."""
+        return np.load(self.path(step, share, name, ".npy"), mmap_mode="r" if mapped else None)
+
+    def close(self) -> None:
+        """Remove the directory if this store made it."""
+        if self.owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __repr__(self) -> str:
+        return f"PartStore({str(self.root)!r})"
