@@ -21,7 +21,7 @@ FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ip
           "gre.flags.version", "gre.key.call_id", "erspan.spanid", "mpls.label", "mpls.bottom",
           "icmp.type",
           "icmpv6.type", "frame.len", "frame.cap_len", "ip.ttl", "ip.id", "ipv6.hlim", "tcp.flags",
-          "tcp.seq_raw", "tcp.ack_raw")
+          "tcp.seq_raw", "tcp.ack_raw", "eth.src", "eth.dst")
 TRANSPORT_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
 TUNNEL_TOKENS = {"vxlan": "vxlan", "geneve": "geneve", "gre": "gre", "erspan": "erspan",
                  "mpls": "mpls", "ppp": "ppp"}
@@ -51,6 +51,9 @@ class Expected:
     tcp_flags: int | None
     tcp_seq: int | None
     tcp_ack: int | None
+    eth_src: str | None = None   # of the capture link's Ethernet header (the first eth layer)
+    eth_dst: str | None = None
+    on_ethernet: bool = False    # the capture link is Ethernet
 
 
 def _split(value: str) -> list[str]:
@@ -168,10 +171,13 @@ def _expect(row: dict[str, str]) -> Expected:
                 tcp_seq = value
             else:
                 tcp_ack = value
+    on_ethernet = tokens[0] == "eth"
+    eth_src = next(iter(_split(row["eth.src"])), None) if on_ethernet else None
+    eth_dst = next(iter(_split(row["eth.dst"])), None) if on_ethernet else None
     return Expected(int(row["frame.number"]), src, dst, proto, sport, dport,
                     "+".join(encap) or "none", vni, orig_src, orig_dst, row["frame.protocols"],
                     int(row["frame.len"]), int(row["frame.cap_len"]), ttl, ip_id, tcp_flags,
-                    tcp_seq, tcp_ack)
+                    tcp_seq, tcp_ack, eth_src, eth_dst, on_ethernet)
 
 
 def _value(series: pd.Series, i: int) -> object:
@@ -209,6 +215,11 @@ def frame_mismatches(expected: list[Expected], packets: pd.DataFrame) -> list[st
         # Header fields tshark shows only when the header was captured in full.
         for name in ("ttl", "ip_id", "tcp_flags", "tcp_seq", "tcp_ack"):
             if getattr(exp, name) is not None:
+                got[name], want[name] = _value(packets[name], i), getattr(exp, name)
+        # The link's MACs: tshark's first eth layer on Ethernet (whole header captured),
+        # none at all on other links (an eth layer inside a tunnel is not the link's).
+        if exp.eth_src is not None or not exp.on_ethernet:
+            for name in ("eth_src", "eth_dst"):
                 got[name], want[name] = _value(packets[name], i), getattr(exp, name)
         diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
         if diff:

@@ -69,9 +69,12 @@ def vlan_walk(pb: PacketBytes, rows: np.ndarray, ethertype: np.ndarray, pos: np.
 def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray,
              macs: bool = True) -> EthernetResult:
     """Parse an Ethernet II header (and VLAN tags) at ``pos``; addresses only if ``macs``."""
-    if macs:  # the whole header in one gather
+    if macs:  # the whole header in one gather; two 8-byte fields cut out of it hold
+        # the destination (bytes 0-5) and the source with the EtherType (bytes 6-13)
         header = pb.header(rows, pos, ETHERNET_HEADER)
-        etype, ok_type = header.u16(12)
+        first, ok_first = header.u64(0)
+        second, ok_type = header.u64(6)
+        etype = second & np.uint64(0xFFFF)
     else:
         etype, ok_type = pb.u16(rows, pos + 12)
     ethertype = np.where(ok_type, etype.astype(np.int32), -1)
@@ -80,9 +83,9 @@ def ethernet(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray,
         none = np.zeros(len(rows), np.uint64)
         return EthernetResult(ethertype, next_pos, vlan, has_vlan, none, none,
                               np.zeros(len(rows), bool))
-    dst, ok_dst = header.u48(0)
-    src, ok_src = header.u48(6)
-    return EthernetResult(ethertype, next_pos, vlan, has_vlan, src, dst, ok_dst & ok_src)
+    shift = np.uint64(16)
+    return EthernetResult(ethertype, next_pos, vlan, has_vlan, second >> shift,
+                          first >> shift, ok_first & ok_type)
 
 
 @dataclass
@@ -96,6 +99,9 @@ class LinkResult:
     if_index: np.ndarray    # uint32 (SLL2)
     has_if_index: np.ndarray
     pkt_type: np.ndarray    # int64 code (SLL/SLL2), -1 when absent
+    eth_src: np.ndarray     # uint64, the capture link's Ethernet source MAC
+    eth_dst: np.ndarray     # uint64, its destination MAC
+    has_eth: np.ndarray     # bool: the link is Ethernet and its addresses were captured
 
 
 def _version_ethertype(pb: PacketBytes, rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -120,7 +126,8 @@ def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
     res = LinkResult(ethertype=np.full(n, -1, np.int32), l3_pos=np.zeros(n, np.int64),
                      vlan=np.zeros(n, np.uint16), has_vlan=np.zeros(n, bool),
                      if_index=np.zeros(n, np.uint32), has_if_index=np.zeros(n, bool),
-                     pkt_type=np.full(n, -1, np.int64))
+                     pkt_type=np.full(n, -1, np.int64), eth_src=np.zeros(n, np.uint64),
+                     eth_dst=np.zeros(n, np.uint64), has_eth=np.zeros(n, bool))
     # (link type, its rows, where their results go: a slice when they are all rows)
     groups: list[tuple[int, np.ndarray, np.ndarray | slice]] = []
     if n and (linktype == linktype[0]).all():  # one link type (always, for pcap files)
@@ -132,8 +139,10 @@ def link_layer(pb: PacketBytes, linktype: np.ndarray) -> LinkResult:
     for lt, rows, target in groups:
         zero = np.zeros(len(rows), np.int64)
         if lt == LINKTYPE_ETHERNET:
-            eth = ethernet(pb, rows, zero, macs=False)
+            eth = ethernet(pb, rows, zero)
             ethertype, pos, vlan, has_vlan = eth.ethertype, eth.next_pos, eth.vlan, eth.has_vlan
+            res.eth_src[target], res.eth_dst[target] = eth.src_mac, eth.dst_mac
+            res.has_eth[target] = eth.mac_ok
         elif lt in (LINKTYPE_SLL, LINKTYPE_SLL2):
             if lt == LINKTYPE_SLL:
                 header = pb.header(rows, zero, 16)

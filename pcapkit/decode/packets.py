@@ -210,6 +210,8 @@ def _decode_slice(batch: RecordBatch, config: DecodeConfig, cols: ColumnBuffers,
     cols.put("vlan", ALL, link.vlan, link.has_vlan)
     cols.put("if_index", ALL, link.if_index, link.has_if_index)
     cols.put("pkt_type", ALL, link.pkt_type, link.pkt_type >= 0)
+    cols.put("eth_src", ALL, link.eth_src, link.has_eth)
+    cols.put("eth_dst", ALL, link.eth_dst, link.has_eth)
     cols.put("ethertype", ALL, link.ethertype, link.ethertype >= 0)
 
     path = np.zeros(n, np.int64)

@@ -24,6 +24,13 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("caplen", "u32", "Bytes captured."),
     Column("wirelen", "u32", "Bytes on the wire."),
     Column("truncated", "bool", "True when the snaplen cut the packet (caplen < wirelen)."),
+    Column("eth_src", "mac",
+           "Source MAC of the capture link's Ethernet header (the outermost: for a tunnelled "
+           "packet the underlay frame's), e.g. the router a packet arrived from; null on other "
+           "link types (tcpdump -i any's cooked SLL2, raw IP)."),
+    Column("eth_dst", "mac",
+           "Destination MAC of the capture link's Ethernet header: the next hop a packet was "
+           "sent to (or the host it arrived at); null on other link types."),
     Column("vlan", "u16", "Outermost 802.1Q/802.1ad VLAN id on the capture link."),
     Column("encap", "category",
            "Tunnel stack outermost first, joined with '+': none, ipip, ip6ip, vxlan, geneve, gre "
