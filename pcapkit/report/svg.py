@@ -77,7 +77,7 @@ def timeline_svg(report: dict[str, Any]) -> str:
     for index, (severity, category, group) in enumerate(rows):
         y = top + index * _ROW
         out.append(f'<text class="row" x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">'
-                   f'{e(_short(category, 26))} <tspan class="sev">{e(severity)} ({len(group)})'
+                   f'{e(shorten(category, 26))} <tspan class="sev">{e(severity)} ({len(group)})'
                    '</tspan></text>')
         for f in group:
             start = x(ns(f["first_seen"]))
@@ -196,7 +196,7 @@ def graph_svg(graph: dict[str, Any], titles: dict[str, str]) -> str:
     nodes, edges = graph.get("nodes") or [], graph.get("edges") or []
     if not nodes:
         return ""
-    where, height, room = _layout([n["id"] for n in nodes], edges)
+    where, height, room = graph_layout([n["id"] for n in nodes], edges)
     last_x = max(x for x, _ in where.values())
     out = [f'<svg class="graph" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
            f'height="{height}" role="img" aria-label="Which workloads talk to which">',
@@ -215,16 +215,15 @@ def graph_svg(graph: dict[str, Any], titles: dict[str, str]) -> str:
                    f'fill="{KIND_COLORS.get(node.get("kind") or "", UNKNOWN_KIND)}">'
                    f'<title>{e(node["id"])} ({e(node.get("kind") or "unknown kind")})</title>'
                    f'</circle><text x="{px + dx:.1f}" y="{py + 4:.1f}" text-anchor="{anchor}">'
-                   f'{e(_short(node["id"], max(room // 6, 12)))}</text></g>')
+                   f'{e(shorten(node["id"], max(room // 6, 12)))}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
 
 
-def _layout(names: list[str], edges: list[dict[str, Any]]) -> tuple[dict[str, tuple[float,
-                                                                                      float]],
-                                                                   int, int]:
-    """Node positions, the picture's height and the label room per column: a layered
-    drawing, callers left, the ones they call to the right (columns are the topological
+def graph_layout(names: list[str], edges: list[dict[str, Any]]
+                 ) -> tuple[dict[str, tuple[float, float]], int, int]:
+    """Node positions (pixels of a ``WIDTH`` wide picture), the picture's height and the
+    label room per column: a layered drawing, callers left, the ones they call to the right (columns are the topological
     generations of the graph with its cycles condensed), each column ordered by the mean
     row of its callers so edges cross little. Deterministic: no randomness at all."""
     import networkx as nx
@@ -303,5 +302,6 @@ def _edge_text(edge: dict[str, Any], titles: dict[str, str]) -> str:
     return text
 
 
-def _short(text: str, most: int) -> str:
+def shorten(text: str, most: int) -> str:
+    """``text`` cut to ``most`` characters, an ellipsis marking the cut."""
     return text if len(text) <= most else text[: most - 1] + "…"
