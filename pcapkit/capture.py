@@ -2,7 +2,11 @@
 
 ``pcapkit.open(paths, snapshot=...)`` is where the batch CLI and a notebook
 meet: every table is computed on first use and kept, and each is a plain
-pandas DataFrame a user can keep working with.
+pandas DataFrame a user can keep working with. For a notebook it also has the findings
+(``findings``, ``analyze``: what ``pcapkit analyze`` finds, through the same function),
+narrowed views (``filter``: no decoding again), the workload graph, single packets in scapy
+or Wireshark's dissection, the figures of :mod:`pcapkit.plots`, and an HTML summary; the
+notebook side lives in :mod:`pcapkit.explore`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from pcapkit.decode.cache import DecodeCache
@@ -20,10 +25,17 @@ from pcapkit.decode.files import Decoded, decode_files
 from pcapkit.errors import PcapkitError
 
 if TYPE_CHECKING:
+    import networkx as nx
+    from matplotlib.figure import Figure
+    from scapy.packet import Packet
+
     from pcapkit.cluster import Cluster
     from pcapkit.dnstx import DnsOptions
+    from pcapkit.explore.findings import Findings
+    from pcapkit.explore.select import Selection
     from pcapkit.flows import FlowOptions
     from pcapkit.ingest import Inputs
+    from pcapkit.rules.tuning import Tuning
     from pcapkit.vantage import Vantage
 
 PathLike = str | os.PathLike
@@ -56,6 +68,9 @@ class Capture:
         self._workers = workers
         self._derived: dict[str, pd.DataFrame] = {}
         self._shared: dict[str, object] = {}
+        #: the Capture this one was narrowed from (``filter``), and by what
+        self.parent: Capture | None = None
+        self.selection: Selection | None = None
 
     @cached_property
     def cluster(self) -> Cluster | None:
@@ -179,14 +194,17 @@ class Capture:
             self._shared[key] = build(self)
         return self._shared[key]  # type: ignore[return-value]
 
-    def evidence(self, *, flows: Iterable[int] = (), dns: Iterable[int] = ()) -> pd.DataFrame:
+    def evidence(self, *, flows: Iterable[int] = (), dns: Iterable[int] = (),
+                 packets: Iterable[int] = ()) -> pd.DataFrame:
         """Every sighting (file, frame, node, interface, time ...) of the packets of the
-        given flows (``flow_id``) and DNS transactions (``tx_id``: their query and response,
-        on both sides of a Service DNAT): the packets a finding cites, through the ids."""
+        given flows (``flow_id``), DNS transactions (``tx_id``: their query and response,
+        on both sides of a Service DNAT) and packets (``packet_id``): the packets a finding
+        cites, through the ids."""
         flow_ids = pd.array(list(flows), dtype="Int64")
         tx = self.dns[self.dns["tx_id"].isin(pd.array(list(dns), dtype="Int64"))]
         packet_ids = pd.concat([
             self.distinct.loc[self.distinct["flow_id"].isin(flow_ids), "packet_id"],
+            pd.Series(pd.array(list(packets), dtype="Int64")),
             *(tx[column].dropna() for column in ("query_packet_id", "response_packet_id",
                                                  "nat_query_packet_id",
                                                  "nat_response_packet_id"))])
@@ -198,10 +216,139 @@ class Capture:
         """Every DNS message as decoded (one row per sighting)."""
         return self.decoded.dns
 
+    # -- findings -----------------------------------------------------------------------
+
+    @cached_property
+    def findings(self) -> Findings:
+        """The core pack's findings (run once, kept), as ``pcapkit analyze`` reports them;
+        of a narrowed Capture, its parent's findings with evidence in it."""
+        if self.parent is not None:
+            return self.parent.findings.within(self)
+        return self.analyze()
+
+    def analyze(self, rules: Iterable[PathLike] | PathLike = (), tuning: Tuning | PathLike |
+                None = None, *, core: bool = True) -> Findings:
+        """The findings of the core pack (``core``) plus the rule files or directories
+        ``rules``, less what ``tuning`` (a tuning file or :class:`pcapkit.rules.Tuning`)
+        disables or excludes: ``pcapkit analyze --rules ... --tuning ...``. A PcapkitError
+        lists the problems of a broken rule."""
+        from pcapkit.explore.findings import Findings
+        from pcapkit.rules import analyze_capture, checked_pack, site_tuning
+
+        site = site_tuning(tuning)
+        if self.parent is not None:
+            return self.parent.analyze(rules, site, core=core).within(self)
+        pack = checked_pack(rules, core=core)
+        return Findings.of(analyze_capture(self, pack.rules, site), self, pack.rules, site)
+
+    # -- narrowing ----------------------------------------------------------------------
+
+    def filter(self, *, pod: str | Iterable[str] | None = None,
+               namespace: str | Iterable[str] | None = None,
+               node: str | Iterable[str] | None = None,
+               since: pd.Timestamp | str | None = None,
+               until: pd.Timestamp | str | None = None,
+               protocol: str | Iterable[str] | None = None) -> Capture:
+        """A Capture of only the flows that pass every criterion given, with their packets
+        and DNS transactions (:mod:`pcapkit.explore.select`: globs such as
+        ``pod="shop/frontend-*"``, ``protocol="dns"``, ``since="08:01"``). It reuses this
+        Capture's decoded tables (nothing is read or decoded again); its own derived
+        tables are built from the narrowed ones."""
+        from pcapkit.explore.select import Selection
+
+        selection = Selection.of(self, pod=pod, namespace=namespace, node=node, since=since,
+                                 until=until, protocol=protocol)
+        flows, packets, dns = selection.masks(self)
+        return self._narrowed(selection, flows, packets, dns)
+
+    def _narrowed(self, selection: Selection, flows: np.ndarray, packets: np.ndarray,
+                  dns: np.ndarray) -> Capture:
+        """A copy sharing the decoded input, cluster and capture points, with the vantage,
+        flow and DNS tables cut to the masked rows (of flows, distinct packets, DNS)."""
+        import copy
+
+        from pcapkit.column_arrays import int_isin
+        from pcapkit.vantage import Vantage
+
+        for name in ("cluster", "inputs", "decoded", "points", "host_state"):
+            getattr(self, name)  # computed once, here, so that the child shares them
+        distinct = self.vantage.distinct
+        ids = distinct["packet_id"].to_numpy(dtype=np.int64)[packets]
+        kept = {name: table[int_isin(table["packet_id"].to_numpy(dtype=np.int64,
+                                                                 na_value=-1), ids)]
+                for name, table in (("packets", self.packets), ("sightings", self.sightings))}
+        child = copy.copy(self)
+        for name in ("findings", "vantage", "_flows", "distinct", "dns"):
+            child.__dict__.pop(name, None)
+        child.__dict__.update(
+            vantage=Vantage(kept["packets"], kept["sightings"], distinct[packets],
+                            self.clock_offsets),
+            _flows=(self.flows[flows], self._flows[1][packets]),
+            distinct=self.distinct[packets], dns=self.dns[dns])
+        child._derived, child._shared = {}, {}
+        child.parent, child.selection = self, selection
+        return child
+
+    # -- the graph, single packets, figures ---------------------------------------------
+
+    def graph(self) -> nx.MultiDiGraph:
+        """The workload graph (:mod:`pcapkit.explore.graph`): ends (workloads, pods,
+        Services, nodes, external addresses, with a ``kind``) as nodes, one edge per flow
+        with its packets, bytes, failed attempts and the ids of the findings on that pair."""
+        from pcapkit.explore.graph import capture_graph
+
+        return capture_graph(self)
+
+    def packet(self, file: str, frame: int) -> Packet:
+        """Frame ``frame`` of ``file`` (named as the tables name it, ``archive!member``
+        included) as a scapy packet, read from the capture file."""
+        from pcapkit.explore.frames import scapy_packet
+
+        return scapy_packet(self, file, frame)
+
+    def dissect(self, file: str, frame: int) -> object:
+        """Wireshark's full dissection of frame ``frame`` of ``file``: a pyshark packet
+        (``.layers``, ``pkt.ip.src`` ...); a PcapkitError when tshark is missing."""
+        from pcapkit.explore.frames import dissect
+
+        return dissect(self, file, frame)
+
+    def ladder(self, flow_id: int | None = None, *,
+               packet_ids: Iterable[int] | None = None) -> Figure:
+        """The ladder (sequence) diagram of one flow across capture points."""
+        from pcapkit.plots import ladder
+
+        return ladder(self, flow_id, packet_ids=packet_ids)
+
+    def plot_dns(self) -> Figure:
+        """DNS latency over time by server, timeouts and retries marked."""
+        from pcapkit.plots import plot_dns
+
+        return plot_dns(self)
+
+    def plot_graph(self) -> Figure:
+        """The workload graph with its failing edges highlighted."""
+        from pcapkit.plots import plot_graph
+
+        return plot_graph(self)
+
+    def plot_traffic(self) -> Figure:
+        """Packets over time per node pair, with findings marked."""
+        from pcapkit.plots import plot_traffic
+
+        return plot_traffic(self)
+
+    # -- display ------------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        from pcapkit.explore.summary import capture_html
+
+        return capture_html(self)
+
     def __repr__(self) -> str:
-        files = len(self.paths)
-        state = "decoded" if "decoded" in self.__dict__ else "not decoded yet"
-        return f"<pcapkit.Capture {files} path(s), {state}>"
+        from pcapkit.explore.summary import capture_repr
+
+        return capture_repr(self)
 
 
 def capture_time(value: pd.Timestamp | str | float | None, name: str) -> pd.Timestamp | None:

@@ -171,9 +171,11 @@ class FramesRead:
     interfaces: list[tuple[str, int, int]]   # (name, linktype, snaplen)
 
 
-def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None) -> FramesRead:
+def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None,
+                cited: bool = True) -> FramesRead:
     """Frames ``frames`` (ascending) of capture ``path``: one pass over the file that stops
-    after the last of them. PcapkitError if one is missing or unreadable."""
+    after the last of them. PcapkitError if one is missing or unreadable (``cited``: the
+    frames are a report's evidence, so a missing one means the file changed since)."""
     from pcapkit.decode.assemble import interface_name
     from pcapkit.io.pcapng_writer import copy_ranges
     from pcapkit.io.reader import open_capture
@@ -206,8 +208,10 @@ def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None) -
     if len(found) < len(frames):
         missing = frames[~np.isin(frames, found)]
         why = f": {errors[0].message}" if errors else \
-            f" (it ends before frame {int(missing[0])}): it changed since the report"
-        raise PcapkitError(f"{name}: cannot read evidence frame {int(missing[0])}{why}")
+            f" (it ends before frame {int(missing[0])})" + (
+                ": it changed since the report" if cited else "")
+        raise PcapkitError(f"{name}: cannot read {'evidence ' if cited else ''}frame "
+                           f"{int(missing[0])}{why}")
     return FramesRead(name, found, columns[1], columns[2], columns[3], columns[4], data,
                       np.cumsum(columns[2]) - columns[2], interfaces)
 

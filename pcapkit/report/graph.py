@@ -13,6 +13,7 @@ bincounts; only the kept edges' rows are looked at again for their labels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,34 @@ MAX_EDGES = 60
 MAX_LABELS = 5
 
 
-def talk_graph(flows: pd.DataFrame, attempts: pd.DataFrame | None,
-               findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``graph`` section of a report: nodes, bounded edges and their totals."""
+@dataclass
+class EdgeKeys:
+    """Who talks to whom, as integer codes: every end (a workload, else a pod, else a
+    Service, else the address) is a code into ``labels``, and an edge is the key
+    ``src * size + dst``. One key per flow row, per failed connection attempt (of
+    ``attempts``: never answered or refused, one-way-by-design UDP left out) and per
+    finding naming both its ends (with the finding ids in ``marked_ids``)."""
+
+    labels: np.ndarray
+    size: int
+    flow_keys: np.ndarray
+    failed_keys: np.ndarray
+    marked_keys: np.ndarray
+    marked_ids: list[str]
+    attempts: pd.DataFrame | None
+
+    def src(self, keys: np.ndarray) -> np.ndarray:
+        """The label of each key's calling end."""
+        return self.labels[keys // self.size]
+
+    def dst(self, keys: np.ndarray) -> np.ndarray:
+        """The label of each key's called end."""
+        return self.labels[keys % self.size]
+
+
+def edge_keys(flows: pd.DataFrame, attempts: pd.DataFrame | None,
+              findings: list[dict[str, Any]]) -> EdgeKeys:
+    """The edge keys of the flows, failed attempts and findings, in one label space."""
     if attempts is not None and len(attempts):
         expected = attempts["reply_expected"].astype("boolean").fillna(True).to_numpy(bool)
         attempts = attempts[expected]
@@ -42,14 +68,22 @@ def talk_graph(flows: pd.DataFrame, attempts: pd.DataFrame | None,
                     _column(table, "orig_h"), _column(table, "resp_h")]
     codes, labels = shared_codes(columns)
     size = max(len(labels), 1)
-    marked_keys = codes[0] * size + codes[1]
     keys = []
     for index in range(len(tables)):
         src, dst, src_h, dst_h = codes[2 + 4 * index: 6 + 4 * index]
         keys.append(np.where(src < 0, src_h, src) * size + np.where(dst < 0, dst_h, dst))
-    flow_keys = keys[0] if keys else np.zeros(0, np.int64)
-    failed_keys = keys[1] if len(keys) > 1 else np.zeros(0, np.int64)
-    edges = _edges(flow_keys, failed_keys, marked_keys, [m[2] for m in marked], labels, size)
+    return EdgeKeys(labels, size, keys[0] if keys else np.zeros(0, np.int64),
+                    keys[1] if len(keys) > 1 else np.zeros(0, np.int64),
+                    codes[0] * size + codes[1], [m[2] for m in marked], attempts)
+
+
+def talk_graph(flows: pd.DataFrame, attempts: pd.DataFrame | None,
+               findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``graph`` section of a report: nodes, bounded edges and their totals."""
+    codes = edge_keys(flows, attempts, findings)
+    labels, size, flow_keys = codes.labels, codes.size, codes.flow_keys
+    edges = _edges(flow_keys, codes.failed_keys, codes.marked_keys, codes.marked_ids, labels,
+                   size)
     kept = edges.head(MAX_EDGES)
     rows = np.flatnonzero(np.isin(flow_keys, kept["key"].to_numpy()))
     names = _ranked_labels(flows, rows, flow_keys[rows])

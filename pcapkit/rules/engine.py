@@ -65,6 +65,15 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
              index: EvidenceIndex | None = None) -> list[Finding]:
     """The findings of one rule (``index``: the incident's id links, to share between
     rules)."""
+    matched, groups, times = matched_rows(rule, source, tuning)
+    return _group_findings(rule, source, matched, groups, times, index)
+
+
+def matched_rows(rule: Rule, source: TableSource, tuning: Tuning | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The rows of the rule's table that make its findings (its mask, less the tuning's
+    exclusions, through its correlation), each row's group (0, 1 ...: one finding each)
+    and time (ns)."""
     frame = source.table(rule.table)
     matched = frame[np.asarray(rule.mask(frame), dtype=bool)] if len(frame) else frame
     for exclusions in tuning.exclusions(rule.id) if tuning is not None else ():
@@ -76,6 +85,24 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
         keep = _correlate(rule, matched, groups, times)
         matched, groups, times = matched[keep], groups[keep], times[keep]
         groups = pd.factorize(groups)[0]
+    return matched, groups, times
+
+
+def finding_rows(rule: Rule, source: TableSource, finding_id: str,
+                 tuning: Tuning | None = None) -> pd.DataFrame:
+    """The rows of the rule's table behind finding ``finding_id`` (none when the rule did
+    not make it): the rule is evaluated again, and its groups are its findings in order."""
+    matched, groups, times = matched_rows(rule, source, tuning)
+    made = _group_findings(rule, source, matched, groups, times, None)
+    wanted = np.array([g for g, finding in enumerate(made) if finding.id == finding_id],
+                      dtype=np.int64)
+    return matched[np.isin(groups, wanted)].reset_index(drop=True)
+
+
+def _group_findings(rule: Rule, source: TableSource, matched: pd.DataFrame,
+                    groups: np.ndarray, times: np.ndarray,
+                    index: EvidenceIndex | None) -> list[Finding]:
+    """One finding per group of matched rows, in group order."""
     if not len(matched):
         return []
     values = _group_values(matched, groups, _wanted_columns(rule, matched))
