@@ -7,13 +7,17 @@ is wrong, or any table behind it::
     incident = pcapkit.open("captures/", snapshot="cluster.json")
     incident.flows, incident.dns, incident.sightings     # pandas DataFrames, every node
     incident.table("flows")                             # any table of pcapkit.schema
+    incident.findings                                   # what `pcapkit analyze` finds
+    incident.findings[0].explain()                      # why (the policy verdict, the paths)
+    incident.filter(pod="shop/frontend-*", protocol="dns")   # narrowed, not decoded again
+    incident.graph(), incident.packet(file, frame)      # networkx graph, one scapy packet
 
-    from pcapkit.rules import load_rules, run_rules
-    findings = run_rules(incident, load_rules().rules)  # the core rule pack
+docs/api.md lists every public name with an example.
 
 The stages on their own: ``pcapkit.decode_files(["captures/"])`` (packets, DNS messages,
 interfaces, read errors), ``pcapkit.load_snapshot("cluster.json")`` (pods, services,
-nodes, NetworkPolicies). ``from pcapkit import *`` leaves the builtin ``open`` alone:
+nodes, NetworkPolicies), ``pcapkit.run_rules(incident, pcapkit.load_rules().rules)`` (the
+rule engine). ``from pcapkit import *`` leaves the builtin ``open`` alone:
 call ``pcapkit.open``.
 """
 
@@ -31,11 +35,14 @@ _LAZY = {
     "decode_files": "pcapkit.decode", "iter_decode": "pcapkit.decode",
     "DecodeConfig": "pcapkit.decode",
     "FlowOptions": "pcapkit.flows.options", "DnsOptions": "pcapkit.dnstx.options",
+    "Findings": "pcapkit.explore.findings", "FindingView": "pcapkit.explore.findings",
+    "Explanation": "pcapkit.explore.explain",
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 # ``open`` is left out on purpose: a star import must not shadow the builtin.
 __all__ = ["__version__", "Capture", "CaptureError", "Cluster", "Decoded", "DecodeConfig",
-           "DnsOptions", "FlowOptions", "PcapkitError", "SnapshotError", "decode_file",
-           "decode_files", "iter_decode", "load_rules", "load_snapshot", "run_rules"]
+           "DnsOptions", "Explanation", "FindingView", "Findings", "FlowOptions",
+           "PcapkitError", "SnapshotError", "decode_file", "decode_files", "iter_decode",
+           "load_rules", "load_snapshot", "run_rules"]
