@@ -14,6 +14,7 @@ from pcapkit.cli.options import (
 from pcapkit.cli.output import Output
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.flows.options import FlowOptions
+from pcapkit.schema import TABLES
 
 
 @click.command()
@@ -32,7 +33,10 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
       pcapkit flows fixtures/demo --snapshot fixtures/demo/cluster.json
       pcapkit flows fixtures/kernel/ --format csv -o flows.csv --udp-timeout 30
       pcapkit flows captures/ --node node1.pcap=node1 --format parquet -o flows.parquet
+      pcapkit flows fixtures/demo --where conn_state=S0,REJ --where 'resp_p|lt=1024'
+      pcapkit flows fixtures/demo --columns ts,orig_h,resp_h,resp_p,history --format csv
     """
+    output = output.of(TABLES["flows"])
     capture = captures.open(flow_options=flow_options)
     output.write(capture.flows)
     warn_damaged(capture.errors)
@@ -51,7 +55,10 @@ def dns(captures: CaptureInputs, output: Output, dns_options: DnsOptions) -> Non
       pcapkit dns fixtures/demo --snapshot fixtures/demo/cluster.json
       pcapkit dns fixtures/kernel/node1-any.pcap --format json -o dns.json
       pcapkit dns captures/ --dns-timeout 5 --cluster-domain cluster.local --format csv
+      pcapkit dns fixtures/demo --where status=nxdomain,servfail --all-columns
+      pcapkit dns fixtures/demo --where 'qname|endswith=.svc.cluster.local' --columns qname,status
     """
+    output = output.of(TABLES["dns"])
     capture = captures.open(dns_options=dns_options)
     output.write(capture.dns)
     warn_damaged(capture.errors)

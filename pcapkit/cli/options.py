@@ -7,6 +7,7 @@ A command over an incident's captures is its own options plus these decorators::
     @output_options()                       # --format, --output
     @stage_options("flow_options", FlowOptions, udp_timeout="--udp-timeout")
     def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) -> None:
+        output = output.of(FLOWS)               # --columns/--where checked now
         capture = captures.open(flow_options=flow_options)
         output.write(capture.flows)
         warn_damaged(capture.errors)
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcapkit.cli.output import FORMATS, Output
+from pcapkit.cli.output import FORMAT_HELP, FORMATS, Output
 from pcapkit.errors import PcapkitError
 from pcapkit.options import field_of
 
@@ -141,20 +142,45 @@ capture_options = _gathered({
 }, "captures", _capture_inputs)
 
 
+def _column_list(ctx: click.Context, param: click.Parameter,
+                 values: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(n.strip() for value in values for n in value.split(",") if n.strip())
+    if values and not names:
+        raise click.BadParameter("name at least one column")
+    return names
+
+
 def output_options(*, directory: bool = False,
                    help: str = "Write here instead of stdout.") -> Callable[[Callable], Callable]:
-    """``--format`` and ``-o/--output``, handed to the command as ``output`` (an Output),
-    checked before the command runs (a directory only where ``directory`` says the
-    command can write one)."""
-    def checked(fmt: str, path: str | None) -> Output:
-        output = Output(fmt, path)
+    """``--format``, ``-o/--output`` and the choice of rows and columns (``--columns``,
+    ``--all-columns``, ``--where``), handed to the command as ``output`` (an Output; the
+    command binds it to its table with ``output.of(table)``), checked before the command
+    runs (a directory only where ``directory`` says the command can write one)."""
+    def checked(fmt: str, path: str | None, columns: tuple[str, ...], all_columns: bool,
+                where: tuple[str, ...]) -> Output:
+        output = Output(fmt, path, columns, all_columns, where)
         output.check(directory=directory and fmt == "parquet")
         return output
 
     return _gathered({
         "fmt": click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                            show_default=True),
+                            show_default=True, help=FORMAT_HELP),
         "path": click.option("-o", "--output", "path", type=click.Path(), help=help),
+        "columns": click.option(
+            "--columns", "columns", multiple=True, metavar="A,B,...", callback=_column_list,
+            help="Only these columns, in this order, in every format (table, csv, json, "
+                 "parquet); names as in docs/columns.md."),
+        "all_columns": click.option(
+            "--all-columns", is_flag=True,
+            help="Table format: every column, however wide (default: the table's brief "
+                 "columns, as many as fit the terminal)."),
+        "where": click.option(
+            "--where", "where", multiple=True, metavar="FIELD[|MODIFIER]=VALUE",
+            help="Only rows matching, as a Sigma rule's detection item matches: "
+                 "conn_state=S0, 'resp_p|gte=1024', 'orig_h|cidr=10.244.0.0/16', "
+                 "'qname|endswith=.svc.cluster.local'; comma-separated values are "
+                 "alternatives, a repeated --where must hold too; null is a missing value "
+                 "(modifiers: rules/README.md)."),
     }, "output", checked)
 
 

@@ -1,36 +1,86 @@
-"""Writing a DataFrame in the format a user asked for, where they asked for it."""
+"""Writing a table in the format a user asked for, where they asked for it.
+
+Text formats show values as people read them, decided here for every command by the
+column's name and dtype: TCP flags as tcpdump's letters, ``payload_head`` as hex, IP
+protocol numbers by name, lists as JSON, times as ISO 8601 UTC; one mark (``-``) for a
+missing value in a table, an empty field in CSV. JSON and Parquet keep the machine values.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
+    from pcapkit.schema import Table
+
 FORMATS = ("table", "csv", "json", "parquet")
+#: what each --format writes (the --format help of every table command)
+FORMAT_HELP = (
+    "table: aligned text for people, the table's brief columns that fit the terminal "
+    "(--columns, --all-columns choose others); csv: every column, values as in the table "
+    "(TCP flags as tcpdump's letters, payload_head in hex, IP protocols by name, lists as "
+    "JSON), a missing value an empty field; json: JSON lines of the machine values (numbers, "
+    "ISO 8601 UTC times with every nanosecond, null); parquet: the typed columns of "
+    "docs/columns.md.")
+#: the one mark of a missing value in a text table
+NULL = "-"
+
+#: IP protocol numbers by the names tables show; the flow table's own names
+#: (pcapkit.flows.build.PROTO_NAMES) first, then the IANA keywords of the others a cluster
+#: meets, lower case as Linux's /etc/protocols writes them
+PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp",
+                  2: "igmp", 4: "ipip", 33: "dccp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
+                  59: "ipv6-nonxt", 88: "eigrp", 89: "ospf", 103: "pim", 112: "vrrp",
+                  115: "l2tp", 136: "udplite", 137: "mpls-in-ip"}
+#: columns holding an IP protocol (a number, or the flow table's name-or-number)
+PROTOCOL_COLUMNS = ("proto", "ip_proto", "outer_proto", "icmp_orig_proto")
+#: TCP flag bits in the order tcpdump prints them, with its letters (ACK is ".", and
+#: 4.99's "e" is AE, the former NS bit)
+TCP_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."),
+                    (0x20, "U"), (0x40, "E"), (0x80, "W"), (0x100, "e"))
 
 
 @dataclass(frozen=True)
 class Output:
     """``--format`` and ``--output``: stdout or a file; missing parent directories are
-    created, and a path that cannot be written is a usage error, not a traceback."""
+    created, and a path that cannot be written is a usage error, not a traceback.
+
+    ``columns``, ``all_columns`` and ``where`` choose what of a table is written; they
+    apply once :meth:`of` has bound the output to the table's declaration.
+    """
 
     fmt: str
     path: str | None
+    columns: tuple[str, ...] = ()
+    all_columns: bool = False
+    where: tuple[str, ...] = ()
+    table: Table | None = None
+    mask: Callable[[pd.DataFrame], np.ndarray] | None = field(default=None, compare=False)
 
     @property
     def is_directory(self) -> bool:
         """The path names a directory: an existing one, or one ending in a separator."""
         return self.path is not None and (self.path.endswith(("/", os.sep))
                                           or os.path.isdir(self.path))
+
+    @property
+    def selects(self) -> bool:
+        """--columns or --where choose part of the table."""
+        return bool(self.columns or self.where)
 
     def check(self, *, directory: bool = False) -> None:
         """Refuse, before any work, what cannot be written: parquet to stdout, and a
@@ -40,6 +90,28 @@ class Output:
         if self.is_directory and not directory:
             raise click.BadParameter(f"{self.path} is a directory; name a file",
                                      param_hint="--output")
+        if self.columns and self.all_columns:
+            raise click.UsageError("--columns and --all-columns: give one of them")
+
+    def of(self, table: Table) -> Output:
+        """This output for rows of ``table``: ``--columns`` and ``--where`` checked against
+        its declaration now, before any work (an unknown column names the closest ones)."""
+        mask = None
+        if self.selects:  # the rule engine's checks (and pandas) only when they are needed
+            from pcapkit.cli.where import WhereError, where_mask
+            from pcapkit.rules.compile import ConditionError, column_of
+
+            for name in self.columns:
+                try:
+                    column_of(table, name)
+                except ConditionError as exc:
+                    raise click.BadParameter(f"{exc} ({exc.hint})", param_hint="--columns") \
+                        from None
+            try:
+                mask = where_mask(self.where, table) if self.where else None
+            except WhereError as exc:
+                raise click.BadParameter(str(exc), param_hint="--where") from None
+        return dataclasses.replace(self, table=table, mask=mask)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -59,36 +131,161 @@ class Output:
                                      param_hint="--output") from None
 
     def write(self, frame: pd.DataFrame) -> None:
-        """Write ``frame`` as table/csv/json/parquet to the file or stdout."""
+        """Write the rows ``--where`` keeps, the columns ``--columns`` names (all of them by
+        default; a terminal table: the brief ones that fit), as table/csv/json/parquet to
+        the file or stdout."""
         self.check()
+        if self.mask is not None:
+            frame = frame[self.mask(frame)]
+        if self.columns:
+            frame = frame[list(self.columns)]
         with self.writing():
             if self.fmt == "parquet":
                 frame.to_parquet(self.path, index=False)
                 return
-            text = _text(frame, self.fmt)
+            text = self._text(frame)
             if self.path:
                 with open(self.path, "w", encoding="utf-8") as handle:
                     handle.write(text)
             else:
                 sys.stdout.write(text)
 
+    def _text(self, frame: pd.DataFrame) -> str:
+        if self.fmt == "csv":
+            return _json_lists(_readable(frame)).to_csv(index=False)
+        if self.fmt == "json":
+            text = _iso_times(_plain(frame)).to_json(orient="records", lines=True,
+                                                     date_format="iso", date_unit="ns")
+            # pandas writes "/" as "\/" (legal, unreadable in paths); every "\/" it writes
+            # is that escape, since a data backslash comes out as "\\"
+            return text.replace("\\/", "/")
+        brief = not self.columns and not self.all_columns and self.table is not None \
+            and bool(self.table.brief)
+        names = [n for n in self.table.brief if n in frame.columns] if brief else \
+            list(frame.columns)
+        width = shutil.get_terminal_size().columns if brief and not self.path else None
+        return text_table(frame, names, width)
 
-def _text(frame: pd.DataFrame, fmt: str) -> str:
-    if fmt == "csv":
-        return _json_lists(_plain(frame)).to_csv(index=False)
-    if fmt == "json":
-        text = _iso_times(_plain(frame)).to_json(orient="records", lines=True,
-                                                 date_format="iso", date_unit="ns")
-        # pandas writes "/" as "\/" (legal, unreadable in paths); every "\/" it writes is
-        # that escape, since a data backslash comes out as "\\"
-        return text.replace("\\/", "/")
-    if not len(frame):  # pandas would print "Empty DataFrame" and a column list
-        return "  ".join(frame.columns) + "\n"
+
+def text_table(frame: pd.DataFrame, names: list[str], width: int | None = None) -> str:
+    """``frame``'s columns ``names`` as aligned text (numbers right, text left, ``-`` for
+    every missing value); with a ``width``, only the leading columns that fit in it (the
+    first one always). Each distinct value of a column is formatted once."""
+    import numpy as np
+
+    shown: list[tuple[str, np.ndarray]] = []
+    used = 0
+    for name in names:
+        cells = _cells(frame[name], name, NULL).astype(str)
+        cells[cells == ""] = NULL  # an empty text reads as missing too: one mark for both
+        wide = max(len(name), int(np.char.str_len(cells).max(initial=0)))
+        if width is not None and shown and used + 2 + wide > width:
+            break
+        used += (2 if shown else 0) + wide
+        numeric = frame[name].dtype.kind in "iuf" and name not in _NAMED
+        pad = np.char.rjust if numeric else np.char.ljust
+        shown.append((pad(name, wide), pad(cells, wide) if len(cells) else cells))
+    if not shown:
+        return "\n"
+    header = "  ".join(str(h) for h, _ in shown).rstrip()
+    lines = shown[0][1]
+    for _, cells in shown[1:]:
+        lines = np.char.add(np.char.add(lines, "  "), cells)
+    return "\n".join([header, *np.char.rstrip(lines).tolist()]) + "\n"
+
+
+#: columns shown as names or letters (left-aligned like text, whatever their dtype)
+_NAMED = ("tcp_flags", "payload_head", *PROTOCOL_COLUMNS)
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns people read differently from their values (flags, hex, protocols) as
+    text, None where missing; the others as they are."""
+    named = [n for n in frame.columns if n in _NAMED]
+    if not named:
+        return frame
+    out = frame.copy(deep=False)
+    for name in named:
+        out[name] = _cells(frame[name], name, None)
+    return out
+
+
+def _cells(series: pd.Series, name: str, missing: object) -> np.ndarray:
+    """Object array of every row's value as text, ``missing`` for nulls: each distinct
+    value is formatted once (a categorical's categories, else the factorized values) and
+    spread to the rows by its code."""
+    import numpy as np
     import pandas as pd
 
-    with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                           "display.width", 250):
-        return _plain(frame).to_string(index=False) + "\n"
+    from pcapkit.column_arrays import per_row
+
+    if _holds_lists(series):  # not hashable: no codes
+        return _json_cells(series, missing)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(np.int64), series.cat.categories
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return per_row(codes, _labels(pd.Index(uniques), name), missing)
+
+
+def _labels(values: pd.Index, name: str) -> np.ndarray:
+    """Text of distinct non-null values of column ``name``."""
+    import numpy as np
+    import pandas as pd
+
+    if name == "tcp_flags" and values.dtype.kind in "iu":
+        return _lookup("flags")[values.to_numpy(np.int64) & 0x1FF]
+    if name == "payload_head" and values.dtype.kind in "iu":
+        head = values.to_numpy(np.uint64).astype(">u8").view(np.uint8).reshape(-1, 8)
+        return np.ascontiguousarray(_lookup("hex")[head]).view("<U16").ravel().astype(object)
+    if name in PROTOCOL_COLUMNS:
+        text = values.astype(str)
+        numbers = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy()
+        known = ~np.isnan(numbers) & (numbers >= 0) & (numbers < 256)
+        out = np.asarray(text, dtype=object)
+        out[known] = _lookup("protocols")[numbers[known].astype(np.int64)]
+        return out
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
+        return _time_text(values)
+    if values.dtype.kind == "f":
+        return np.char.mod("%.6g", values.to_numpy(np.float64)).astype(object)
+    return np.asarray(values.astype(str), dtype=object)
+
+
+def flag_letters(flags: int) -> str:
+    """TCP flags as tcpdump prints them: ``S.`` for a SYN-ACK, ``none`` for no flag."""
+    return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
+
+
+@functools.cache
+def _lookup(what: str) -> np.ndarray:
+    """A lookup table, built on first use: ``flags`` (tcpdump letters of each 9-bit value),
+    ``hex`` (two digits of each byte), ``protocols`` (name of each IP protocol number)."""
+    import numpy as np
+
+    if what == "flags":
+        return np.array([flag_letters(value) for value in range(0x200)], dtype=object)
+    if what == "hex":
+        return np.array([f"{byte:02x}" for byte in range(256)], dtype="<U2")
+    return np.array([PROTOCOL_NAMES.get(n, str(n)) for n in range(256)], dtype=object)
+
+
+def _time_text(values: pd.Index, unit: str | None = None) -> np.ndarray:
+    """ISO 8601 text of times (``Z`` after a UTC-aware one) to ``unit``; by default with
+    as many fraction digits as the values need (whole seconds, ms, us or ns)."""
+    import numpy as np
+    import pandas as pd
+
+    aware = isinstance(values.dtype, pd.DatetimeTZDtype)
+    if aware:
+        values = values.tz_convert("UTC").tz_localize(None)
+    ns = values.to_numpy("datetime64[ns]")
+    if unit is None:
+        fraction = ns.view(np.int64) % 1_000_000_000
+        unit = next((u for u, step in (("s", 10**9), ("ms", 10**6), ("us", 10**3))
+                     if not (fraction % step).any()), "ns")
+    text = np.datetime_as_string(ns, unit=unit)
+    return (np.char.add(text, "Z") if aware else text).astype(object)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,17 +302,27 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 def _json_lists(frame: pd.DataFrame) -> pd.DataFrame:
     """List and dict values (DNS answers, TTLs, address lists) as JSON text, not Python
     reprs, so a CSV cell can be read back by any tool."""
+    for name in frame.columns:
+        if _holds_lists(frame[name]):
+            frame[name] = _json_cells(frame[name], None)
+    return frame
+
+
+def _holds_lists(column: pd.Series) -> bool:
+    if column.dtype != object:
+        return False
+    sample = column.dropna()
+    return bool(len(sample)) and isinstance(sample.iloc[0], list | tuple | dict)
+
+
+def _json_cells(column: pd.Series, missing: object) -> np.ndarray:
+    """Every list/dict value as JSON text, ``missing`` for nulls."""
     import json
 
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype != object:
-            continue
-        sample = column.dropna()
-        if len(sample) and isinstance(sample.iloc[0], list | tuple | dict):
-            frame[name] = [None if v is None or (isinstance(v, float) and v != v)
-                           else json.dumps(v, default=str) for v in column]
-    return frame
+    import numpy as np
+
+    return np.array([missing if v is None or (isinstance(v, float) and v != v)
+                     else json.dumps(v, default=str) for v in column], dtype=object)
 
 
 def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,12 +333,7 @@ def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
 
     for name in frame.columns:
         column = frame[name]
-        aware = isinstance(column.dtype, pd.DatetimeTZDtype)
-        if not aware and column.dtype.kind != "M":
-            continue
-        values = column.dt.tz_convert("UTC").dt.tz_localize(None) if aware else column
-        text = np.datetime_as_string(values.to_numpy("datetime64[ns]"), unit="ns")
-        if aware:
-            text = np.char.add(text, "Z")
-        frame[name] = np.where(column.isna().to_numpy(), None, text.astype(object))
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or column.dtype.kind == "M":
+            text = _time_text(pd.DatetimeIndex(column), "ns")
+            frame[name] = np.where(column.isna().to_numpy(), None, text)
     return frame

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,13 +52,17 @@ def writer_options(schema: pa.Schema) -> dict[str, object]:
 
 def write_packets_parquet(paths: Iterable[str | os.PathLike], output: str | os.PathLike,
                           config: DecodeConfig | None = None, *,
-                          decode_as: DecodeAsEntries | None = None
+                          decode_as: DecodeAsEntries | None = None,
+                          names: Mapping[str, str] | None = None
                           ) -> tuple[int, list[CaptureError]]:
     """Decode ``paths`` (files and directories) straight into ``output`` (``config``
     and ``decode_as`` as for :func:`pcapkit.decode.decode_file`; no DNS by default).
+    ``names`` (file as found -> name) shows a file by another name in the ``file`` column
+    and the errors: an archive member by ``archive!member`` (:class:`pcapkit.ingest.Inputs`).
 
     Returns the number of packets written and the read errors met on the way.
     """
+    names = names or {}
     config = DecodeConfig.of(config, decode_as, dns=False)
     schema = packet_schema()
     errors: list[CaptureError] = []
@@ -67,15 +71,17 @@ def write_packets_parquet(paths: Iterable[str | os.PathLike], output: str | os.P
     with ThreadPoolExecutor(max_workers=1) as pool, \
             pq.ParquetWriter(output, schema, **writer_options(schema)) as writer:
         for path in iter_capture_paths(paths):
+            shown = names.get(str(path), str(path))
             with open_capture(path, batch_size=ROW_GROUP) as reader:
                 for batch in reader.batches():
                     part = decode_batch(batch, config)
                     if pending is not None:
                         pending.result()
-                    pending = pool.submit(_write, writer, part.columns, len(batch), str(path),
+                    pending = pool.submit(_write, writer, part.columns, len(batch), shown,
                                           list(reader.interfaces), schema)
                     written += len(batch)
-                errors.extend(reader.errors)
+                errors.extend(CaptureError(names.get(e.file, e.file), e.offset, e.message)
+                              for e in reader.errors)
         if pending is not None:
             pending.result()
     return written, errors
@@ -93,30 +99,40 @@ def part_name(path: Path, root: Path) -> str:
     return "__".join(path.relative_to(root).parts) + ".parquet"
 
 
-def _write_part(path: Path, directory: str, root: Path,
-                config: DecodeConfig) -> tuple[int, list[CaptureError]]:
-    return write_packets_parquet([path], Path(directory) / part_name(path, root), config)
+def _write_part(path: Path, directory: str, root: Path, config: DecodeConfig,
+                names: Mapping[str, str]) -> tuple[int, list[CaptureError]]:
+    shown = names.get(str(path))
+    # an archive member's part is named as if the archive were its directory (no "!")
+    part = part_name(Path(shown.replace("!", os.sep)).absolute(), root) if shown else \
+        part_name(path, root)
+    return write_packets_parquet([path], Path(directory) / part, config, names=names)
 
 
 def write_packets_dataset(paths: Iterable[str | os.PathLike], directory: str | os.PathLike,
                           config: DecodeConfig | None = None, *,
                           decode_as: DecodeAsEntries | None = None, workers: int | None = None,
-                          engine: Engine | None = None) -> tuple[int, list[CaptureError]]:
+                          engine: Engine | None = None, names: Mapping[str, str] | None = None
+                          ) -> tuple[int, list[CaptureError]]:
     """Decode ``paths`` into a Parquet dataset: one part per capture file in
     ``directory``, each written by a task of ``engine`` (default: a local pool of
     ``workers`` processes); ``pandas.read_parquet`` reads the directory back as one
-    table. Returns packets written and read errors."""
+    table. ``names`` as for :func:`write_packets_parquet` (a part is named after the name
+    shown). Returns packets written and read errors."""
     # multiprocessing: only this path needs it
     from pcapkit.engines.local import LocalEngine, file_weights
 
     config = DecodeConfig.of(config, decode_as, dns=False)
-    files = [p.absolute() for p in iter_capture_paths(paths)]
+    found = list(iter_capture_paths(paths))
+    files = [p.absolute() for p in found]
+    shown = {str(a): names[str(p)] for p, a in zip(found, files, strict=True)
+             if names and str(p) in names}
     Path(directory).mkdir(parents=True, exist_ok=True)
     if not files:
         return 0, []
-    root = Path(os.path.commonpath([p.parent for p in files]))
+    root = Path(os.path.commonpath([Path(shown[str(p)]).absolute().parent if str(p) in shown
+                                    else p.parent for p in files]))
     task = functools.partial(_write_part, directory=os.fspath(directory), root=root,
-                             config=config)
+                             config=config, names=shown)
     engine = engine or LocalEngine(workers, preload=["pcapkit.decode.parquet"])
     results = engine.map(task, files, weights=file_weights(files))
     return sum(n for n, _ in results), [e for _, part_errors in results for e in part_errors]

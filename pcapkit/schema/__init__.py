@@ -80,7 +80,8 @@ class Table:
     ``time`` names the column that says when a row happened (findings' first/last seen);
     ``evidence`` the id columns through which a row cites its packets: ``flow_id`` (every
     packet of that flow), ``packet_id`` or ``*_packet_id`` (that packet), as Zeek's uid links
-    its logs.
+    its logs. ``brief`` names the columns a terminal shows by default (``--format table``),
+    most telling first: the command line keeps as many of them as fit its width.
     """
 
     name: str
@@ -89,6 +90,7 @@ class Table:
     doc: str = ""
     time: str = ""
     evidence: tuple[str, ...] = ()
+    brief: tuple[str, ...] = ()
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,7 +100,7 @@ class Table:
             twice = next(c.name for c in self.columns if c.name in seen or seen.add(c.name))
             raise ValueError(f"table {self.name!r}: column {twice!r} declared twice")
         object.__setattr__(self, "_by_name", by_name)
-        for name in (self.time, *self.evidence):
+        for name in (self.time, *self.evidence, *self.brief):
             if name and name not in by_name:
                 raise ValueError(f"table {self.name!r}: no column {name!r} to point to")
 
@@ -125,7 +127,8 @@ class Table:
         names = {c.name for c in kept}
         return Table(self.name, self.row, kept, self.doc,
                      self.time if self.time in names else "",
-                     tuple(e for e in self.evidence if e in names))
+                     tuple(e for e in self.evidence if e in names),
+                     tuple(b for b in self.brief if b in names))
 
 
 TABLES: dict[str, Table] = {}
@@ -214,6 +217,10 @@ def markdown(table: Table) -> str:
     lines = [f"## {table.name}", "", f"One row: {table.row}.", ""]
     if table.doc:
         lines += [table.doc, ""]
+    if table.brief:
+        lines += ["Shown by `--format table` unless `--columns`/`--all-columns` say otherwise "
+                  "(as many as fit the terminal, in this order): "
+                  + ", ".join(f"`{name}`" for name in table.brief) + ".", ""]
     lines += ["| column | kind | dtype | meaning |", "|---|---|---|---|"]
     lines += [f"| `{c.name}` | {c.kind} | {DTYPES[c.kind]} | {c.doc} |" for c in table.columns]
     return "\n".join(lines) + "\n"
@@ -224,7 +231,13 @@ def columns_document() -> str:
     head = ("# Table columns\n\nGenerated from the table registry `pcapkit/schema/` "
             "(`python -m pcapkit.schema > docs/columns.md`); do not edit by hand. "
             "The kinds, their dtypes and the naming rule for the two ends of a conversation "
-            "are explained in `pcapkit/schema/__init__.py`.\n")
+            "are explained in `pcapkit/schema/__init__.py`.\n\n"
+            "The command line (`--format table` and `csv`) shows some values as people read "
+            "them: TCP flags as tcpdump's letters, `payload_head` as hex, IP protocol numbers "
+            "(`proto`, `ip_proto`, `outer_proto`, `icmp_orig_proto`) by name (tcp, udp, icmp, "
+            "icmp6, sctp, igmp, gre, ...; the number when unnamed), lists as JSON, times as "
+            "ISO 8601 UTC; a missing value is `-` in a table and an empty field in CSV. "
+            "`json` and `parquet` keep the values of the dtypes below.\n")
     return "\n".join([head, *(markdown(t) for t in TABLES.values())])
 
 

@@ -79,7 +79,9 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("dport", "u16", "TCP/UDP/SCTP destination port."),
     Column("tcp_flags", "u16",
            "TCP flags (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR "
-           "0x80, NS 0x100)."),
+           "0x80, NS 0x100). Table and CSV output show tcpdump's letters in tcpdump's order: F "
+           "FIN, S SYN, R RST, P PSH, . ACK, U URG, E ECE, W CWR, e AE (the former NS) (a "
+           "SYN-ACK is 'S.', a bare ACK '.', no flag 'none')."),
     Column("tcp_seq", "u32", "TCP sequence number (raw, not relative)."),
     Column("tcp_ack", "u32", "TCP acknowledgement number (raw)."),
     Column("tcp_window", "u16", "TCP window field (unscaled)."),
@@ -89,7 +91,8 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("payload_head", "u64",
            "First 8 bytes of a UDP payload as a big-endian integer (null when shorter, and for "
            "TCP, whose sequence numbers already identify a segment): a fingerprint ingredient "
-           "that survives every hop."),
+           "that survives every hop. Table and CSV output show the 8 bytes as 16 hex digits, "
+           "in wire order."),
     Column("icmp_type", "u8", "ICMP or ICMPv6 type."),
     Column("icmp_code", "u8", "ICMP or ICMPv6 code."),
     Column("icmp_mtu", "u32",
@@ -128,7 +131,9 @@ SIGHTING_EXTRA_COLUMNS: tuple[Column, ...] = (
 PACKETS = register(Table(
     "packets", "one sighting of a packet: one record of one capture file",
     columns(DECODED_PACKET_COLUMNS, SIGHTING_EXTRA_COLUMNS), time="ts",
-    evidence=("packet_id",)))
+    evidence=("packet_id",),
+    brief=("frame", "ts", "src", "sport", "dst", "dport", "proto", "tcp_flags", "payload_len",
+           "encap", "node", "interface", "direction", "file")))
 
 _INTERFACE_COLUMNS: tuple[Column, ...] = (
     Column("file", "category", "Capture file."),
@@ -216,4 +221,6 @@ DNS_MESSAGE_COLUMNS: tuple[Column, ...] = (
 
 DNS_MESSAGES = register(Table(
     "dns_messages", "one DNS message in one captured packet (a sighting; see dns for pairs)",
-    columns(DNS_PACKET_COLUMNS, DNS_MESSAGE_COLUMNS), time="ts"))
+    columns(DNS_PACKET_COLUMNS, DNS_MESSAGE_COLUMNS), time="ts",
+    brief=("frame", "ts", "src", "dst", "qr", "dns_id", "qname", "qtype_name", "rcode_name",
+           "answer_addrs", "file")))

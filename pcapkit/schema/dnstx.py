@@ -150,4 +150,6 @@ DNS = register(Table(
             identity_columns("orig", "the client address", "dns"),
             identity_columns("resp", "the server address", "dns")),
     time="query_ts", evidence=("query_packet_id", "response_packet_id", "nat_query_packet_id",
-                               "nat_response_packet_id")))
+                               "nat_response_packet_id"),
+    brief=("tx_id", "query_ts", "status", "orig_h", "resp_h", "qname", "qtype", "latency_s",
+           "retries", "answer_addrs", "orig_identity", "resp_identity")))

@@ -143,4 +143,7 @@ END_IDENTITIES: tuple[Column, ...] = (*identity_columns("orig", "the originator"
 FLOWS = register(Table(
     "flows", "one bidirectional flow (a connection, or a UDP/ICMP exchange ended by a timeout)",
     columns(FLOW_COLUMNS, NAT_COLUMNS, END_IDENTITIES),
-    time="ts", evidence=("flow_id",)))
+    time="ts", evidence=("flow_id",),
+    brief=("flow_id", "ts", "proto", "orig_h", "orig_p", "resp_h", "resp_p", "conn_state",
+           "history", "duration", "orig_bytes", "resp_bytes", "orig_identity", "resp_identity",
+           "nat", "service_ip")))

@@ -1,0 +1,129 @@
+"""``--where FIELD[|MODIFIER]=VALUE[,VALUE...]``: row filters written as Sigma detection items.
+
+Each ``--where`` becomes one named selection of a Sigma detection (``{"where1": {"resp_p|gte":
+1024}, "condition": "where1 and where2"}``): the values of one item, comma-separated, are
+alternatives (Sigma ORs a value list; ``|all`` ANDs it), and repeated ``--where`` must all hold.
+pySigma parses the detection and :func:`pcapkit.rules.compile.compile_condition` turns it into
+a mask, checking every field and modifier against the table's declaration: the mechanism,
+and the messages, of the rule packs. Nothing is evaluated as code.
+
+A value is typed as a rule's YAML would be: a number for integer and float columns (and for
+the comparisons ``|gt`` ``|gte`` ``|lt`` ``|lte``; ``0x`` hex too), true/false for bool
+columns and ``|exists``, ``null`` for a missing value, text otherwise. A number may be
+written as the tables show it: ``proto=tcp``, ``tcp_flags=S.`` (tcpdump's letters).
+``\\,`` is a comma inside a value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from pcapkit.errors import PcapkitError
+from pcapkit.schema import INTEGER_KINDS, TEXT_KINDS, Table
+
+_COMPARISONS = {"gt", "gte", "lt", "lte"}
+#: the Sigma modifiers that fit pcapkit's columns (rules/README.md says what each does)
+_MODIFIERS = ("contains, startswith, endswith, all, re, i, cased, cidr, gt, gte, lt, lte, "
+              "exists, fieldref")
+_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+
+
+class WhereError(PcapkitError):
+    """A --where item that cannot select rows of the table: one line saying why."""
+
+
+def where_mask(items: Sequence[str], table: Table):
+    """The mask function (frame -> boolean array) of the ``--where`` items over ``table``;
+    a WhereError naming the item, the problem and a hint otherwise."""
+    for item in items:  # each alone first, so an error names its item
+        _compiled([item], table, f"{item!r}: ")
+    return _compiled(items, table, "")
+
+
+def _compiled(items: Sequence[str], table: Table, said: str):
+    from sigma.exceptions import SigmaError, SigmaModifierError
+    from sigma.rule import SigmaDetections
+
+    from pcapkit.rules.compile import ConditionError, compile_condition
+
+    detection: dict[str, object] = {f"where{n}": _item(item, table)
+                                    for n, item in enumerate(items, 1)}
+    detection["condition"] = " and ".join(detection)
+    try:
+        parsed = SigmaDetections.from_dict(detection, policy=_quiet_policy())
+        (condition,) = [c.parse() for c in parsed.parsed_condition]
+        return compile_condition(condition, table)
+    except ConditionError as exc:
+        raise WhereError(said + str(exc) + (f" ({exc.hint})" if exc.hint else "")) from None
+    except SigmaModifierError as exc:
+        raise WhereError(f"{said}{exc} (modifiers: {_MODIFIERS})") from None
+    except SigmaError as exc:
+        raise WhereError(said + str(exc)) from None
+
+
+def _item(item: str, table: Table) -> dict[str, object]:
+    """One ``FIELD[|MODIFIER...]=VALUE[,VALUE...]`` as a Sigma detection item."""
+    key, sep, text = item.partition("=")
+    name, *modifiers = key.strip().split("|")
+    if not sep or not name:
+        raise WhereError(f"{item!r} is not FIELD[|MODIFIER]=VALUE (e.g. conn_state=S0, "
+                         "'resp_p|gte=1024', 'orig_h|cidr=10.244.0.0/16')")
+    kind = table[name].kind if name in table else None
+    values = [_typed(v.replace("\\,", ","), name, kind, modifiers)
+              for v in _UNESCAPED_COMMA.split(text)]
+    if kind in TEXT_KINDS and not modifiers:  # a protocol a table holds as its number
+        numbers = _shown_numbers(name)
+        values += [str(numbers[v]) for v in values if v in numbers]
+    return {key.strip(): values[0] if len(values) == 1 else values}
+
+
+def _typed(text: str, name: str, kind: str | None, modifiers: list[str]) -> object:
+    """The value as a YAML rule would hold it, for the column's kind and the modifiers; a
+    protocol name or tcpdump's flag letters, as tables show them, for those columns."""
+    if text == "null":
+        return None
+    lowered = text.strip().lower()
+    if ("exists" in modifiers or kind == "bool") and lowered in ("true", "false"):
+        return lowered == "true"
+    if kind in (*INTEGER_KINDS, "f64") or _COMPARISONS & set(modifiers):
+        shown = _shown_numbers(name).get(text.strip())
+        if shown is not None:
+            return shown
+        for number in (lambda t: int(t, 0), float):
+            try:
+                return number(text)
+            except ValueError:
+                pass
+    return text
+
+
+def _shown_numbers(name: str) -> dict[str, int]:
+    """The numbers behind the names a table shows in column ``name`` (pcapkit.cli.output)."""
+    from pcapkit.cli.output import PROTOCOL_COLUMNS, PROTOCOL_NAMES, flag_letters
+
+    if name in PROTOCOL_COLUMNS:
+        return {text: number for number, text in PROTOCOL_NAMES.items()}
+    if name == "tcp_flags":
+        return {flag_letters(value): value for value in range(0x200)}
+    return {}
+
+
+def _quiet_policy():
+    """pySigma's default (safe) policy, its RE2 engine told not to log a bad pattern on
+    stderr itself: the error is reported once, as the one line above."""
+    import re2
+    from sigma.policy import default_policy
+    from sigma.policy.regex_engine import RE2RegexEngine
+
+    class QuietRE2(RE2RegexEngine):
+        def compile(self, pattern: str, flags: int = 0):
+            options = re2.Options()
+            options.log_errors = False
+            prefix = "".join(letter for flag, letter in ((re.IGNORECASE, "i"),
+                                                         (re.MULTILINE, "m"), (re.DOTALL, "s"))
+                             if int(flags) & int(flag))
+            return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)
+
+    return dataclasses.replace(default_policy, regex_engine=QuietRE2())
