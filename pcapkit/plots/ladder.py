@@ -349,8 +349,7 @@ def _nat_sides(flows: pd.DataFrame, flow: pd.Series | None) -> dict[str, int] | 
             "nat_side" not in flows.columns:
         return None
     pair = [int(flow["flow_id"]), int(flow["nat_peer_flow_id"])]
-    sides = dict(zip(flows.set_index("flow_id").reindex(pair)["nat_side"].astype(object),
-                     pair, strict=True))
+    sides = {str(_flow(flows, flow_id)["nat_side"]): flow_id for flow_id in pair}
     if not {"service", "backend"} <= set(sides):
         return None
     return {"service": sides["service"], "backend": sides["backend"]}
@@ -429,6 +428,55 @@ def _ends(flow: pd.Series | None, attrs: dict[str, np.ndarray]) -> tuple[str, st
     if not pd.isna(flow.get("nat_peer_flow_id", pd.NA)):
         title += f" and its NAT peer flow {int(flow['nat_peer_flow_id'])}"
     return orig, resp, title + ")"
+
+
+# -- the HTML report's ladders ------------------------------------------------------------
+
+#: ladders an HTML report draws at most, and the packets each draws at most
+REPORT_LADDERS = 10
+REPORT_PACKETS = 40
+
+
+def finding_flows(capture: Capture, findings: list[dict]) -> list[int | None]:
+    """The flow (``flow_id``) of each finding's first evidence sighting (report dicts);
+    None when it has no evidence or its packet is in no flow. One lookup of the (file,
+    frame) keys in the sightings table and one of their packets in the distinct table."""
+    first = [f["evidence"][0] if f.get("evidence") else None for f in findings]
+    sightings, distinct = capture.sightings, capture.distinct
+    if not len(sightings) or not any(first):
+        return [None] * len(findings)
+    codes, files = codes_of(sightings["file"])
+    frames = sightings["frame"].to_numpy(dtype=np.int64, na_value=-1)
+    keys = pd.Index((codes << 32) | np.maximum(frames, 0))
+    file_code = {str(name): code for code, name in enumerate(files)}
+    wanted = np.array([(file_code.get(str(e["file"]), -1) << 32) | int(e["frame"])
+                       if e and str(e["file"]) in file_code else -1 for e in first],
+                      dtype=np.int64)
+    rows = keys.get_indexer(wanted)
+    packet = np.where(rows >= 0, sightings["packet_id"].to_numpy(dtype=np.int64,
+                                                                 na_value=-1)[rows], -1)
+    where = pd.Index(distinct["packet_id"].to_numpy(dtype=np.int64)).get_indexer(packet)
+    flow = np.where(where >= 0, distinct["flow_id"].to_numpy(dtype=np.int64,
+                                                             na_value=-1)[where], -1)
+    return [int(f) if f >= 0 and p >= 0 else None for f, p in zip(flow, packet, strict=True)]
+
+
+def report_ladders(capture: Capture, findings: list[dict], *, most: int = REPORT_LADDERS,
+                   packets: int = REPORT_PACKETS) -> dict[str, LadderLayout]:
+    """Finding id -> the ladder layout of its first evidence flow, for the first ``most``
+    findings (in the order given) that have one, each of at most ``packets`` packets; a
+    flow two findings share is laid out once."""
+    out: dict[str, LadderLayout] = {}
+    done: dict[int, LadderLayout] = {}
+    for finding, flow in zip(findings, finding_flows(capture, findings), strict=True):
+        if len(out) == most:
+            break
+        if flow is None:
+            continue
+        if flow not in done:   # one layout per flow: at most ``most`` of them
+            done[flow] = ladder_layout(capture, flow, most=packets)
+        out[finding["id"]] = done[flow]
+    return out
 
 
 # -- drawing ------------------------------------------------------------------------------

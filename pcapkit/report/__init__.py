@@ -10,17 +10,23 @@ from the same document, so none can lose a finding.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcapkit.report.document import build_report
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
 
 FORMATS = ("text", "json", "markdown", "html")
 
 __all__ = ["FORMATS", "build_report", "render"]
 
 
-def render(report: dict[str, Any], fmt: str, *, color: bool = False) -> str:
-    """The report as ``fmt`` (one of ``FORMATS``); ``color`` styles text for a terminal."""
+def render(report: dict[str, Any], fmt: str, *, color: bool = False,
+           capture: Capture | None = None) -> str:
+    """The report as ``fmt`` (one of ``FORMATS``); ``color`` styles text for a terminal;
+    ``capture``, the one the report was built from, adds to html the ladder diagrams of
+    the findings' flows."""
     if fmt == "json":
         return json.dumps(report, indent=2) + "\n"
     if fmt == "markdown":
@@ -30,7 +36,7 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False) -> str:
     if fmt == "html":
         from pcapkit.report.html import render_html
 
-        return render_html(report)
+        return render_html(report, capture=capture)
     if fmt == "text":
         from pcapkit.report.text import render_text
 

@@ -2,15 +2,18 @@
 
 The page holds the summary, an overview of the findings, the timeline and the workload graph
 (inline SVG, :mod:`pcapkit.report.svg`), every finding with its ends, evidence, Wireshark
-filters and what to do, and the inputs read. Its Content-Security-Policy allows nothing but
-inline styles and ``data:`` images, so even a hostile name that slipped through could not
-load or run anything; and every value from captures, the cluster or rules is escaped.
+filters and what to do, and the inputs read. Given the Capture the report was built from,
+a finding also shows the ladder diagram of its first evidence flow (the first
+``REPORT_LADDERS`` findings with one, ``REPORT_PACKETS`` packets each: about 15 ms a
+ladder). Its Content-Security-Policy allows nothing but inline styles and ``data:`` images,
+so even a hostile name that slipped through could not load or run anything; and every
+value from captures, the cluster or rules is escaped.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcapkit.report.common import (
     endpoint_label,
@@ -23,12 +26,18 @@ from pcapkit.report.common import (
 )
 from pcapkit.report.svg import (
     KIND_COLORS,
+    LADDER_COLORS,
     SEVERITY_COLORS,
     UNKNOWN_KIND,
     e,
     graph_svg,
+    ladder_svg,
     timeline_svg,
 )
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
+    from pcapkit.plots.ladder import LadderLayout
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _END_FIELDS = (("workload", "workload"), ("name", "pod"), ("namespace", "namespace"),
@@ -65,12 +74,19 @@ svg .node text{fill:#1d2228;paint-order:stroke;stroke:#fff;stroke-width:3px;
  stroke-linejoin:round}.legend span{margin-right:12px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}
 .legend i.line{width:18px;height:3px;border-radius:0;vertical-align:middle}
+.legend i.dash{width:18px;height:0;border-radius:0;border-top:2px dashed #5a6470;
+ vertical-align:middle}
+svg .lane{stroke:#9aa5b1}svg .nat{stroke:#5a6470;stroke-dasharray:4 3}
+svg .missed{stroke:#d32f2f;stroke-width:2;fill:none}
+svg .packet{font:10px ui-monospace,Menlo,Consolas,monospace;fill:#1d2228;white-space:pre}
 """
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The HTML page of ``report``."""
+def render_html(report: dict[str, Any], *, capture: Capture | None = None) -> str:
+    """The HTML page of ``report``; with the ``capture`` it was built from, with the
+    ladder diagrams of its findings' flows."""
     findings = report["findings"]
+    ladders = _ladders(findings, capture)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -80,7 +96,7 @@ def render_html(report: dict[str, Any]) -> str:
     parts += _overview(findings)
     parts += _timeline(report)
     parts += _graph(report)
-    parts += _findings(findings)
+    parts += _findings(findings, ladders)
     parts += _inputs(report)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -190,22 +206,43 @@ def _graph(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def _findings(findings: list[dict[str, Any]]) -> list[str]:
+def _ladders(findings: list[dict[str, Any]], capture: Capture | None
+             ) -> dict[str, tuple[LadderLayout, str]]:
+    """Finding id -> (ladder layout, its SVG) for the first findings in page order."""
+    if capture is None:
+        return {}
+    from pcapkit.plots.ladder import report_ladders
+
+    ordered = [f for _, _, group in grouped(findings) for f in group]
+    layouts = report_ladders(capture, ordered)
+    return {fid: (layout, ladder_svg(layout, f"ladder{i}"))
+            for i, (fid, layout) in enumerate(layouts.items())}
+
+
+def _findings(findings: list[dict[str, Any]],
+              ladders: dict[str, tuple[LadderLayout, str]]) -> list[str]:
     out = ['<section id="details"><h2>Findings in detail</h2>']
+    from pcapkit.plots.ladder import REPORT_LADDERS
+
+    cited = sum(1 for f in findings if f["evidence"])
+    if len(ladders) == REPORT_LADDERS and cited > REPORT_LADDERS:
+        out.append(f'<p class="note">Ladder diagrams are drawn for the first {REPORT_LADDERS} '
+                   f"findings with evidence packets of {cited}; <code>cap.ladder(flow_id)"
+                   "</code> in a notebook draws any flow.</p>")
     severity_seen = None
     for severity, category, group in grouped(findings):
         if severity != severity_seen:
             severity_seen = severity
             out.append(f"<h3>{_badge(severity)} {e(severity)}</h3>")
         out.append(f"<h3>{e(category)} ({len(group)})</h3>")
-        out += [_finding(f) for f in group]
+        out += [_finding(f, ladders.get(f["id"])) for f in group]
     if not findings:
         out.append("<p>No findings.</p>")
     out.append("</section>")
     return out
 
 
-def _finding(f: dict[str, Any]) -> str:
+def _finding(f: dict[str, Any], ladder: tuple[LadderLayout, str] | None = None) -> str:
     color = SEVERITY_COLORS.get(f["severity"], UNKNOWN_KIND)
     when = (f"{e(f['first_seen'])} .. {e(f['last_seen'])}" if f["first_seen"]
             else "not in the captures' time")
@@ -216,6 +253,8 @@ def _finding(f: dict[str, Any]) -> str:
              + (f" · {e(f['protocol'])}" if f["protocol"] else "")
              + (f" port {e(f['port'])}" if f["port"] is not None else "") + "</div>",
              f"<p>{e(f['summary'])}</p>", _ends_table(f)]
+    if ladder is not None:
+        parts += _ladder(*ladder)
     filters = file_filters(f)
     total = f["details"].get("evidence_total", len(f["evidence"]))
     if filters:
@@ -246,6 +285,30 @@ def _finding(f: dict[str, Any]) -> str:
         parts.append("</tbody></table></details>")
     parts.append("</article>")
     return "\n".join(parts)
+
+
+def _ladder(layout: LadderLayout, picture: str) -> list[str]:
+    """The ladder of a finding's first evidence flow with its legend, open."""
+    flows = ("flows " if len(layout.flows) > 1 else "flow ") + \
+        " and ".join(str(flow) for flow in layout.flows)
+    legend = [f'<span><i class="line" style="background:{LADDER_COLORS[0]}"></i>from '
+              f"{e(layout.orig)}</span>"]
+    if (layout.packets["direction"] == 1).any():
+        legend.append(f'<span><i class="line" style="background:{LADDER_COLORS[1]}"></i>from '
+                      f"{e(layout.resp)}</span>")
+    if (layout.packets["direction"] == 2).any():
+        legend.append(f'<span><i class="line" style="background:{LADDER_COLORS[2]}"></i>'
+                      "other (ICMP errors)</span>")
+    if len(layout.nat_links):
+        legend.append('<span><i class="dash"></i>the same packet after the Service NAT</span>')
+    if layout.packets["missed"].any():
+        legend.append('<span><b style="color:#d32f2f">✕</b> '
+                      + ("last seen: nothing came back" if layout.silent else
+                         "last seen: it never reached the lane the other end's packets start "
+                         "in") + "</span>")
+    return [f'<details open><summary>Ladder diagram of {e(flows)} across capture points '
+            f"({e(layout.caption)}; time goes down, one row per packet)</summary>",
+            f'<p class="legend">{"".join(legend)}</p>', picture, "</details>"]
 
 
 def _ends_table(f: dict[str, Any]) -> str:

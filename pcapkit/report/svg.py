@@ -1,19 +1,25 @@
-"""Inline SVG pictures for the HTML report, drawn from the report document alone: the
-timeline (findings as bars per severity and category over the captures' time, DNS latency
-and failures per bucket below) and the workload graph (callers left of what they call, in
-columns networkx derives from the graph, the same on every run; failing edges red and
-linked to their first finding). Every text taken from captures or the cluster is escaped."""
+"""Inline SVG pictures for the HTML report: the timeline (findings as bars per severity
+and category over the captures' time, DNS latency and failures per bucket below) and the
+workload graph (callers left of what they call, in columns networkx derives from the graph,
+the same on every run; failing edges red and linked to their first finding), drawn from the
+report document alone; and the ladder of a finding's first evidence flow, drawn from the
+layout :mod:`pcapkit.plots.ladder` prepares from the capture (the notebook's figure, as
+SVG written here: matplotlib's own SVG costs a second of import and 0.1 s a picture). Every
+text taken from captures or the cluster is escaped."""
 
 from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pcapkit.report.common import grouped
 from pcapkit.report.timeline import WIDTHS
+
+if TYPE_CHECKING:
+    from pcapkit.plots.ladder import LadderLayout
 
 WIDTH = 960
 SEVERITY_COLORS = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00",
@@ -305,3 +311,75 @@ def _edge_text(edge: dict[str, Any], titles: dict[str, str]) -> str:
 def shorten(text: str, most: int) -> str:
     """``text`` cut to ``most`` characters, an ellipsis marking the cut."""
     return text if len(text) <= most else text[: most - 1] + "…"
+
+
+# -- ladder of a finding's flow ----------------------------------------------------------
+
+LADDER_COLORS = ("#1f77b4", "#f57c00", "#7f7f7f")   # orig, resp, other (as the figure's)
+_LADDER_LEFT = 220    # ladder: width of the packet labels
+_LADDER_TOP = 60      # ladder: height of the lane labels
+_LADDER_ROW = 20      # ladder: height of one packet's row
+_LANE_GAP = (64, 112)  # ladder: least and most room between two lanes
+
+
+def ladder_svg(layout: LadderLayout, key: str) -> str:
+    """A ladder layout (:func:`pcapkit.plots.ladder.ladder_layout`) as SVG: the lanes with
+    their node, interface and role, one arrow per sighting after a packet's first, a dashed
+    line to a packet's twin after a Service NAT, a red cross where a packet stopped short.
+    ``key`` (letters, digits, dashes) keeps the arrow markers' ids apart on one page."""
+    lanes, packets, hops = layout.lanes, layout.packets, layout.hops
+    n_lanes, n_rows = len(lanes), len(packets)
+    gap = min(max((WIDTH - _LADDER_LEFT - 100) / max(n_lanes - 1, 1), _LANE_GAP[0]),
+              _LANE_GAP[1])
+    width = int(_LADDER_LEFT + 100 + gap * max(n_lanes - 1, 0))
+    top = _LADDER_TOP + 10
+    height = int(top + (n_rows - 1 + 0.6) * _LADDER_ROW + 24)
+    xs = _LADDER_LEFT + 50 + gap * np.arange(n_lanes)
+    px = xs[hops["lane"].to_numpy()]
+    py = top + hops["y"].to_numpy() * _LADDER_ROW
+    way = hops["direction"].to_numpy()
+    first = hops["first"].to_numpy()
+    out = [f'<svg class="ladder" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="Ladder diagram: {e(layout.title)}">',
+           "<defs>" + "".join(
+               f'<marker id="{key}-a{d}" viewBox="0 0 10 10" refX="9" refY="5" '
+               f'markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" '
+               f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
+               for d, color in enumerate(LADDER_COLORS)) + "</defs>"]
+    nodes = lanes["node"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, nodes[1:] != nodes[:-1], True])
+    for index, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=False)):
+        left, right = xs[a] - gap / 2, xs[b - 1] + gap / 2
+        out.append(f'<rect x="{left:.1f}" y="0" width="{right - left:.1f}" height="{height}" '
+                   f'fill="{"#f3f5f7" if index % 2 == 0 else "#e8ecf0"}"/>')
+    for x, lane in zip(xs, lanes.itertuples(index=False), strict=True):
+        out.append(f'<text class="row" x="{x:.1f}" y="14" text-anchor="middle">'
+                   f'{e(shorten(lane.node, 18))}</text><text class="row" x="{x:.1f}" y="28" '
+                   f'text-anchor="middle">{e(shorten(lane.interface, 18))}</text>'
+                   f'<text class="axis" x="{x:.1f}" y="42" text-anchor="middle">'
+                   f'{e(lane.role)}</text><line class="lane" x1="{x:.1f}" y1="{top - 12}" '
+                   f'x2="{x:.1f}" y2="{height - 6}"/>')
+    starts = np.flatnonzero(first)
+    last = np.r_[starts[1:] - 1, len(first) - 1] if len(first) else starts
+    for a, b in zip(last[layout.nat_links["from_row"].to_numpy()],
+                    starts[layout.nat_links["to_row"].to_numpy()], strict=True):
+        out.append(f'<line class="nat" x1="{px[a]:.1f}" y1="{py[a]:.1f}" x2="{px[b]:.1f}" '
+                   f'y2="{py[b]:.1f}"/>')
+    for i in np.flatnonzero(~first):      # one arrow per sighting after a packet's first
+        out.append(f'<line x1="{px[i - 1]:.1f}" y1="{py[i - 1]:.1f}" x2="{px[i]:.1f}" '
+                   f'y2="{py[i]:.1f}" stroke="{LADDER_COLORS[way[i]]}" stroke-width="1.6" '
+                   f'marker-end="url(#{key}-a{way[i]})"/>')
+    for i in range(len(px)):
+        out.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="2.5" '
+                   f'fill="{LADDER_COLORS[way[i]]}"/>')
+    for i in last[packets["missed"].to_numpy()]:
+        x, y = px[i], py[i]
+        out.append(f'<path class="missed" d="M{x - 4:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 4:.1f} '
+                   f'M{x - 4:.1f},{y + 4:.1f} L{x + 4:.1f},{y - 4:.1f}"/>')
+    for packet in packets.itertuples(index=False):
+        y = top + (packet.row + 0.3) * _LADDER_ROW
+        out.append(f'<text class="packet" x="{_LADDER_LEFT}" y="{y + 3:.1f}" '
+                   f'text-anchor="end">{e(packet.label)}<title>packet {e(packet.packet_id)}'
+                   f"</title></text>")
+    out.append("</svg>")
+    return "\n".join(out)
