@@ -107,7 +107,8 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
                           snapshot_discovered=discovered and bool(captures.snapshots))
     for error in capture.errors:
         click.echo(f"pcapkit: warning: {error}", err=True)
-    text = render(report, fmt, color=fmt == "text" and output is None and sys.stdout.isatty())
+    text = render(report, fmt, color=fmt == "text" and output is None and sys.stdout.isatty(),
+                  capture=capture)
     if output:
         with destination.writing(), open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
