@@ -23,6 +23,7 @@ from pcapkit.errors import PcapkitError
 from pcapkit.explore.html import MAX_ROWS, badge, block, cell
 from pcapkit.findings import SEVERITIES, Finding
 from pcapkit.report.common import endpoint_label
+from pcapkit.report.html import _short_time as short_time  # the report's own format
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -241,8 +242,9 @@ class Findings(Sequence[FindingView]):
                         f"<td>{cell(f.category)}</td><td>{cell(f.title)}</td>"
                         f"<td>{cell(endpoint_label(f.src))}</td>"
                         f"<td>{cell(endpoint_label(f.dst))}</td>"
-                        f'<td class="time">{cell(f.first_seen)}</td>'
-                        f"<td><code>{cell(f.id)}</code></td></tr>")
+                        f'<td class="time" title="{cell(f.first_seen)}">'
+                        f"{cell(short_time(f.first_seen))}</td>"
+                        f'<td class="id"><code>{cell(f.id)}</code></td></tr>')
         more = (f'<p class="meta">{MAX_ROWS} of {len(self)} findings shown: '
                 "<code>.frame</code> has them all.</p>" if len(self) > MAX_ROWS else "")
         table = ("<table><thead><tr><th>#</th><th>severity</th><th>category</th>"

@@ -33,7 +33,8 @@ def scoped_style(style: str = STYLE, scope: str = SCOPE) -> str:
     return "\n".join(rules)
 
 
-_STYLE = scoped_style()
+#: the report's look, plus: finding ids kept on one line in a table
+_STYLE = scoped_style(STYLE + "td.id code{overflow-wrap:normal;white-space:nowrap}")
 
 
 def block(*parts: str) -> str:
