@@ -330,3 +330,30 @@ def test_decode_parquet_reads_retina_tarballs(tmp_path) -> None:
                 ordered[column].astype(str).tolist(), column
     assert sorted(p.name for p in parts.iterdir()) == sorted(
         f"{t.name}__{t.name.removesuffix('.tar.gz')}.pcap.parquet" for t in tarballs)
+
+
+# -- runnable evidence commands for archive members ------------------------------------
+
+def test_the_report_evidence_command_of_an_archive_member_runs(tmp_path) -> None:
+    from pcapkit.report.common import wireshark_command
+
+    assert wireshark_command("a b.pcap", "frame.number in {1}") == \
+        "wireshark -r 'a b.pcap' -Y 'frame.number in {1}'"
+    for fmt in ("text", "markdown"):
+        result = CliRunner().invoke(main, ["analyze", str(TARBALLS), "--snapshot", SNAPSHOT,
+                                           "--format", fmt, "-o", str(tmp_path / fmt)])
+        assert result.exit_code in (0, 1), result.output
+        opened = [line.split("wireshark -r ", 1)[1].split(" -Y ", 1)[0]
+                  for line in (tmp_path / fmt).read_text().splitlines() if "wireshark -r" in line]
+        assert opened and not [path for path in opened if "!" in path], opened
+    commands = sorted({line.strip() for line in (tmp_path / "text").read_text().splitlines()
+                       if "wireshark -r" in line})
+    assert len(commands) >= 2 and all(" && tar -xf " in c for c in commands)
+    assert shutil.which("tshark"), "tshark is needed for this test"
+    for command in commands:
+        wanted = command.split("frame.number in {", 1)[1].split("}", 1)[0].split(",")
+        done = subprocess.run(["bash", "-c", command.replace("wireshark -r", "tshark -r") +
+                               " -T fields -e frame.number"], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == wanted, command

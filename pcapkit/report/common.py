@@ -4,9 +4,11 @@ category, then time). Each renderer formats these; none works them out again."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pcapkit.findings import SEVERITIES, severity_rank
+from pcapkit.ingest.archives import ARCHIVE_SUFFIXES
 
 #: the endpoint fields that name an end, in the order the flow tables' ``<end>_identity``
 #: picks them (workload, else pod, else Service, else address: IDENTITY_LABEL)
@@ -59,8 +61,33 @@ def file_filters(finding: dict[str, Any]) -> dict[str, str]:
 
 
 def wireshark_command(file: str, display_filter: str) -> str:
-    """The command that opens ``file`` showing only the evidence frames."""
-    return f"wireshark -r {_shell_word(file)} -Y {_shell_word(display_filter)}"
+    """The command that opens ``file`` showing only the evidence frames. Wireshark cannot
+    read inside an archive: for a member (``archive!member``, as Retina's tarballs are
+    shown) the command unpacks the archive into /tmp first, then opens the member there."""
+    show = f"-Y {_shell_word(display_filter)}"
+    archive, member = _archive_member(file)
+    if archive is None:
+        return f"wireshark -r {_shell_word(file)} {show}"
+    name = Path(archive).name
+    stem = next((name[:-len(s)] for s in ARCHIVE_SUFFIXES if name.lower().endswith(s)), name)
+    directory = f"/tmp/pcapkit-{stem}"
+    return (f"mkdir -p {_shell_word(directory)} && tar -xf {_shell_word(archive)} -C "
+            f"{_shell_word(directory)} && wireshark -r {_shell_word(f'{directory}/{member}')} "
+            f"{show}")
+
+
+def _archive_member(file: str) -> tuple[str | None, str]:
+    """(archive, member) of a shown ``archive!member`` name, (None, file) for a plain file:
+    the archive is the first prefix before a "!" that is a file here, else the first that
+    is named like an archive (the report may be read away from the captures)."""
+    cuts = [i for i, char in enumerate(file) if char == "!"]
+    for at in cuts:
+        if Path(file[:at]).is_file():
+            return file[:at], file[at + 1:]
+    for at in cuts:
+        if file[:at].lower().endswith(ARCHIVE_SUFFIXES):
+            return file[:at], file[at + 1:]
+    return None, file
 
 
 def _shell_word(text: str) -> str:
