@@ -45,10 +45,14 @@ def message_figure(title: str, message: str) -> Figure:
     return figure
 
 
-def finding_dicts(findings: Iterable[Finding | dict[str, Any]] | None) -> list[dict[str, Any]]:
+def finding_dicts(findings: Iterable[Finding | dict[str, Any]] | None,
+                  capture: object = None) -> list[dict[str, Any]]:
     """Findings in their report form: a :class:`pcapkit.findings.Finding` (or anything
     with its ``to_dict``, such as a notebook's finding view) as its dict; report dicts
-    (``report["findings"]``) pass through."""
+    (``report["findings"]``) pass through. None: the ``capture``'s own findings when it
+    has them (``Capture.findings``: the core pack, run once and kept), else none."""
+    if findings is None:
+        findings = getattr(capture, "findings", None)
     return [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in findings or ()]
 
 

@@ -6,7 +6,9 @@ called pair with its flows, failed connection attempts and findings, at most
 ``MAX_EDGES`` of them, failing ones first. An edge fails when a finding names its pair or
 an attempt on it failed. The layout is the HTML report's too
 (:func:`pcapkit.report.svg.graph_layout`: networkx's topological generations, callers left
-of what they call), so the notebook and the report show one picture.
+of what they call), so the notebook and the report show one picture. ``Capture.graph()``
+holds the same pairs (it is built on the same edge keys) one edge per flow; the picture
+needs them per pair, ranked and capped, as the report has them.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ BEND = -0.12
 
 def plot_graph(capture: Capture, *,
                findings: Iterable[Finding | dict[str, Any]] | None = None) -> Figure:
-    """The workload graph of ``capture`` (module docstring), edges of ``findings`` (e.g.
-    ``capture.findings``) failing too; a figure saying so when there are no flows."""
+    """The workload graph of ``capture`` (module docstring), the edges of ``findings``
+    failing too (None: the capture's own, ``capture.findings``; ``[]``: none); a figure
+    saying so when there are no flows."""
     flows = capture.flows
     if not len(flows):
         return message_figure(TITLE, "no conversations in this capture")
     attempts = capture.table("connection_attempts")
-    graph = talk_graph(flows, attempts, finding_dicts(findings))
+    graph = talk_graph(flows, attempts, finding_dicts(findings, capture))
     return draw_graph(graph)
 
 

@@ -8,8 +8,8 @@ node that saw it last (a node alone: traffic on that node, or a packet that neve
 further). A Service-DNATed packet counts before and after the translation (two packet
 ids). Time buckets are the report timeline's (:func:`pcapkit.report.timeline.bucket_width`:
 at most 120 over the captures); the ``MAX_PAIRS`` busiest pairs get a line each, the rest
-one more. Findings (``findings=``, e.g. ``capture.findings``) are spans from first to last
-sighting, numbered, coloured by severity; at most ``MAX_SPANS``. One sort and one bincount
+one more. Findings (``findings=``, by default the capture's own) are spans from first to
+last sighting, numbered, coloured by severity; at most ``MAX_SPANS``. One sort and one bincount
 over the packet table.
 """
 
@@ -45,8 +45,8 @@ TITLE = "Traffic per node pair"
 def plot_traffic(capture: Capture, by: str = "packets", *,
                  findings: Iterable[Finding | dict[str, Any]] | None = None) -> Figure:
     """``by`` ("packets" or "bytes", IP length) per time bucket and node pair, with the
-    spans of ``findings`` (module docstring); a figure saying so when the capture holds
-    no packets."""
+    spans of ``findings`` (None: the capture's own, ``capture.findings``; ``[]``: none;
+    module docstring); a figure saying so when the capture holds no packets."""
     if by not in MEASURES:
         raise PcapkitError(f"plot_traffic: by must be one of {', '.join(MEASURES)}, not "
                            f"{by!r}")
@@ -73,7 +73,7 @@ def plot_traffic(capture: Capture, by: str = "packets", *,
         total = counts[code].sum()
         ax.stairs(counts[code], edges, lw=1.6, color=COLORS[code % len(COLORS)],
                   label=f"{name}: {_amount(total, by)}")
-    spans, undated = _finding_spans(ax, finding_dicts(findings))
+    spans, undated = _finding_spans(ax, finding_dicts(findings, capture))
     ax.set_ylabel(f"{by} per {width:g} s")
     ax.set_ylim(bottom=0)
     ax.margins(x=0)

@@ -66,11 +66,15 @@ def test_plot_graph_draws_the_reports_edges_with_the_failing_ones_red(demo,
     assert "8 conversation pair(s), 3 failing" in ax.get_title()
     # without findings the unanswered attempts (frontend -> db) still fail their edge
     bare = talk_graph(demo.flows, demo.table("connection_attempts"), [])
-    plain = plot_graph(demo)
+    plain = plot_graph(demo, findings=[])
     red = [p for p in plain.axes[0].patches if p.get_edgecolor()[:3] == pytest.approx(_rgb(FAIL))]
     assert len(red) == bare["failing_total"] == 1
     assert [(e["src"], e["dst"]) for e in bare["edges"] if e["failing"]] == \
         [("Deployment shop/frontend", "Deployment shop/db")]
+    # by default the capture's own findings (Capture.findings) mark their edges
+    own = plot_graph(demo)
+    assert len([p for p in own.axes[0].patches
+                if p.get_edgecolor()[:3] == pytest.approx(_rgb(FAIL))]) == 3
 
 
 def test_plot_traffic_counts_every_packet_once_per_node_pair(demo, demo_findings) -> None:
@@ -88,7 +92,9 @@ def test_plot_traffic_counts_every_packet_once_per_node_pair(demo, demo_findings
     dated = [f for f in demo_findings if f.first_seen]
     assert sum(t.split(" ", 1)[0].isdigit() for t in texts) == len(dated) == 4
     assert "4 finding(s) shaded" in figure.axes[0].get_title()
-    by_bytes = plot_traffic(demo, "bytes")
+    assert "4 finding(s) shaded" in plot_traffic(demo).axes[0].get_title()   # its own
+    by_bytes = plot_traffic(demo, "bytes", findings=[])
+    assert "shaded" not in by_bytes.axes[0].get_title()
     total = int(pairs["bytes"].sum())
     assert sum(int(t.rsplit(": ", 1)[1].split()[0].replace(",", "")) for t in legend(by_bytes)
                ) == total
