@@ -19,6 +19,12 @@ everywhere. What breaks that, per flow (``reason``):
     the same client socket shows the missing direction at that point), a lower device of
     a point that saw both (a bond member, a bridge port seeing a flood: the same packets
     with the same TTL and tunnel).
+``next_hop_mac_differs``
+    At a point on an Ethernet link that saw both directions, the replies came from another
+    neighbour than the one the requests were sent to (a reply routed back through a second
+    router of the subnet), or were sent to another one than the requests came from. Only
+    unicast addresses count, and a request sent to a first-hop-redundancy virtual MAC (VRRP,
+    HSRP, GLBP), which the router answers from its own address, is not compared.
 ``ttl_differs``
     At each point that saw both directions the originator's TTL plus the responder's is
     the initial TTLs minus the hops of the round trip: the same everywhere on a symmetric
@@ -62,6 +68,9 @@ ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)
 #: TCP states of a connection that did not complete or was torn down by a reset (SHR, the
 #: responder's side alone, is what a point that sees one direction records: no failure)
 FAILED_STATES = ("S0", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH")
+#: first-hop redundancy virtual router MACs: VRRP (IPv4, IPv6), HSRP v1 and v2, GLBP
+FHRP_MAC_PREFIXES = ("00:00:5e:00:01:", "00:00:5e:00:02:", "00:00:0c:07:ac:", "00:00:0c:9f:f",
+                     "00:07:b4:")
 SYN, ACK = 0x02, 0x10
 ORIG, RESP = 0, 1
 _NAMES = np.array(["orig", "resp"], dtype=object)
@@ -92,6 +101,7 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     points["layered"] = _layered(seen, points, n)
     one_way, texts["one_direction_at_point"] = _one_way_points(seen, points, windows, flows, n)
     reasons["one_direction_at_point"] = one_way != ""
+    reasons["next_hop_mac_differs"], texts["next_hop_mac_differs"] = _next_hop_macs(seen, n)
     reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, points, n)
     reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
 
@@ -126,6 +136,7 @@ class Seen:
     rows: pd.DataFrame
     point_labels: np.ndarray
     file_nodes: np.ndarray
+    mac_labels: np.ndarray  # the text of the codes in rows' eth_src/eth_dst (-1: none)
 
 
 def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
@@ -170,6 +181,12 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
         codes, names = codes_of(packets["direction"])
         cap = per_row(codes[sel], np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
                                            dtype=np.int64), 2)
+    if "eth_src" in packets:
+        (eth_src, eth_dst), mac_labels = shared_codes([packets["eth_src"], packets["eth_dst"]])
+        eth_src, eth_dst = eth_src[sel], eth_dst[sel]
+    else:  # tables from before the decoder kept link addresses
+        eth_src = eth_dst = np.full(len(sel), -1, dtype=np.int64)
+        mac_labels = np.zeros(0, dtype=object)
     encap, encap_labels = codes_of(packets["encap"])
     encap = encap[sel]
     tunnelled = np.isin(encap_labels, ["none"], invert=True)
@@ -181,10 +198,11 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
         "encap": encap, "tunnelled": (encap >= 0) & tunnelled[np.maximum(encap, 0)]
         if len(encap_labels) else np.zeros(len(sel), bool),
         "flags": ints("tcp_flags", 0)[sel],
+        "eth_src": eth_src, "eth_dst": eth_dst,
         "t": packet_times_ns(packets)[sel]})
     point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
         if len(point_uniques) else np.zeros(0, dtype=object)
-    return Seen(out, point_labels, _node_of_file(packets, sel))
+    return Seen(out, point_labels, _node_of_file(packets, sel), mac_labels)
 
 
 def _rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -449,6 +467,85 @@ def _layered(seen: Seen, points: dict[str, np.ndarray], n: int) -> np.ndarray:
         matched.index.get_level_values("index")).to_numpy()]
     hit[full.index.get_level_values("index").unique().to_numpy()] = True
     return hit
+
+
+def _fhrp_or_group(labels: np.ndarray) -> np.ndarray:
+    """Per MAC label: a group address (multicast, broadcast) or a first-hop-redundancy
+    virtual router's (VRRP 00:00:5e:00:01/02:xx, HSRP 00:00:0c:07:ac:xx and
+    00:00:0c:9f:fx:xx, GLBP 00:07:b4:xx), which no reply's address need match."""
+    text = np.asarray(labels, dtype=str)
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    group = np.array([int(t[:2], 16) & 1 == 1 for t in text], dtype=bool)
+    virtual = np.array([t.startswith(FHRP_MAC_PREFIXES) for t in text], dtype=bool)
+    return group | virtual
+
+
+def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flows with a point on Ethernet that saw both directions where the replies' source
+    MACs share none with the requests' destinations (the far neighbour: another router sent
+    the replies) or the replies' destinations none with the requests' sources (the near
+    one). Per (flow, point) the addresses are sets, so a point seeing a packet twice (in and
+    out of a router's one interface) or a neighbour's address changing mid-flow is no
+    difference."""
+    # int64 keys: (flow * points + point) * MACs (or MAC pairs seen) stays far below 2^63
+    hit = np.zeros(n, dtype=bool)
+    text = np.full(n, "", dtype=object)
+    rows = seen.rows
+    src, dst = rows["eth_src"].to_numpy(), rows["eth_dst"].to_numpy()
+    known = (src >= 0) & (dst >= 0)
+    if not known.any():
+        return hit, text
+    skip = _fhrp_or_group(seen.mac_labels)
+    known &= ~skip[np.maximum(src, 0)] & ~skip[np.maximum(dst, 0)]
+    n_points, n_macs = max(len(seen.point_labels), 1), max(len(seen.mac_labels), 1)
+    place = rows["flow"].to_numpy() * n_points + rows["point"].to_numpy()
+    resp = rows["dir"].to_numpy() == RESP
+    # A reply framed with a request's own (source, destination) says nothing about where
+    # it came from (no real link carries both directions so; a crafted capture does): such
+    # places are not judged.
+    pair, pairs = pd.factorize(src * n_macs + dst)
+    key = place * max(len(pairs), 1) + pair
+    same = np.intersect1d(key[known & ~resp], key[known & resp]) // max(len(pairs), 1)
+    known &= ~np.isin(place, same)
+    found = []
+    # (requests' address, replies' address): far neighbour, then near one
+    for side, (asked, answered) in (("far", (dst, src)), ("near", (src, dst))):
+        want = np.unique(place[known & ~resp] * n_macs + asked[known & ~resp])
+        got = np.unique(place[known & resp] * n_macs + answered[known & resp])
+        both = np.intersect1d(np.unique(want // n_macs), np.unique(got // n_macs))
+        shared = np.unique(np.intersect1d(want, got) // n_macs)
+        odd = np.setdiff1d(both, shared)
+        if len(odd):
+            found.append((side, odd, want, got))
+    if not found:
+        return hit, text
+    flows, phrases = [], []
+    for side, odd, want, got in found:  # words per odd (flow, point), per distinct set
+        asked, answered = (_mac_sets(keys, odd, n_macs, seen.mac_labels) for keys in (want, got))
+        where = "at " + seen.point_labels[odd % n_points].astype(object)
+        if side == "far":
+            words = where + " requests went to " + asked + ", replies came from " + answered
+        else:
+            words = where + " requests came from " + asked + ", replies went to " + answered
+        flows.append(odd // n_points)
+        phrases.append(words)
+    flow = np.concatenate(flows)
+    codes, uniques = pd.factorize(np.concatenate(phrases))
+    listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n,
+                        sep="; ")
+    hit[flow] = True
+    text[flow] = listed[flow]
+    return hit, text
+
+
+def _mac_sets(keys: np.ndarray, places: np.ndarray, n_macs: int,
+              labels: np.ndarray) -> np.ndarray:
+    """Per place of ``places`` (sorted), the MACs of its ``keys`` (place * n_macs + MAC code)
+    as comma-separated text."""
+    mine = keys[np.isin(keys // n_macs, places)]
+    return set_labels(np.searchsorted(places, mine // n_macs), mine % n_macs, labels,
+                      len(places))
 
 
 def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:

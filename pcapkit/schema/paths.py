@@ -10,8 +10,8 @@ from pcapkit.schema import Column, Table, columns, register
 from pcapkit.schema.flows import END_IDENTITIES, FLOWS
 
 #: the words ``reason`` is made of, in the order they are listed
-REASONS = ("encap_one_way", "underlay_pair_differs", "vtep_mac_differs",
-           "one_direction_at_point", "ttl_differs", "split_routing")
+REASONS = ("encap_one_way", "underlay_pair_differs", "one_direction_at_point",
+           "next_hop_mac_differs", "ttl_differs", "split_routing")
 
 FLOW_PATHS = register(Table(
     "flow_paths", "one flow, its two directions' paths compared",
@@ -47,8 +47,9 @@ FLOW_PATHS = register(Table(
         END_IDENTITIES,
     ),
     doc="The analysis compares, per flow, where each direction was captured: per capture "
-        "file whether it was tunnelled, the underlay node pairs and VXLAN VTEP MACs, which "
+        "file whether it was tunnelled, the underlay node pairs, which "
         "capture points (file and interface) saw it while the other direction passed "
-        "during their capture, the TTL each direction arrived with at each point, and "
+        "during their capture, the Ethernet neighbours each direction was sent to and came "
+        "from at each point, the TTL each direction arrived with at each point, and "
         "SYN-ACKs a point saw without their SYN.",
     time="ts", evidence=("flow_id",)))

@@ -104,10 +104,14 @@ def test_calico_ipip_both_ways_is_symmetric():
 def test_reply_reencapsulated_by_a_transit_node():
     flow = row(paths_of("asymmetric/vxlan-reply-via-node3.pcap", snapshot=SNAPSHOT),
                proto="tcp")
-    assert flow["reason"] == "underlay_pair_differs"
-    assert flow["detail"] == ("orig underlay 192.168.100.11>192.168.100.12, resp "
-                              "192.168.100.13>192.168.100.11, resp left node3, its pod runs "
-                              "on node2")
+    assert flow["reason"] == "underlay_pair_differs,next_hop_mac_differs"
+    underlay, macs = flow["detail"].split("; ")
+    assert underlay == ("orig underlay 192.168.100.11>192.168.100.12, resp "
+                        "192.168.100.13>192.168.100.11, resp left node3, its pod runs on node2")
+    # the point is named by the vantage stage (the file's node); the MACs are node2's (the
+    # requests' VTEP) and node3's, which re-encapsulated the replies
+    assert macs.startswith("at ") and macs.endswith(
+        ":0 requests went to 02:00:c0:a8:64:0c, replies came from 02:00:c0:a8:64:0d")
 
 
 def test_transit_node_without_a_snapshot():
@@ -227,3 +231,43 @@ def test_committed_fixtures_match_the_generator(tmp_path):
         assert filecmp.cmp(tmp_path / relative, ASYM / relative, shallow=False), relative
     check = subprocess.run([sys.executable, str(ASYM / "make_cluster_json.py"), "--check"])
     assert check.returncode == 0
+
+
+RTR_A_LAN, RTR_B_LAN = "02:00:c0:a8:6e:01", "02:00:c0:a8:6e:02"
+RTR_A_WAN, RTR_B_WAN = "02:00:c0:a8:78:01", "02:00:c0:a8:78:02"
+TWO_ROUTERS = ("paths/two-routers/node1-eth0.pcap", "paths/two-routers/server-eth0.pcap")
+ONE_ROUTER = ("paths/one-router/node1-eth0.pcap", "paths/one-router/server-eth0.pcap")
+
+
+def test_replies_through_a_second_router_kernel_capture():
+    """The server routes the replies via rtr-b while node1 sends to rtr-a: at node1 the
+    replies come from another MAC than the requests went to, at the server they go to
+    another than the requests came from. Nothing else differs (one hop each way)."""
+    table = paths_of(*TWO_ROUTERS)
+    conversations = table[table["proto"].isin(["tcp", "icmp"])]
+    assert len(conversations) == 4 and conversations["asymmetric"].all()
+    assert set(conversations["reason"]) == {"next_hop_mac_differs"}
+    assert set(conversations["detail"]) == {
+        f"at node1:0 requests went to {RTR_A_LAN}, replies came from {RTR_B_LAN}; "
+        f"at server:0 requests came from {RTR_A_WAN}, replies went to {RTR_B_WAN}"}
+    assert (conversations["points_both"] == 2).all() and not conversations["failed"].any()
+    alone = paths_of(TWO_ROUTERS[0])
+    assert set(alone.loc[alone["proto"] == "tcp", "detail"]) == {
+        f"at node1:0 requests went to {RTR_A_LAN}, replies came from {RTR_B_LAN}"}
+
+
+def test_one_router_both_ways_and_mac_traps_are_symmetric():
+    assert not paths_of(*ONE_ROUTER)["asymmetric"].any()
+    # a VRRP virtual MAC the requests go to, the master's own address on the replies
+    assert not paths_of("paths/vrrp-gateway.pcap")["asymmetric"].any()
+    # every frame with the same two MACs either way: the link addresses name no direction
+    assert not paths_of("paths/constant-macs.pcap")["asymmetric"].any()
+    # SLL2 (tcpdump -i any) keeps no MACs: the demo's flows are judged without them
+    demo = paths_of("demo/node1-any.pcap", "demo/node2-any.pcap")
+    assert not demo["reason"].str.contains("next_hop_mac_differs").any()
+
+
+def test_mac_trap_fixtures_match_their_generator():
+    done = subprocess.run([sys.executable, str(FIXTURES / "paths" / "make_crafted_macs.py"),
+                           "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
