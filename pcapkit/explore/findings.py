@@ -108,6 +108,10 @@ class FindingView:
         if len(flows) == 1 and not len(self.ids["packets"]):
             return ladder(self.capture, int(flows[0]))
         ids = self.evidence["packet_id"].dropna().unique().astype(np.int64)
+        if not len(ids):
+            raise PcapkitError(f"finding {self.finding.id} ({self.finding.category}) has no "
+                               "evidence packets to draw: it is about the cluster snapshot, "
+                               "not traffic")
         return ladder(self.capture, packet_ids=np.sort(ids))
 
     def _repr_html_(self) -> str:

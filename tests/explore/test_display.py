@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
+import pcapkit
 from pcapkit.explore import Findings, FindingView
 from pcapkit.explore.html import MAX_ROWS, frame_table, scoped_style
 
@@ -142,8 +144,6 @@ def test_no_ipython_for_the_library() -> None:
             "'fixtures/demo/cluster.json')\ncap.findings._repr_html_(); cap._repr_html_()\n"
             "assert not [m for m in ('IPython', 'ipykernel', 'jupyter_client') "
             "if m in sys.modules]\n")
-    from conftest import ROOT
-
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -151,6 +151,20 @@ def test_no_ipython_for_the_library() -> None:
                                   "dissect", "ladder", "plot_dns", "plot_graph",
                                   "plot_traffic", "evidence", "table"])
 def test_capture_methods_have_docstrings(name) -> None:
-    import pcapkit
-
     assert (getattr(pcapkit.Capture, name).__doc__ or "").strip()
+
+
+
+def test_a_snapshot_only_finding(demo) -> None:
+    """fixtures/policy: a NetworkPolicy mistake no traffic hit has rows, no packets."""
+    policy = ROOT / "fixtures" / "policy"
+    cap = pcapkit.open(policy / "kernel", snapshot=policy / "cluster.json")
+    views = [f for f in cap.findings.filter(category="policy-conflict")
+             if not f.details["evidence_total"]]
+    assert views, "fixtures/policy lost its snapshot-only policy conflicts"
+    for view in views:
+        assert len(view.rows) == 1 and len(view.evidence) == 0
+        assert view.explain().kind == "rows"
+        well_formed(view._repr_html_())
+        with pytest.raises(pcapkit.PcapkitError, match="no evidence packets to draw"):
+            view.ladder()
