@@ -23,6 +23,7 @@ from pcapkit.decode.cache import DecodeCache
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, decode_files
 from pcapkit.errors import PcapkitError
+from pcapkit.partition.scale import Scale
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
 
     from pcapkit.cluster import Cluster
     from pcapkit.dnstx import DnsOptions
+    from pcapkit.engines import Engine
     from pcapkit.explore.findings import Findings
     from pcapkit.explore.select import Selection
     from pcapkit.flows import FlowOptions
     from pcapkit.ingest import Inputs
+    from pcapkit.partition.run import PartitionedRun
     from pcapkit.rules.tuning import Tuning
     from pcapkit.vantage import Vantage
 
@@ -52,8 +55,11 @@ class Capture:
                  dns_options: DnsOptions | None = None,
                  cache: DecodeCache | PathLike | None = None,
                  since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, engine: str | Engine | None = None,
+                 scheduler: str | None = None, memory_limit: int | None = None,
+                 shares: int | None = None) -> None:
         self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        self._scale = Scale.of(engine, scheduler, memory_limit, shares, workers)
         _check_options(flow_options, dns_options)
         self._flow_options = flow_options
         self._dns_options = dns_options
@@ -93,8 +99,16 @@ class Capture:
         return Inputs(self.paths)
 
     @cached_property
+    def _run(self) -> PartitionedRun | None:
+        """The partitioned run behind the tables, when this Capture has an engine (None:
+        one pass in this process). See docs/scale.md."""
+        return self._scale.run(self)
+
+    @cached_property
     def decoded(self) -> Decoded:
         """Every file decoded: packets, DNS messages, interfaces, read errors."""
+        if self._run is not None:
+            return self._run.decoded(self.inputs)
         cache = self._cache
         if cache is not None and not isinstance(cache, DecodeCache):
             cache = DecodeCache(cache)
@@ -112,11 +126,17 @@ class Capture:
         """Capture point of each file: the node it was taken on, and what said so."""
         from pcapkit.vantage import capture_points
 
+        if self._run is not None:
+            return self._run.points
+        return capture_points(self.decoded, self.cluster, self._nodes,
+                              inferred=self.inferred_nodes())
+
+    def inferred_nodes(self) -> dict[str, tuple[str, str, str]]:
+        """The nodes the inputs' names tell before any packet is read (Retina tarballs)."""
         cluster = self.cluster
         names = cluster.nodes["name"].dropna() if cluster is not None and \
             "name" in cluster.nodes else ()
-        return capture_points(self.decoded, cluster, self._nodes,
-                              inferred=self.inputs.nodes(names))
+        return self.inputs.nodes(names)
 
     @cached_property
     def host_state(self) -> pd.DataFrame:
@@ -128,6 +148,8 @@ class Capture:
     def vantage(self) -> Vantage:
         from pcapkit.vantage import build_sightings
 
+        if self._run is not None:
+            return self._run.vantage()
         return build_sightings(self.decoded, self.points, window=self._window)
 
     @property
@@ -153,6 +175,8 @@ class Capture:
     def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
         from pcapkit.flows import assemble_flows
 
+        if self._run is not None:
+            return self._run.flows, self._run.distinct_flow_ids(self.vantage.distinct)
         return assemble_flows(self.vantage.distinct, self.sightings, cluster=self.cluster,
                               options=self._flow_options)
 
@@ -167,6 +191,8 @@ class Capture:
         the ``flow_id`` of the flow that carried each."""
         from pcapkit.dnstx import build_dns_transactions
 
+        if self._run is not None:
+            return self._run.dns
         return build_dns_transactions(self.decoded.dns, self.packets, self.cluster,
                                       options=self._dns_options,
                                       packet_flows=self.distinct[["packet_id", "flow_id"]])
@@ -389,7 +415,9 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
          dns_options: DnsOptions | None = None,
          cache: DecodeCache | PathLike | None = None,
          since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
-         workers: int | None = None) -> Capture:
+         workers: int | None = None, engine: str | Engine | None = None,
+         scheduler: str | None = None, memory_limit: int | None = None,
+         shares: int | None = None) -> Capture:
     """Open an incident's captures (files or directories) and, optionally, its cluster export.
 
     ``nodes`` maps a file to the node it was captured on when paths do not say;
@@ -401,7 +429,15 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
     :class:`pcapkit.decode.cache.DecodeCache`) keeping decoded tables between runs;
     ``since``/``until``: only packets captured in that time range (ISO 8601, UTC when no
     zone is given); ``workers``: processes to decode a large file with (1: none).
+
+    ``engine``: ``"local"`` (a process pool of ``workers``) or ``"dask"`` (a Dask cluster
+    at ``scheduler``, e.g. ``tcp://host:8786``; None: a local one) or an
+    :class:`pcapkit.engines.Engine`: the incident is analysed in shares, every
+    per-packet table on disk, so memory stays within ``memory_limit`` bytes (default: a
+    fraction of the machine's memory); ``shares`` fixes their number instead. The
+    tables are the same either way (docs/scale.md).
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
                    flow_options=flow_options, dns_options=dns_options, cache=cache,
-                   since=since, until=until, workers=workers)
+                   since=since, until=until, workers=workers, engine=engine,
+                   scheduler=scheduler, memory_limit=memory_limit, shares=shares)

@@ -23,6 +23,7 @@ docs/scale.md for the design and its measurements.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping, Sequence
@@ -33,14 +34,16 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster
-from pcapkit.column_arrays import nullable
+from pcapkit.column_arrays import NAT_NS, codes_of, nullable, packet_times_ns
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
+from pcapkit.dnstx.options import DnsOptions
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
 from pcapkit.flows.natview import folded_flow_ids
 from pcapkit.flows.options import FlowOptions
+from pcapkit.ingest import Inputs
 from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
@@ -55,8 +58,8 @@ from pcapkit.vantage.build import (
 )
 from pcapkit.vantage.points import VOTE_COLUMNS, capture_points, snapshot_vote
 
-#: rows a decode task keeps per share before writing them out
-FLUSH_ROWS = 1 << 20
+#: packets a decode task reads at a time
+BATCH = 262144
 
 
 @dataclass(frozen=True)
@@ -95,49 +98,35 @@ class FileSummary:
 
 def decode_task(plan: Plan, cluster: Cluster | None,
                 item: tuple[int, str, str]) -> FileSummary:
-    """Decode one file into the store, a batch at a time, rows split by share."""
+    """Decode one file into the store a batch at a time (memory stays at one batch
+    whatever the file's size), each batch's rows split by share."""
     index, path, name = item
     store = plan.store
-    pending: dict[int, list[tuple[pd.DataFrame, pd.DataFrame]]] = {}
-    held = [0]
-    chunk = [0]
-    rows = dns_rows = 0
+    rows = dns_rows = batches = 0
     points, votes, interfaces, errors = [], [], None, []
-
-    def flush() -> None:
-        for share, parts in pending.items():
-            packets = concat_tables([p for p, _ in parts])
-            dns = concat_tables([d for _, d in parts])
-            store.write("decoded", share, f"f{index:06d}c{chunk[0]:04d}", packets)
-            store.write("dns", share, f"f{index:06d}c{chunk[0]:04d}", dns)
-        pending.clear()
-        held[0] = 0
-        chunk[0] += 1
-
-    for batch in iter_decode(path, config=plan.config, batch_size=262144):
+    for batch in iter_decode(path, config=plan.config, batch_size=BATCH):
         batch = (batch.renamed({str(path): name}) if name != str(path) else batch) \
             .between(plan.since, plan.until)
         packets, dns = batch.packets, batch.dns
         interfaces = batch.interfaces
         errors.extend(batch.errors)
-        packets = packets.assign(_row=np.arange(rows, rows + len(packets), dtype=np.int64))
+        packets = packets.assign(_file=np.int32(index),
+                                 _row=np.arange(rows, rows + len(packets), dtype=np.int64))
         share = partition_of(packets, plan.shares)
         where = pd.Index(packets["frame"].to_numpy(dtype=np.int64)).get_indexer(
             dns["frame"].to_numpy(dtype=np.int64)) if len(dns) else np.zeros(0, np.int64)
         dns_share = np.where(where >= 0, share[np.maximum(where, 0)], 0) if len(share) \
             else np.zeros(len(dns), np.int64)
-        for s in np.unique(np.concatenate([share, dns_share])):
-            pending.setdefault(int(s), []).append(
-                (packets[share == s].reset_index(drop=True),
-                 dns[dns_share == s].reset_index(drop=True)))
+        part = f"f{index:06d}b{batches:05d}"
+        for s in np.unique(share):
+            store.write("decoded", int(s), part, packets[share == s].reset_index(drop=True))
+        for s in np.unique(dns_share):
+            store.write("dns", int(s), part, dns[dns_share == s].reset_index(drop=True))
         points.append(point_table(packets))
         votes.append(packets[[c for c in VOTE_COLUMNS if c in packets]])
         rows += len(packets)
         dns_rows += len(dns)
-        held[0] += len(packets)
-        if held[0] >= FLUSH_ROWS:
-            flush()
-    flush()
+        batches += 1
     vote_rows = concat_tables(votes)
     return FileSummary(
         index=index, name=name, rows=rows, dns_rows=dns_rows,
@@ -156,23 +145,17 @@ class Incident:
 
     points: pd.DataFrame          # capture points (one row per file)
     point_table: pd.DataFrame     # every (file, interface, if_index, direction), numbered
-    offsets: dict[int, int]       # file index -> its first row in the incident
+    offsets: np.ndarray           # file index -> its first row in the incident
     weights: np.ndarray           # sightings per node, in the points' node order
 
 
 def _share_rows(plan: Plan, incident: Incident, share: int):
-    """The share's packet rows as read from the store, ready for grouping."""
-    store = plan.store
-    tables, rows = [], []
-    for name in store.names("decoded", share):
-        table = store.read("decoded", share, name)
-        file_index = int(name[1:7])
-        rows.append(incident.offsets[file_index] + table.pop("_row").to_numpy(np.int64))
-        tables.append(table)
-    packets = concat_tables(tables) if tables else None
+    """The share's packet rows as read from the store, ready for grouping (None: none)."""
+    packets = plan.store.read_all("decoded", share)
     if packets is None:
         return None
-    row = np.concatenate(rows)
+    row = incident.offsets[packets.pop("_file").to_numpy(np.int64)] + \
+        packets.pop("_row").to_numpy(np.int64)
     return prepare_rows(packets, incident.points, row=row, point_table=incident.point_table,
                         weights=incident.weights)
 
@@ -185,37 +168,37 @@ def candidates_task(plan: Plan, incident: Incident, share: int) -> pd.DataFrame 
 @dataclass
 class GroupKeys:
     """Per packet of one share (by local id): its first corrected time and incident row;
-    and the local ids of the distinct packets that move to another share for flows."""
+    and where each node's capture ended in this share (ns)."""
 
     first_ns: np.ndarray
     first_row: np.ndarray
-    moved: dict[int, np.ndarray]
+    node_ends: dict[str, int] = field(default_factory=dict)
 
 
 def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
                share: int) -> GroupKeys:
+    """Group the share's sightings (share-local packet ids) and keep its tables: the
+    packets, the rows DNS reads, and the distinct packets and sightings by the share
+    their flows are in (``flow_share_of``: an ICMP error goes where the pair it quotes is)."""
     rows = _share_rows(plan, incident, share)
     empty = np.zeros(0, np.int64)
     if rows is None:
-        return GroupKeys(empty, empty, {})
+        return GroupKeys(empty, empty)
     part = group_rows(rows, offsets, plan.window_ns)
     view = finish(part, part.local_id, offsets)
     store = plan.store
     packets = view.packets.assign(_row=rows.row)
     store.write("grouped", share, "packets", packets)
+    store.write("grouped", share, "dns-rows", _dns_rows(store, share, packets))
     target = flow_share_of(view.distinct, plan.shares)
-    moved = {}
     sighting_ids = view.sightings["packet_id"].to_numpy(np.int64)
     for t in np.unique(target):
-        here = target == t
-        distinct = view.distinct[here].reset_index(drop=True)
+        distinct = view.distinct[target == t].reset_index(drop=True)
         ids = distinct["packet_id"].to_numpy(np.int64)
-        sightings = view.sightings[np.isin(sighting_ids, ids)].reset_index(drop=True)
         store.write("grouped", share, f"distinct-to{int(t)}", distinct)
-        store.write("grouped", share, f"sightings-to{int(t)}", sightings)
-        if t != share:
-            moved[int(t)] = ids
-    return GroupKeys(part.first_ns, part.first_row, moved)
+        store.write("grouped", share, f"sightings-to{int(t)}",
+                    view.sightings[np.isin(sighting_ids, ids)].reset_index(drop=True))
+    return GroupKeys(part.first_ns, part.first_row, _node_ends(packets))
 
 
 def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
@@ -231,8 +214,28 @@ def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
 # 4. flows --------------------------------------------------------------------------------
 
 def _with_ids(table: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """``table`` with its share-local packet ids made incident-wide (``ids``)."""
     local = table["packet_id"].to_numpy(np.int64)
     return table.assign(packet_id=pd.array(np.asarray(ids[local]), dtype="Int64"))
+
+
+def _flow_tables(plan: Plan, share: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The distinct packets and sightings of the flows of ``share``, from every share
+    that holds some, with incident-wide packet ids, in one pass's order."""
+    store = plan.store
+    distinct, sightings = [], []
+    for source in range(plan.shares):
+        d = store.read("grouped", source, f"distinct-to{share}")
+        if d is None:
+            continue
+        ids = store.read_array("ids", source, "ids", mapped=source != share)
+        distinct.append(_with_ids(d, ids))
+        sightings.append(_with_ids(store.read("grouped", source, f"sightings-to{share}"), ids))
+    if not distinct:
+        return None
+    distinct = concat_tables(distinct)
+    order = np.argsort(distinct["packet_id"].to_numpy(np.int64), kind="stable")
+    return distinct.take(order).reset_index(drop=True), _sightings(concat_tables(sightings))
 
 
 @dataclass
@@ -242,31 +245,13 @@ class FlowResult:
 
 
 def flows_task(plan: Plan, share: int) -> FlowResult:
-    """Packet ids made incident-wide; the flows of the share's pairs; what DNS reads."""
+    """The flows of the share's pairs (``flow_part``); the ICMP errors that quote none of
+    them are kept aside for the incident-wide step."""
     store = plan.store
-    ids = store.read_array("ids", share, "ids")
-    packets = store.read("grouped", share, "packets")
-    distinct, sightings = [], []
-    for source in range(plan.shares):
-        d = store.read("grouped", source, f"distinct-to{share}")
-        if d is None:
-            continue
-        source_ids = ids if source == share else store.read_array("ids", source, "ids",
-                                                                   mapped=True)
-        distinct.append(_with_ids(d, source_ids))
-        sightings.append(_with_ids(store.read("grouped", source, f"sightings-to{share}"),
-                                   source_ids))
-    if packets is not None:
-        packets = _with_ids(packets, ids)
-        store.write("vantage", share, "packets", packets)
-    if not distinct:
+    tables = _flow_tables(plan, share)
+    if tables is None:
         return FlowResult(_empty_part(), 0)
-    distinct = concat_tables(distinct)
-    order = np.argsort(distinct["packet_id"].to_numpy(np.int64), kind="stable")
-    distinct = distinct.take(order).reset_index(drop=True)
-    sightings = _sorted_sightings(concat_tables(sightings))
-    store.write("vantage", share, "distinct", distinct)
-    store.write("vantage", share, "sightings", sightings)
+    distinct, sightings = tables
     part = flow_part(distinct, sightings, options=plan.flow_options, defer_errors=True)
     store.write("flows", share, "packet_flow", pd.DataFrame(
         {"packet_id": part.packet_ids, "flow": part.packet_flow}))
@@ -278,10 +263,30 @@ def flows_task(plan: Plan, share: int) -> FlowResult:
     return FlowResult(_light(part), len(part.deferred))
 
 
-def _sorted_sightings(sightings: pd.DataFrame) -> pd.DataFrame:
-    """Sightings from several shares in one pass's order: by packet_id, then corrected
-    time (the sightings of one packet all come from one share, in its order)."""
-    return _sightings(sightings)
+def _node_ends(packets: pd.DataFrame) -> dict[str, int]:
+    """Each node's last packet (ns, corrected clock): where its capture ended, which the
+    DNS stage needs and its own rows do not tell."""
+    t = pd.Series(packet_times_ns(packets))
+    t = t.where(t != NAT_NS)
+    codes, names = codes_of(packets["node"])
+    per_node = t.groupby(codes).max()
+    return {str(names[k]): int(v) for k, v in per_node.items() if k >= 0 and pd.notna(v)}
+
+
+def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFrame:
+    """The packet rows the DNS stage reads: the sightings of DNS messages and the ICMP
+    errors that quote ports (pcapkit.dnstx links them to queries)."""
+    keys = store.read_all("dns", share)
+    wanted = pd.MultiIndex.from_arrays([keys["file"].astype(object),
+                                        keys["frame"].to_numpy(np.int64)]) \
+        if keys is not None else pd.MultiIndex.from_arrays([[], []])
+    have = pd.MultiIndex.from_arrays([packets["file"].astype(object),
+                                      packets["frame"].to_numpy(np.int64)])
+    keep = have.isin(wanted)
+    if {"icmp_orig_sport", "icmp_orig_dport"} <= set(packets):
+        keep |= (packets["icmp_orig_sport"].notna() & packets["icmp_orig_dport"].notna()) \
+            .to_numpy(dtype=bool, na_value=False)
+    return packets[keep].reset_index(drop=True)
 
 
 def _light(part: FlowPart) -> FlowPart:
@@ -317,6 +322,9 @@ class PartitionedRun:
     flows: pd.DataFrame
     flow_maps: list[np.ndarray]
     links_fold: np.ndarray | None
+    dns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dns_messages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _vantage: Vantage | None = None
 
     @property
     def store(self) -> PartStore:
@@ -342,16 +350,32 @@ class PartitionedRun:
         return pd.DataFrame({"packet_id": table["packet_id"].to_numpy(np.int64),
                              "flow_id": flow})
 
+    def decoded(self, inputs: Inputs | None = None) -> Decoded:
+        """The decoded tables as one pass would hold them (the vantage packets stand for
+        the decoder's), with the inputs' own problems (unreadable archives) among the
+        errors."""
+        problems = list(inputs.problems) if inputs is not None else []
+        return Decoded(self.vantage().packets, self.dns_messages, self.interfaces,
+                       [*problems, *self.errors])
+
     def vantage(self) -> Vantage:
         """Every share's vantage tables together, as one pass gives them (this holds every
         packet in memory: for checks and small incidents)."""
+        if self._vantage is None:
+            self._vantage = self._read_vantage()
+        return self._vantage
+
+    def _read_vantage(self) -> Vantage:
         store, shares = self.store, self.plan.shares
-        packets = [store.read("vantage", s, "packets") for s in range(shares)]
-        packets = concat_tables([p for p in packets if p is not None])
+        ids = [store.read_array("ids", s, "ids") for s in range(shares)]
+        packets = [_with_ids(p, ids[s]) for s in range(shares)
+                   if (p := store.read("grouped", s, "packets")) is not None]
+        packets = concat_tables(packets)
         packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
                                           kind="stable")).reset_index(drop=True)
-        distinct = [store.read("vantage", s, "distinct") for s in range(shares)]
-        distinct = concat_tables([d for d in distinct if d is not None])
+        distinct = [_with_ids(d, ids[s]) for s in range(shares) for t in range(shares)
+                    if (d := store.read("grouped", s, f"distinct-to{t}")) is not None]
+        distinct = concat_tables(distinct)
         distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
                                             kind="stable")).reset_index(drop=True)
         return Vantage(packets=packets, sightings=_sightings(packets), distinct=distinct,
@@ -376,7 +400,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                     root: str | os.PathLike | None = None,
                     since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                     window: float = 1.0, clock_window: float = 300.0,
-                    flow_options: FlowOptions | None = None) -> PartitionedRun:
+                    flow_options: FlowOptions | None = None,
+                    dns_options: DnsOptions | None = None) -> PartitionedRun:
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
     docstring); ``engine`` maps the tasks (None: this process); ``root``: the store's
     directory (None: a new temporary one)."""
@@ -414,8 +439,65 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                               options=plan.flow_options)
     fold = folded_flow_ids(np.arange(len(table)), links, len(table)) \
         if plan.flow_options.merge_nat else None
-    return PartitionedRun(plan=plan, files=summaries, points=incident.points,
-                          clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold)
+    run = PartitionedRun(plan=plan, files=summaries, points=incident.points,
+                         clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold)
+    ends: dict[str, int] = {}
+    for result in keys:
+        for node, end in result.node_ends.items():
+            ends[node] = max(end, ends.get(node, end))
+    run.dns_messages, run.dns = _dns(run, cluster,
+                                     _with_capture_ends(dns_options or DnsOptions(), ends))
+    return run
+
+
+def _with_capture_ends(options: DnsOptions, ends: dict[str, int]) -> DnsOptions:
+    """``options`` with each node's capture end, from every share's packets (the DNS
+    stage sees only DNS rows); a time the user gave wins, as in one pass."""
+    given = options.capture_end
+    if given is not None and not isinstance(given, Mapping) or not ends:
+        return options
+    merged = {node: pd.Timestamp(end, unit="ns", tz="UTC") for node, end in ends.items()}
+    merged.update(dict(given or {}))
+    return dataclasses.replace(options, capture_end=merged)
+
+
+def _dns(run: PartitionedRun, cluster: Cluster | None,
+         options: DnsOptions | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """DNS transactions from the DNS messages and the packet rows they need, every share's
+    (one pass's row order: files in order, rows in order)."""
+    from pcapkit.dnstx import build_dns_transactions
+
+    store, shares = run.store, run.plan.shares
+    order = {f.name: f.index for f in run.files}
+    messages = concat_tables([m for s in range(shares)
+                              if (m := store.read_all("dns", s)) is not None])
+    if len(messages):
+        key = messages["file"].astype(object).map(order).to_numpy(np.int64)
+        messages = messages.take(np.lexsort((messages["frame"].to_numpy(np.int64), key))) \
+            .reset_index(drop=True)
+    else:
+        messages = _empty_dns()
+    rows = concat_tables([_with_ids(t, store.read_array("ids", s, "ids"))
+                          for s in range(shares)
+                          if (t := store.read("grouped", s, "dns-rows")) is not None])
+    if len(rows):
+        rows = rows.take(np.argsort(rows.pop("_row").to_numpy(np.int64), kind="stable")) \
+            .reset_index(drop=True)
+    flows = pd.concat([run.packet_flows(s) for s in range(len(run.flow_maps))],
+                      ignore_index=True)
+    if len(rows):
+        flows = flows[flows["packet_id"].isin(rows["packet_id"].to_numpy(np.int64))]
+    packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
+                                 "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
+                                                     "Int64")})
+    return messages, build_dns_transactions(messages, rows if len(rows) else None, cluster,
+                                            options=options, packet_flows=packet_flows)
+
+
+def _empty_dns() -> pd.DataFrame:
+    from pcapkit.decode.files import decode_empty
+
+    return decode_empty().dns
 
 
 def _deferred_part(plan: Plan) -> FlowPart | None:
@@ -429,7 +511,7 @@ def _deferred_part(plan: Plan) -> FlowPart | None:
     sightings = concat_tables([store.read("deferred", s, "sightings")
                                for s in range(plan.shares)
                                if store.read("deferred", s, "distinct") is not None])
-    return flow_part(distinct, _sorted_sightings(sightings), options=plan.flow_options)
+    return flow_part(distinct, _sightings(sightings), options=plan.flow_options)
 
 
 def _incident(summaries: Sequence[FileSummary], cluster: Cluster | None,
@@ -444,7 +526,8 @@ def _incident(summaries: Sequence[FileSummary], cluster: Cluster | None,
         pd.DataFrame({"file": []}), [])
     points = capture_points(light, cluster, nodes, inferred=inferred,
                             snapshot_votes={s.name: s.vote for s in summaries})
-    offsets, start = {}, 0
+    offsets = np.zeros(max([s.index for s in summaries], default=-1) + 1, dtype=np.int64)
+    start = 0
     for s in summaries:
         offsets[s.index] = start
         start += s.rows

@@ -276,25 +276,30 @@ def point_table(packets: pd.DataFrame) -> pd.DataFrame:
     de-duplicated, number the incident's points (``prepare_rows(point_table=...)``)."""
     direction = np.asarray(packet_direction(packets["pkt_type"]).codes) if "pkt_type" in \
         packets else np.full(len(packets), -1, np.int8)
-    return _point_frame(packets, direction).drop_duplicates(ignore_index=True)
+    return _first_points(packets, direction)[1]
 
 
-def _point_frame(packets: pd.DataFrame, direction: np.ndarray) -> pd.DataFrame:
-    """The point columns of every row, nulls as sentinels so they compare equal."""
-    frame = {name: packets[name].astype(object).fillna("\0").astype(str).to_numpy()
-             for name in _POINT_COLUMNS if name in packets}
-    return pd.DataFrame({**frame, "direction": np.asarray(direction, dtype=np.int64)})
+def _first_points(packets: pd.DataFrame, direction: np.ndarray
+                  ) -> tuple[np.ndarray, pd.DataFrame]:
+    """(the table's own point id per row, the point columns of each id's first row)."""
+    ids = _point_ids(packets, direction)
+    first = np.unique(ids, return_index=True)[1]
+    rows = packets.iloc[first]
+    frame = {name: rows[name].astype(object).fillna("\0").astype(str).to_numpy()
+             for name in _POINT_COLUMNS if name in rows}
+    return ids, pd.DataFrame({**frame,
+                              "direction": np.asarray(direction, dtype=np.int64)[first]})
 
 
 def _listed_point_ids(packets: pd.DataFrame, direction: np.ndarray,
                       points: pd.DataFrame) -> np.ndarray:
     """The position in ``points`` (a concatenated ``point_table``) of every row's point."""
-    rows = _point_frame(packets, direction)
+    ids, own = _first_points(packets, direction)
     index = pd.MultiIndex.from_frame(points.drop_duplicates(ignore_index=True))
-    found = index.get_indexer(pd.MultiIndex.from_frame(rows))
+    found = index.get_indexer(pd.MultiIndex.from_frame(own))
     if (found < 0).any():
         raise PcapkitError("a packet's capture point is not in the incident's point table")
-    return found.astype(np.int64)
+    return found.astype(np.int64)[ids]
 
 
 def _point_ids(packets: pd.DataFrame, direction: np.ndarray) -> np.ndarray:

@@ -1,0 +1,117 @@
+"""How a Capture runs: one pass in this process, or in shares on an engine.
+
+An engine (``"local"``, ``"dask"`` or an :class:`pcapkit.engines.Engine`) or a memory
+limit turns a Capture into a partitioned run (:mod:`pcapkit.partition.run`). The number of
+shares follows from the memory limit: every worker holds one share's tables at a time,
+which take about ``SHARE_BYTES_PER_INPUT_BYTE`` bytes of memory per byte of capture
+(measured, docs/scale.md), so ``shares = workers * that * input bytes / limit``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pcapkit.errors import PcapkitError
+
+if TYPE_CHECKING:
+    from pcapkit.capture import Capture
+    from pcapkit.engines.base import Engine
+    from pcapkit.partition.run import PartitionedRun
+
+#: peak memory of a share task per byte of the capture data in its share (docs/scale.md)
+SHARE_BYTES_PER_INPUT_BYTE = 4.0
+#: a gzip capture holds about this many bytes per byte on disk
+GZIP_RATIO = 3.0
+#: the share of the machine's memory a run may use by default
+DEFAULT_MEMORY_FRACTION = 0.5
+ENGINES = ("local", "dask")
+
+
+def machine_memory() -> int:
+    """Bytes of physical memory (0 when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a Capture's stages run and in how many shares."""
+
+    engine: str | Engine | None = None
+    scheduler: str | None = None
+    memory_limit: int | None = None
+    shares: int | None = None
+    workers: int | None = None
+
+    @classmethod
+    def of(cls, engine: str | Engine | None, scheduler: str | None,
+           memory_limit: int | None, shares: int | None, workers: int | None) -> Scale:
+        """The checked settings (a PcapkitError names a bad one)."""
+        if isinstance(engine, str) and engine not in ENGINES:
+            raise PcapkitError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        if engine is not None and not isinstance(engine, str) and not hasattr(engine, "map"):
+            raise PcapkitError("engine must be 'local', 'dask' or an object with a map() "
+                               f"method, not {type(engine).__name__}")
+        if scheduler is not None and engine != "dask":
+            raise PcapkitError("a scheduler address needs engine='dask'")
+        for name, value in (("memory_limit", memory_limit), ("shares", shares)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise PcapkitError(f"{name} must be a positive whole number, not {value!r}")
+        return cls(engine, scheduler, memory_limit, shares, workers)
+
+    @property
+    def partitioned(self) -> bool:
+        return self.engine is not None or self.memory_limit is not None or \
+            self.shares is not None
+
+    def engine_object(self) -> Engine:
+        """The engine the tasks are mapped on."""
+        if self.engine is None or self.engine == "local":
+            from pcapkit.engines.local import LocalEngine
+
+            return LocalEngine(self.workers, preload=["pcapkit.partition.run"])
+        if self.engine == "dask":
+            from pcapkit.engines.dask import DaskEngine
+
+            return DaskEngine(self.scheduler, workers=self.workers)
+        return self.engine  # type: ignore[return-value]
+
+    def share_count(self, input_bytes: int, workers: int) -> int:
+        """Shares for ``input_bytes`` of captures on ``workers`` workers."""
+        if self.shares is not None:
+            return self.shares
+        limit = self.memory_limit or int(machine_memory() * DEFAULT_MEMORY_FRACTION) or 1 << 31
+        return max(1, math.ceil(max(1, workers) * SHARE_BYTES_PER_INPUT_BYTE * input_bytes
+                                / limit))
+
+    def run(self, capture: Capture) -> PartitionedRun | None:
+        """The partitioned run of ``capture``'s inputs, None when it runs in one pass."""
+        if not self.partitioned:
+            return None
+        from pcapkit.partition.run import run_partitioned
+
+        inputs = capture.inputs
+        engine = self.engine_object()
+        size = sum(_data_bytes(path) for path in inputs.paths)
+        shares = self.share_count(size, getattr(engine, "workers", 1) or 1)
+        return run_partitioned(
+            inputs.paths, shares, names={str(f.path): f.name for f in inputs.files},
+            cluster=capture.cluster, nodes=capture._nodes, inferred=capture.inferred_nodes(),
+            config=capture._config, engine=engine, since=capture._since,
+            until=capture._until, window=capture._window,
+            flow_options=capture._flow_options, dns_options=capture._dns_options)
+
+
+def _data_bytes(path: str | os.PathLike) -> int:
+    """The capture bytes a file holds (a gzip file's about GZIP_RATIO times its size)."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return 0
+    return int(size * GZIP_RATIO) if str(path).endswith(".gz") else size
