@@ -68,12 +68,13 @@ def plot_dns(capture: Capture) -> Figure:
                    label=f"error answer ({int(error.sum())}): SERVFAIL, REFUSED, other, TC")
     strip.scatter(when[silent], np.zeros(int(silent.sum())), marker="x", s=50,
                   color=list(colors[server[silent]]), linewidths=2,
-                  label=f"no answer ({int(silent.sum())}): in the top strip")
+                  label=f"no answer ({int(silent.sum())}): in the top strip" if silent.any()
+                  else "_no answer")
     for axes, ringed, y in ((ax, retry & drawn_at, latency_ms), (strip, retry & silent,
                                                                   np.zeros(len(dns)))):
         axes.scatter(when[ringed], y[ringed], s=150, facecolors="none", edgecolors="#1d2228",
                      linewidths=1, label=f"retry ({int(retry.sum())}): attempt 2 or later"
-                     if axes is ax else "_retry")
+                     if axes is ax and retry.any() else "_retry")
     _latency_axis(ax, latency_ms[drawn_at])
     strip.set_yticks([0], ["no answer"])
     strip.set_ylim(-1, 1)
@@ -143,7 +144,7 @@ def _server_name(tx: pd.Series) -> str:
     with what the cluster calls it, and the resolver behind a Service."""
     name = str(tx["resp_h"])
     identity = tx.get("resp_identity")
-    if isinstance(identity, str) and identity:
+    if isinstance(identity, str) and identity and identity != name:
         name += f" {identity}"
     backend = tx.get("backend_ip")
     if not pd.isna(backend) and str(backend) != str(tx["resp_h"]):

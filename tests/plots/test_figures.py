@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from demo_cases import flow_of, only
+from demo_cases import DEMO, ROOT, flow_of, only
 from matplotlib.patches import FancyArrowPatch
 
+import pcapkit
 from pcapkit.errors import PcapkitError
 from pcapkit.plots import ladder, plot_dns, plot_graph, plot_traffic
 from pcapkit.plots.traffic import node_pairs
@@ -16,6 +17,7 @@ from pcapkit.report.graph import talk_graph
 from pcapkit.report.svg import FAIL, OK
 
 PNG = b"\x89PNG\r\n\x1a\n"
+DNS_FIXTURES = ROOT / "fixtures" / "dns"
 
 
 def legend(figure) -> list[str]:
@@ -43,6 +45,32 @@ def test_plot_dns_has_a_series_per_server_and_marks_timeouts_and_retries(demo) -
     assert np.allclose(latencies, np.sort(dns.loc[answered, "latency_s"].to_numpy() * 1e3))
     assert main.get_yscale() == "log"
     assert f"{n} transactions, {unanswered} without a usable answer" in strip.get_title()
+
+
+def test_plot_dns_squares_error_answers_and_names_servers_without_a_cluster() -> None:
+    capture = pcapkit.open([DNS_FIXTURES, DEMO])      # no snapshot: addresses only
+    dns = capture.dns
+    figure = plot_dns(capture)
+    texts = legend(figure)
+    per_server = dns.groupby(["resp_h", "backend_ip"], dropna=False, observed=True).size()
+    for (server, backend), n in per_server.items():
+        name = f"{server} → {backend}" if isinstance(backend, str) and backend != server \
+            else str(server)
+        assert f"{name}: {n} queries" in texts
+    errors = dns["status"].isin(["servfail", "refused", "other_error", "truncated"])
+    assert errors.sum() == 6
+    squares = sum(len(c.get_offsets()) for c in figure.axes[1].collections
+                  if c.get_label() == "_error")
+    assert squares == int((errors & (dns["latency_s"] > 0)).sum()) > 0
+    assert f"error answer ({int(errors.sum())}): SERVFAIL, REFUSED, other, TC" in texts
+
+
+def test_plot_dns_leaves_out_what_did_not_happen() -> None:
+    capture = pcapkit.open(DNS_FIXTURES / "slow-answer.pcap")
+    texts = legend(plot_dns(capture))
+    assert not (capture.dns["attempt"] > 1).any() and capture.dns["status"].eq("answered").all()
+    assert not any(t.startswith(("retry", "no answer", "error answer")) for t in texts)
+    assert texts == [f"{capture.dns['resp_h'].iloc[0]}: 2 queries"]
 
 
 def test_plot_graph_draws_the_reports_edges_with_the_failing_ones_red(demo,
