@@ -419,7 +419,8 @@ def _ends(flow: pd.Series | None, attrs: dict[str, np.ndarray]) -> tuple[str, st
         port = flow[f"{side}_p"]
         where = address if pd.isna(port) or str(flow["proto"]) in ("icmp", "icmp6") \
             else f"{address}:{int(port)}"
-        return f"{name} ({where})" if not pd.isna(name) and name else where
+        named = isinstance(name, str) and name and name != address
+        return f"{name} ({where})" if named else where
 
     orig, resp = end("orig"), end("resp")
     state = flow.get("conn_state")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from demo_cases import flow_of, interface_name, only
+from demo_cases import DEMO, flow_of, interface_name, only
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.quiver import Quiver
 
+import pcapkit
 from pcapkit.errors import PcapkitError
 from pcapkit.plots import ladder, ladder_layout
 from pcapkit.plots.ladder import MAX_PACKETS, RESP, flag_letters
@@ -87,6 +88,22 @@ def test_the_replies_cross_eth1_and_never_reach_the_checkout_pod(demo, asymmetri
     assert any(t.startswith("orig → resp: from Deployment shop/checkout") for t in texts)
     assert any(t.startswith("resp → orig: from Deployment shop/payments") for t in texts)
     assert any(t.startswith("last seen") for t in texts)
+
+
+def test_one_nodes_capture_alone_still_orders_its_lanes(demo, asymmetric) -> None:
+    """node1's capture without node2's: the conversation's lanes are node1's only, the
+    requests' path first, the NICs last; the replies, seen on eth1 alone, never got in."""
+    flow = demo.flows.set_index("flow_id").loc[asymmetric]
+    alone = pcapkit.open(DEMO / "node1-any.pcap", snapshot=DEMO / "cluster.json")
+    flows = alone.flows
+    same = flows[(flows["orig_h"] == flow["orig_h"]) & (flows["orig_p"] == flow["orig_p"])]
+    layout = ladder_layout(alone, int(same["flow_id"].iloc[0]))
+    names = [interface_name(label) for label in layout.lanes["label"]]
+    assert set(layout.lanes["node"]) == {"node1"}
+    assert names[0].startswith("veth") and names[1:3] == ["cni0", "flannel.1"]
+    assert set(names[3:]) == {"eth0", "eth1"}
+    replies = layout.packets[layout.packets["direction"] == RESP]
+    assert len(replies) == 4 and replies["missed"].all()
 
 
 def test_the_policy_drop_stops_at_node2s_flannel_device(demo, demo_findings) -> None:
