@@ -44,6 +44,8 @@ def capture_repr(capture: Capture) -> str:
     packets = capture.vantage.packets if "vantage" in known else capture.decoded.packets
     parts.append(span_text(packets))
     parts.append(f"{len(packets):,} packets")
+    if capture.errors:
+        parts.append(f"{len(capture.errors)} read problem(s): {capture.errors[0]}")
     if "_flows" in known:
         parts.append(f"{len(capture.flows):,} flows")
     if "findings" in known:

@@ -168,3 +168,13 @@ def test_a_snapshot_only_finding(demo) -> None:
         well_formed(view._repr_html_())
         with pytest.raises(pcapkit.PcapkitError, match="no evidence packets to draw"):
             view.ladder()
+
+
+def test_read_problems_are_shown(tmp_path) -> None:
+    missing = tmp_path / "no-such-dir"
+    cap = pcapkit.open(missing)
+    assert repr(cap).endswith("not decoded yet>")
+    checker = well_formed(cap._repr_html_())
+    assert f"{missing}: file not found" in " ".join(checker.text)
+    assert f"1 read problem(s): {missing}: file not found" in repr(cap)
+    assert len(cap.findings) == 0 and cap.graph().number_of_nodes() == 0
