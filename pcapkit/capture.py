@@ -57,9 +57,9 @@ class Capture:
                  since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
                  workers: int | None = None, engine: str | Engine | None = None,
                  scheduler: str | None = None, memory_limit: int | None = None,
-                 shares: int | None = None) -> None:
+                 shares: int | None = None, work_dir: PathLike | None = None) -> None:
         self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-        self._scale = Scale.of(engine, scheduler, memory_limit, shares, workers)
+        self._scale = Scale.of(engine, scheduler, memory_limit, shares, workers, work_dir)
         _check_options(flow_options, dns_options)
         self._flow_options = flow_options
         self._dns_options = dns_options
@@ -371,6 +371,13 @@ class Capture:
 
         return capture_html(self)
 
+    def close(self) -> None:
+        """Remove what this Capture keeps on disk (a run in shares' tables) now, rather
+        than when it is collected; the tables already read stay usable."""
+        run = self.__dict__.get("_run")
+        if run is not None and run.owner is not None:
+            run.owner.close()
+
     def __repr__(self) -> str:
         from pcapkit.explore.summary import capture_repr
 
@@ -417,7 +424,7 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
          since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
          workers: int | None = None, engine: str | Engine | None = None,
          scheduler: str | None = None, memory_limit: int | None = None,
-         shares: int | None = None) -> Capture:
+         shares: int | None = None, work_dir: PathLike | None = None) -> Capture:
     """Open an incident's captures (files or directories) and, optionally, its cluster export.
 
     ``nodes`` maps a file to the node it was captured on when paths do not say;
@@ -434,10 +441,13 @@ def open(paths: Iterable[PathLike] | PathLike, *,  # noqa: A001 - the natural na
     at ``scheduler``, e.g. ``tcp://host:8786``; None: a local one) or an
     :class:`pcapkit.engines.Engine`: the incident is analysed in shares, every
     per-packet table on disk, so memory stays within ``memory_limit`` bytes (default: a
-    fraction of the machine's memory); ``shares`` fixes their number instead. The
-    tables are the same either way (docs/scale.md).
+    fraction of the machine's memory); ``shares`` fixes their number instead;
+    ``work_dir`` is where the shares' tables are kept (default: a temporary directory;
+    with a Dask cluster, one every worker sees). The tables are the same either way
+    (docs/scale.md).
     """
     return Capture(paths, snapshot=snapshot, nodes=nodes, config=config, window=window,
                    flow_options=flow_options, dns_options=dns_options, cache=cache,
                    since=since, until=until, workers=workers, engine=engine,
-                   scheduler=scheduler, memory_limit=memory_limit, shares=shares)
+                   scheduler=scheduler, memory_limit=memory_limit, shares=shares,
+                   work_dir=work_dir)

@@ -25,6 +25,16 @@ def _time_bound(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from pcapkit.errors import PcapkitError
+    from pcapkit.partition.scale import parse_size
+
+    try:
+        return None if value is None else parse_size(value)
+    except PcapkitError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
 @capture_options
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True),
@@ -44,7 +54,22 @@ def _time_bound(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--until", metavar="TIME", callback=_time_bound,
               help="Only packets captured at or before TIME.")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Processes to decode a large capture with (default: every CPU; 1: none).")
+              help="Processes to work with, for every stage of a run in shares and for "
+                   "decoding (default: every CPU; 1: none).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Where the work runs: this machine's processes, or a Dask cluster "
+                   "(--scheduler; docs/scale.md).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="The Dask scheduler, e.g. tcp://dask-scheduler:8786 (--engine dask; "
+                   "default: a local cluster of --jobs workers).")
+@click.option("--memory-limit", "memory_limit", metavar="SIZE", callback=_size,
+              help="Memory the run may use, all processes together (e.g. 4GiB; default: "
+                   "half of this machine's): an incident larger than that is analysed in "
+                   "shares, its per-packet tables on disk.")
+@click.option("--work-dir", "work_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Where a run in shares keeps its tables (default: a temporary "
+                   "directory; with a Dask cluster, a directory every worker sees).")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Keep decoded tables here (Parquet, keyed by each capture's content, "
                    "pcapkit's version and the decode options): a second analysis of the same "
@@ -53,7 +78,9 @@ def _time_bound(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="No progress on stderr (it is shown only on a terminal anyway).")
 def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | None, fmt: str,
             output: str | None, evidence: str | None, fail_on: str, since: str | None,
-            until: str | None, jobs: int | None, cache_dir: str | None, quiet: bool) -> None:
+            until: str | None, jobs: int | None, engine: str, scheduler: str | None,
+            memory_limit: int | None, work_dir: str | None, cache_dir: str | None,
+            quiet: bool) -> None:
     """Analyse an incident's captures (and cluster export): findings with evidence.
 
     Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 on a usage
@@ -68,6 +95,8 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
       pcapkit analyze captures/ --evidence evidence/
       pcapkit analyze captures/ --since 2026-12-02T10:00:00Z --until 2026-12-02T10:30:00Z
       pcapkit analyze captures/ --cache ~/.cache/pcapkit --jobs 2
+      pcapkit analyze captures/ --memory-limit 2GiB --jobs 2
+      pcapkit analyze captures/ --engine dask --scheduler tcp://dask:8786 --work-dir /shared
     """
     from pcapkit.analyses import analyses
     from pcapkit.cli.output import Output
@@ -85,7 +114,12 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
 
         found = discover_snapshots(captures.paths)
         captures = dataclasses.replace(captures, snapshots=tuple(str(p) for p in found))
-    capture = captures.open(since=since, until=until, workers=jobs, cache=cache_dir)
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    capture = captures.open(since=since, until=until, workers=jobs, cache=cache_dir,
+                            engine=engine, scheduler=scheduler, memory_limit=memory_limit,
+                            work_dir=work_dir)
+    click.get_current_context().call_on_close(capture.close)
     stages = Stages(enabled=False if quiet else None)
     with stages.shown():
         packets = lambda: len(capture.decoded.packets)  # noqa: E731 - the rate of a stage

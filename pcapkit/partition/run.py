@@ -325,6 +325,8 @@ class PartitionedRun:
     dns: pd.DataFrame = field(default_factory=pd.DataFrame)
     dns_messages: pd.DataFrame = field(default_factory=pd.DataFrame)
     _vantage: Vantage | None = None
+    #: the store made for this run (removed with the run), None when the caller gave one
+    owner: PartStore | None = None
 
     @property
     def store(self) -> PartStore:
@@ -403,12 +405,13 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                     flow_options: FlowOptions | None = None,
                     dns_options: DnsOptions | None = None) -> PartitionedRun:
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
-    docstring); ``engine`` maps the tasks (None: this process); ``root``: the store's
-    directory (None: a new temporary one)."""
+    docstring); ``engine`` maps the tasks (None: this process); ``root``: where the run
+    makes its store's directory (None: the system's temporary directory), removed with the
+    run."""
     from pcapkit.engines.local import LocalEngine
 
     engine = engine or LocalEngine(1)
-    store = PartStore(root)
+    store = PartStore(inside=root)
     plan = Plan(root=str(store.root), shares=max(1, shares),
                 config=DecodeConfig.of(config, None), since=since, until=until,
                 window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
@@ -440,7 +443,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     fold = folded_flow_ids(np.arange(len(table)), links, len(table)) \
         if plan.flow_options.merge_nat else None
     run = PartitionedRun(plan=plan, files=summaries, points=incident.points,
-                         clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold)
+                         clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold,
+                         owner=store if store.owned else None)
     ends: dict[str, int] = {}
     for result in keys:
         for node, end in result.node_ends.items():

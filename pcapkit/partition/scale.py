@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pcapkit.engines.local import default_workers
 from pcapkit.errors import PcapkitError
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ GZIP_RATIO = 3.0
 #: the share of the machine's memory a run may use by default
 DEFAULT_MEMORY_FRACTION = 0.5
 ENGINES = ("local", "dask")
+#: more shares than this only adds files: each would hold a few thousand packets
+MAX_SHARES = 1024
 
 
 def machine_memory() -> int:
@@ -47,10 +51,12 @@ class Scale:
     memory_limit: int | None = None
     shares: int | None = None
     workers: int | None = None
+    work_dir: str | None = None
 
     @classmethod
     def of(cls, engine: str | Engine | None, scheduler: str | None,
-           memory_limit: int | None, shares: int | None, workers: int | None) -> Scale:
+           memory_limit: int | None, shares: int | None, workers: int | None,
+           work_dir: str | os.PathLike | None = None) -> Scale:
         """The checked settings (a PcapkitError names a bad one)."""
         if isinstance(engine, str) and engine not in ENGINES:
             raise PcapkitError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -63,7 +69,8 @@ class Scale:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise PcapkitError(f"{name} must be a positive whole number, not {value!r}")
-        return cls(engine, scheduler, memory_limit, shares, workers)
+        return cls(engine, scheduler, memory_limit, shares, workers,
+                   None if work_dir is None else str(work_dir))
 
     @property
     def partitioned(self) -> bool:
@@ -87,25 +94,32 @@ class Scale:
         if self.shares is not None:
             return self.shares
         limit = self.memory_limit or int(machine_memory() * DEFAULT_MEMORY_FRACTION) or 1 << 31
-        return max(1, math.ceil(max(1, workers) * SHARE_BYTES_PER_INPUT_BYTE * input_bytes
-                                / limit))
+        return min(MAX_SHARES, max(1, math.ceil(
+            max(1, workers) * SHARE_BYTES_PER_INPUT_BYTE * input_bytes / limit)))
 
     def run(self, capture: Capture) -> PartitionedRun | None:
-        """The partitioned run of ``capture``'s inputs, None when it runs in one pass."""
+        """The partitioned run of ``capture``'s inputs, None when it runs in one pass: no
+        engine, or the local engine with an incident that fits the memory limit in one
+        share (nothing is gained by cutting it; the tables are the same)."""
         if not self.partitioned:
             return None
         from pcapkit.partition.run import run_partitioned
 
         inputs = capture.inputs
-        engine = self.engine_object()
         size = sum(_data_bytes(path) for path in inputs.paths)
+        local = self.engine in (None, "local")
+        if local and self.shares is None and \
+                self.share_count(size, self.workers or default_workers()) == 1:
+            return None
+        engine = self.engine_object()
         shares = self.share_count(size, getattr(engine, "workers", 1) or 1)
         return run_partitioned(
             inputs.paths, shares, names={str(f.path): f.name for f in inputs.files},
             cluster=capture.cluster, nodes=capture._nodes, inferred=capture.inferred_nodes(),
             config=capture._config, engine=engine, since=capture._since,
             until=capture._until, window=capture._window,
-            flow_options=capture._flow_options, dns_options=capture._dns_options)
+            flow_options=capture._flow_options, dns_options=capture._dns_options,
+            root=self.work_dir)
 
 
 def _data_bytes(path: str | os.PathLike) -> int:
@@ -115,3 +129,23 @@ def _data_bytes(path: str | os.PathLike) -> int:
     except OSError:
         return 0
     return int(size * GZIP_RATIO) if str(path).endswith(".gz") else size
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2,
+          "mib": 1 << 20, "g": 1000**3, "gb": 1000**3, "gib": 1 << 30, "t": 1000**4,
+          "tb": 1000**4, "tib": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a size such as ``4GiB``, ``500M`` or ``2000000000`` (a PcapkitError
+    otherwise)."""
+    value = str(text).strip().lower().replace(" ", "")
+    found = re.fullmatch(r"([0-9]*\.?[0-9]+)([a-z]*)", value)
+    try:
+        size = float(found.group(1)) * _UNITS[found.group(2)]  # type: ignore[union-attr]
+    except (AttributeError, ValueError, KeyError):
+        raise PcapkitError(f"{text!r} is not a size (such as 4GiB, 500MB or 2000000000)") \
+            from None
+    if size < 1:
+        raise PcapkitError(f"size {text!r} must be at least one byte")
+    return int(size)

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,21 @@ _DTYPES = b"pcapkit.dtypes"
 
 
 class PartStore:
-    """Per-share tables under ``root`` (a new temporary directory when None, removed by
-    :meth:`close`)."""
+    """Per-share tables under ``root``; with ``inside``, a new directory made in that one
+    (with neither, in the system's temporary directory), which this store owns: it is
+    removed by :meth:`close` or when the store is collected."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, *,
+                 inside: str | os.PathLike | None = None) -> None:
         self.owned = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="pcapkit-parts-") if root is None else root)
+        if root is None and inside is not None:
+            Path(inside).mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="pcapkit-parts-", dir=inside)
+                         if root is None else root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # a store this object made goes when it does (or at exit), whoever forgets close()
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, True) \
+            if self.owned else None
 
     def path(self, step: str, share: int, name: str, suffix: str = ".arrow") -> Path:
         return self.root / step / f"s{share}" / f"{name}{suffix}"
@@ -84,8 +93,8 @@ class PartStore:
 
     def close(self) -> None:
         """Remove the directory if this store made it."""
-        if self.owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self._cleanup is not None:
+            self._cleanup()
 
     def __repr__(self) -> str:
         return f"PartStore({str(self.root)!r})"

@@ -96,3 +96,45 @@ def test_the_share_count_follows_the_memory_limit():
 def test_bad_scale_settings_are_refused(kwargs, message):
     with pytest.raises(PcapkitError, match=message):
         pcapkit.open(FIXTURES / "demo", **kwargs)
+
+
+def _report(tmp_path: Path, name: str, *options: str) -> dict:
+    import json
+
+    from click.testing import CliRunner
+
+    from pcapkit.cli import main
+
+    out = tmp_path / f"{name}.json"
+    result = CliRunner().invoke(main, ["analyze", str(FIXTURES / "demo"), "-q", "--format",
+                                       "json", "-o", str(out), *options])
+    assert result.exit_code == 1, result.output  # the demo has high findings
+    return json.loads(out.read_text())
+
+
+def test_analyze_in_shares_reports_what_one_pass_reports(tmp_path):
+    one = _report(tmp_path, "one")
+    # a limit far below the demo's size: the run is cut into shares, on two processes
+    two = _report(tmp_path, "two", "--memory-limit", "100kB", "--jobs", "2",
+                  "--work-dir", str(tmp_path / "work"))
+    assert one["findings"] == two["findings"] and one["inputs"] == two["inputs"]
+    for key in ("files", "packets", "flows", "dns_transactions", "by_severity"):
+        assert one["summary"][key] == two["summary"][key]
+    assert not any((tmp_path / "work").iterdir())  # the run's tables went with it
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--memory-limit", "4XB"], "is not a size"),
+    (["--memory-limit", "0"], "at least one byte"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --engine dask"),
+    (["--engine", "spark"], "Invalid value for '--engine'"),
+])
+def test_bad_scale_options_are_one_line_and_exit_2(options, message):
+    from click.testing import CliRunner
+
+    from pcapkit.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", str(FIXTURES / "demo"), *options])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
