@@ -13,7 +13,7 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,22 +143,22 @@ class Output:
             if self.fmt == "parquet":
                 frame.to_parquet(self.path, index=False)
                 return
-            text = self._text(frame)
+            chunks = self._text(frame)
             if self.path:
                 with open(self.path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
+                    handle.writelines(chunks)
             else:
-                sys.stdout.write(text)
+                sys.stdout.writelines(chunks)
 
-    def _text(self, frame: pd.DataFrame) -> str:
+    def _text(self, frame: pd.DataFrame) -> Iterable[str]:
         if self.fmt == "csv":
-            return _json_lists(_readable(frame)).to_csv(index=False)
+            return [_json_lists(_readable(frame)).to_csv(index=False)]
         if self.fmt == "json":
             text = _iso_times(_plain(frame)).to_json(orient="records", lines=True,
                                                      date_format="iso", date_unit="ns")
             # pandas writes "/" as "\/" (legal, unreadable in paths); every "\/" it writes
             # is that escape, since a data backslash comes out as "\\"
-            return text.replace("\\/", "/")
+            return [text.replace("\\/", "/")]
         brief = not self.columns and not self.all_columns and self.table is not None \
             and bool(self.table.brief)
         names = [n for n in self.table.brief if n in frame.columns] if brief else \
@@ -167,31 +167,50 @@ class Output:
         return text_table(frame, names, width)
 
 
-def text_table(frame: pd.DataFrame, names: list[str], width: int | None = None) -> str:
-    """``frame``'s columns ``names`` as aligned text (numbers right, text left, ``-`` for
-    every missing value); with a ``width``, only the leading columns that fit in it (the
-    first one always). Each distinct value of a column is formatted once."""
+#: rows rendered at a time: the text of a chunk is a few megabytes, whatever the table
+TABLE_CHUNK = 16384
+
+
+def text_table(frame: pd.DataFrame, names: list[str], width: int | None = None
+               ) -> Iterator[str]:
+    """``frame``'s columns ``names`` as aligned text, a chunk of rows at a time (numbers
+    right, text left, ``-`` for every missing value); with a ``width``, only the leading
+    columns that fit in it (the first one always). Each distinct value of a column is
+    formatted and padded once; a chunk's rows are one character matrix of those."""
+    import re
+
     import numpy as np
 
-    shown: list[tuple[str, np.ndarray]] = []
+    shown: list[tuple[str, np.ndarray, np.ndarray]] = []  # header, codes, padded labels
     used = 0
     for name in names:
-        cells = _cells(frame[name], name, NULL).astype(str)
-        cells[cells == ""] = NULL  # an empty text reads as missing too: one mark for both
-        wide = max(len(name), int(np.char.str_len(cells).max(initial=0)))
+        codes, labels = _coded(frame[name], name, NULL)
+        labels = labels.astype(str)
+        labels[labels == ""] = NULL  # an empty text reads as missing too: one mark for both
+        present = np.zeros(len(labels), dtype=bool)
+        present[codes] = True
+        wide = max(len(name), int(np.char.str_len(labels[present]).max(initial=0)))
         if width is not None and shown and used + 2 + wide > width:
             break
         used += (2 if shown else 0) + wide
         numeric = frame[name].dtype.kind in "iuf" and name not in _NAMED
         pad = np.char.rjust if numeric else np.char.ljust
-        shown.append((pad(name, wide), pad(cells, wide) if len(cells) else cells))
+        shown.append((str(pad(name, wide)), codes, pad(labels, wide).astype(f"<U{wide}")))
     if not shown:
-        return "\n"
-    header = "  ".join(str(h) for h, _ in shown).rstrip()
-    lines = shown[0][1]
-    for _, cells in shown[1:]:
-        lines = np.char.add(np.char.add(lines, "  "), cells)
-    return "\n".join([header, *np.char.rstrip(lines).tolist()]) + "\n"
+        yield "\n"
+        return
+    yield "  ".join(header for header, _, _ in shown).rstrip() + "\n"
+    trailing = re.compile(" +\n")
+    for start in range(0, len(frame), TABLE_CHUNK):
+        rows = slice(start, start + TABLE_CHUNK)
+        count = len(shown[0][1][rows])
+        gap = np.full((count, 2), ord(" "), dtype=np.uint32)
+        parts = []
+        for _, codes, padded in shown:
+            parts += [padded[codes[rows]].view(np.uint32).reshape(count, -1), gap]
+        parts[-1] = np.full((count, 1), ord("\n"), dtype=np.uint32)
+        matrix = np.concatenate(parts, axis=1)
+        yield trailing.sub("\n", matrix.tobytes().decode("utf-32-le"))
 
 
 #: columns shown as names or letters (left-aligned like text, whatever their dtype)
@@ -211,21 +230,25 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cells(series: pd.Series, name: str, missing: object) -> np.ndarray:
-    """Object array of every row's value as text, ``missing`` for nulls: each distinct
-    value is formatted once (a categorical's categories, else the factorized values) and
-    spread to the rows by its code."""
+    """Object array of every row's value as text, ``missing`` for nulls."""
+    codes, labels = _coded(series, name, missing)
+    return labels[codes]
+
+
+def _coded(series: pd.Series, name: str, missing: object) -> tuple[np.ndarray, np.ndarray]:
+    """(code of every row, text of each code): each distinct value is formatted once (a
+    categorical's categories, else the factorized values); the last label is ``missing``,
+    the one null rows (code -1) pick."""
     import numpy as np
     import pandas as pd
 
-    from pcapkit.column_arrays import per_row
-
-    if _holds_lists(series):  # not hashable: no codes
-        return _json_cells(series, missing)
+    if _holds_lists(series):  # not hashable: a code per row
+        return np.arange(len(series)), np.append(_json_cells(series, missing), missing)
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, uniques = series.cat.codes.to_numpy(np.int64), series.cat.categories
     else:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return per_row(codes, _labels(pd.Index(uniques), name), missing)
+    return codes, np.append(_labels(pd.Index(uniques), name), missing)
 
 
 def _labels(values: pd.Index, name: str) -> np.ndarray:
