@@ -96,7 +96,7 @@ class Capture:
         lives, each file's shown name (``archive!member``) and the host files beside it."""
         from pcapkit.ingest import Inputs
 
-        return Inputs(self.paths)
+        return Inputs(self.paths, work_dir=self._scale.work_dir)
 
     @cached_property
     def _run(self) -> PartitionedRun | None:
@@ -373,7 +373,10 @@ class Capture:
 
     def close(self) -> None:
         """Remove what this Capture keeps on disk (a run in shares' tables) now, rather
-        than when it is collected; the tables already read stay usable."""
+        than when it is collected; the tables already read stay usable. A narrowed Capture
+        (``filter``) shares its parent's run: closing that is the parent's."""
+        if self.parent is not None:
+            return
         run = self.__dict__.get("_run")
         if run is not None and run.owner is not None:
             run.owner.close()

@@ -82,17 +82,30 @@ def _captures_in(ctx: click.Context, param: click.Parameter,
                  paths: tuple[str, ...]) -> tuple[str, ...]:
     """The paths, when at least one capture is among them (a directory with none, alone,
     is an error before any output is written)."""
+    from pcapkit.ingest.remote import is_url
     from pcapkit.io.paths import iter_capture_paths
 
-    if paths and next(iter(iter_capture_paths(paths)), None) is None:
+    local = [p for p in paths if not is_url(p)]
+    if local and len(local) == len(paths) and \
+            next(iter(iter_capture_paths(local)), None) is None:
         raise click.BadParameter(f"no captures found in {', '.join(paths)} (pcap, pcapng, "
                                  "gzipped, or tar archives such as Retina's)")
     return paths
 
 
-#: capture files and directories: each must exist, and together hold a capture
+class _CapturePath(click.Path):
+    """A local path that exists, or an fsspec URL (``s3://bucket/incident/``), which is
+    read when the captures are (pcapkit.ingest.remote)."""
+
+    def convert(self, value, param, ctx):
+        from pcapkit.ingest.remote import is_url
+
+        return value if is_url(value) else super().convert(value, param, ctx)
+
+
+#: capture files and directories (or URLs): each must exist, together hold a capture
 paths_argument = click.argument("paths", nargs=-1, required=True,
-                                type=click.Path(exists=True), callback=_captures_in)
+                                type=_CapturePath(exists=True), callback=_captures_in)
 
 
 def _node_mapping(ctx: click.Context, param: click.Parameter,

@@ -8,7 +8,9 @@ and unpacks every tar archive it meets (Retina's per-node ``*.tar.gz``, see
 beside the input; removed by ``close()`` or when the Inputs is collected), safely
 (:mod:`pcapkit.ingest.archives`). A member is shown as ``<archive>!<member>``
 (``node1.tar.gz!retina-capture-node1-20260101000000UTC.pcap``) in every table and report;
-a problem with the archive itself (a refused member, damage, a bomb) is a
+captures at fsspec URLs (``s3://bucket/incident/``) are copied in and shown by their URL
+(:mod:`pcapkit.ingest.remote`); a problem with the archive itself (a refused member,
+damage, a bomb) or a URL is a
 :class:`~pcapkit.errors.CaptureError` of the archive, listed with the inputs. Host files
 (``iptables-rules.txt``, ``proc-sys-net/`` ...) beside a capture, inside an archive or in a
 directory the user unpacked, become ``host_state`` rows (:mod:`pcapkit.ingest.hosts`), and
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from pcapkit.errors import CaptureError
 from pcapkit.ingest.archives import ArchiveLimits, is_archive, unpack
 from pcapkit.ingest.hosts import ROW_FIELDS, read_host_files
+from pcapkit.ingest.remote import fetch, is_url
 from pcapkit.ingest.retina import is_retina_directory, retina_name, retina_nodes
 from pcapkit.io.paths import iter_capture_paths
 
@@ -60,19 +63,41 @@ class Inputs:
     """The capture files behind ``paths`` (files, directories, tar archives)."""
 
     def __init__(self, paths: Iterable[str | os.PathLike], *,
-                 limits: ArchiveLimits | None = None) -> None:
+                 limits: ArchiveLimits | None = None,
+                 work_dir: str | os.PathLike | None = None) -> None:
         self.limits = limits or ArchiveLimits.from_env()
         self.files: list[CaptureInput] = []
         #: archive-level problems (CaptureError of the archive itself)
         self.problems: list[CaptureError] = []
         self._hosts: dict[str, dict[str, list]] = {}
         self._root: Path | None = None
+        self._work_dir = work_dir
         self._finalizer: weakref.finalize | None = None
-        for path in iter_capture_paths(paths):
-            if path.is_file() and is_archive(path):
-                self._add_archive(path)
-            else:
-                self._add_file(path, str(path), None)
+        for given in paths:
+            if is_url(given):  # fsspec: copied in, shown by its URL
+                copies, problems = fetch(str(given), self._scratch())
+                self.problems += problems
+                for path, shown in copies:
+                    self._add(path, shown)
+                continue
+            for path in iter_capture_paths([given]):
+                self._add(path, str(path))
+
+    def _add(self, path: Path, shown: str) -> None:
+        if path.is_file() and is_archive(path):
+            self._add_archive(path, shown)
+        else:
+            self._add_file(path, shown, None)
+
+    def _scratch(self) -> Path:
+        """A new directory name in this Inputs' own directory (in ``work_dir`` or $TMPDIR,
+        removed with it): ``0``, ``1`` ... in the order archives and URLs are met."""
+        if self._root is None:
+            if self._work_dir is not None:
+                Path(self._work_dir).mkdir(parents=True, exist_ok=True)
+            self._root = Path(tempfile.mkdtemp(prefix="pcapkit-archives-", dir=self._work_dir))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._root, True)
+        return self._root / str(len(list(self._root.iterdir())))
 
     # -- building ---------------------------------------------------------------------
 
@@ -89,13 +114,8 @@ class Inputs:
                 self._hosts[host] = read_host_files(where, host)
         self.files.append(CaptureInput(path, name, archive, host))
 
-    def _add_archive(self, archive: Path) -> None:
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="pcapkit-archives-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, self._root, True)
-        shown = str(archive)
-        unpacked = unpack(archive, self._root / str(len(list(self._root.iterdir()))),
-                          self.limits)
+    def _add_archive(self, archive: Path, shown: str) -> None:
+        unpacked = unpack(archive, self._scratch(), self.limits)
         self.problems += [CaptureError(shown, None, p) for p in unpacked.problems]
         if not unpacked.usable:
             return
