@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import CLUSTER, DEMO
 
 import pcapkit
 
@@ -160,3 +161,18 @@ def test_derived_tables_of_a_narrowed_capture(demo) -> None:
     frontend = demo.filter(pod="shop/frontend-*").table("connection_attempts")
     assert frontend["flow_id"].tolist() == demo.table("connection_attempts")["flow_id"].tolist()
     assert frontend["verdict"].tolist() == ["denied"]
+
+
+def test_a_capture_run_in_shares_narrows_the_same(demo) -> None:
+    """A partitioned run (docs/scale.md) gives the same narrowed tables; closing the child
+    leaves the parent's share tables alone, closing the parent removes them."""
+    parent = pcapkit.open(DEMO, snapshot=CLUSTER, shares=2, workers=1)
+    child = parent.filter(pod="shop/frontend-*")
+    assert ids(child.flows["flow_id"]) == FRONTEND_FLOWS
+    assert [f.id for f in child.findings] == [f.id for f in demo.filter(
+        pod="shop/frontend-*").findings]
+    root = parent._run.owner.root
+    child.close()
+    assert root.is_dir()
+    parent.close()
+    assert not root.exists()
