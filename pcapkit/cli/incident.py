@@ -33,7 +33,7 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
       pcapkit flows fixtures/demo --snapshot fixtures/demo/cluster.json
       pcapkit flows fixtures/kernel/ --format csv -o flows.csv --udp-timeout 30
       pcapkit flows captures/ --node node1.pcap=node1 --format parquet -o flows.parquet
-      pcapkit flows fixtures/demo --where conn_state=S0,REJ --where 'resp_p|lt=1024'
+      pcapkit flows fixtures/demo --where conn_state=S0,REJ --where 'resp_p|gte=1024'
       pcapkit flows fixtures/demo --columns ts,orig_h,resp_h,resp_p,history --format csv
     """
     output = output.of(TABLES["flows"])

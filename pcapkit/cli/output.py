@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 FORMATS = ("table", "csv", "json", "parquet")
 #: what each --format writes (the --format help of every table command)
 FORMAT_HELP = (
-    "table: aligned text for people, the table's brief columns that fit the terminal "
-    "(--columns, --all-columns choose others); csv: every column, values as in the table "
+    "table: aligned text for people, the table's brief columns, as many as fit the "
+    "terminal (in a file: all of them; --columns, --all-columns choose others), '-' for a "
+    "missing value; csv: every column, values as in the table "
     "(TCP flags as tcpdump's letters, payload_head in hex, IP protocols by name, lists as "
     "JSON), a missing value an empty field; json: JSON lines of the machine values (numbers, "
     "ISO 8601 UTC times with every nanosecond, null); parquet: the typed columns of "
