@@ -115,6 +115,8 @@ def test_all_columns_shows_every_declared_column() -> None:
      ("--columns", "no column 'conn_stat'", "did you mean conn_state")),
     (("decode", KERNEL, "--columns", "ts,node"), ("--columns", "no column 'node'")),
     (("dns", DEMO, "--columns", ","), ("--columns", "name at least one column")),
+    (("dns", DEMO, "--columns", "qname,status", "--columns", "qname"),
+     ("--columns", "qname named twice")),
     (("flows", DEMO, "--columns", "ts", "--all-columns"), ("--columns and --all-columns",)),
 ])
 def test_bad_columns_are_one_error_line(args, fragments) -> None:

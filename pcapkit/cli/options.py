@@ -160,6 +160,9 @@ def _column_list(ctx: click.Context, param: click.Parameter,
     names = tuple(n.strip() for value in values for n in value.split(",") if n.strip())
     if values and not names:
         raise click.BadParameter("name at least one column")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise click.BadParameter(f"{', '.join(twice)} named twice")
     return names
 
 
