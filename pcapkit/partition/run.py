@@ -118,10 +118,9 @@ def decode_task(plan: Plan, cluster: Cluster | None,
         dns_share = np.where(where >= 0, share[np.maximum(where, 0)], 0) if len(share) \
             else np.zeros(len(dns), np.int64)
         part = f"f{index:06d}b{batches:05d}"
-        for s in np.unique(share):
-            store.write("decoded", int(s), part, packets[share == s].reset_index(drop=True))
-        for s in np.unique(dns_share):
-            store.write("dns", int(s), part, dns[dns_share == s].reset_index(drop=True))
+        store.write_split("decoded", part, packets, share)
+        if len(dns):
+            store.write_split("dns", part, dns, dns_share)
         points.append(point_table(packets))
         votes.append(packets[[c for c in VOTE_COLUMNS if c in packets]])
         rows += len(packets)

@@ -52,12 +52,23 @@ class PartStore:
 
     def write(self, step: str, share: int, name: str, table: pd.DataFrame) -> None:
         """Keep ``table`` as ``step``/``share``/``name`` (replacing an older one)."""
+        self._write_arrow(step, share, name, _arrow(table))
+
+    def write_split(self, step: str, name: str, table: pd.DataFrame,
+                    share: np.ndarray) -> None:
+        """Keep the rows of ``table`` of each share (``share[i]``: row i's) as
+        ``step``/<that share>/``name``: one conversion to Arrow for all of them."""
+        arrow = _arrow(table)
+        order = np.argsort(share, kind="stable")
+        values, starts = np.unique(share[order], return_index=True)
+        bounds = np.append(starts, len(order))
+        for i, value in enumerate(values):
+            self._write_arrow(step, int(value), name,
+                              arrow.take(pa.array(order[bounds[i]:bounds[i + 1]])))
+
+    def _write_arrow(self, step: str, share: int, name: str, arrow: pa.Table) -> None:
         path = self.path(step, share, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
-        dtypes = json.dumps({c: dtype_name(table[c]) for c in table.columns}).encode()
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
-                                               _DTYPES: dtypes})
         scratch = path.with_suffix(".tmp")
         feather.write_feather(arrow, scratch, compression="lz4")
         os.replace(scratch, path)
@@ -98,6 +109,13 @@ class PartStore:
 
     def __repr__(self) -> str:
         return f"PartStore({str(self.root)!r})"
+
+
+def _arrow(table: pd.DataFrame) -> pa.Table:
+    """``table`` as Arrow, its pandas dtypes in the metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    dtypes = json.dumps({c: dtype_name(table[c]) for c in table.columns}).encode()
+    return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), _DTYPES: dtypes})
 
 
 def _frame(tables: list[pa.Table]) -> pd.DataFrame:
