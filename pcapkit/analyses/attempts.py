@@ -1,7 +1,7 @@
 """Connection attempts that were never answered or were refused, and whether policy denied them.
 
 An attempt is a flow whose originator got no answer: a TCP SYN never answered (conn_state
-S0, RSTOS0, SH) that had time to fail (the SYN was retransmitted, an ICMP error came back,
+S0, RSTOS0, SH, the responder sending nothing at all) that had time to fail (the SYN was retransmitted, an ICMP error came back,
 or the capture went on :data:`ANSWER_WINDOW_S` after it), a SYN answered by a reset (REJ),
 or UDP never answered that had time to fail as well (re-sent after a pause, an ICMP error,
 or the window). Flows already running when the capture started have no SYN (mid_flow) and
@@ -96,7 +96,10 @@ def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndar
     last = times_ns(flows["last_ts"])
     waited = (end_ns - last) >= int(ANSWER_WINDOW_S * 1e9)
     tcp = (proto == "tcp") & ~mid
-    syn_unanswered = tcp & np.isin(state, _TCP_UNANSWERED) & (
+    # a responder that sent anything answered (a bare ACK to the SYN: a stale tuple, the
+    # snat_conflicts analysis's; an RSTOS0 reset by the client after it)
+    answered = flows["resp_pkts"].to_numpy(dtype=np.int64, na_value=0) > 0
+    syn_unanswered = tcp & ~answered & np.isin(state, _TCP_UNANSWERED) & (
         (flows["syn_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0) | icmp | waited)
     reset = tcp & (state == "REJ")
     resent = (flows["orig_pkts"].to_numpy(dtype=np.int64, na_value=0) >= 2) & (

@@ -149,7 +149,7 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     in_flow = flow_ids >= 0
     sighting_pid = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
     flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
-    row = _rows_of(flows["flow_id"].to_numpy(dtype=np.int64), flow_id)
+    row = rows_of(flows["flow_id"].to_numpy(dtype=np.int64), flow_id)
     keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
     row = row[keep]
     (src, dst, orig_h, resp_h, backend), _ = shared_codes(
@@ -205,7 +205,7 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     return Seen(out, point_labels, _node_of_file(packets, sel), mac_labels)
 
 
-def _rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+def rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """The row of each wanted flow id in the flows table (-1: none): by position when
     the ids are the rows' numbers, as the flows stage writes them, else by lookup."""
     n = len(flow_ids)

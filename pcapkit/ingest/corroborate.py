@@ -14,8 +14,9 @@ involves (its evidence's capture points and its two ends' nodes):
 * ``asymmetric-route``: strict reverse-path filtering (``rp_filter`` 1: the kernel takes
   the larger of ``conf.all`` and the interface's value), which drops what arrives on an
   interface the reply would not leave by;
-* ``dns-timeout`` and ``unanswered-connection``: a conntrack table at 90% or more of
-  ``nf_conntrack_max``, and conntrack's insert_failed, drop and early_drop counters.
+* ``dns-timeout``, ``unanswered-connection`` and ``snat-port-reuse``: a conntrack table at
+  90% or more of ``nf_conntrack_max``, and conntrack's insert_failed, drop and early_drop
+  counters (a SNAT collision fails its entry's insert and drops the packet).
 
 A finding no fact bears on is left as it is; nothing is added without host state.
 """
@@ -231,9 +232,12 @@ def _conntrack(finding: Finding, facts: _Facts, node: str) -> list[dict[str, str
                            "DNS query is a new UDP flow"))
     stats = facts.numbers(node, "conntrack_stat")
     for counter, meaning in (("insert_failed", "a new flow's entry could not be inserted "
-                                               "(the A/AAAA race of kubernetes#56903, or a "
-                                               "full table): its packet is dropped"),
-                             ("drop", "packets dropped because the table was full"),
+                                               "(two connections translated to one tuple: "
+                                               "the SNAT race, the A/AAAA race of "
+                                               "kubernetes#56903; or a full table): its "
+                                               "packet is dropped"),
+                             ("drop", "packets dropped because the table was full or their "
+                                      "entry's insert failed"),
                              ("early_drop", "entries evicted early because the table was "
                                             "full")):
         got = stats.get(f"conntrack.{counter}")
@@ -250,4 +254,5 @@ _CHECKS: dict[str, Iterable[_Check]] = {
     "overlay-tunnel-blocked": (_drops,),
     "asymmetric-route": (_rp_filter,),
     "dns-timeout": (_conntrack,),
+    "snat-port-reuse": (_conntrack,),
 }
