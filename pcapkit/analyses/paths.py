@@ -221,8 +221,9 @@ def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     names = np.full(len(file_labels), "unknown", dtype=object)
     if len(rows) and "node" in packets.columns:
         node_codes, node_labels = codes_of(packets["node"])
-        files, first = np.unique(file_codes[rows], return_index=True)
-        nodes = node_codes[rows][first]
+        codes = file_codes[rows]
+        first = pd.Series(codes).drop_duplicates().index.to_numpy()  # a hash, no sort
+        files, nodes = codes[first], node_codes[rows[first]]
         known = (files >= 0) & (nodes >= 0)
         names[files[known]] = node_labels[nodes[known]]
     return names
@@ -499,36 +500,49 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     skip = _fhrp_or_group(seen.mac_labels)
     known &= ~skip[np.maximum(src, 0)] & ~skip[np.maximum(dst, 0)]
     n_points, n_macs = max(len(seen.point_labels), 1), max(len(seen.mac_labels), 1)
-    place = rows["flow"].to_numpy() * n_points + rows["point"].to_numpy()
-    resp = rows["dir"].to_numpy() == RESP
+    # one entry per distinct (place, direction, MAC pair): a hash over the sightings, then
+    # everything on those few (a flow's packets share their MACs at a point)
+    pair, pairs = pd.factorize(src[known] * n_macs + dst[known])
+    n_pairs = max(len(pairs), 1)
+    place = rows["flow"].to_numpy()[known] * n_points + rows["point"].to_numpy()[known]
+    resp = (rows["dir"].to_numpy()[known] == RESP).astype(np.int64)
+    entry = pd.unique((place * 2 + resp) * n_pairs + pair)
+    e_pair, e_resp = entry % n_pairs, (entry // n_pairs) % 2 == 1
+    e_place, places = pd.factorize(entry // (2 * n_pairs))  # places as codes 0..P-1
+    n_places = len(places)
+    e_src, e_dst = pairs[e_pair] // n_macs, pairs[e_pair] % n_macs
     # A reply framed with a request's own (source, destination) says nothing about where
     # it came from (no real link carries both directions so; a crafted capture does): such
     # places are not judged.
-    pair, pairs = pd.factorize(src * n_macs + dst)
-    key = place * max(len(pairs), 1) + pair
-    same = np.intersect1d(key[known & ~resp], key[known & resp]) // max(len(pairs), 1)
-    known &= ~np.isin(place, same)
+    framed, in_request, in_reply = _both_ways(e_place * n_pairs + e_pair, ~e_resp, e_resp)
+    same = np.bincount(framed[in_request & in_reply] // n_pairs, minlength=n_places) > 0
+    judged = ~same[e_place]
+    request, reply = judged & ~e_resp, judged & e_resp
+    has = (np.bincount(e_place[request], minlength=n_places) > 0) \
+        & (np.bincount(e_place[reply], minlength=n_places) > 0)
     found = []
     # (requests' address, replies' address): far neighbour, then near one
-    for side, (asked, answered) in (("far", (dst, src)), ("near", (src, dst))):
-        want = np.unique(place[known & ~resp] * n_macs + asked[known & ~resp])
-        got = np.unique(place[known & resp] * n_macs + answered[known & resp])
-        both = np.intersect1d(np.unique(want // n_macs), np.unique(got // n_macs))
-        shared = np.unique(np.intersect1d(want, got) // n_macs)
-        odd = np.setdiff1d(both, shared)
+    for side, (asked, answered) in (("far", (e_dst, e_src)), ("near", (e_src, e_dst))):
+        keys, wanted, got = _both_ways(e_place * n_macs + np.where(e_resp, answered, asked),
+                                       request, reply)
+        common = np.bincount(keys[wanted & got] // n_macs, minlength=n_places) > 0
+        odd = np.flatnonzero(has & ~common)
         if len(odd):
-            found.append((side, odd, want, got))
+            mine = np.isin(keys // n_macs, odd)
+            found.append((side, odd, keys[mine & wanted], keys[mine & got]))
     if not found:
         return hit, text
+    place_of = np.asarray(places, dtype=np.int64)  # place code -> flow * points + point
     flows, phrases = [], []
     for side, odd, want, got in found:  # words per odd (flow, point), per distinct set
         asked, answered = (_mac_sets(keys, odd, n_macs, seen.mac_labels) for keys in (want, got))
-        where = "at " + seen.point_labels[odd % n_points].astype(object)
+        at = place_of[odd]
+        where = "at " + seen.point_labels[at % n_points].astype(object)
         if side == "far":
             words = where + " requests went to " + asked + ", replies came from " + answered
         else:
             words = where + " requests came from " + asked + ", replies went to " + answered
-        flows.append(odd // n_points)
+        flows.append(at // n_points)
         phrases.append(words)
     flow = np.concatenate(flows)
     codes, uniques = pd.factorize(np.concatenate(phrases))
@@ -537,6 +551,19 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     hit[flow] = True
     text[flow] = listed[flow]
     return hit, text
+
+
+def _both_ways(keys: np.ndarray, first: np.ndarray, second: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``keys`` of the rows in ``first`` or ``second`` (one hash, no sort), and
+    per distinct key whether a row of ``first`` and one of ``second`` has it."""
+    either = first | second
+    codes, uniques = pd.factorize(keys[either])
+    in_first = np.zeros(len(uniques), dtype=bool)
+    in_second = np.zeros(len(uniques), dtype=bool)
+    in_first[codes[first[either]]] = True
+    in_second[codes[second[either]]] = True
+    return np.asarray(uniques, dtype=np.int64), in_first, in_second
 
 
 def _mac_sets(keys: np.ndarray, places: np.ndarray, n_macs: int,
