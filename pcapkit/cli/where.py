@@ -16,7 +16,6 @@ written as the tables show it: ``proto=tcp``, ``tcp_flags=S.`` (tcpdump's letter
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -47,12 +46,13 @@ def _compiled(items: Sequence[str], table: Table, said: str):
     from sigma.rule import SigmaDetections
 
     from pcapkit.rules.compile import ConditionError, compile_condition
+    from pcapkit.rules.regex import quiet_policy
 
     detection: dict[str, object] = {f"where{n}": _item(item, table)
                                     for n, item in enumerate(items, 1)}
     detection["condition"] = " and ".join(detection)
     try:
-        parsed = SigmaDetections.from_dict(detection, policy=_quiet_policy())
+        parsed = SigmaDetections.from_dict(detection, policy=quiet_policy())
         (condition,) = [c.parse() for c in parsed.parsed_condition]
         return compile_condition(condition, table)
     except ConditionError as exc:
@@ -109,21 +109,3 @@ def _shown_numbers(name: str) -> dict[str, int]:
         return {flag_letters(value): value for value in range(0x200)}
     return {}
 
-
-def _quiet_policy():
-    """pySigma's default (safe) policy, its RE2 engine told not to log a bad pattern on
-    stderr itself: the error is reported once, as the one line above."""
-    import re2
-    from sigma.policy import default_policy
-    from sigma.policy.regex_engine import RE2RegexEngine
-
-    class QuietRE2(RE2RegexEngine):
-        def compile(self, pattern: str, flags: int = 0):
-            options = re2.Options()
-            options.log_errors = False
-            prefix = "".join(letter for flag, letter in ((re.IGNORECASE, "i"),
-                                                         (re.MULTILINE, "m"), (re.DOTALL, "s"))
-                             if int(flags) & int(flag))
-            return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)
-
-    return dataclasses.replace(default_policy, regex_engine=QuietRE2())

@@ -48,6 +48,7 @@ from sigma.types import (
     SigmaString,
 )
 
+from pcapkit.rules.regex import compile_re2
 from pcapkit.schema import INTEGER_KINDS, TEXT_KINDS, Table
 
 Mask = Callable[[pd.DataFrame], np.ndarray]
@@ -176,10 +177,8 @@ def _number(text: str) -> float | None:
 
 
 def _re2_search(pattern: str, ignore_case: bool, field: str) -> Callable[[str], bool]:
-    options = re2.Options()
-    options.case_sensitive = not ignore_case
     try:
-        compiled = re2.compile(pattern, options)
+        compiled = compile_re2(pattern, ignore_case=ignore_case)
     except re2.error as exc:
         raise ConditionError(f"bad regular expression {pattern!r}: {exc}", field,
                              "RE2 syntax: no backreferences or lookaround") from exc

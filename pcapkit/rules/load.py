@@ -40,6 +40,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from pcapkit.rules.compile import ConditionError, Mask, column_of, compile_condition
+from pcapkit.rules.regex import quiet_policy
 from pcapkit.schema import TABLES, Table
 
 #: Sigma levels, lowest first; a finding's severity is its rule's level
@@ -177,7 +178,8 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Rule]:
         problems.append(Problem(str(path), "-", "a rule file holds YAML mappings (Sigma rules)"))
         return []
     try:
-        collection = SigmaCollection.from_dicts(documents, collect_errors=True)
+        collection = SigmaCollection.from_dicts(documents, collect_errors=True,
+                                                policy=quiet_policy())
         collection.resolve_rule_references()
     except Exception as exc:  # noqa: BLE001 - pySigma raises more than SigmaError on bad input
         problems.append(Problem(str(path), _title(documents[0]), f"not a valid Sigma rule: "

@@ -52,3 +52,26 @@ def test_test_fails_when_a_case_fails(tmp_path) -> None:
     result = CliRunner().invoke(main, ["rules", "test", str(tmp_path)])
     assert result.exit_code == 1
     assert "ERROR Broken" in result.output and "missing input" in result.output
+
+
+BAD_REGEX = BROKEN.replace("Broken", "Bad regex").replace(
+    "000000000001", "000000000003").replace("{conn_sate: S0}", "{history|re: 'Sh(D'}")
+
+
+def test_lint_of_a_bad_regex_says_it_once_and_nothing_else(tmp_path, capfd) -> None:
+    """RE2 logs a bad pattern on the process's stderr itself (file descriptor 2, past
+    click's capture): lint must leave only its own lines there."""
+    import pytest
+
+    (tmp_path / "bad.yml").write_text(BAD_REGEX)
+    capfd.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["rules", "lint", str(tmp_path / "bad.yml")], standalone_mode=False)
+    out, err = capfd.readouterr()
+    assert exited.value.code == 1
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith(f"pcapkit: rule problem: {tmp_path / 'bad.yml'}: Bad regex: ")
+    assert "'Sh(D'" in lines[0] and "missing )" in lines[0]
+    assert lines[1] == "0 rule(s) OK, 1 problem(s)"
+    assert out == ""
