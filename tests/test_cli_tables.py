@@ -191,7 +191,7 @@ def test_where_and_columns_select_parquet_rows_too(tmp_path) -> None:
     ("history|gte=3", ("comparison", "does not fit column 'history' (str)")),
     ("orig_h|cidr=10.0.0.0/33", ("Invalid CIDR",)),
     ("resp_p|foo=1", ("Unknown modifier 'foo'", "modifiers: contains")),
-    ("history|re=(", ("Regular expression '(' is invalid",)),
+    ("history|re=(", ("Regular expression '(' is invalid: missing ): (",)),
     ("resp_p=web", ("the text 'web' does not fit column 'resp_p'",)),
     ("conn_state", ("is not FIELD[|MODIFIER]=VALUE",)),
 ])

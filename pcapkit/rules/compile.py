@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import re2
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -48,7 +47,7 @@ from sigma.types import (
     SigmaString,
 )
 
-from pcapkit.rules.regex import compile_re2
+from pcapkit.rules.regex import RegexError, compile_re2
 from pcapkit.schema import INTEGER_KINDS, TEXT_KINDS, Table
 
 Mask = Callable[[pd.DataFrame], np.ndarray]
@@ -179,7 +178,7 @@ def _number(text: str) -> float | None:
 def _re2_search(pattern: str, ignore_case: bool, field: str) -> Callable[[str], bool]:
     try:
         compiled = compile_re2(pattern, ignore_case=ignore_case)
-    except re2.error as exc:
+    except RegexError as exc:
         raise ConditionError(f"bad regular expression {pattern!r}: {exc}", field,
                              "RE2 syntax: no backreferences or lookaround") from exc
     return lambda text: compiled.search(text) is not None

@@ -74,6 +74,13 @@ def test_problems_name_the_file_rule_and_field(tmp_path, change, message) -> Non
     assert all(str(tmp_path / "rule.yml") in p for p in found)
 
 
+def test_a_bad_regex_is_reported_in_text_not_bytes(tmp_path) -> None:
+    (found,) = problems(tmp_path, GOOD.replace("latency_s|gt: 0.5", "qname|re: 'svc(\\.'"))
+    assert found.endswith("Slow answers: Regular expression 'svc(\\.' is invalid: "
+                          "missing ): svc(\\."), found
+    assert "b'" not in found
+
+
 def test_yaml_cannot_build_python_objects(tmp_path) -> None:
     hostile = GOOD.replace("title: Slow answers", "title: !!python/object/apply:os.system [id]")
     found = problems(tmp_path, hostile)
