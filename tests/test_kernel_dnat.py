@@ -227,7 +227,9 @@ def test_service_without_endpoints_is_rejected_on_node1(run: Path) -> None:
     assert rejected.conn_state == "REJ" and rejected.history == "Sr"
     assert rejected.resp_nodes == "node1" and rejected.orig_nodes == "node1"
     assert pd.isna(rejected.nat)
-    assert f"node1:if{_veth(run)}" in rejected.resp_interfaces.split(",")
+    # the pod's veth, named from node1-ifindex.txt beside the capture
+    veth = {i: name for name, i in _ifindex(run).items()}[_veth(run)]
+    assert f"node1:{veth}" in rejected.resp_interfaces.split(",")
     node2 = pcapkit.decode_files([run / "node2-eth0.pcap"]).packets
     assert not node2["dst"].eq(NO_ENDPOINTS).any() and not node2["src"].eq(NO_ENDPOINTS).any()
 

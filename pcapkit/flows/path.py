@@ -14,6 +14,7 @@ import pandas as pd
 
 from pcapkit.column_arrays import codes_of
 from pcapkit.flows.groups import set_labels
+from pcapkit.ingest.links import names_device
 
 #: Set-valued path columns per direction and what they list.
 PATH_SETS = ("nodes", "interfaces", "encaps", "outer_pairs", "vnis")
@@ -44,8 +45,9 @@ def flow_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
 
 
 def interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """"node:interface" per sighting; an SLL2 ifindex is shown as ``if<n>`` (or
-    ``name#<n>`` when the capture also names the interface)."""
+    """"node:interface" per sighting: the interface's device name (a pcapng interface's,
+    or the one the node's interface list gives an SLL2 ifindex: ingest/links.py); an SLL2
+    ifindex nothing names is ``if<n>`` (a capture on ``any`` names no device)."""
     node, node_labels = codes_of(sightings["node"]) if "node" in sightings.columns else (
         np.zeros(len(sightings), np.int64), np.array(["unknown"], dtype=object))
     iface, iface_labels = codes_of(sightings["interface"]) if "interface" in sightings.columns \
@@ -60,10 +62,9 @@ def interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                for p in packed]
     labels = []
     for n, i, x in uniques:
-        name = str(iface_labels[i]) if i >= 0 else ""
-        name = "" if name.isdigit() else name
-        where = (f"{name}#{x}" if name and x >= 0 else f"if{x}" if x >= 0
-                 else name or (str(iface_labels[i]) if i >= 0 else "?"))
+        given = str(iface_labels[i]) if i >= 0 else ""
+        where = (given if names_device(given) else f"if{x}" if x >= 0
+                 else given or "?")
         labels.append(f"{node_labels[n] if n >= 0 else 'unknown'}:{where}")
     return codes.astype(np.int64), np.array(labels, dtype=object)
 

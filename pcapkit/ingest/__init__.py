@@ -14,7 +14,10 @@ damage, a bomb) or a URL is a
 :class:`~pcapkit.errors.CaptureError` of the archive, listed with the inputs. Host files
 (``iptables-rules.txt``, ``proc-sys-net/`` ...) beside a capture, inside an archive or in a
 directory the user unpacked, become ``host_state`` rows (:mod:`pcapkit.ingest.hosts`), and
-:func:`pcapkit.ingest.corroborate.corroborate` adds what they show to findings.
+:func:`pcapkit.ingest.corroborate.corroborate` adds what they show to findings. The node's
+interface list beside a capture (``ip -o link`` saved as ``ip-link.txt``, Retina's
+``ip-resources.txt``) names the interfaces an ``-i any`` capture knows only by index
+(:mod:`pcapkit.ingest.links`): ``label`` applies them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING
 from pcapkit.errors import CaptureError
 from pcapkit.ingest.archives import ArchiveLimits, is_archive, unpack
 from pcapkit.ingest.hosts import ROW_FIELDS, read_host_files
+from pcapkit.ingest.links import LinkNames, LinkReader, name_interfaces
 from pcapkit.ingest.remote import fetch, is_url
 from pcapkit.ingest.retina import is_retina_directory, retina_name, retina_nodes
 from pcapkit.io.paths import iter_capture_paths
@@ -57,6 +61,8 @@ class CaptureInput:
     name: str
     archive: str | None = None
     host_directory: str | None = None
+    #: the capture's node's ifindex -> interface name, from a file beside it (None: none)
+    links: LinkNames | None = None
 
 
 class Inputs:
@@ -70,6 +76,7 @@ class Inputs:
         #: archive-level problems (CaptureError of the archive itself)
         self.problems: list[CaptureError] = []
         self._hosts: dict[str, dict[str, list]] = {}
+        self._links = LinkReader()
         self._root: Path | None = None
         self._work_dir = work_dir
         self._finalizer: weakref.finalize | None = None
@@ -105,14 +112,16 @@ class Inputs:
                   base: Path | None = None) -> None:
         """Add one capture file; ``base`` is the unpacked directory of its ``archive``."""
         where = path.parent
+        inside = where.relative_to(base).as_posix() if base is not None else "."
+        shown = str(where) if archive is None else (
+            archive if inside == "." else f"{archive}!{inside}")
         host = None
         if where.is_dir() and is_retina_directory(where):
-            inside = where.relative_to(base).as_posix() if base is not None else "."
-            host = str(where) if archive is None else (
-                archive if inside == "." else f"{archive}!{inside}")
+            host = shown
             if host not in self._hosts:
                 self._hosts[host] = read_host_files(where, host)
-        self.files.append(CaptureInput(path, name, archive, host))
+        self.files.append(CaptureInput(path, name, archive, host,
+                                       self._links.names_of(path, shown)))
 
     def _add_archive(self, archive: Path, shown: str) -> None:
         unpacked = unpack(archive, self._scratch(), self.limits)
@@ -147,11 +156,19 @@ class Inputs:
         """Shown name -> the file read (an archive member: its unpacked copy)."""
         return {f.name: f.path for f in self.files}
 
+    @property
+    def interface_names(self) -> dict[str, dict[int, str]]:
+        """Shown name -> ifindex -> interface name, for the files a node's interface list
+        lies beside (:mod:`pcapkit.ingest.links`)."""
+        return {f.name: f.links.names for f in self.files if f.links is not None}
+
     def label(self, decoded: Decoded) -> Decoded:
-        """``decoded`` (of ``paths``) with every file shown by its name, and the archives'
+        """``decoded`` (of ``paths``) with every file shown by its name, the interfaces
+        its packets know only by index named (``interface_names``), and the archives'
         own problems added to its errors."""
         names = {str(f.path): f.name for f in self.files if str(f.path) != f.name}
         labelled = decoded.renamed(names) if names else decoded
+        labelled = name_interfaces(labelled, self.interface_names)
         if self.problems:
             labelled.errors = [*self.problems, *labelled.errors]
         return labelled

@@ -14,8 +14,9 @@ What is read, and why (what a finding can be corroborated with):
   beside a dropped connection. ``iptables-nft`` prints the same form, so nftables-backed
   iptables rules are read too; the ``iptables-save`` section has no counters and is not.
 
-``ip-resources.txt`` and ``socket-stats.txt`` are not read (nothing corroborates with them
-yet). A file that cannot be read is skipped: /proc has files that refuse reading, and
+``ip-resources.txt`` names the interfaces of an ``-i any`` capture
+(:mod:`pcapkit.ingest.links`), no host_state row; ``socket-stats.txt`` is not read
+(nothing corroborates with it yet). A file that cannot be read is skipped: /proc has files that refuse reading, and
 Retina's copy keeps them empty.
 """
 
@@ -127,31 +128,42 @@ def iptables_counters(text: str) -> list[tuple[str, str, str, int]]:
     return out
 
 
-def _listing_sections(text: str) -> list[tuple[str, list[str]]]:
-    """(table, lines) of each ``-L`` listing: Retina's file lists its commands under
-    ``Summary:`` and writes each one's output after the command line under ``Execute:``;
-    a file without that frame is one listing of the filter table."""
+def command_sections(text: str) -> list[tuple[str, list[str]]] | None:
+    """(command, output lines) of each command of a Retina metadata file: it lists its
+    commands under ``Summary:`` (``<command>(<description>)``) and writes each one's output
+    after the command line under ``Execute:``. None for a file without that frame."""
     lines = text.splitlines()
-    commands = []
-    if "Execute:" in (line.strip() for line in lines):
-        end = [line.strip() for line in lines].index("Execute:")
-        commands = [m["command"] for m in map(_SUMMARY.match, lines[:end]) if m]
-        lines = lines[end + 1:]
+    stripped = [line.strip() for line in lines]
+    if "Execute:" not in stripped:
+        return None
+    end = stripped.index("Execute:")
+    commands = [m["command"] for m in map(_SUMMARY.match, lines[:end]) if m]
     if not commands:
-        return [("filter", lines)]
+        return None
     sections: list[tuple[str, list[str]]] = []
     current: list[str] | None = None
-    for line in lines:
+    for line in lines[end + 1:]:
         if line.strip() in commands:
-            command = line.strip()
-            current = None
-            if re.search(r"(?:^|\s)-\w*L", command):
-                table = _TABLE.search(command)
-                current = []
-                sections.append((table.group(1) if table else "filter", current))
+            current = []
+            sections.append((line.strip(), current))
         elif current is not None:
             current.append(line)
     return sections
+
+
+def _listing_sections(text: str) -> list[tuple[str, list[str]]]:
+    """(table, lines) of each ``-L`` listing of Retina's ``iptables-rules.txt``
+    (:func:`command_sections`); a file without that frame is one listing of the filter
+    table."""
+    sections = command_sections(text)
+    if sections is None:
+        return [("filter", text.splitlines())]
+    out = []
+    for command, lines in sections:
+        if re.search(r"(?:^|\s)-\w*L", command):
+            table = _TABLE.search(command)
+            out.append((table.group(1) if table else "filter", lines))
+    return out
 
 
 def _network(token: str) -> bool:

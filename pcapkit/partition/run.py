@@ -44,6 +44,7 @@ from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_par
 from pcapkit.flows.natview import folded_flow_ids
 from pcapkit.flows.options import FlowOptions
 from pcapkit.ingest import Inputs
+from pcapkit.ingest.links import name_interfaces
 from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
@@ -97,15 +98,17 @@ class FileSummary:
 
 
 def decode_task(plan: Plan, cluster: Cluster | None,
-                item: tuple[int, str, str]) -> FileSummary:
+                item: tuple[int, str, str, Mapping[int, str] | None]) -> FileSummary:
     """Decode one file into the store a batch at a time (memory stays at one batch
-    whatever the file's size), each batch's rows split by share."""
-    index, path, name = item
+    whatever the file's size), each batch's rows split by share; ``item``: the file's
+    index, path, shown name and node's interface names (``Inputs.interface_names``)."""
+    index, path, name, links = item
     store = plan.store
     rows = dns_rows = batches = 0
     points, votes, interfaces, errors = [], [], None, []
     for batch in iter_decode(path, config=plan.config, batch_size=BATCH):
-        batch = (batch.renamed({str(path): name}) if name != str(path) else batch) \
+        batch = (batch.renamed({str(path): name}) if name != str(path) else batch)
+        batch = name_interfaces(batch, {name: links} if links else {}) \
             .between(plan.since, plan.until)
         packets, dns = batch.packets, batch.dns
         interfaces = batch.interfaces
@@ -394,7 +397,9 @@ class PartitionedRun:
 
 
 def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
-                    names: Mapping[str, str] | None = None, cluster: Cluster | None = None,
+                    names: Mapping[str, str] | None = None,
+                    interface_names: Mapping[str, Mapping[int, str]] | None = None,
+                    cluster: Cluster | None = None,
                     nodes: Mapping[str, str] | None = None,
                     inferred: Mapping[str, tuple[str, str, str]] | None = None,
                     config: DecodeConfig | None = None, engine=None,
@@ -406,7 +411,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
     docstring); ``engine`` maps the tasks (None: this process); ``root``: where the run
     makes its store's directory (None: the system's temporary directory), removed with the
-    run."""
+    run. ``names``: path -> shown name; ``interface_names``: shown name -> ifindex ->
+    interface name (as ``Inputs.label`` applies them in one pass)."""
     from pcapkit.engines.local import LocalEngine
 
     engine = engine or LocalEngine(1)
@@ -416,7 +422,9 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                 window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
                 flow_options=flow_options or FlowOptions())
     names = names or {}
-    items = [(i, str(p), names.get(str(p), str(p))) for i, p in enumerate(files)]
+    links = interface_names or {}
+    items = [(i, str(p), shown, links.get(shown)) for i, p in enumerate(files)
+             for shown in [names.get(str(p), str(p))]]
     summaries = engine.map(functools.partial(decode_task, plan, cluster), items,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)

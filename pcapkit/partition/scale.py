@@ -115,6 +115,7 @@ class Scale:
         shares = self.share_count(size, getattr(engine, "workers", 1) or 1)
         return run_partitioned(
             inputs.paths, shares, names={str(f.path): f.name for f in inputs.files},
+            interface_names=inputs.interface_names,
             cluster=capture.cluster, nodes=capture._nodes, inferred=capture.inferred_nodes(),
             config=capture._config, engine=engine, since=capture._since,
             until=capture._until, window=capture._window,

@@ -90,13 +90,15 @@ def test_where_the_packets_were_last_seen(attempts) -> None:
     # node2 dropped it in its forward hook: seen on eth0 (VXLAN) and flannel.1, never on
     # cni0 or the web pod's veth
     dropped = attempts[8080]
-    assert dropped["path"].endswith("node1:if2 > node2:eth0 > node2:flannel.1")
+    assert dropped["path"].endswith("node1:eth0 > node2:eth0 > node2:flannel.1")
     assert dropped["last_seen_at"] == "node2:flannel.1"
-    assert "cni0" not in dropped["path"] and "vethc0ffee01" not in dropped["path"]
+    assert "node2:cni0" not in dropped["path"] and "vethc0ffee01" not in dropped["path"]
     assert dropped["reached_resp_node"] is True
     # the client's egress was enforced on node1: its pod veth and cni0, never node2
     egress = attempts[7000]
-    assert egress["path"] == "node1:if5 > node1:if3" and egress["last_seen_at"] == "node1:if3"
+    # (node1's -i any capture named from node1-ifindex.txt, node2's pcapng by itself)
+    assert egress["path"] == "node1:veth1a2b3c4d > node1:cni0"
+    assert egress["last_seen_at"] == "node1:cni0"
     assert egress["reached_resp_node"] is False
     # the allowed syslog datagrams reached the logs pod's veth
     assert attempts[514]["last_seen_at"] == "node2:veth10600040"

@@ -67,15 +67,16 @@ def test_replies_around_the_tunnel_kernel_capture():
                                          "tunnelled, resp never; one direction only at ")
         assert flow["orig_pod"] == "client-6c9f7b8d4-k2x7q" and flow["resp_node"] == "node2"
     # Requests through flannel.1 and eth0 (VXLAN), replies bare on eth1, on both nodes.
-    assert worked["one_way_points"] == ("node1:if2 (orig),node1:if4 (orig),node1:if5 (resp),"
-                                        "node2:if2 (orig),node2:if4 (orig),node2:if5 (resp)")
+    assert worked["one_way_points"] == (
+        "node1:eth0 (orig),node1:eth1 (resp),node1:flannel.1 (orig),"
+        "node2:eth0 (orig),node2:eth1 (resp),node2:flannel.1 (orig)")
     assert worked["conn_state"] == "SF" and not worked["failed"] and worked["failure"] == ""
     assert worked["points_both"] == 4  # both veths and both cni0
     # Strict rp_filter on node1: the SYN-ACKs reach node1's eth1 and never its cni0 or the
     # client's veth, so those saw the SYNs only.
     assert dropped["failed"]
     assert "SYN sent" in dropped["failure"] and "SYN-ACK sent" in dropped["failure"]
-    assert {"node1:if3 (orig)", "node1:if6 (orig)", "node1:if5 (resp)"} <= \
+    assert {"node1:cni0 (orig)", "node1:veth1a2b3c4d (orig)", "node1:eth1 (resp)"} <= \
         set(dropped["one_way_points"].split(","))
 
 

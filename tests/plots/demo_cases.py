@@ -19,10 +19,11 @@ def ifindex(node: str) -> dict[int, str]:
 
 
 def interface_name(label: str) -> str:
-    """The interface name behind a lane label such as ``node1:if7``."""
+    """The interface name of a lane label such as ``node1:cni0``: one the node's script
+    recorded (pcapkit reads the ifindex file beside the capture; SLL2 keeps the index)."""
     node, _, where = label.partition(":")
-    assert where.startswith("if"), label
-    return ifindex(node)[int(where[2:])]
+    assert where in ifindex(node).values(), label
+    return where
 
 
 def flow_of(capture: pcapkit.Capture, finding) -> int:
