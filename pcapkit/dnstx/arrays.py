@@ -7,6 +7,9 @@ Times are int64 nanoseconds and text columns are read as ``str`` arrays
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +20,61 @@ NS = 1_000_000_000
 def seconds_to_ns(seconds: float) -> int:
     """A duration in seconds as whole nanoseconds (rounded, so 0.1 s is exactly 10**8)."""
     return int(round(seconds * NS))
+
+
+def as_column(values: Any, index: pd.Index | None = None) -> Any:
+    """``values`` ready to be a column as it is: an object array becomes an object Series
+    (pandas would turn text into Arrow strings row by row, and the next stage reading it
+    back to numpy would pay again); anything else is returned unchanged."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, index=index, dtype=object, copy=False)
+    return values
+
+
+def plain_frame(data: Mapping[str, Any], index: pd.Index | None = None) -> pd.DataFrame:
+    """A DataFrame of ``data``'s arrays without conversions (object arrays stay object)."""
+    index = pd.RangeIndex(len(next(iter(data.values())))) if index is None and data else index
+    return pd.DataFrame({name: as_column(values, index) for name, values in data.items()},
+                        index=index, copy=False)
+
+
+def positions_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each ``wanted`` int64 key among ``keys`` (unique), -1 where absent.
+
+    Packet tables usually come ordered by their keys, and then a binary search per wanted
+    key replaces hashing every key of the table."""
+    keys = np.asarray(keys, dtype=np.int64)
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if len(keys) and not (keys[1:] > keys[:-1]).all():
+        return pd.Index(keys).get_indexer(wanted)
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = keys[at] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
+    return np.where(found, at, -1)
+
+
+def joined_labels(groups: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group 0..n_groups-1, its distinct ``labels`` (strings, one per row of ``groups``)
+    sorted and comma-joined; None for a group without rows. The text is built once per
+    distinct set of labels, not once per group."""
+    out = np.full(n_groups, None, dtype=object)
+    if not len(groups):
+        return out
+    codes, names = pd.factorize(np.asarray(labels, dtype=object))
+    names = np.asarray(names, dtype=object)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    pairs = np.unique(np.asarray(groups, dtype=np.int64) * len(names) + rank[codes])
+    group, member = pairs // len(names), pairs % len(names)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.r_[starts, len(group)])
+    column = np.arange(len(group)) - np.repeat(starts, sizes)
+    table = np.full((len(starts), int(sizes.max())), -1, dtype=np.int64)
+    table[np.repeat(np.arange(len(starts)), sizes), column] = member
+    sets, which = np.unique(table, axis=0, return_inverse=True)
+    by_rank = names[np.argsort(names, kind="stable")]
+    text = np.array([",".join(by_rank[row[row >= 0]]) for row in sets], dtype=object)
+    out[group[starts]] = text[which.reshape(-1)]
+    return out
 
 
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

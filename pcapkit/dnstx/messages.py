@@ -17,6 +17,7 @@ import pandas as pd
 
 from pcapkit.cluster.snapshot.times import utc_ns
 from pcapkit.column_arrays import NAT_NS, codes_of, labels_at, packet_times_ns, per_row, times_ns
+from pcapkit.dnstx.arrays import as_column, joined_labels, plain_frame, positions_of
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage import point_ids_of
 
@@ -37,7 +38,6 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
     missing = [c for c in _NEEDED_DNS if c not in dns.columns]
     if missing:
         raise PcapkitError(f"DNS table lacks column {missing[0]!r}: pass the decoder's dns table")
-    rows = pd.DataFrame(index=pd.RangeIndex(len(dns)))
     t = times_ns(dns["ts"])
     node = np.full(len(dns), "unknown", dtype=object)
     packet_id = np.arange(len(dns), dtype=np.int64)
@@ -46,10 +46,11 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
         for column in ("file", "frame"):
             if column not in packets.columns:
                 raise PcapkitError(f"packet table lacks column {column!r}")
-        files = pd.Index(pd.unique(np.concatenate([labels_at(packets["file"]),
-                                                   labels_at(dns["file"])])))
-        where = pd.Index(_row_keys(packets["file"], packets["frame"], files)).get_indexer(
-            _row_keys(dns["file"], dns["frame"], files))
+        # every file name, each once: the two tables' labels, not their rows
+        files = pd.Index(pd.unique(np.concatenate([codes_of(packets["file"])[1],
+                                                   codes_of(dns["file"])[1]])))
+        where = positions_of(_row_keys(packets["file"], packets["frame"], files),
+                             _row_keys(dns["file"], dns["frame"], files))
         found = where >= 0
         if "packet_id" in packets.columns:
             ids = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)[where]
@@ -63,12 +64,8 @@ def _sighting_frame(dns: pd.DataFrame, packets: pd.DataFrame | None) -> pd.DataF
         if "ts_corrected" in packets.columns:
             corrected = packet_times_ns(packets)[where]
             t = np.where(found & (corrected != NAT_NS), corrected, t)
-    rows["packet_id"] = packet_id
-    rows["node"] = node
-    rows["t"] = t
-    rows["row"] = np.arange(len(dns))
-    rows["packet_row"] = where
-    return rows
+    return plain_frame({"packet_id": packet_id, "node": node, "t": t,
+                        "row": np.arange(len(dns)), "packet_row": where})
 
 
 def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
@@ -95,10 +92,9 @@ def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
     nodes = node_of_sighting[starts].copy()
     multi = counts > 1
     if multi.any():
-        pairs = pd.DataFrame({"g": group, "node": node_of_sighting})
-        pairs = pairs[multi[group]].drop_duplicates().sort_values(["g", "node"])
-        joined = pairs.groupby("g", sort=True)["node"].agg(",".join)
-        nodes[joined.index.to_numpy()] = joined.to_numpy()
+        seen_more = multi[group]
+        joined = joined_labels(group[seen_more], node_of_sighting[seen_more], len(starts))
+        nodes[multi] = joined[multi]
 
     ends = _node_ends(packets, sight, capture_end)
     names = list(ends)
@@ -110,8 +106,8 @@ def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
     out = dns.iloc[earliest_rows].reset_index(drop=True)
     out["packet_id"] = pid[starts]
     out["t"] = sight["t"].to_numpy()[order][starts]
-    out["node"] = node_of_sighting[starts]
-    out["nodes"] = nodes
+    out["node"] = as_column(node_of_sighting[starts], out.index)
+    out["nodes"] = as_column(nodes, out.index)
     out["sightings"] = counts
     out["end_t"] = end_t
     return out
