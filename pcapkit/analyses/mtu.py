@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
-from pcapkit.column_arrays import categorical_at, codes_of, per_row, times_ns
+from pcapkit.column_arrays import categorical_at, codes_of, int_isin, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.mtu import MTU_EVENTS
 
@@ -52,7 +52,9 @@ def mtu_events(capture: Capture) -> pd.DataFrame:
     events = ends.merge(_icmp_too_big(packets), on=_KEY, how="outer")
     if not len(events):
         return empty_frame(MTU_EVENTS)
-    events = events.merge(_overhead(capture.packets, packets), on=_KEY, how="left")
+    of_events = packets[int_isin(packets["flow_id"].to_numpy(dtype=np.int64, na_value=-1),
+                                 events["flow_id"].to_numpy(dtype=np.int64, na_value=-1))]
+    events = events.merge(_overhead(capture.packets, of_events), on=_KEY, how="left")
     return _finish(events, segments, flows)
 
 
@@ -76,8 +78,9 @@ def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame) -> np.ndarray:
         | (flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0)]
     errors = _too_big(ints("ip_version"), ints("proto"), ints("icmp_type"), ints("icmp_code"))
     quoted = ints("icmp_orig_sport")[errors & (ints("icmp_orig_proto") == 17)]
-    return (np.isin(ints("flow_id"), suspects) | errors
-            | (np.isin(ints("outer_sport"), quoted) & (ints("outer_sport") >= 0)))
+    sport = ints("outer_sport")
+    return (int_isin(ints("flow_id"), suspects) | errors
+            | (int_isin(sport, quoted[quoted >= 0]) & (sport >= 0)))
 
 
 def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
@@ -210,11 +213,12 @@ def _underlay_errors(errors: pd.DataFrame, plain: pd.DataFrame) -> pd.DataFrame:
 
 
 def _overhead(sightings: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
-    """Per (flow, sender): the outermost encapsulation of its packets and the bytes it adds,
-    the median over the sightings whose link header is known."""
+    """Per (flow, sender) of ``packets``: the outermost encapsulation of its packets and the
+    bytes it adds, the median over their sightings whose link header is known."""
     encap_codes, encap_names = codes_of(sightings["encap"])
     bare = np.append(encap_names == "none", True)[encap_codes]   # null counts as bare
-    rows = np.flatnonzero(~bare & sightings["packet_id"].notna().to_numpy())
+    ids = sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
+    rows = np.flatnonzero(~bare & int_isin(ids, packets["packet_id"].to_numpy(dtype=np.int64)))
     if not len(rows):
         return pd.DataFrame(columns=[*_KEY, "encap", "encap_overhead"])
     link = sightings["linktype"].to_numpy(dtype=np.int64, na_value=-1)[rows]

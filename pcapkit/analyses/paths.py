@@ -51,7 +51,14 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
-from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, per_row, shared_codes
+from pcapkit.column_arrays import (
+    NAT_NS,
+    codes_of,
+    int_isin,
+    packet_times_ns,
+    per_row,
+    shared_codes,
+)
 from pcapkit.flows.groups import set_labels
 from pcapkit.flows.path import flow_of_sightings, interface_labels
 from pcapkit.schema.convert import build_frame, empty_frame
@@ -374,7 +381,7 @@ def _diverges(cand: pd.DataFrame, points: dict[str, np.ndarray]) -> np.ndarray:
     n_files = int(max(points["file"].max(), cand["file"].max())) + 1
     key = cand["flow"].to_numpy() * n_files + cand["file"].to_numpy()
     bit = np.where(cand["missing"].to_numpy() == ORIG, 1, 2)
-    mine = np.isin(points["flow"], cand["flow"].unique())
+    mine = int_isin(points["flow"], cand["flow"].unique())
     seen_in_file = _or_per_key(points["flow"][mine] * n_files + points["file"][mine],
                                points["mask"][mine], key)
     both_ways = _or_per_key(key, bit, key) == 3
@@ -396,7 +403,7 @@ def _or_per_key(keys: np.ndarray, bits: np.ndarray, wanted: np.ndarray) -> np.nd
 def _passed_during(cand: pd.DataFrame, seen: Seen, windows: pd.DataFrame) -> np.ndarray:
     """Candidates whose missing direction had a packet inside their file's capture window."""
     rows = seen.rows[["pid", "flow", "dir", "t"]][
-        np.isin(seen.rows["flow"].to_numpy(), cand["flow"].unique())]
+        int_isin(seen.rows["flow"].to_numpy(), cand["flow"].unique())]
     first = rows.groupby("pid", sort=False).agg(flow=("flow", "first"), dir=("dir", "first"),
                                                 t=("t", "min"))
     wanted = cand.reset_index(drop=True).reset_index().merge(
@@ -528,7 +535,7 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
         common = np.bincount(keys[wanted & got] // n_macs, minlength=n_places) > 0
         odd = np.flatnonzero(has & ~common)
         if len(odd):
-            mine = np.isin(keys // n_macs, odd)
+            mine = int_isin(keys // n_macs, odd)
             found.append((side, odd, keys[mine & wanted], keys[mine & got]))
     if not found:
         return hit, text
@@ -570,7 +577,7 @@ def _mac_sets(keys: np.ndarray, places: np.ndarray, n_macs: int,
               labels: np.ndarray) -> np.ndarray:
     """Per place of ``places`` (sorted), the MACs of its ``keys`` (place * n_macs + MAC code)
     as comma-separated text."""
-    mine = keys[np.isin(keys // n_macs, places)]
+    mine = keys[int_isin(keys // n_macs, places)]
     return set_labels(np.searchsorted(places, mine // n_macs), mine % n_macs, labels,
                       len(places))
 
@@ -631,7 +638,8 @@ def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
     answers = answers.merge(syns.assign(had_syn=True), on=["file", "client"], how="left")
     late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
         + int(EDGE_S * 1e9)
-    mine = rows[["flow", "file", "t"]][np.isin(rows["flow"].to_numpy(), answers["flow"].unique())]
+    mine = rows[["flow", "file", "t"]][int_isin(rows["flow"].to_numpy(),
+                                                answers["flow"].unique())]
     opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
     first = answers.join(opened, on=["flow", "file"])["opened"].to_numpy() == \
         answers["t"].to_numpy()

@@ -34,7 +34,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.paths import rows_of
-from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, shared_codes
+from pcapkit.column_arrays import NAT_NS, codes_of, int_isin, packet_times_ns, shared_codes
 from pcapkit.flows.groups import set_labels
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.snat import SNAT_CONFLICTS
@@ -120,10 +120,12 @@ def _file_starts(packets: pd.DataFrame, distinct: pd.DataFrame) -> np.ndarray:
     (sighted, first_file), _ = shared_codes([packets["file"], distinct["file"]])
     t = packet_times_ns(packets)
     known = (sighted >= 0) & (t != NAT_NS)
-    begin = np.full(int(max(sighted.max(initial=-1), first_file.max(initial=-1))) + 1,
-                    np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(begin, sighted[known], t[known])
-    return np.where(first_file >= 0, begin[np.maximum(first_file, 0)], np.iinfo(np.int64).max)
+    never = np.iinfo(np.int64).max
+    begin = pd.Series(t[known]).groupby(sighted[known]).min()  # a hashed reduction, no sort
+    starts = np.full(int(max(sighted.max(initial=-1), first_file.max(initial=-1))) + 1, never,
+                     np.int64)
+    starts[begin.index.to_numpy(dtype=np.int64)] = begin.to_numpy(dtype=np.int64)
+    return np.where(first_file >= 0, starts[np.maximum(first_file, 0)], never)
 
 
 def _attempts(flows: pd.DataFrame, syn: dict[str, np.ndarray], tcp: np.ndarray
@@ -330,7 +332,7 @@ def _evidence(flow_ids: np.ndarray, member: np.ndarray, group: np.ndarray, keep:
               previous: np.ndarray, holders: list[np.ndarray]) -> np.ndarray:
     """Per kept attempt: its flows, the previous holder of its tuple and the flows that
     held the address's tuples, as flow ids."""
-    mine = np.isin(group, keep)
+    mine = int_isin(group, keep)
     by_attempt = pd.Series(flow_ids[member[mine]]).groupby(group[mine]).agg(list)
     out = np.empty(len(keep), dtype=object)  # one list per row (never a 2-D array)
     for i, a in enumerate(keep.tolist()):
