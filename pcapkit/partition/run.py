@@ -44,7 +44,6 @@ from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_par
 from pcapkit.flows.natview import folded_flow_ids
 from pcapkit.flows.options import FlowOptions
 from pcapkit.ingest import Inputs
-from pcapkit.ingest.links import name_interfaces
 from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
@@ -57,7 +56,7 @@ from pcapkit.vantage.build import (
     point_table,
     prepare_rows,
 )
-from pcapkit.vantage.points import VOTE_COLUMNS, capture_points, snapshot_vote
+from pcapkit.vantage.points import VOTE_COLUMNS, capture_points, file_spans, snapshot_vote
 
 #: packets a decode task reads at a time
 BATCH = 262144
@@ -95,20 +94,19 @@ class FileSummary:
     errors: list[CaptureError]
     points: pd.DataFrame
     vote: tuple[str, str, str] | None
+    span: tuple[int, int] | None = None   # first and last capture time, ns
 
 
 def decode_task(plan: Plan, cluster: Cluster | None,
-                item: tuple[int, str, str, Mapping[int, str] | None]) -> FileSummary:
+                item: tuple[int, str, str]) -> FileSummary:
     """Decode one file into the store a batch at a time (memory stays at one batch
-    whatever the file's size), each batch's rows split by share; ``item``: the file's
-    index, path, shown name and node's interface names (``Inputs.interface_names``)."""
-    index, path, name, links = item
+    whatever the file's size), each batch's rows split by share."""
+    index, path, name = item
     store = plan.store
     rows = dns_rows = batches = 0
-    points, votes, interfaces, errors = [], [], None, []
+    points, votes, spans, interfaces, errors = [], [], [], None, []
     for batch in iter_decode(path, config=plan.config, batch_size=BATCH):
-        batch = (batch.renamed({str(path): name}) if name != str(path) else batch)
-        batch = name_interfaces(batch, {name: links} if links else {}) \
+        batch = (batch.renamed({str(path): name}) if name != str(path) else batch) \
             .between(plan.since, plan.until)
         packets, dns = batch.packets, batch.dns
         interfaces = batch.interfaces
@@ -125,6 +123,7 @@ def decode_task(plan: Plan, cluster: Cluster | None,
         if len(dns):
             store.write_split("dns", part, dns, dns_share)
         points.append(point_table(packets))
+        spans.append(file_spans(packets).get(name))
         votes.append(packets[[c for c in VOTE_COLUMNS if c in packets]])
         rows += len(packets)
         dns_rows += len(dns)
@@ -136,7 +135,12 @@ def decode_task(plan: Plan, cluster: Cluster | None,
         errors=errors,
         points=pd.concat(points, ignore_index=True).drop_duplicates(ignore_index=True)
         if points else pd.DataFrame(),
-        vote=snapshot_vote(vote_rows, name, cluster) if len(vote_rows) else None)
+        vote=snapshot_vote(vote_rows, name, cluster) if len(vote_rows) else None,
+        span=_span([s for s in spans if s is not None]))
+
+
+def _span(spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
 
 # 2-3. vantage ----------------------------------------------------------------------------
@@ -391,15 +395,13 @@ class PartitionedRun:
                          ignore_index=True)
         where = pd.Index(maps["packet_id"]).get_indexer(
             distinct["packet_id"].to_numpy(np.int64))
-        ids = np.where(where >= 0, maps["flow_id"].to_numpy(np.int64)[np.maximum(where, 0)],
-                       -1)
+        flows = np.append(maps["flow_id"].to_numpy(np.int64), -1)  # -1: in no flow
+        ids = flows[np.where(where >= 0, where, len(flows) - 1)]
         return pd.Series(nullable(ids, "Int64"), index=distinct.index, name="flow_id")
 
 
 def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
-                    names: Mapping[str, str] | None = None,
-                    interface_names: Mapping[str, Mapping[int, str]] | None = None,
-                    cluster: Cluster | None = None,
+                    names: Mapping[str, str] | None = None, cluster: Cluster | None = None,
                     nodes: Mapping[str, str] | None = None,
                     inferred: Mapping[str, tuple[str, str, str]] | None = None,
                     config: DecodeConfig | None = None, engine=None,
@@ -411,8 +413,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
     docstring); ``engine`` maps the tasks (None: this process); ``root``: where the run
     makes its store's directory (None: the system's temporary directory), removed with the
-    run. ``names``: path -> shown name; ``interface_names``: shown name -> ifindex ->
-    interface name (as ``Inputs.label`` applies them in one pass)."""
+    run."""
     from pcapkit.engines.local import LocalEngine
 
     engine = engine or LocalEngine(1)
@@ -422,9 +423,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                 window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
                 flow_options=flow_options or FlowOptions())
     names = names or {}
-    links = interface_names or {}
-    items = [(i, str(p), shown, links.get(shown)) for i, p in enumerate(files)
-             for shown in [names.get(str(p), str(p))]]
+    items = [(i, str(p), names.get(str(p), str(p))) for i, p in enumerate(files)]
     summaries = engine.map(functools.partial(decode_task, plan, cluster), items,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)
@@ -536,13 +535,17 @@ def _incident(summaries: Sequence[FileSummary], cluster: Cluster | None,
         [s.interfaces for s in summaries if len(s.interfaces)]) if summaries else
         pd.DataFrame({"file": []}), [])
     points = capture_points(light, cluster, nodes, inferred=inferred,
-                            snapshot_votes={s.name: s.vote for s in summaries})
+                            snapshot_votes={s.name: s.vote for s in summaries},
+                            spans={s.name: s.span for s in summaries if s.span is not None})
     offsets = np.zeros(max([s.index for s in summaries], default=-1) + 1, dtype=np.int64)
     start = 0
     for s in summaries:
         offsets[s.index] = start
         start += s.rows
-    table = pd.concat([s.points for s in with_rows], ignore_index=True) \
+    stream_of = dict(zip(points["file"].astype(str), points["stream"].astype(str),
+                         strict=True))
+    table = pd.concat([s.points.assign(file=s.points["file"].map(stream_of).fillna(
+        s.points["file"])) for s in with_rows], ignore_index=True) \
         .drop_duplicates(ignore_index=True) if with_rows else pd.DataFrame()
     node_of = dict(zip(points["file"].astype(str), points["node"].astype(str), strict=True))
     names = [str(n) for n in pd.unique(points["node"].astype(str))]

@@ -29,6 +29,11 @@ CAPTURE_POINTS = register(Table("capture_points", "one capture file and the node
            "Container the gadget captured in (several: comma-separated).", "vantage"),
     Column("pod_evidence", "str",
            "The interface text that named the pod, for the user to check.", "vantage"),
+    Column("stream", "category",
+           "The capture the file is a part of, named by its first file: files of one node "
+           "and interfaces that follow one another in time (tcpdump -C/-G rotation, "
+           "editcap -c) are one capture point, so a packet sent again across the cut is a "
+           "retransmission, not a second sighting.", "vantage"),
 )))
 
 SIGHTINGS = register(Table("sightings", "one sighting of a distinct packet, ordered by "

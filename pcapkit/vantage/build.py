@@ -33,7 +33,7 @@ from pcapkit.vantage.fingerprint import (
     packet_fingerprints,
 )
 from pcapkit.vantage.grouping import attach_truncated, find_bursts, group_sightings
-from pcapkit.vantage.points import node_of_rows
+from pcapkit.vantage.points import node_of_rows, stream_of_rows
 
 if TYPE_CHECKING:
     from pcapkit.decode.files import Decoded
@@ -138,10 +138,13 @@ def prepare_rows(packets: pd.DataFrame, points: pd.DataFrame, *,
     node_codes = np.asarray(node.codes, dtype=np.int64)
     names = [str(c) for c in node.categories]
     codes = np.asarray(direction.codes)
+    # a capture point is a stream's (its rotated files are one), not a file's
+    by_stream = packets.assign(file=stream_of_rows(packets, points)) if len(packets) \
+        and "stream" in points else packets
     return Rows(packets=packets, node=node, direction=direction, ts_ns=times_ns(packets["ts"]),
                 hashes=hashes, eligible=eligible,
-                keys=_point_ids(packets, codes) if point_table is None
-                else _listed_point_ids(packets, codes, point_table),
+                keys=_point_ids(by_stream, codes) if point_table is None
+                else _listed_point_ids(by_stream, codes, point_table),
                 row=np.arange(len(packets), dtype=np.int64) if row is None
                 else np.asarray(row, dtype=np.int64), names=names,
                 weights=np.bincount(node_codes[node_codes >= 0], minlength=len(names))
@@ -272,8 +275,9 @@ _POINT_COLUMNS = ("file", "interface", "if_index")
 def point_table(packets: pd.DataFrame) -> pd.DataFrame:
     """The capture points of a packet table in order of first appearance, as
     ``_point_ids`` numbers them: (file, interface, if_index, direction code); the tables
-    of consecutive parts of an incident (its files in order), concatenated and
-    de-duplicated, number the incident's points (``prepare_rows(point_table=...)``)."""
+    of consecutive parts of an incident (its files in order), concatenated, each file
+    replaced by its stream (``capture_points``' ``stream``) and de-duplicated, number the
+    incident's points (``prepare_rows(point_table=...)``)."""
     direction = np.asarray(packet_direction(packets["pkt_type"]).codes) if "pkt_type" in \
         packets else np.full(len(packets), -1, np.int8)
     return _first_points(packets, direction)[1]

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
-from pcapkit.column_arrays import codes_of, per_row
+from pcapkit.column_arrays import NAT_NS, codes_of, per_row, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.schema.convert import build_frame
 from pcapkit.schema.vantage import CAPTURE_POINTS
@@ -84,8 +84,8 @@ class _Decision:
 def capture_points(decoded: Decoded, cluster: Cluster | None = None,
                    nodes: Mapping[str, str] | None = None, *,
                    inferred: Mapping[str, tuple[str, str, str]] | None = None,
-                   snapshot_votes: Mapping[str, tuple[str, str, str] | None] | None = None
-                   ) -> pd.DataFrame:
+                   snapshot_votes: Mapping[str, tuple[str, str, str] | None] | None = None,
+                   spans: Mapping[str, tuple[int, int]] | None = None) -> pd.DataFrame:
     """One row per capture file: ``file``, ``node``, ``node_source``, ``node_evidence``, and
     the ``pod``/``namespace``/``container`` its interfaces name (``pod_evidence``).
 
@@ -94,7 +94,8 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
     ``inferred`` maps a file to (node, source, evidence) decided before its packets were
     read (a Retina tarball's name, :meth:`pcapkit.ingest.Inputs.nodes`); only ``nodes``
     wins over it. ``snapshot_votes``: :func:`snapshot_vote` of each file, worked out where
-    its packets were (a partitioned run), instead of from ``decoded.packets``.
+    its packets were (a partitioned run), instead of from ``decoded.packets``; ``spans``
+    likewise: each file's first and last capture time (ns) for its ``stream``.
     """
     cluster = check_cluster(cluster, "capture_points")
     files = _files(decoded)
@@ -129,7 +130,71 @@ def capture_points(decoded: Decoded, cluster: Cluster | None = None,
                      "namespace": said.namespace if said else None,
                      "container": said.container if said else None,
                      "pod_evidence": said.evidence if said else None})
+    spans = file_spans(decoded.packets) if spans is None else spans
+    streams = _streams([r["file"] for r in rows], [r["node"] for r in rows],
+                       _interface_signatures(decoded.interfaces), spans)
+    for row, stream in zip(rows, streams, strict=True):
+        row["stream"] = stream
     return build_frame(CAPTURE_POINTS, pd.DataFrame(rows, columns=CAPTURE_POINTS.names))
+
+
+def file_spans(packets: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Each file's first and last capture time (ns), from a packet table."""
+    if not len(packets) or "ts" not in packets:
+        return {}
+    t = pd.Series(times_ns(packets["ts"])).where(lambda v: v != NAT_NS)
+    codes, labels = codes_of(packets["file"])
+    grouped = t.groupby(codes)
+    low, high = grouped.min(), grouped.max()
+    return {str(labels[k]): (int(low[k]), int(high[k])) for k in low.index
+            if k >= 0 and pd.notna(low[k])}
+
+
+def _interface_signatures(interfaces: pd.DataFrame) -> dict[str, tuple]:
+    """Per file, what its interfaces are (names and link types): rotated files agree."""
+    if not len(interfaces) or "file" not in interfaces:
+        return {}
+    columns = [c for c in ("name", "linktype") if c in interfaces]
+    return {str(file): tuple(map(tuple, group[columns].astype(str).to_numpy()))
+            for file, group in interfaces.groupby("file", observed=True, sort=False)}
+
+
+#: editcap -c/-i names its parts <prefix>_<00000>_<YYYYMMDDHHMMSS><suffix>
+_EDITCAP_PART = re.compile(r"_\d{5}_\d{14}$")
+
+
+def rotation_stem(file: str) -> str:
+    """The name a rotated capture's files share: its directory and file name without the
+    rotation's counter or time (``eth0.pcap3``, ``eth0_00002_20240501100000.pcap`` and
+    ``eth0-2024-05-01T10:00:00.pcap`` are all ``<dir>/eth0``)."""
+    path = PurePath(file)
+    stem = _EDITCAP_PART.sub("", _CAPTURE_SUFFIX.sub("", path.name))
+    while (trimmed := _TIMESTAMP_SUFFIX.sub("", stem)) != stem:
+        stem = trimmed
+    return str(path.parent / stem)
+
+
+def _streams(files: list[str], nodes: list[str], signatures: Mapping[str, tuple],
+             spans: Mapping[str, tuple[int, int]]) -> list[str]:
+    """The stream of each file: files of one node and interface signature whose packets
+    follow the previous file's in time join its stream; a file that overlaps every open
+    stream of its kind (a second capture running at once) starts its own. One decision per
+    file, not per packet."""
+    stream = {f: f for f in files}
+    open_streams: dict[tuple, list[tuple[int, str]]] = {}
+    timed = sorted((f for f in files if f in spans), key=lambda f: (spans[f], f))
+    node_of = dict(zip(files, nodes, strict=True))
+    for file in timed:
+        kind = (node_of[file], signatures.get(file, ()), rotation_stem(file))
+        first, last = spans[file]
+        ends = open_streams.setdefault(kind, [])
+        joined = next((i for i, (end, _) in enumerate(ends) if end <= first), None)
+        if joined is None:
+            ends.append((last, file))
+        else:
+            stream[file] = ends[joined][1]
+            ends[joined] = (last, ends[joined][1])
+    return [stream[f] for f in files]
 
 
 def _from_gadget(said: PodMetadata | None) -> _Decision | None:
@@ -197,7 +262,7 @@ def _from_directory(file: str, node_names: list[str], per_node_dirs: bool) -> _D
     if node_names:
         match = _exact_node(name, node_names)
         return _Decision(match, "directory", f"directory {name!r}") if match else None
-    stem = _CAPTURE_SUFFIX.sub("", PurePath(file).name)
+    stem = PurePath(rotation_stem(file)).name
     named_after_interface = bool(_INTERFACE_TOKEN.match(stem))  # <node>/eth0.pcap
     if per_node_dirs or named_after_interface or (
             parent.parent.name.lower() in CONTAINER_DIRECTORIES):
@@ -384,6 +449,18 @@ def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
             if node is not None:
                 votes[node] = votes.get(node, 0) + int(count)
     return votes
+
+
+def stream_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:
+    """The ``stream`` of every packet row, from its file's capture point (the file's own
+    name when the points do not list it)."""
+    file_codes, files = codes_of(packets["file"])
+    mapping = dict(zip(points["file"].astype(str), points["stream"].astype(str), strict=True))
+    streams = [mapping.get(str(f), str(f)) for f in files]
+    categories = pd.Index(pd.unique(np.asarray(streams, dtype=object)), dtype=object)
+    per_category = categories.get_indexer(pd.Index(streams, dtype=object))
+    return pd.Categorical.from_codes(per_row(file_codes, per_category, -1).astype(np.int32),
+                                     categories=categories, validate=False)
 
 
 def node_of_rows(packets: pd.DataFrame, points: pd.DataFrame) -> pd.Categorical:

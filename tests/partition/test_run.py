@@ -138,3 +138,21 @@ def test_bad_scale_options_are_one_line_and_exit_2(options, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_rotated_captures_in_shares(tmp_path):
+    # two nodes' rotated files: streams decided from the files' spans, as in one pass
+    from scapy.utils import PcapReader, wrpcap
+
+    for node in ("node1", "node2"):
+        with PcapReader(str(FIXTURES / "demo" / f"{node}-any.pcap")) as reader:
+            frames, linktype = list(reader), reader.linktype   # SLL2, kept as it is
+        (tmp_path / node).mkdir()
+        third = len(frames) // 3
+        for i, part in enumerate((frames[:third], frames[third:2 * third],
+                                  frames[2 * third:])):
+            wrpcap(str(tmp_path / node / ("any.pcap" + (str(i) if i else ""))), part,
+                   linktype=linktype)
+    one = _open(tmp_path)
+    assert one.points["stream"].nunique() == 2 and len(one.flows) == 10
+    assert_same(one, _open(tmp_path, shares=3, workers=2))
