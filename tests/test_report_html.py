@@ -184,3 +184,12 @@ def _escaped(text: str) -> str:
     from html import escape
 
     return escape(text, quote=True)
+
+
+def test_short_time_keeps_the_microsecond_and_parts_date_and_time() -> None:
+    from pcapkit.report.html import short_time
+
+    assert short_time("2024-05-01T10:00:03.123456789Z") == "2024-05-01 10:00:03.123456"
+    assert short_time("2024-05-01T10:00:03Z") == "2024-05-01 10:00:03"
+    assert short_time(None) == "-" and short_time("") == "-"
+

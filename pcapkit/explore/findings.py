@@ -23,7 +23,7 @@ from pcapkit.errors import PcapkitError
 from pcapkit.explore.html import MAX_ROWS, badge, block, cell
 from pcapkit.findings import SEVERITIES, Finding
 from pcapkit.report.common import endpoint_label
-from pcapkit.report.html import _short_time as short_time  # the report's own format
+from pcapkit.report.html import finding_card, short_time  # the report's card and times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -115,8 +115,6 @@ class FindingView:
         return ladder(self.capture, packet_ids=np.sort(ids))
 
     def _repr_html_(self) -> str:
-        from pcapkit.report.html import _finding as finding_card  # the report's card
-
         return block(finding_card(self.finding.to_dict()))
 
     def __repr__(self) -> str:

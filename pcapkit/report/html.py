@@ -142,7 +142,7 @@ def _overview(findings: list[dict[str, Any]]) -> list[str]:
                        f"<td>{e(endpoint_label(f['src']))}</td>"
                        f"<td>{e(endpoint_label(f['dst']))}</td>"
                        f'<td class="time" title="{e(f["first_seen"] or "")}">'
-                       f"{e(_short_time(f['first_seen']))}</td></tr>")
+                       f"{e(short_time(f['first_seen']))}</td></tr>")
     out.append("</tbody></table></section>")
     return out
 
@@ -235,14 +235,17 @@ def _findings(findings: list[dict[str, Any]],
             severity_seen = severity
             out.append(f"<h3>{_badge(severity)} {e(severity)}</h3>")
         out.append(f"<h3>{e(category)} ({len(group)})</h3>")
-        out += [_finding(f, ladders.get(f["id"])) for f in group]
+        out += [finding_card(f, ladders.get(f["id"])) for f in group]
     if not findings:
         out.append("<p>No findings.</p>")
     out.append("</section>")
     return out
 
 
-def _finding(f: dict[str, Any], ladder: tuple[LadderLayout, str] | None = None) -> str:
+def finding_card(f: dict[str, Any], ladder: tuple[LadderLayout, str] | None = None) -> str:
+    """One finding (a report's finding dict) as the report's HTML card: severity, title,
+    ids, summary, ends, evidence filters and sightings, remediation, and its ladder when
+    given (the layout and the SVG). A notebook's finding shows this same card."""
     color = SEVERITY_COLORS.get(f["severity"], UNKNOWN_KIND)
     when = (f"{e(f['first_seen'])} .. {e(f['last_seen'])}" if f["first_seen"]
             else "not in the captures' time")
@@ -339,9 +342,10 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _short_time(stamp: str | None) -> str:
-    """A report time to the microsecond, date and time apart (the title keeps every
-    digit)."""
+def short_time(stamp: str | None) -> str:
+    """A report time (ISO 8601, to the nanosecond) shortened to the microsecond with the
+    date and the time apart, for tables of findings; ``-`` when there is none (a snapshot
+    finding). The report and a notebook's finding table show times this one way."""
     if not stamp:
         return "-"
     day, _, clock = stamp.rstrip("Z").partition("T")

@@ -92,6 +92,14 @@ def test_finding_card(demo) -> None:
         assert view.finding.evidence[0].file in text           # evidence rows
 
 
+def test_a_notebook_finding_is_the_reports_card(demo) -> None:
+    from pcapkit.report.html import finding_card
+
+    for view in demo.findings:
+        card = finding_card(view.finding.to_dict())
+        assert card.startswith(f'<article class="finding" id="f-{view.id}"')
+        assert card in view._repr_html_()
+
 def test_explanation_html(demo) -> None:
     for view in demo.findings:
         well_formed(view.explain()._repr_html_())
