@@ -64,9 +64,9 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="The Dask scheduler, e.g. tcp://dask-scheduler:8786 (--engine dask; "
                    "default: a local cluster of --jobs workers).")
 @click.option("--memory-limit", "memory_limit", metavar="SIZE", callback=_size,
-              help="Memory the run may use, all processes together (e.g. 4GiB; default: "
-                   "half of this machine's): an incident larger than that is analysed in "
-                   "shares, its per-packet tables on disk.")
+              help="Memory the run may use, all processes together (e.g. 4GiB): an "
+                   "incident larger than that is analysed in shares, its per-packet tables "
+                   "on disk (docs/scale.md; default: one pass in memory).")
 @click.option("--work-dir", "work_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Where a run in shares keeps its tables (default: a temporary "
                    "directory; with a Dask cluster, a directory every worker sees).")

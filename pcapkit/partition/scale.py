@@ -1,10 +1,12 @@
 """How a Capture runs: one pass in this process, or in shares on an engine.
 
-An engine (``"local"``, ``"dask"`` or an :class:`pcapkit.engines.Engine`) or a memory
-limit turns a Capture into a partitioned run (:mod:`pcapkit.partition.run`). The number of
-shares follows from the memory limit: every worker holds one share's tables at a time,
-which take about ``SHARE_BYTES_PER_INPUT_BYTE`` bytes of memory per byte of capture
-(measured, docs/scale.md), so ``shares = workers * that * input bytes / limit``.
+A memory limit, a share count or a distributed engine (``"dask"`` or an
+:class:`pcapkit.engines.Engine`) turns a Capture into a partitioned run
+(:mod:`pcapkit.partition.run`); the local engine alone does not, since a run in shares
+does not yet use less memory than one pass (docs/scale.md). The number of shares follows
+from the memory limit: every worker holds one share's tables at a time, which take about
+``SHARE_BYTES_PER_INPUT_BYTE`` bytes of memory per byte of capture (measured,
+docs/scale.md), so ``shares = workers * that * input bytes / limit``.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class Scale:
 
     @property
     def partitioned(self) -> bool:
-        return self.engine is not None or self.memory_limit is not None or \
+        return self.engine not in (None, "local") or self.memory_limit is not None or \
             self.shares is not None
 
     def engine_object(self) -> Engine:

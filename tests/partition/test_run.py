@@ -84,6 +84,7 @@ def test_the_share_count_follows_the_memory_limit():
     assert Scale.of("local", None, 2 << 30, None, 2).share_count(10 << 30, 2) == many // 2
     assert Scale.of("local", None, None, 5, 2).share_count(10 << 30, 2) == 5
     assert not Scale.of(None, None, None, None, None).partitioned
+    assert not Scale.of("local", None, None, None, 2).partitioned  # the CLI's default
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
