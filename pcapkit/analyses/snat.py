@@ -20,7 +20,9 @@ port reuse and conntrack races). From what the network shows:
 
 The client's flow before SNAT and its translated flows are linked by the first SYN's
 sequence number (masquerade rewrites addresses and ports, never sequence numbers): same
-destination, SYNs within LINK_WINDOW_S. Without a capture of the pod side the attempt is
+destination, each try's first SYN no later than LINK_SLACK_S after the previous one's last
+(so unrelated connections whose random sequence numbers happen to agree stay apart).
+Without a capture of the pod side the attempt is
 reported on the translated address alone (IP-only). Everything is array operations over
 the TCP flows and their SYN packets; Python runs per reported row only (its words).
 """
@@ -44,9 +46,9 @@ if TYPE_CHECKING:
 
 #: seconds between a client's first SYN and its first translated SYN that mean it was held
 HELD_S = 0.5
-#: seconds within which SYNs with one sequence number to one destination are one attempt
-#: (Linux gives up connecting after about 127 s of SYN retransmissions)
-LINK_WINDOW_S = 130.0
+#: a translated try's first SYN is a copy of one of the client's: it leaves at most this
+#: long after the client's last SYN (forwarding; separate files of one node's clock)
+LINK_SLACK_S = 0.25
 #: seconds a closed connection keeps its tuple in conntrack (nf_conntrack_tcp_timeout_time_wait)
 CONNTRACK_TIME_WAIT_S = 120.0
 #: seconds after its last packet a connection still counts as open (its closing handshake)
@@ -83,13 +85,15 @@ def find_conflicts(flows: pd.DataFrame, distinct: pd.DataFrame,
 def _first_syns(flows: pd.DataFrame, distinct: pd.DataFrame,
                 packets: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per flow row: its first pure SYN's time, sequence number, node and whether its
-    file was capturing CAPTURING_S before it; its first SYN-ACK's time (NAT_NS: none)."""
+    file was capturing CAPTURING_S before it; its last pure SYN's time; its first
+    SYN-ACK's time (NAT_NS: none)."""
     n = len(flows)
     flags = distinct["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
     flow_id = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     rows = rows_of(flows["flow_id"].to_numpy(dtype=np.int64), flow_id)
     t = packet_times_ns(distinct)
-    out = {"t": np.full(n, NAT_NS, np.int64), "seq": np.full(n, -1, np.int64),
+    out = {"t": np.full(n, NAT_NS, np.int64), "last": np.full(n, NAT_NS, np.int64),
+           "seq": np.full(n, -1, np.int64),
            "node": np.full(n, -1, np.int64), "capturing": np.zeros(n, bool),
            "synack": np.full(n, NAT_NS, np.int64)}
     node_codes, out_labels = codes_of(distinct["node"]) if "node" in distinct else (
@@ -108,6 +112,8 @@ def _first_syns(flows: pd.DataFrame, distinct: pd.DataFrame,
             out["synack"][flow_rows] = t[firsts]
             continue
         out["t"][flow_rows] = t[firsts]
+        lasts = order[np.r_[rows[order][1:] != rows[order][:-1], True]]
+        out["last"][rows[lasts]] = t[lasts]
         out["seq"][flow_rows] = distinct["tcp_seq"].to_numpy(dtype=np.int64,
                                                               na_value=-1)[firsts]
         out["node"][flow_rows] = node_codes[firsts]
@@ -131,8 +137,8 @@ def _file_starts(packets: pd.DataFrame, distinct: pd.DataFrame) -> np.ndarray:
 def _attempts(flows: pd.DataFrame, syn: dict[str, np.ndarray], tcp: np.ndarray
               ) -> tuple[np.ndarray | None, np.ndarray]:
     """Per flow row, its attempt (-1: none): TCP flows whose first SYNs carry one sequence
-    number to one destination within LINK_WINDOW_S; and per attempt its earliest flow (the
-    client's own: before SNAT)."""
+    number to one destination, each sent before the previous flow's last SYN (within
+    LINK_SLACK_S); and per attempt its earliest flow (the client's own: before SNAT)."""
     n = len(flows)
     rows = tcp[syn["seq"][tcp] >= 0]
     if not len(rows):
@@ -142,9 +148,9 @@ def _attempts(flows: pd.DataFrame, syn: dict[str, np.ndarray], tcp: np.ndarray
     key = np.stack([resp[rows], port[rows], syn["seq"][rows]], axis=1)
     order = rows[np.lexsort((syn["t"][rows], key[:, 2], key[:, 1], key[:, 0]))]
     k = np.stack([resp[order], port[order], syn["seq"][order]], axis=1)
-    t = syn["t"][order]
+    t, last = syn["t"][order], syn["last"][order]
     new = np.r_[True, (k[1:] != k[:-1]).any(axis=1)
-                | (t[1:] - t[:-1] > int(LINK_WINDOW_S * _NS))]
+                | (t[1:] > last[:-1] + int(LINK_SLACK_S * _NS))]
     group = np.cumsum(new) - 1
     attempt = np.full(n, -1, np.int64)
     attempt[order] = group

@@ -104,3 +104,37 @@ def test_committed_snapshot_matches_its_generator() -> None:
     done = subprocess.run([sys.executable, str(SNAT / "make_cluster_json.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_connections_whose_sequence_numbers_agree_by_chance_are_not_linked(tmp_path) -> None:
+    """A pod's unanswered SYNs and, 4 s after its last one, another client's connection
+    with the same initial sequence number to the same server, while a third connection
+    from that client is open: nothing says the pod's SYN was translated (its SYNs stopped
+    before the other one started), so no conflict."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import PcapWriter
+
+    server, node = "192.0.2.5", "192.168.100.11"
+    frames = [(0.0, IP(src=node, dst=server) / TCP(sport=40001, dport=443, flags="S", seq=5)),
+              (0.001, IP(src=server, dst=node) / TCP(sport=443, dport=40001, flags="SA",
+                                                      seq=9, ack=6)),
+              (0.002, IP(src=node, dst=server) / TCP(sport=40001, dport=443, flags="A", seq=6,
+                                                      ack=10))]
+    for when in (0.5, 1.5):  # the pod's SYN, re-sent, never answered
+        frames.append((when, IP(src="10.244.1.10", dst=server) / TCP(
+            sport=51000, dport=443, flags="S", seq=777)))
+    frames += [(5.5, IP(src=node, dst=server) / TCP(sport=40000, dport=443, flags="S",
+                                                     seq=777)),
+               (5.501, IP(src=server, dst=node) / TCP(sport=443, dport=40000, flags="SA",
+                                                       seq=50, ack=778)),
+               (6.0, IP(src=node, dst=server) / TCP(sport=40001, dport=443, flags="FA", seq=6,
+                                                     ack=10))]
+    path = tmp_path / "chance.pcap"
+    writer = PcapWriter(str(path), linktype=1, sync=True)
+    for when, packet in frames:
+        frame = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / packet
+        frame.time = 1_764_000_000 + when
+        writer.write(frame)
+    writer.close()
+    assert len(pcapkit.open([path]).table("snat_conflicts")) == 0
