@@ -169,6 +169,9 @@ class FramesRead:
     data: np.ndarray
     offset: np.ndarray
     interfaces: list[tuple[str, int, int]]   # (name, linktype, snaplen)
+    #: each frame's interface as the tables name it (an SLL2 ifindex named from the node's
+    #: interface list beside the capture: pcapkit.ingest.links)
+    names: np.ndarray | None = None
 
 
 def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None,
@@ -177,6 +180,7 @@ def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None,
     after the last of them. PcapkitError if one is missing or unreadable (``cited``: the
     frames are a report's evidence, so a missing one means the file changed since)."""
     from pcapkit.decode.assemble import interface_name
+    from pcapkit.ingest.links import frame_interfaces
     from pcapkit.io.pcapng_writer import copy_ranges
     from pcapkit.io.reader import open_capture
 
@@ -212,8 +216,11 @@ def read_frames(path: str, frames: np.ndarray, *, shown_as: str | None = None,
                 ": it changed since the report" if cited else "")
         raise PcapkitError(f"{name}: cannot read {'evidence ' if cited else ''}frame "
                            f"{int(missing[0])}{why}")
+    offset = np.cumsum(columns[2]) - columns[2]
+    names = frame_interfaces(Path(path), [(n, linktype) for n, linktype, _ in interfaces],
+                             columns[4], data, offset, columns[2])
     return FramesRead(name, found, columns[1], columns[2], columns[3], columns[4], data,
-                      np.cumsum(columns[2]) - columns[2], interfaces)
+                      offset, interfaces, names)
 
 
 # -- export -----------------------------------------------------------------------------
@@ -341,8 +348,16 @@ def _write(finding: dict[str, Any], frames: dict[str, np.ndarray],
     for number, (file, numbers) in enumerate(frames.items()):
         source = read[file]
         rows = np.searchsorted(source.frame, numbers)
-        ids = np.empty(len(source.interfaces), dtype=np.int64)
-        for i, (name, linktype, snaplen) in enumerate(source.interfaces):
+        # one place per (interface, name): an SLL2 interface splits into its devices
+        row_names = source.names[rows] if source.names is not None else np.array(
+            [n for n, _, _ in source.interfaces], dtype=object)[source.interface[rows]]
+        labels, name_code = np.unique(row_names.astype(str), return_inverse=True)
+        places, place = np.unique(source.interface[rows] * len(labels) + name_code,
+                                  return_inverse=True)
+        ids = np.empty(len(places), dtype=np.int64)
+        for i, combined in enumerate(places.tolist()):
+            _, linktype, snaplen = source.interfaces[combined // len(labels)]
+            name = str(labels[combined % len(labels)])
             entry = keys.setdefault((nodes[file], name, linktype), [snaplen, []])
             entry[0] = 0 if 0 in (entry[0], snaplen) else max(entry[0], snaplen)
             if file not in entry[1]:
@@ -353,7 +368,7 @@ def _write(finding: dict[str, Any], frames: dict[str, np.ndarray],
         columns[2].append(numbers)
         columns[3].append(source.caplen[rows])
         columns[4].append(source.wirelen[rows])
-        columns[5].append(ids[source.interface[rows]])
+        columns[5].append(ids[place.reshape(-1)])
         columns[6].append(source.offset[rows] + data_size)
         data_parts.append(source.data)
         data_size += len(source.data)

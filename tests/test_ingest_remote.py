@@ -25,12 +25,15 @@ def _captures() -> list[Path]:
 
 def test_a_memory_url_is_read_like_the_local_directory():
     memory = fsspec.filesystem("memory")
-    for path in _captures():
+    for path in [*_captures(), *sorted(DEMO.glob("*-ifindex.txt"))]:
         memory.pipe(f"/incident/{path.relative_to(DEMO).as_posix()}", path.read_bytes())
     with Inputs(["memory://incident/"]) as inputs:
         assert [f.name for f in inputs.files] == [
             f"memory://incident/{p.relative_to(DEMO).as_posix()}" for p in _captures()]
         assert not inputs.problems
+        # each node's ifindex list came along with its capture, and only its own
+        assert [f.links.names[4] for f in inputs.files] == ["flannel.1", "flannel.1"]
+        assert [f.links.names.get(9) for f in inputs.files] == [None, "veth9a7e0050"]
     remote = pcapkit.open("memory://incident/", snapshot=SNAPSHOT)
     local = pcapkit.open(DEMO, snapshot=SNAPSHOT)
     pd.testing.assert_frame_equal(local.flows, remote.flows)

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from pcapkit.column_arrays import codes_of
 from pcapkit.ingest.hosts import command_sections
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pcapkit.decode.files import Decoded
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,9 @@ class LinkNames:
 def names_device(name: object) -> bool:
     """True if a capture interface name is a device's (``cni0``), False for what names
     none: no name, a pcap link's number, the ``any`` pseudo-device."""
-    if name is None or (not isinstance(name, str) and pd.isna(name)):
+    if not isinstance(name, str):
         return False
-    text = str(name)
+    text = name
     return text not in NO_DEVICE and not text.isdigit()
 
 
@@ -143,6 +143,29 @@ def _consistent(pairs: list[tuple[int, str]]) -> dict[int, str]:
     return {i: n for i, n in names.items() if i not in refused}
 
 
+def link_rank(file_name: str, capture_name: str) -> tuple[int, int] | None:
+    """Where a file named ``file_name`` beside a capture named ``capture_name`` comes in
+    the order its interface names are looked for (lower first: the longest prefix of the
+    capture's name, then the file kind's place in LINK_FILES); None when it does not
+    apply to that capture."""
+    for rank, kind in enumerate(LINK_FILES):
+        if file_name == kind:
+            return (0, rank)
+        prefix = file_name[:-len(kind) - 1] if file_name.endswith("-" + kind) else ""
+        if prefix and capture_name.startswith(prefix) and (
+                len(capture_name) == len(prefix) or capture_name[len(prefix)] in _SEPARATORS):
+            return (-len(prefix), rank)
+    return None
+
+
+def link_files_for(capture_name: str, present: list[str]) -> list[str]:
+    """The names among ``present`` (a directory's files) that may name the interfaces of
+    the capture ``capture_name`` beside them, in the order they are tried."""
+    ranked = [(rank, name) for name in present
+              for rank in [link_rank(name, capture_name)] if rank is not None]
+    return [name for _, name in sorted(ranked)]
+
+
 class LinkReader:
     """Finds the interface names of each capture (:meth:`names_of`), listing a directory
     and parsing a file once however many captures share them."""
@@ -152,8 +175,7 @@ class LinkReader:
         self._parsed: dict[Path, dict[int, str]] = {}
 
     def link_files(self, capture: Path) -> list[Path]:
-        """The files that may name ``capture``'s interfaces, most specific first: those
-        whose prefix starts the capture's name (longest first), then the directory's own."""
+        """The files beside ``capture`` that may name its interfaces (:func:`link_rank`)."""
         directory = capture.parent
         if directory not in self._listed:
             try:
@@ -162,16 +184,7 @@ class LinkReader:
             except OSError:
                 self._listed[directory] = []
         present = self._listed[directory]
-        stem = capture.name
-        prefixed: list[tuple[int, int, str]] = []
-        for name in present:
-            for rank, kind in enumerate(LINK_FILES):
-                prefix = name[:-len(kind) - 1] if name.endswith("-" + kind) else ""
-                if prefix and stem.startswith(prefix) and \
-                        (len(stem) == len(prefix) or stem[len(prefix)] in _SEPARATORS):
-                    prefixed.append((-len(prefix), rank, name))
-        return [directory / name for *_, name in sorted(prefixed)] + \
-            [directory / kind for kind in LINK_FILES if kind in present]
+        return [directory / name for name in link_files_for(capture.name, present)]
 
     def names_of(self, capture: Path, shown_directory: str) -> LinkNames | None:
         """The interface names of ``capture``'s node from the first file beside it that
@@ -203,6 +216,8 @@ def name_interfaces(decoded: Decoded, links: Mapping[str, Mapping[int, str]]) ->
     (:func:`names_device`) but whose SLL2 ``if_index`` the file's node names (``links``:
     file as the tables show it -> ifindex -> name), set to that name; its DNS messages
     follow their packets. Columnar: one lookup of (file, ifindex) for all rows."""
+    import pandas as pd
+
     from pcapkit.decode.files import Decoded
 
     packets = decoded.packets
@@ -226,6 +241,10 @@ def name_interfaces(decoded: Decoded, links: Mapping[str, Mapping[int, str]]) ->
 def _named(packets: pd.DataFrame, links: Mapping[str, Mapping[int, str]]
            ) -> pd.Categorical | None:
     """The renamed interface column (None when no row changes)."""
+    import pandas as pd
+
+    from pcapkit.column_arrays import codes_of
+
     file_codes, file_labels = codes_of(packets["file"])
     column = packets["interface"]
     codes, labels = codes_of(column)
@@ -261,6 +280,8 @@ def _named(packets: pd.DataFrame, links: Mapping[str, Mapping[int, str]]
 
 def _dns_named(dns: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
     """DNS messages with the interface of their packet (by file and frame)."""
+    import pandas as pd
+
     if not len(dns) or not {"file", "frame", "interface"} <= set(dns.columns):
         return dns
     key = pd.MultiIndex.from_arrays([packets["file"].astype(str).to_numpy(),
@@ -273,3 +294,31 @@ def _dns_named(dns: pd.DataFrame, packets: pd.DataFrame) -> pd.DataFrame:
     out = dns.copy(deep=False)
     out["interface"] = pd.Categorical(values)
     return out
+
+
+#: LINKTYPE_LINUX_SLL2, whose header holds the ifindex (bytes 4-7, big-endian)
+LINKTYPE_SLL2 = 276
+
+
+def frame_interfaces(capture: Path, interfaces: list[tuple[str, int]], interface: np.ndarray,
+                     data: np.ndarray, offset: np.ndarray, caplen: np.ndarray) -> np.ndarray:
+    """The interface name of each frame read raw from ``capture`` (``interfaces``: the
+    file's (name, linktype) per interface id; ``interface``: each frame's id; ``data``,
+    ``offset``, ``caplen``: its bytes), as the tables show it: an SLL2 frame of an
+    interface that names no device gets the name its header's ifindex has in the node's
+    list beside the capture. For evidence read back from the files (pcapkit.evidence)."""
+    own = np.array([name for name, _ in interfaces] or [""], dtype=object)[interface]
+    links = LinkReader().names_of(Path(capture), str(Path(capture).parent))
+    if links is None or not len(interface):
+        return own
+    sll2 = np.array([linktype == LINKTYPE_SLL2 and not names_device(name)
+                     for name, linktype in interfaces], dtype=bool)[interface] & (caplen >= 8)
+    rows = np.flatnonzero(sll2)
+    at = offset[rows, None] + np.arange(4, 8)
+    index = (data[at].astype(np.int64) << np.array([24, 16, 8, 0])).sum(axis=1)
+    known = np.array(sorted(links.names), dtype=np.int64)
+    where = np.searchsorted(known, index)
+    hit = (where < len(known)) & (known[np.minimum(where, len(known) - 1)] == index)
+    named = np.array([links.names[int(i)] for i in known], dtype=object)
+    own[rows[hit]] = named[where[hit]]
+    return own
