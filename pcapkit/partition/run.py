@@ -44,6 +44,7 @@ from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_par
 from pcapkit.flows.natview import folded_flow_ids
 from pcapkit.flows.options import FlowOptions
 from pcapkit.ingest import Inputs
+from pcapkit.ingest.links import name_interfaces
 from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
@@ -56,7 +57,7 @@ from pcapkit.vantage.build import (
     point_table,
     prepare_rows,
 )
-from pcapkit.vantage.points import VOTE_COLUMNS, capture_points, file_spans, snapshot_vote
+from pcapkit.vantage.points import capture_points, file_spans, snapshot_vote, vote_rows
 
 #: packets a decode task reads at a time
 BATCH = 262144
@@ -98,15 +99,17 @@ class FileSummary:
 
 
 def decode_task(plan: Plan, cluster: Cluster | None,
-                item: tuple[int, str, str]) -> FileSummary:
+                item: tuple[int, str, str, Mapping[int, str] | None]) -> FileSummary:
     """Decode one file into the store a batch at a time (memory stays at one batch
-    whatever the file's size), each batch's rows split by share."""
-    index, path, name = item
+    whatever the file's size), each batch's rows split by share; ``item``: the file's
+    index, path, shown name and node's interface names (``Inputs.interface_names``)."""
+    index, path, name, links = item
     store = plan.store
     rows = dns_rows = batches = 0
     points, votes, spans, interfaces, errors = [], [], [], None, []
     for batch in iter_decode(path, config=plan.config, batch_size=BATCH):
-        batch = (batch.renamed({str(path): name}) if name != str(path) else batch) \
+        batch = (batch.renamed({str(path): name}) if name != str(path) else batch)
+        batch = name_interfaces(batch, {name: links} if links else {}) \
             .between(plan.since, plan.until)
         packets, dns = batch.packets, batch.dns
         interfaces = batch.interfaces
@@ -124,18 +127,21 @@ def decode_task(plan: Plan, cluster: Cluster | None,
             store.write_split("dns", part, dns, dns_share)
         points.append(point_table(packets))
         spans.append(file_spans(packets).get(name))
-        votes.append(packets[[c for c in VOTE_COLUMNS if c in packets]])
+        votes.append(vote_rows(packets))
         rows += len(packets)
         dns_rows += len(dns)
         batches += 1
-    vote_rows = concat_tables(votes)
+    votes = pd.concat(votes, ignore_index=True) if votes else vote_rows(pd.DataFrame())
+    columns = [c for c in votes.columns if c != "count"]
+    votes = votes.groupby(columns, dropna=False, sort=False)["count"].sum().reset_index() \
+        if len(votes) else votes
     return FileSummary(
         index=index, name=name, rows=rows, dns_rows=dns_rows,
         interfaces=interfaces if interfaces is not None else pd.DataFrame(),
         errors=errors,
         points=pd.concat(points, ignore_index=True).drop_duplicates(ignore_index=True)
         if points else pd.DataFrame(),
-        vote=snapshot_vote(vote_rows, name, cluster) if len(vote_rows) else None,
+        vote=snapshot_vote(votes, name, cluster) if len(votes) else None,
         span=_span([s for s in spans if s is not None]))
 
 
@@ -401,7 +407,9 @@ class PartitionedRun:
 
 
 def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
-                    names: Mapping[str, str] | None = None, cluster: Cluster | None = None,
+                    names: Mapping[str, str] | None = None,
+                    interface_names: Mapping[str, Mapping[int, str]] | None = None,
+                    cluster: Cluster | None = None,
                     nodes: Mapping[str, str] | None = None,
                     inferred: Mapping[str, tuple[str, str, str]] | None = None,
                     config: DecodeConfig | None = None, engine=None,
@@ -413,7 +421,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
     docstring); ``engine`` maps the tasks (None: this process); ``root``: where the run
     makes its store's directory (None: the system's temporary directory), removed with the
-    run."""
+    run. ``names``: path -> shown name; ``interface_names``: shown name -> ifindex ->
+    interface name (as ``Inputs.label`` applies them in one pass)."""
     from pcapkit.engines.local import LocalEngine
 
     engine = engine or LocalEngine(1)
@@ -423,7 +432,9 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                 window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
                 flow_options=flow_options or FlowOptions())
     names = names or {}
-    items = [(i, str(p), names.get(str(p), str(p))) for i, p in enumerate(files)]
+    links = interface_names or {}
+    items = [(i, str(p), shown, links.get(shown)) for i, p in enumerate(files)
+             for shown in [names.get(str(p), str(p))]]
     summaries = engine.map(functools.partial(decode_task, plan, cluster), items,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)

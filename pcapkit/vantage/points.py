@@ -360,7 +360,8 @@ VOTE_COLUMNS = ("file", "outer_src", "outer_dst", "src", "dst", "pkt_type")
 def snapshot_vote(packets: pd.DataFrame, file: str,
                   cluster: Cluster | None) -> tuple[str, str, str] | None:
     """(node, "snapshot", evidence) when the cluster's node addresses in ``file``'s packets
-    name its node (see ``_from_snapshot``), else None."""
+    (a packet table, or its ``vote_rows``) name its node (see ``_from_snapshot``), else
+    None."""
     decision = _from_snapshot(packets, file, check_cluster(cluster, "snapshot_vote"))
     return None if decision is None else (decision.node, decision.source, decision.evidence)
 
@@ -381,16 +382,17 @@ def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) ->
     owners = _address_owners(cluster)
     if not owners:
         return None
-    rows = packets[(packets["file"] == file).to_numpy()]
+    rows = packets[(packets["file"] == file).to_numpy()].reset_index(drop=True)
     if not len(rows):
         return None
     src, dst = _underlay_addresses(rows)
-    scores = _direction_votes(rows, src, dst, owners)
+    weights = _weights(rows)
+    scores = _direction_votes(rows, src, dst, owners, weights)
     how = "as the local end of {share:.0%} of the file's packets"
     if not any(scores.values()):
         scores = {}
         for series in (src, dst):
-            for ip, count in series.value_counts().items():
+            for ip, count in _counts(series, weights).items():
                 node = owners.get(str(ip))
                 if node is not None:
                     scores[node] = scores.get(node, 0) + int(count)
@@ -401,7 +403,7 @@ def _from_snapshot(packets: pd.DataFrame, file: str, cluster: Cluster | None) ->
     best, best_score = ranked[0]
     if best_score == 0 or (len(ranked) > 1 and ranked[1][1] == best_score):
         return None
-    share = best_score / len(rows)
+    share = best_score / int(weights.sum())
     addresses = sorted(ip for ip, n in owners.items() if n == best)
     seen = set(src.astype(str)) | set(dst.astype(str))
     shown = next((ip for ip in addresses if ip in seen), addresses[0])
@@ -432,8 +434,32 @@ def _underlay_addresses(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return src.dropna(), dst.dropna()
 
 
+def _weights(rows: pd.DataFrame) -> pd.Series:
+    """Packets each row stands for: its ``count`` in a table of vote rows already counted
+    (``vote_rows``), else one."""
+    return rows["count"] if "count" in rows else pd.Series(1, index=rows.index)
+
+
+def _counts(series: pd.Series, weights: pd.Series) -> pd.Series:
+    """Packets per value of ``series`` (some of the rows, by index), weighted."""
+    return weights.loc[series.index].groupby(series.to_numpy()).sum()
+
+
+def vote_rows(packets: pd.DataFrame) -> pd.DataFrame:
+    """What ``snapshot_vote`` reads of a packet table, counted: one row per distinct
+    (file, underlay addresses, packet type) with its ``count``, so a file's votes can be
+    gathered batch by batch (``pd.concat`` of such tables is one too)."""
+    columns = [c for c in VOTE_COLUMNS if c in packets]
+    if not len(packets):
+        return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns},
+                             "count": pd.Series(dtype=np.int64)})
+    table = packets[columns].astype(object)
+    return table.groupby(columns, dropna=False, sort=False).size().rename("count") \
+        .reset_index()
+
+
 def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
-                     owners: dict[str, str]) -> dict[str, int]:
+                     owners: dict[str, str], weights: pd.Series) -> dict[str, int]:
     """Per node: packets it sends (outgoing, from its address) or receives (incoming,
     to its address), for captures that record direction; empty otherwise."""
     votes: dict[str, int] = {}
@@ -444,7 +470,7 @@ def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,
     incoming = kind.isin(["host", "broadcast", "multicast"]).to_numpy()
     for series, mask in ((src, outgoing), (dst, incoming)):
         picked = series[mask[rows.index.get_indexer(series.index)]]
-        for ip, count in picked.value_counts().items():
+        for ip, count in _counts(picked, weights).items():
             node = owners.get(str(ip))
             if node is not None:
                 votes[node] = votes.get(node, 0) + int(count)

@@ -65,3 +65,25 @@ def test_an_incident_directory_with_every_fixture(tmp_path: Path) -> None:
     assert len(incident.flows) > 100 and len(incident.dns) > 100
     assert {e.file for e in incident.errors} >= {str(ROOT / "fixtures" / "public" /
                                                      "suricata-verify-fuzz-huge-caplen.pcap")}
+
+
+def test_a_run_in_shares_decides_the_same_nodes(tmp_path: Path) -> None:
+    # the vote is gathered batch by batch (counted rows) in a run in shares
+    import pandas as pd
+
+    import pcapkit
+    from pcapkit.vantage.points import snapshot_vote, vote_rows
+
+    for source, target in ((KERNEL / "node1-any.pcap", tmp_path / "worker-a" / "any.pcap"),
+                           (KERNEL / "node2-eth0.pcap", tmp_path / "worker-b" / "eth0.pcap")):
+        target.parent.mkdir()
+        shutil.copy(source, target)
+    one = pcapkit.open(tmp_path, snapshot=SNAPSHOT)
+    two = pcapkit.open(tmp_path, snapshot=SNAPSHOT, shares=2, workers=1)
+    pd.testing.assert_frame_equal(one.points, two.points)
+    assert "snapshot" in set(two.points["node_source"].astype(str))
+    packets = one.decoded.packets
+    halves = pd.concat([vote_rows(packets.iloc[:100]), vote_rows(packets.iloc[100:])])
+    cluster = one.cluster
+    for file in one.points["file"].astype(str):
+        assert snapshot_vote(halves, file, cluster) == snapshot_vote(packets, file, cluster)
