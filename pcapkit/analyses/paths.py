@@ -638,12 +638,17 @@ def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
     answers = answers.merge(syns.assign(had_syn=True), on=["file", "client"], how="left")
     late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
         + int(EDGE_S * 1e9)
+    # only a late SYN-ACK whose SYN no file saw can be split routing: whether it opened
+    # the flow in its file is asked of those (few) flows' sightings alone
+    answers = answers[answers["had_syn"].isna().to_numpy() & late]
+    if not len(answers):
+        return hit, text
     mine = rows[["flow", "file", "t"]][int_isin(rows["flow"].to_numpy(),
                                                 answers["flow"].unique())]
     opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
     first = answers.join(opened, on=["flow", "file"])["opened"].to_numpy() == \
         answers["t"].to_numpy()
-    odd = answers[answers["had_syn"].isna().to_numpy() & late & first]
+    odd = answers[first]
     if not len(odd):
         return hit, text
     codes, uniques = pd.factorize(seen.file_nodes[odd["file"].to_numpy()])
