@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 
 import pcapkit
 from pcapkit.cli import main
-from pcapkit.cli.output import PROTOCOL_NAMES, Output
+from pcapkit.cli.output import ICMP_TYPE_NAMES, PROTOCOL_NAMES, Output
 from pcapkit.flows.build import PROTO_NAMES
 from pcapkit.schema import TABLES
 
@@ -270,6 +271,98 @@ def test_a_category_protocol_number_is_named_too() -> None:
     frame = pd.DataFrame({"proto": pd.Categorical(["udp", "2", None, "250"])})
     text = _written(Output("table", None).of(TABLES["flows"]), frame)
     assert [line.strip() for line in text.splitlines()] == ["proto", "udp", "igmp", "-", "250"]
+
+
+def _wireshark_keyword(text: str) -> str:
+    """Wireshark's name of an ICMP type as pcapkit's tables write it (ICMP_TYPE_NAMES says
+    how): lower case, hyphenated, parentheses and "message" dropped, destination -> dest,
+    time-to-live exceeded -> time-exceeded."""
+    text = re.sub(r"\s*\([^)]*\)", "", text).lower().replace("time-to-live", "time")
+    words = [w for w in text.split() if w != "message"]
+    return "-".join(words).replace("destination-", "dest-")
+
+
+#: captures holding ICMP echo, unreachable and time exceeded, ICMPv6 echo, unreachable,
+#: packet too big, time exceeded and neighbour discovery (v4 and v6 type 3 differ)
+ICMP_CAPTURES = [KERNEL, str(FIXTURES / "public" / "arkime-v6.pcap"),
+                 str(FIXTURES / "crafted" / "icmp-time-exceeded.pcap"),
+                 str(FIXTURES / "crafted" / "icmpv6-packet-too-big-tcp.pcap")]
+
+
+def _wireshark_icmp_types(capture: str) -> dict[int, str]:
+    """Frame -> Wireshark's name of its (first) ICMP or ICMPv6 type, from tshark's PDML."""
+    import xml.etree.ElementTree as ET
+
+    assert shutil.which("tshark"), "tshark is needed for this test"
+    pdml = subprocess.run(["tshark", "-r", capture, "-d", "udp.port==8472,vxlan", "-T", "pdml",
+                           "-Y", "icmp or icmpv6"],
+                          capture_output=True, text=True, check=True, timeout=120).stdout
+    out = {}
+    for packet in ET.fromstring(pdml).iter("packet"):
+        frame = int(next(f for f in packet.iter("field")
+                         if f.get("name") == "frame.number").get("show"))
+        field = next(f for f in packet.iter("field")
+                     if f.get("name") in ("icmp.type", "icmpv6.type"))
+        shown = field.get("showname").removeprefix("Type: ")
+        # ICMP: "8 (Echo (ping) request)"; ICMPv6: "Echo (ping) request (128)"
+        out[frame] = shown.split(" ", 1)[1][1:-1] if field.get("name") == "icmp.type" \
+            else shown.rsplit(" (", 1)[0]
+    return out
+
+
+@pytest.mark.parametrize("capture", ICMP_CAPTURES)
+def test_icmp_types_are_wiresharks_names(capture) -> None:
+    expected = {frame: _wireshark_keyword(text)
+                for frame, text in _wireshark_icmp_types(capture).items()}
+    table = csv_of("decode", capture, "--where", "proto=icmp,icmp6",
+                   "--columns", "frame,icmp_type")  # the name needs no proto column shown
+    shown = dict(zip(table["frame"].astype(int), table["icmp_type"], strict=True))
+    assert len(expected) > 0 and shown == expected
+
+
+def test_icmp_type_names_follow_wiresharks_icmpv6_table() -> None:
+    """Every ICMPv6 type Wireshark names (``tshark -G values``) is named so, but for the
+    private and reserved ranges, which stay numbers."""
+    values = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True,
+                            check=True, timeout=120).stdout
+    wireshark = {int(number): text for field, number, text in
+                 (line.split("\t")[1:4] for line in values.splitlines()
+                  if line.startswith("V\ticmpv6.type\t"))}
+    assert len(wireshark) > 40
+    named = {n: _wireshark_keyword(t) for n, t in wireshark.items()
+             if not t.startswith(("Private", "Reserved"))}
+    assert ICMP_TYPE_NAMES[58] == named
+
+
+def test_an_icmp_type_is_named_for_its_rows_protocol() -> None:
+    frame = pd.DataFrame({"proto": pd.array([1, 58, 1, 58, 1, 6], dtype="UInt8"),
+                          "icmp_type": pd.array([3, 3, 8, 128, 250, None], dtype="UInt8")})
+    output = Output("table", None, columns=("icmp_type",)).of(TABLES["packets"])
+    lines = [line.strip() for line in _written(output, frame).splitlines()]
+    assert lines == ["icmp_type", "dest-unreachable", "time-exceeded", "echo-request",
+                     "echo-request", "250", "-"]
+    csv = Output("csv", None).of(TABLES["packets"])
+    assert _written(csv, frame).splitlines()[1:3] == ["icmp,dest-unreachable",
+                                                        "icmp6,time-exceeded"]
+    alone = _written(csv, frame[["icmp_type"]])  # no protocol to tell: the numbers
+    assert alone.splitlines()[1:4] == ["3", "3", "8"]
+    assert json.loads(_written(Output("json", None).of(TABLES["packets"]), frame)
+                      .splitlines()[0]) == {"proto": 1, "icmp_type": 3}  # machine values
+
+
+def test_where_selects_icmp_types_by_their_names() -> None:
+    rows = json_of("decode", *ICMP_CAPTURES, "--where", "proto=icmp,icmp6")
+    wanted = {(1, 8), (58, 128), (1, 3), (58, 1)}
+    expected = sorted((r["file"], r["frame"]) for r in rows
+                      if (r["proto"], r["icmp_type"]) in wanted)
+    chosen = json_of("decode", *ICMP_CAPTURES, "--where",
+                     "icmp_type=echo-request,dest-unreachable")
+    assert len(expected) > 20 and sorted((r["file"], r["frame"]) for r in chosen) == expected
+    assert {r["icmp_type"] for r in json_of("decode", *ICMP_CAPTURES, "--where",
+                                            "icmp_type=time-exceeded")} == {3, 11}
+    assert_one_error(run("decode", KERNEL, "--where", "icmp_type=echo-requst"),
+                     "no ICMP or ICMPv6 type is called 'echo-requst'",
+                     "did you mean echo-request")
 
 
 def _written(output: Output, frame: pd.DataFrame) -> str:

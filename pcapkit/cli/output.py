@@ -2,7 +2,7 @@
 
 Text formats show values as people read them, decided here for every command by the
 column's name and dtype: TCP flags as tcpdump's letters, ``payload_head`` as hex, IP
-protocol numbers by name, lists as JSON, times as ISO 8601 UTC; one mark (``-``) for a
+protocol numbers and ICMP/ICMPv6 types by name, lists as JSON, times as ISO 8601 UTC; one mark (``-``) for a
 missing value in a table, an empty field in CSV. JSON and Parquet keep the machine values.
 """
 
@@ -33,8 +33,8 @@ FORMAT_HELP = (
     "table: aligned text for people, the table's brief columns, as many as fit the "
     "terminal (in a file: all of them; --columns, --all-columns choose others), '-' for a "
     "missing value; csv: every column, values as in the table "
-    "(TCP flags as tcpdump's letters, payload_head in hex, IP protocols by name, lists as "
-    "JSON), a missing value an empty field; json: JSON lines of the machine values (numbers, "
+    "(TCP flags as tcpdump's letters, payload_head in hex, IP protocols and ICMP types by "
+    "name, lists as JSON), a missing value an empty field; json: JSON lines of the machine values (numbers, "
     "ISO 8601 UTC times with every nanosecond, null); parquet: the typed columns of "
     "docs/columns.md.")
 #: the one mark of a missing value in a text table
@@ -49,6 +49,44 @@ PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp",
                   115: "l2tp", 136: "udplite", 137: "mpls-in-ip"}
 #: columns holding an IP protocol (a number, or the flow table's name-or-number)
 PROTOCOL_COLUMNS = ("proto", "ip_proto", "outer_proto", "icmp_orig_proto")
+#: ICMP and ICMPv6 message types by the names tables show, keyed by the IP protocol that
+#: carries them (1, 58): Wireshark's type names (packet-icmp.c's icmp_type_str, ICMPv6's as
+#: ``tshark -G values`` lists them) lower case and hyphenated, shortened as people say them:
+#: a parenthesis ("(ping)") and the word "message" dropped, "destination" to dest, ICMP's
+#: "time-to-live exceeded" to time-exceeded (RFC 792's and ICMPv6's name for the type); a
+#: reserved, private or unnamed type shows as its number
+ICMP_TYPE_NAMES = {
+    1: {0: "echo-reply", 3: "dest-unreachable", 4: "source-quench", 5: "redirect",
+        6: "alternate-host-address", 8: "echo-request", 9: "router-advertisement",
+        10: "router-solicitation", 11: "time-exceeded", 12: "parameter-problem",
+        13: "timestamp-request", 14: "timestamp-reply", 15: "information-request",
+        16: "information-reply", 17: "address-mask-request", 18: "address-mask-reply",
+        30: "traceroute", 31: "datagram-conversion-error", 32: "mobile-host-redirect",
+        33: "ipv6-where-are-you", 34: "ipv6-i-am-here", 35: "mobile-registration-request",
+        36: "mobile-registration-reply", 37: "domain-name-request", 38: "domain-name-reply",
+        39: "skip", 40: "photuris", 41: "experimental-mobility-protocols",
+        42: "extended-echo-request", 43: "extended-echo-reply"},
+    58: {1: "dest-unreachable", 2: "packet-too-big", 3: "time-exceeded",
+         4: "parameter-problem", 128: "echo-request", 129: "echo-reply",
+         130: "multicast-listener-query", 131: "multicast-listener-report",
+         132: "multicast-listener-done", 133: "router-solicitation",
+         134: "router-advertisement", 135: "neighbor-solicitation",
+         136: "neighbor-advertisement", 137: "redirect", 138: "router-renumbering",
+         139: "node-information-query", 140: "node-information-reply",
+         141: "inverse-neighbor-discovery-solicitation",
+         142: "inverse-neighbor-discovery-advertisement", 143: "multicast-listener-report-v2",
+         144: "home-agent-address-discovery-request", 145: "home-agent-address-discovery-reply",
+         146: "mobile-prefix-solicitation", 147: "mobile-prefix-advertisement",
+         148: "certification-path-solicitation", 149: "certification-path-advertisement",
+         150: "experimental-mobility", 151: "multicast-router-advertisement",
+         152: "multicast-router-solicitation", 153: "multicast-router-termination",
+         154: "fmipv6", 155: "rpl-control", 156: "locator-update",
+         157: "duplicate-address-request", 158: "duplicate-address-confirmation",
+         159: "mpl-control", 160: "extended-echo-request", 161: "extended-echo-reply"},
+}
+#: the column holding an ICMP/ICMPv6 type, and the one saying which of the two (its row's
+#: IP protocol)
+ICMP_TYPE_COLUMN, ICMP_PROTOCOL_COLUMN = "icmp_type", "proto"
 #: TCP flag bits in the order tcpdump prints them, with its letters (ACK is ".", and
 #: 4.99's "e" is AE, the former NS bit)
 TCP_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."),
@@ -138,6 +176,8 @@ class Output:
         self.check()
         if self.mask is not None:
             frame = frame[self.mask(frame)]
+        if self.fmt in ("table", "csv"):  # before --columns: a type's name needs its protocol
+            frame = _icmp_types_named(frame)
         if self.columns:
             frame = frame[list(self.columns)]
         with self.writing():
@@ -276,6 +316,40 @@ def _labels(values: pd.Index, name: str) -> np.ndarray:
     return np.asarray(values.astype(str), dtype=object)
 
 
+def _icmp_types_named(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ICMP type column as names (a categorical), each row's type named
+    for its protocol (ICMP or ICMPv6: type 3 is dest-unreachable in one, time-exceeded in
+    the other); the number when the type is unnamed or the row's protocol is neither (or
+    the frame has no protocol column)."""
+    import numpy as np
+    import pandas as pd
+
+    if ICMP_TYPE_COLUMN not in frame.columns or frame[ICMP_TYPE_COLUMN].dtype.kind not in "iuf":
+        return frame
+    types = frame[ICMP_TYPE_COLUMN].to_numpy(np.float64, na_value=np.nan)
+    present = ~np.isnan(types) & (types >= 0) & (types < 256)
+    families = tuple(ICMP_TYPE_NAMES)  # the row's family: its index, or len() for neither
+    family = np.full(len(frame), len(families), dtype=np.int64)
+    if ICMP_PROTOCOL_COLUMN in frame.columns:
+        protocols = frame[ICMP_PROTOCOL_COLUMN]
+        if protocols.dtype.kind in "iuf":
+            numbers = protocols.to_numpy(np.float64, na_value=np.nan)
+        else:  # a name-or-number column (the flow table's): each distinct value once
+            codes, uniques = pd.factorize(protocols, use_na_sentinel=True)
+            by_name = {text: number for number, text in PROTOCOL_NAMES.items()}
+            known = [by_name.get(str(v), pd.to_numeric(str(v), errors="coerce"))
+                     for v in uniques]
+            numbers = np.append(np.asarray(known, dtype=np.float64), np.nan)[codes]
+        for index, number in enumerate(families):
+            family[numbers == number] = index
+    key = np.where(present, family * 256 + np.where(present, types, 0).astype(np.int64), -1)
+    labels, codes = np.unique(_lookup("icmp"), return_inverse=True)
+    out = frame.copy(deep=False)
+    out[ICMP_TYPE_COLUMN] = pd.Categorical.from_codes(
+        np.where(key >= 0, codes[np.maximum(key, 0)], -1), categories=labels)
+    return out
+
+
 def flag_letters(flags: int) -> str:
     """TCP flags as tcpdump prints them: ``S.`` for a SYN-ACK, ``none`` for no flag."""
     return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
@@ -284,13 +358,18 @@ def flag_letters(flags: int) -> str:
 @functools.cache
 def _lookup(what: str) -> np.ndarray:
     """A lookup table, built on first use: ``flags`` (tcpdump letters of each 9-bit value),
-    ``hex`` (two digits of each byte), ``protocols`` (name of each IP protocol number)."""
+    ``hex`` (two digits of each byte), ``protocols`` (name of each IP protocol number),
+    ``icmp`` (name of each type of each ICMP_TYPE_NAMES family, 256 a family, then the
+    numbers of a row that is neither)."""
     import numpy as np
 
     if what == "flags":
         return np.array([flag_letters(value) for value in range(0x200)], dtype=object)
     if what == "hex":
         return np.array([f"{byte:02x}" for byte in range(256)], dtype="<U2")
+    if what == "icmp":
+        return np.array([names.get(n, str(n)) for names in (*ICMP_TYPE_NAMES.values(), {})
+                         for n in range(256)], dtype=object)
     return np.array([PROTOCOL_NAMES.get(n, str(n)) for n in range(256)], dtype=object)
 
 

@@ -10,7 +10,8 @@ and the messages, of the rule packs. Nothing is evaluated as code.
 A value is typed as a rule's YAML would be: a number for integer and float columns (and for
 the comparisons ``|gt`` ``|gte`` ``|lt`` ``|lte``; ``0x`` hex too), true/false for bool
 columns and ``|exists``, ``null`` for a missing value, text otherwise. A number may be
-written as the tables show it: ``proto=tcp``, ``tcp_flags=S.`` (tcpdump's letters).
+written as the tables show it: ``proto=tcp``, ``tcp_flags=S.`` (tcpdump's letters),
+``icmp_type=echo-request`` (ICMP's 8 or ICMPv6's 128, each with its protocol).
 ``\\,`` is a comma inside a value.
 """
 
@@ -63,20 +64,64 @@ def _compiled(items: Sequence[str], table: Table, said: str):
         raise WhereError(said + str(exc)) from None
 
 
-def _item(item: str, table: Table) -> dict[str, object]:
-    """One ``FIELD[|MODIFIER...]=VALUE[,VALUE...]`` as a Sigma detection item."""
+def _item(item: str, table: Table) -> dict[str, object] | list[dict[str, object]]:
+    """One ``FIELD[|MODIFIER...]=VALUE[,VALUE...]`` as a Sigma detection item (a list of
+    them, any of which selects, for ICMP type names)."""
     key, sep, text = item.partition("=")
     name, *modifiers = key.strip().split("|")
     if not sep or not name:
         raise WhereError(f"{item!r} is not FIELD[|MODIFIER]=VALUE (e.g. conn_state=S0, "
                          "'resp_p|gte=1024', 'orig_h|cidr=10.244.0.0/16')")
     kind = table[name].kind if name in table else None
-    values = [_typed(v.replace("\\,", ","), name, kind, modifiers)
-              for v in _UNESCAPED_COMMA.split(text)]
+    texts = [v.replace("\\,", ",") for v in _UNESCAPED_COMMA.split(text)]
+    if not modifiers:
+        alternatives = _icmp_type_alternatives(item, name, texts, table)
+        if alternatives is not None:
+            return alternatives
+    values = [_typed(v, name, kind, modifiers) for v in texts]
     if kind in TEXT_KINDS and not modifiers:  # a protocol a table holds as its number
         numbers = _shown_numbers(name)
         values += [str(numbers[v]) for v in values if v in numbers]
     return {key.strip(): values[0] if len(values) == 1 else values}
+
+
+def _icmp_type_alternatives(item: str, name: str, texts: list[str], table: Table
+                            ) -> list[dict[str, object]] | None:
+    """``icmp_type=echo-request,...`` as the alternatives a name stands for, each type with
+    its protocol (echo-request is ICMP's 8 and ICMPv6's 128; ICMPv6's 3 is time-exceeded),
+    a number as itself; None when no value is a name (or the table cannot tell ICMP from
+    ICMPv6). A name no family has is a WhereError naming the closest."""
+    import difflib
+
+    from pcapkit.cli.output import ICMP_PROTOCOL_COLUMN, ICMP_TYPE_COLUMN, ICMP_TYPE_NAMES
+
+    if name != ICMP_TYPE_COLUMN or ICMP_PROTOCOL_COLUMN not in table or \
+            table[ICMP_PROTOCOL_COLUMN].kind not in INTEGER_KINDS:
+        return None
+    numbers = {}  # name -> [(protocol, type)]
+    for protocol, names in ICMP_TYPE_NAMES.items():
+        for number, text in names.items():
+            numbers.setdefault(text, []).append((protocol, number))
+    out: list[dict[str, object]] = []
+    named = False
+    for word in (t.strip() for t in texts):
+        pairs = numbers.get(word.lower())
+        if pairs is not None:
+            named = True
+            out += [{ICMP_PROTOCOL_COLUMN: protocol, name: number} for protocol, number in pairs]
+            continue
+        try:
+            out.append({name: int(word, 0)})
+        except ValueError:
+            if word == "null":
+                out.append({name: None})
+                continue
+            close = difflib.get_close_matches(word.lower(), numbers, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}?" if close else \
+                "a type's number, or its name as tables show it"
+            raise WhereError(f"{item!r}: no ICMP or ICMPv6 type is called {word!r} "
+                             f"({hint})") from None
+    return out if named else None
 
 
 def _typed(text: str, name: str, kind: str | None, modifiers: list[str]) -> object:
