@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 
 import click
 
-from pcapkit.cli.options import CaptureInputs, capture_options
+from pcapkit.cli.options import CaptureInputs, capture_options, stage_options
 from pcapkit.cli.progress import Stages
+from pcapkit.dnstx.options import DnsOptions
 from pcapkit.findings import SEVERITIES, severity_rank
+from pcapkit.flows.options import FlowOptions
 from pcapkit.report import FORMATS
 
 
@@ -37,6 +38,10 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 
 @click.command()
 @capture_options
+@stage_options("flow_options", FlowOptions, udp_timeout="--udp-timeout",
+               tcp_timeout="--tcp-timeout")
+@stage_options("dns_options", DnsOptions, timeout="--dns-timeout",
+               cluster_domain="--cluster-domain")
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True),
               help="A rule file or directory to add to the core pack; repeatable.")
 @click.option("--tuning", type=click.Path(exists=True, dir_okay=False),
@@ -76,7 +81,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
                    "captures skips decoding.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress on stderr (it is shown only on a terminal anyway).")
-def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | None, fmt: str,
+def analyze(captures: CaptureInputs, flow_options: FlowOptions, dns_options: DnsOptions,
+            rule_dirs: tuple[str, ...], tuning: str | None, fmt: str,
             output: str | None, evidence: str | None, fail_on: str, since: str | None,
             until: str | None, jobs: int | None, engine: str, scheduler: str | None,
             memory_limit: int | None, work_dir: str | None, cache_dir: str | None,
@@ -96,6 +102,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
       pcapkit analyze captures/ --since 2026-12-02T10:00:00Z --until 2026-12-02T10:30:00Z
       pcapkit analyze captures/ --cache ~/.cache/pcapkit --jobs 2
       pcapkit analyze captures/ --memory-limit 2GiB --jobs 2
+      pcapkit analyze fixtures/demo --dns-timeout 2 --udp-timeout 30
       pcapkit analyze captures/ --engine dask --scheduler tcp://dask:8786 --work-dir /shared
     """
     from pcapkit.analyses import analyses
@@ -108,17 +115,13 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     destination.check()
     pack = checked_pack(rule_dirs)
     site = site_tuning(tuning)
-    discovered = not captures.snapshots
-    if discovered:
-        from pcapkit.cluster.snapshot.discover import discover_snapshots
-
-        found = discover_snapshots(captures.paths)
-        captures = dataclasses.replace(captures, snapshots=tuple(str(p) for p in found))
+    captures, discovered = captures.with_found_snapshots()
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     capture = captures.open(since=since, until=until, workers=jobs, cache=cache_dir,
                             engine=engine, scheduler=scheduler, memory_limit=memory_limit,
-                            work_dir=work_dir)
+                            work_dir=work_dir, flow_options=flow_options,
+                            dns_options=dns_options)
     click.get_current_context().call_on_close(capture.close)
     stages = Stages(enabled=False if quiet else None)
     with stages.shown():
@@ -138,7 +141,7 @@ def analyze(captures: CaptureInputs, rule_dirs: tuple[str, ...], tuning: str | N
     report = build_report(capture, findings, rules=len(pack.rules),
                           seconds=time.perf_counter() - started,
                           snapshot_files=list(captures.snapshots),
-                          snapshot_discovered=discovered and bool(captures.snapshots))
+                          snapshot_discovered=discovered)
     for error in capture.errors:
         click.echo(f"pcapkit: warning: {error}", err=True)
     text = render(report, fmt, color=fmt == "text" and output is None and sys.stdout.isatty(),

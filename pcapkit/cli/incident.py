@@ -26,7 +26,8 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
     """Bidirectional flows (Zeek-like conn_state and history) across every capture.
 
     A packet seen on several interfaces or nodes counts once; each flow says
-    which nodes, interfaces and underlay pairs saw it in each direction.
+    which nodes, interfaces and underlay pairs saw it in each direction. With no
+    --snapshot, a cluster.json/cluster.yaml/snapshot/ beside the captures is used.
 
     \b
     Examples:
@@ -37,7 +38,7 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
       pcapkit flows fixtures/demo --columns ts,orig_h,resp_h,resp_p,history --format csv
     """
     output = output.of(TABLES["flows"])
-    capture = captures.open(flow_options=flow_options)
+    capture = captures.with_found_snapshots()[0].open(flow_options=flow_options)
     output.write(capture.flows)
     warn_damaged(capture.errors)
 
@@ -59,6 +60,6 @@ def dns(captures: CaptureInputs, output: Output, dns_options: DnsOptions) -> Non
       pcapkit dns fixtures/demo --where 'qname|endswith=.svc.cluster.local' --columns qname,status
     """
     output = output.of(TABLES["dns"])
-    capture = captures.open(dns_options=dns_options)
+    capture = captures.with_found_snapshots()[0].open(dns_options=dns_options)
     output.write(capture.dns)
     warn_damaged(capture.errors)

@@ -128,6 +128,17 @@ class CaptureInputs:
     nodes: Mapping[str, str]
     config: DecodeConfig
 
+    def with_found_snapshots(self) -> tuple[CaptureInputs, bool]:
+        """These inputs, with the cluster exports found in the capture directories
+        (``cluster.json``, ``cluster.yaml``, ``snapshot/``) when ``--snapshot`` named none;
+        and whether they were found that way."""
+        if self.snapshots:
+            return self, False
+        from pcapkit.cluster.snapshot.discover import discover_snapshots
+
+        found = tuple(str(p) for p in discover_snapshots(self.paths))
+        return dataclasses.replace(self, snapshots=found), bool(found)
+
     def open(self, **stage_options: Any) -> Capture:
         """The Capture (lazy: nothing is read yet); ``flow_options=``/``dns_options=``."""
         from pcapkit.capture import Capture
