@@ -36,7 +36,14 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.paths import rows_of
-from pcapkit.column_arrays import NAT_NS, codes_of, int_isin, packet_times_ns, shared_codes
+from pcapkit.column_arrays import (
+    NAT_NS,
+    codes_of,
+    int_isin,
+    packet_times_ns,
+    shared_codes,
+    times_ns,
+)
 from pcapkit.flows.groups import set_labels
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.snat import SNAT_CONFLICTS
@@ -280,9 +287,7 @@ def _holders(flows: pd.DataFrame, syn: dict[str, np.ndarray], orig: np.ndarray,
     rows: list[np.ndarray] = [np.zeros(0, np.int64)] * len(first)
     if not len(candidates):
         return counts, recents, rows
-    start = flows["ts"]
-    begin = pd.DatetimeIndex(pd.to_datetime(start, utc=True)).as_unit("ns").asi8
-    end = pd.DatetimeIndex(pd.to_datetime(flows["last_ts"], utc=True)).as_unit("ns").asi8
+    begin, end = times_ns(flows["ts"]), times_ns(flows["last_ts"])
     tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1) == 6
     ask = pd.DataFrame({"attempt": candidates, "src": orig[chosen[candidates]],
                         "dst": resp[chosen[candidates]], "port": resp_p[chosen[candidates]],
@@ -313,8 +318,7 @@ def _previous_on_tuple(flows: pd.DataFrame, orig: np.ndarray, resp: np.ndarray,
                        wanted: np.ndarray) -> dict[str, np.ndarray]:
     """For each wanted flow row: the latest earlier flow of another attempt on its exact
     tuple (source, port, destination, port) and the gap from its last packet (ns)."""
-    begin = pd.DatetimeIndex(pd.to_datetime(flows["ts"], utc=True)).as_unit("ns").asi8
-    end = pd.DatetimeIndex(pd.to_datetime(flows["last_ts"], utc=True)).as_unit("ns").asi8
+    begin, end = times_ns(flows["ts"]), times_ns(flows["last_ts"])
     tcp = np.flatnonzero(flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1) == 6)
     key = pd.DataFrame({"src": orig, "sport": orig_p, "dst": resp, "dport": resp_p})
     pool = key.iloc[tcp].reset_index(names="row")
