@@ -384,6 +384,11 @@ class PartitionedRun:
         ids = [store.read_array("ids", s, "ids") for s in range(shares)]
         packets = [_with_ids(p, ids[s]) for s in range(shares)
                    if (p := store.read("grouped", s, "packets")) is not None]
+        if not packets:  # nothing readable: the empty tables one pass gives
+            from pcapkit.decode.files import decode_empty
+            from pcapkit.vantage import build_sightings
+
+            return build_sightings(decode_empty(), self.points)
         packets = concat_tables(packets)
         packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
                                           kind="stable")).reset_index(drop=True)

@@ -157,3 +157,11 @@ def test_rotated_captures_in_shares(tmp_path):
     one = _open(tmp_path)
     assert one.points["stream"].nunique() == 2 and len(one.flows) == 10
     assert_same(one, _open(tmp_path, shares=3, workers=2))
+
+
+def test_nothing_readable_in_shares(tmp_path):
+    (tmp_path / "garbage.pcap").write_bytes(b"garbage" * 20)
+    (tmp_path / "empty.pcap").write_bytes(b"")
+    one, two = _open(tmp_path), _open(tmp_path, shares=2, workers=1)
+    assert len(two.errors) == 2 and not len(two.packets) and not len(two.flows)
+    assert_same(one, two)
