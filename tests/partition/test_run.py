@@ -165,3 +165,14 @@ def test_nothing_readable_in_shares(tmp_path):
     one, two = _open(tmp_path), _open(tmp_path, shares=2, workers=1)
     assert len(two.errors) == 2 and not len(two.packets) and not len(two.flows)
     assert_same(one, two)
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("retina/demo/shop-incident", {}),            # tarballs: members, host files, nodes
+    ("gadget", {}),                               # pods named by pcapng interfaces
+    ("demo", {"since": "2026-12-02T21:04:04Z", "until": "2026-12-02T21:04:10Z"}),
+    ("kernel", {"nodes": {"node1-any.pcap": "worker-a"}}),
+])
+def test_inputs_and_options_in_shares(name, options):
+    path = FIXTURES / name
+    assert_same(_open(path, **options), _open(path, shares=2, workers=2, **options))
