@@ -66,7 +66,10 @@ def interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         where = (given if names_device(given) else f"if{x}" if x >= 0
                  else given or "?")
         labels.append(f"{node_labels[n] if n >= 0 else 'unknown'}:{where}")
-    return codes.astype(np.int64), np.array(labels, dtype=object)
+    # one place per label: a device seen through -i any and through its own capture
+    # (dumpcap -i any -i eth0) is one place, node1:eth0
+    same, unique = pd.factorize(np.array(labels, dtype=object))
+    return same[codes].astype(np.int64), np.asarray(unique, dtype=object)
 
 
 def _outer_pairs(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -120,8 +120,10 @@ class Inputs:
             host = shown
             if host not in self._hosts:
                 self._hosts[host] = read_host_files(where, host)
+        prefix = f"{where}/" if archive is None else (
+            f"{archive}!" if inside == "." else f"{archive}!{inside}/")
         self.files.append(CaptureInput(path, name, archive, host,
-                                       self._links.names_of(path, shown)))
+                                       self._links.names_of(path, prefix)))
 
     def _add_archive(self, archive: Path, shown: str) -> None:
         unpacked = unpack(archive, self._scratch(), self.limits)

@@ -186,15 +186,16 @@ class LinkReader:
         present = self._listed[directory]
         return [directory / name for name in link_files_for(capture.name, present)]
 
-    def names_of(self, capture: Path, shown_directory: str) -> LinkNames | None:
+    def names_of(self, capture: Path, shown_prefix: str) -> LinkNames | None:
         """The interface names of ``capture``'s node from the first file beside it that
-        has any (None: no such file). ``shown_directory`` is how the directory is shown
-        (an archive member's ``archive!dir``), for ``source``."""
+        has any (None: no such file). ``source`` is the file's name after
+        ``shown_prefix``, how its directory is shown (``dir/``, an archive member's
+        ``archive!`` or ``archive!dir/``)."""
         for path in self.link_files(capture):
             if path not in self._parsed:
                 self._parsed[path] = _read_links(path)
             if self._parsed[path]:
-                return LinkNames(self._parsed[path], f"{shown_directory}/{path.name}")
+                return LinkNames(self._parsed[path], shown_prefix + path.name)
         return None
 
 
@@ -308,7 +309,7 @@ def frame_interfaces(capture: Path, interfaces: list[tuple[str, int]], interface
     interface that names no device gets the name its header's ifindex has in the node's
     list beside the capture. For evidence read back from the files (pcapkit.evidence)."""
     own = np.array([name for name, _ in interfaces] or [""], dtype=object)[interface]
-    links = LinkReader().names_of(Path(capture), str(Path(capture).parent))
+    links = LinkReader().names_of(Path(capture), "")
     if links is None or not len(interface):
         return own
     sll2 = np.array([linktype == LINKTYPE_SLL2 and not names_device(name)
