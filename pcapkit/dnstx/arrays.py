@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 NS = 1_000_000_000
 """Nanoseconds per second: times are int64 ns since the epoch."""
@@ -78,8 +79,16 @@ def joined_labels(groups: np.ndarray, labels: np.ndarray, n_groups: int) -> np.n
 
 
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One int64 code per row for the combination of ``columns`` (nulls form groups too)."""
-    return frame.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    """One int64 code per row for the combination of ``columns`` (nulls form groups too),
+    numbered in order of first appearance (as ``groupby(sort=False).ngroup()``).
+
+    Each column is factorized once and the codes are combined column by column, so no
+    tuple or string is built per row."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        values, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * max(len(uniques), 1) + values)
+    return codes.astype(np.int64, copy=False)
 
 
 def joint_group_codes(first: pd.DataFrame, second: pd.DataFrame,
@@ -93,9 +102,9 @@ def joint_group_codes(first: pd.DataFrame, second: pd.DataFrame,
 
 def null_strings(n: int) -> pd.api.extensions.ExtensionArray:
     """A nullable string column of ``n`` NAs, to be filled where a stage finds something."""
-    return pd.array([pd.NA] * n, dtype="string")
+    return pd.array(pa.nulls(n, type=pa.large_string()), dtype="string")
 
 
 def null_ints(n: int) -> pd.api.extensions.ExtensionArray:
     """A nullable Int64 column of ``n`` NAs, to be filled where a stage finds something."""
-    return pd.array(np.full(n, pd.NA), dtype="Int64")
+    return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))

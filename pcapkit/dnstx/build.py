@@ -9,7 +9,7 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.cluster.identity.enrich import end_identities
-from pcapkit.dnstx.arrays import NS, seconds_to_ns
+from pcapkit.dnstx.arrays import NS, plain_frame, seconds_to_ns
 from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.icmp import link_icmp_errors
 from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces
@@ -46,8 +46,9 @@ def _nullable_int(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerA
 
 
 def _reply_status(rcode: np.ndarray, tc: np.ndarray, has_reply: np.ndarray) -> np.ndarray:
-    status = pd.Series(rcode, dtype=object).map(_RCODE_STATUS).fillna("other_error")
-    status = status.to_numpy(dtype=object)
+    status = np.full(len(rcode), "other_error", dtype=object)
+    for name, meaning in _RCODE_STATUS.items():
+        status[rcode == name] = meaning
     status = np.where((status == "answered") & tc, "truncated", status)
     return np.where(has_reply, status, None)
 
@@ -75,7 +76,7 @@ def _base_table(messages: pd.DataFrame, view: pd.DataFrame, pairs: pd.DataFrame)
         if "tc" in messages.columns else np.zeros(len(r), dtype=bool)
     has_reply = r >= 0
     rcode = message_field("rcode_name", r)
-    tx = pd.DataFrame({
+    tx = plain_frame({
         "tx_id": np.arange(len(order), dtype=np.int64),
         "q": q, "r": r,
         "duplicate_responses": pairs["duplicates"].to_numpy()[order],

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster.tables import SERVICE_BACKEND_COLUMNS, empty_service_backends
-from pcapkit.dnstx.arrays import group_codes
+from pcapkit.dnstx.arrays import as_column, group_codes, plain_frame
 from pcapkit.service_dnat import mapped_pairs, nearest_one_to_one, successive_pairs
 
 _EXCHANGE = ["client", "client_port", "transport", "dns_id", "qname_lc", "qtype"]
@@ -135,14 +135,15 @@ def _nat_defaults(tx: pd.DataFrame) -> pd.DataFrame:
     tx = tx.copy()
     tx["extra_q"] = np.full(n, -1, dtype=np.int64)
     tx["extra_r"] = np.full(n, -1, dtype=np.int64)
-    tx["server_backend"] = np.full(n, None, dtype=object)
+    tx["server_backend"] = as_column(np.full(n, None, dtype=object), tx.index)
     tx["server_backend_port"] = np.full(n, -1, dtype=np.int64)
-    tx["server_backend_pod"] = np.full(n, None, dtype=object)
-    tx["nat"] = np.full(n, None, dtype=object)
-    tx["nat_reply_seen"] = np.full(n, None, dtype=object)
+    tx["server_backend_pod"] = as_column(np.full(n, None, dtype=object), tx.index)
+    tx["nat"] = as_column(np.full(n, None, dtype=object), tx.index)
+    tx["nat_reply_seen"] = as_column(np.full(n, None, dtype=object), tx.index)
     tx["backend_query_t"] = np.full(n, -1, dtype=np.int64)
     tx["client_response_t"] = tx["response_t"].to_numpy(copy=True)
-    tx["client_reply_status"] = tx["reply_status"].to_numpy(dtype=object, copy=True)
+    tx["client_reply_status"] = as_column(tx["reply_status"].to_numpy(dtype=object, copy=True),
+                                          tx.index)
     return tx
 
 
@@ -174,7 +175,7 @@ def _apply(tx: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         default=None)
     keep = np.ones(len(tx), dtype=bool)
     keep[b] = False
-    merged = pd.DataFrame({name: values[keep] for name, values in columns.items()})
+    merged = plain_frame({name: values[keep] for name, values in columns.items()})
     first_t = np.where(merged["has_query"], merged["query_t"], merged["response_t"])
     merged = merged.iloc[np.argsort(first_t, kind="stable")].reset_index(drop=True)
     merged["tx_id"] = np.arange(len(merged), dtype=np.int64)

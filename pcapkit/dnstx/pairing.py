@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.column_arrays import labels_at
-from pcapkit.dnstx.arrays import group_codes, seconds_to_ns
+from pcapkit.dnstx.arrays import group_codes, plain_frame, seconds_to_ns
 
 
 def orient(messages: pd.DataFrame) -> pd.DataFrame:
@@ -34,7 +34,7 @@ def orient(messages: pd.DataFrame) -> pd.DataFrame:
     sport = messages["sport"].to_numpy(dtype=np.int64, na_value=-1)
     dport = messages["dport"].to_numpy(dtype=np.int64, na_value=-1)
     qname = messages["qname"].astype("string")
-    return pd.DataFrame({
+    return plain_frame({
         "is_resp": is_resp,
         "client": np.where(is_resp, dst, src),
         "client_port": np.where(is_resp, dport, sport),

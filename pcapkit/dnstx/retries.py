@@ -32,6 +32,8 @@ import pandas as pd
 from pcapkit.dnstx.arrays import NS, group_codes, null_ints, null_strings, seconds_to_ns
 
 _SETTLED = ("answered", "nxdomain")
+_NEEDED = ["tx_id", "client", "client_port", "server", "server_port", "transport", "qname_lc",
+           "qtype", "qtype_name", "query_t", "response_t", "reply_status"]
 _A, _AAAA = "A", "AAAA"
 
 
@@ -40,14 +42,15 @@ def find_retries(tx: pd.DataFrame, *, window: float, any_server: bool,
     """Retry columns for the transactions in ``tx`` (indexed like it).
 
     ``tx`` needs: tx_id, has_query, client, client_port, server, server_port, transport,
-    qname_lc, qtype, query_t, response_t (int64 ns, -1 when missing), reply_status.
+    qname_lc, qtype, qtype_name, query_t, response_t (int64 ns, -1 when missing),
+    reply_status.
     """
     out = pd.DataFrame(index=tx.index)
     out["attempt"] = null_ints(len(tx))
     out["retry_of"] = null_ints(len(tx))
     out["retry_delay_s"] = np.nan
     out["retry_pattern"] = null_strings(len(tx))
-    queries = tx[tx["has_query"]]
+    queries = tx.loc[tx["has_query"].to_numpy(dtype=bool), _NEEDED]
     if queries.empty:
         out["retries"] = null_ints(len(tx))
         out["parallel_tx_id"] = null_ints(len(tx))
@@ -86,18 +89,13 @@ def find_retries(tx: pd.DataFrame, *, window: float, any_server: bool,
 def _parallel_pairs(q: pd.DataFrame, chains: pd.DataFrame, parallel_window: float) -> pd.DataFrame:
     """(a, aaaa) index pairs: A and AAAA queries of one socket, same name, sent together."""
     socket_key = ["client", "client_port", "server", "server_port", "transport", "qname_lc"]
-    frame = q[socket_key].copy()
-    frame["t"] = chains["t"]
-    frame["idx"] = q.index
+    frame = pd.DataFrame({"t": chains["t"].to_numpy(), "idx": q.index.to_numpy(),
+                          "sock": group_codes(q, socket_key)})
     qtype = q["qtype_name"].to_numpy(dtype=object)
     a = frame[qtype == _A].sort_values("t")
     aaaa = frame[qtype == _AAAA].sort_values("t")
     if a.empty or aaaa.empty:
         return pd.DataFrame({"a": [], "aaaa": []}, dtype=np.int64)
-    for side in (a, aaaa):
-        side["sock"] = pd.MultiIndex.from_frame(side[socket_key].astype(str)).to_flat_index()
-    codes, _ = pd.factorize(pd.concat([a["sock"], aaaa["sock"]]))
-    a["sock"], aaaa["sock"] = codes[:len(a)], codes[len(a):]
     merged = pd.merge_asof(a[["t", "sock", "idx"]], aaaa[["t", "sock", "idx"]].rename(
         columns={"idx": "aaaa", "t": "t_aaaa"}).assign(t=lambda f: f["t_aaaa"]), on="t",
         by="sock", direction="nearest", tolerance=seconds_to_ns(parallel_window))
@@ -109,56 +107,70 @@ def _parallel_pairs(q: pd.DataFrame, chains: pd.DataFrame, parallel_window: floa
 
 
 def _link_glibc_pairs(chains: pd.DataFrame, q: pd.DataFrame, parallel_window: float) -> None:
-    """Set parallel_tx_id and the glibc flag; merge glibc's re-send of the answered query."""
+    """Set parallel_tx_id and the glibc flag; merge glibc's re-send of the answered query.
+
+    For each A/AAAA pair of first tries with exactly one answered, whose unanswered query
+    was re-sent: both chains are flagged, and the re-send's partner (glibc re-sending the
+    answered query too), when it starts a chain of its own, joins the answered query's
+    chain after its attempts. Pairs are one-to-one, so every such re-send heads a different
+    chain and the pairs are applied all at once."""
     pairs = _parallel_pairs(q, chains, parallel_window)
     chains["parallel_tx_id"] = null_ints(len(chains))
     chains["glibc"] = False
     if pairs.empty:
         return
-    tx_of = chains["tx_id"]
-    chains.loc[pairs["a"].to_numpy(), "parallel_tx_id"] = tx_of.loc[pairs["aaaa"]].to_numpy()
-    chains.loc[pairs["aaaa"].to_numpy(), "parallel_tx_id"] = tx_of.loc[pairs["a"]].to_numpy()
-
-    answered = (q["response_t"] >= 0).to_numpy()
     position = pd.Series(np.arange(len(chains)), index=chains.index)
     a_pos, aaaa_pos = position.loc[pairs["a"]].to_numpy(), position.loc[pairs["aaaa"]].to_numpy()
+    tx_ids = chains["tx_id"].to_numpy()
+    partner = np.full(len(chains), -1, dtype=np.int64)
+    partner[a_pos], partner[aaaa_pos] = aaaa_pos, a_pos
+    chains["parallel_tx_id"] = pd.arrays.IntegerArray(
+        np.where(partner >= 0, tx_ids[np.maximum(partner, 0)], 0).astype(np.int64), partner < 0)
+
+    answered = (q["response_t"] >= 0).to_numpy()
     attempt = chains["attempt"].to_numpy()
     one_lost = (attempt[a_pos] == 1) & (attempt[aaaa_pos] == 1) & (
         answered[a_pos] != answered[aaaa_pos])
     if not one_lost.any():
         return
-    size = chains.groupby("retry_of")["tx_id"].transform("size")
-    partner = dict(zip(pairs["a"], pairs["aaaa"], strict=True))
-    partner.update(zip(pairs["aaaa"], pairs["a"], strict=True))
-    seconds = chains[chains["attempt"] == 2]
-    second_of = pd.Series(seconds.index, index=seconds["retry_of"].to_numpy())
-    flagged_chains: list[int] = []
-    for a_idx, aaaa_idx in zip(pairs["a"][one_lost].tolist(), pairs["aaaa"][one_lost].tolist(),
-                               strict=True):
-        lost, kept = (aaaa_idx, a_idx) if answered[position[a_idx]] else (a_idx, aaaa_idx)
-        lost_tx, kept_tx = int(tx_of.loc[lost]), int(tx_of.loc[kept])
-        if size.loc[lost] < 2 or lost_tx not in second_of.index:
-            continue
-        flagged_chains += [lost_tx, kept_tx]
-        resend = partner.get(second_of.loc[lost_tx])
-        if resend is not None and chains.loc[resend, "attempt"] == 1 \
-                and chains.loc[resend, "retry_of"] != kept_tx:
-            joining = chains["retry_of"] == chains.loc[resend, "retry_of"]
-            chains.loc[joining, "attempt"] += int(size.loc[kept])
-            chains.loc[resend, "delay"] = (chains.loc[resend, "t"] - chains.loc[kept, "t"]) / NS
-            chains.loc[joining, "retry_of"] = kept_tx
-    chains["glibc"] = chains["retry_of"].isin(flagged_chains)
+    retry_of = chains["retry_of"].to_numpy()
+    chain, _ = pd.factorize(retry_of)
+    size = np.bincount(chain)[chain]
+    a_pos, aaaa_pos = a_pos[one_lost], aaaa_pos[one_lost]
+    lost = np.where(answered[a_pos], aaaa_pos, a_pos)
+    kept = np.where(answered[a_pos], a_pos, aaaa_pos)
+    seconds = np.flatnonzero(attempt == 2)
+    second = pd.Index(retry_of[seconds]).get_indexer(tx_ids[lost])
+    re_sent = (size[lost] >= 2) & (second >= 0)
+    flagged = np.concatenate([tx_ids[lost[re_sent]], tx_ids[kept[re_sent]]])
+    kept = kept[re_sent]
+    resend = partner[seconds[second[re_sent]]]
+    safe = np.maximum(resend, 0)
+    joins = (resend >= 0) & (attempt[safe] == 1) & (retry_of[safe] != tx_ids[kept])
+    resend, kept = resend[joins], kept[joins]
+    if len(resend):
+        into = np.full(chain.max() + 1, -1, dtype=np.int64)
+        into[chain[resend]] = kept  # the chain each re-send heads, and where it goes
+        target = into[chain]
+        joining = target >= 0
+        chains["attempt"] = np.where(joining, attempt + size[np.maximum(target, 0)], attempt)
+        delay = chains["delay"].to_numpy(copy=True)
+        delay[resend] = (chains["t"].to_numpy()[resend] - chains["t"].to_numpy()[kept]) / NS
+        chains["delay"] = delay
+        chains["retry_of"] = np.where(joining, tx_ids[np.maximum(target, 0)], retry_of)
+    chains["glibc"] = np.isin(chains["retry_of"].to_numpy(), flagged)
 
 
 def _finish(out: pd.DataFrame, chains: pd.DataFrame) -> pd.DataFrame:
-    retries = chains.groupby("retry_of")["tx_id"].transform("size") - 1
-    fallback = chains.groupby("retry_of")["tcp_fallback"].transform("any")
+    chain, _ = pd.factorize(chains["retry_of"].to_numpy())
+    retries = np.bincount(chain)[chain] - 1
+    fallback = np.bincount(chain, weights=chains["tcp_fallback"].to_numpy())[chain] > 0
     pattern = np.where(chains["glibc"], "glibc_parallel_retry",
                        np.where(fallback, "tcp_fallback",
                                 np.where(retries > 0, "resend", None)))
     out["attempt"] = pd.Series(chains["attempt"], dtype="Int64")
     out["retry_of"] = pd.Series(chains["retry_of"], dtype="Int64")
-    out["retries"] = pd.Series(retries, dtype="Int64")
+    out["retries"] = pd.Series(retries, index=chains.index, dtype="Int64")
     out["retry_delay_s"] = chains["delay"]
     out["retry_pattern"] = pd.Series(pattern, index=chains.index, dtype="string")
     out["parallel_tx_id"] = chains["parallel_tx_id"]
