@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcapkit.dnstx.arrays import as_column, joined_labels, plain_frame, positions_of
+from pcapkit.dnstx.arrays import as_column, group_codes, joined_labels, plain_frame, positions_of
 
 _NODES = st.sampled_from(["node2", "node10", "node1", "unknown", "n\u00e9", "a,b"])
 
@@ -55,3 +55,17 @@ def test_plain_frame_keeps_text_as_object_and_other_arrays_as_they_are():
     column = as_column(text, index)
     assert column.dtype == object and column.index.equals(index)
     assert as_column(np.array([1, 2]), index).dtype == np.int64
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2", None]), st.integers(0, 2),
+                          st.sampled_from(["a.example", "", "b.example"])), max_size=30))
+def test_group_codes_number_combinations_as_groupby_does(rows):
+    frame = pd.DataFrame({"client": pd.Series([r[0] for r in rows], dtype=object),
+                          "qtype": np.array([r[1] for r in rows], dtype=np.int64),
+                          "qname": pd.Series([r[2] for r in rows], dtype="string")})
+    columns = ["client", "qtype", "qname"]
+    want = frame.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    got = group_codes(frame, columns)
+    assert got.dtype == np.int64
+    assert got.tolist() == want.tolist()
