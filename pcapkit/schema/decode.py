@@ -14,7 +14,9 @@ DECODED_PACKET_COLUMNS: tuple[Column, ...] = (
     Column("frame", "i64", "1-based frame number in its file: the number Wireshark shows."),
     Column("ts", "ts", "Capture time, UTC, nanosecond precision kept."),
     Column("interface", "category",
-           "Capture interface: pcapng if_name (else its index); for pcap the link is '0'."),
+           "Capture interface: pcapng if_name (else its index); for pcap the link is '0'. "
+           "An SLL2 packet of '-i any' gets its ifindex's device name from the node's "
+           "interface list beside the capture (ip -o link, ingest/links.py)."),
     Column("if_index", "u32",
            "Linux ifindex of the interface from an SLL2 header (tcpdump -i any)."),
     Column("pkt_type", "category",

@@ -108,8 +108,8 @@ FLOW_COLUMNS: tuple[Column, ...] = (
            "Nodes whose captures saw the originator's packets (sorted, comma-separated).", "flows"),
     Column("resp_nodes", "str", "Nodes whose captures saw the responder's packets.", "flows"),
     Column("orig_interfaces", "str",
-           "node:interface places the originator's packets were seen (SLL2 ifindex shown"
-           " as ifN).", "flows"),
+           "node:interface places the originator's packets were seen (an SLL2 ifindex "
+           "no interface list names shown as ifN).", "flows"),
     Column("resp_interfaces", "str",
            "node:interface places the responder's packets were seen.", "flows"),
     Column("orig_encaps", "str",
