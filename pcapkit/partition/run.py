@@ -310,14 +310,11 @@ def _light(part: FlowPart) -> FlowPart:
 
 
 def _empty_part() -> FlowPart:
-    return flow_part(_EMPTY_DISTINCT(), None)
-
-
-def _EMPTY_DISTINCT() -> pd.DataFrame:  # noqa: N802 - a constant made on demand
+    """The flows of a share without packets (none, with every column)."""
     from pcapkit.decode.files import decode_empty
     from pcapkit.vantage import seen_once
 
-    return seen_once(decode_empty().packets).distinct
+    return flow_part(seen_once(decode_empty().packets).distinct, None)
 
 
 # the driver ------------------------------------------------------------------------------
