@@ -30,7 +30,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from pcapkit.dnstx.arrays import NS, null_strings
+from pcapkit.dnstx.arrays import NS, plain_frame
 
 _INFERENCE_ROUNDS = 3
 
@@ -69,41 +69,55 @@ def _candidates(names: np.ndarray, suffixes: set[str]) -> pd.DataFrame:
     return pd.DataFrame({"name": rows_name, "base": rows_base, "suffix": rows_suffix})
 
 
-def _neighbours(first: pd.DataFrame, gap: float) -> pd.DataFrame:
-    """Consecutive first attempts (i, j=i+1) of one client and qtype that may be search steps."""
-    order = first.sort_values(["client", "qtype", "query_t"], kind="stable")
-    client = order["client"].to_numpy(dtype=object)
-    qtype = order["qtype"].to_numpy()
+def _time_order(first: pd.DataFrame) -> np.ndarray:
+    """Positions of ``first`` sorted by client, qtype and query time (stable; a missing
+    client last)."""
+    client, _ = pd.factorize(first["client"].to_numpy(dtype=object), sort=True)
+    client = np.where(client < 0, client.max(initial=-1) + 1, client)
+    return np.lexsort((first["query_t"].to_numpy(), first["qtype"].to_numpy(), client))
+
+
+def _neighbours(first: pd.DataFrame, order: np.ndarray, gap: float) -> pd.DataFrame:
+    """Consecutive first attempts (i, j=i+1) of one client and qtype that may be search steps;
+    ``order`` is :func:`_time_order`'s."""
+    client = first["client"].to_numpy(dtype=object)[order]
+    qtype = first["qtype"].to_numpy()[order]
     same = (client[1:] == client[:-1]) & (qtype[1:] == qtype[:-1])
-    status = order["final_status"].to_numpy(dtype=object)
-    ancount = order["ancount"].to_numpy(dtype=np.int64, na_value=0)
+    status = first["final_status"].to_numpy(dtype=object)[order]
+    ancount = first["ancount"].to_numpy(dtype=np.int64, na_value=0)[order]
     negative = (status == "nxdomain") | (status == "servfail") | (
         (status == "answered") & (ancount == 0))
-    settled_at = order["final_response_t"].to_numpy()
-    start = order["query_t"].to_numpy()
+    settled_at = first["final_response_t"].to_numpy()[order]
+    start = first["query_t"].to_numpy()[order]
     soon = (start[1:] >= settled_at[:-1]) & (start[1:] - settled_at[:-1] <= int(gap * NS))
     ok = np.flatnonzero(same & negative[:-1] & (settled_at[:-1] >= 0) & soon)
-    names = order["qname_lc"].to_numpy(dtype=object)
-    return pd.DataFrame({"i": order.index[ok], "j": order.index[ok + 1],
-                         "name_i": names[ok], "name_j": names[ok + 1]})
+    names = first["qname_lc"].to_numpy(dtype=object)[order]
+    labels = first.index[order]
+    return plain_frame({"i": labels[ok], "j": labels[ok + 1],
+                        "name_i": names[ok], "name_j": names[ok + 1]})
 
 
-def _links(steps: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
-    """Steps (i, j) sharing a base with different suffixes, at least one of them set."""
-    left = steps.merge(candidates, left_on="name_i", right_on="name")
+def _links(pairs: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """For each pair of names (name_i, name_j) of a step, the base they share with different
+    suffixes, at least one of them set: base, suffix_i, suffix_j, indexed by the pair's
+    position in ``pairs``. A name's bases differ in length, so the longest is the link."""
+    left = pairs.assign(pair=np.arange(len(pairs))).merge(candidates, left_on="name_i",
+                                                          right_on="name")
     left = left.rename(columns={"suffix": "suffix_i"}).drop(columns="name")
     both = left.merge(candidates, left_on=["name_j", "base"], right_on=["name", "base"])
     both = both.rename(columns={"suffix": "suffix_j"}).drop(columns="name")
     both = both[both["suffix_i"].fillna("") != both["suffix_j"].fillna("")]
     both = both.assign(length=both["base"].str.len()).sort_values("length", ascending=False)
-    return both.drop_duplicates("i")
+    both = both.drop_duplicates("pair")
+    return both.set_index("pair")[["base", "suffix_i", "suffix_j"]]
 
 
-def _infer_suffixes(steps: pd.DataFrame, candidates: pd.DataFrame,
+def _infer_suffixes(pairs: pd.DataFrame, candidates: pd.DataFrame,
                     suffixes: set[str]) -> set[str]:
     """Suffixes of tries that follow a try of the same base: ``<base>.<known suffix>`` or
-    ``<base>`` itself (a name with enough dots is tried as it is first)."""
-    left = steps.merge(candidates, left_on="name_i", right_on="name")
+    ``<base>`` itself (a name with enough dots is tried as it is first). ``pairs``: the
+    distinct (name_i, name_j) of the steps."""
+    left = pairs.merge(candidates, left_on="name_i", right_on="name")
     prefix = left["base"] + "."
     follows = np.array([j.startswith(p) and len(j) > len(p)
                         for j, p in zip(left["name_j"].tolist(), prefix.tolist(), strict=True)],
@@ -111,6 +125,18 @@ def _infer_suffixes(steps: pd.DataFrame, candidates: pd.DataFrame,
     found = {j[len(p):] for j, p in zip(left["name_j"][follows].tolist(),
                                          prefix[follows].tolist(), strict=True)}
     return found - suffixes
+
+
+def _name_pairs(steps: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """(the distinct names of the steps, the distinct (name_i, name_j) pairs, each step's
+    pair): the suffix rules look at each pair of names once."""
+    n = len(steps)
+    codes, names = pd.factorize(np.concatenate([steps["name_i"].to_numpy(dtype=object),
+                                                steps["name_j"].to_numpy(dtype=object)]))
+    names = np.asarray(names, dtype=object)
+    keys, pair_of_step = np.unique(codes[:n] * len(names) + codes[n:], return_inverse=True)
+    pairs = plain_frame({"name_i": names[keys // len(names)], "name_j": names[keys % len(names)]})
+    return names, pairs, pair_of_step.reshape(-1)
 
 
 def find_search_paths(tx: pd.DataFrame, *, cluster_domain: str, namespaces: list[str],
@@ -121,36 +147,64 @@ def find_search_paths(tx: pd.DataFrame, *, cluster_domain: str, namespaces: list
     per transaction the settled outcome of its retry chain: final_status, final_response_t,
     ancount.
     """
-    out = pd.DataFrame(index=tx.index)
-    out["search_group"] = pd.array(tx["tx_id"].to_numpy(), dtype="Int64")
-    out["search_base"] = pd.array(tx["qname_lc"].replace("", None).to_numpy(dtype=object),
-                                  dtype="string")
-    out["search_suffix"] = null_strings(len(tx))
-    out["search_expansion"] = np.zeros(len(tx), dtype=bool)
-    out["search_position"] = pd.array(np.ones(len(tx), dtype=np.int64), dtype="Int64")
-    out["search_nxdomains"] = pd.array(np.zeros(len(tx), dtype=np.int64), dtype="Int64")
-    first = tx[tx["has_query"] & (tx["attempt"] == 1) & (tx["qname_lc"] != "")]
+    columns = _default_columns(tx)
+    first = tx.loc[(tx["has_query"] & (tx["attempt"] == 1) & (tx["qname_lc"] != "")
+                    ).to_numpy(dtype=bool, na_value=False), _FIRST_COLUMNS]
     if len(first) < 2:
-        return out
+        return _frame(columns, tx.index)
     names = pd.Series(first["qname_lc"].unique())
     suffixes = known_suffixes(names, cluster_domain, namespaces, search_domains)
-    steps = _neighbours(first, gap)
+    order = _time_order(first)
+    steps = _neighbours(first, order, gap)
     if steps.empty:
-        return out
-    step_names = pd.unique(np.concatenate([steps["name_i"].to_numpy(dtype=object),
-                                           steps["name_j"].to_numpy(dtype=object)]))
+        return _frame(columns, tx.index)
+    step_names, pairs, pair_of_step = _name_pairs(steps)
     for _ in range(_INFERENCE_ROUNDS):
         candidates = _candidates(step_names, suffixes)
-        extra = _infer_suffixes(steps, candidates, suffixes)
+        extra = _infer_suffixes(pairs, candidates, suffixes)
         if not extra:
             break
         suffixes |= extra
-    candidates = _candidates(step_names, suffixes)
-    links = _links(steps, candidates)
-    if links.empty:
-        return out
-    _apply_links(out, tx, first, links)
-    return out
+    links = _links(pairs, _candidates(step_names, suffixes))
+    at = links.index.get_indexer(pair_of_step)
+    if (at >= 0).any():
+        linked = at >= 0
+        _apply_links(columns, tx, first, order, plain_frame({
+            "i": steps["i"].to_numpy()[linked], "j": steps["j"].to_numpy()[linked],
+            **{c: links[c].to_numpy(dtype=object)[at[linked]]
+               for c in ("base", "suffix_i", "suffix_j")}}))
+    return _frame(columns, tx.index)
+
+
+_FIRST_COLUMNS = ["client", "qtype", "qname_lc", "query_t", "final_status", "final_response_t",
+                  "ancount"]
+
+
+def _default_columns(tx: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The search columns of transactions that are no search step: their own group, base
+    the name itself, position 1."""
+    base = tx["qname_lc"].to_numpy(dtype=object).copy()
+    base[base == ""] = None
+    return {"search_group": tx["tx_id"].to_numpy(dtype=np.int64).copy(),
+            "search_base": base,
+            "search_suffix": np.full(len(tx), None, dtype=object),
+            "search_expansion": np.zeros(len(tx), dtype=bool),
+            "search_position": np.ones(len(tx), dtype=np.int64),
+            "search_nxdomains": np.zeros(len(tx), dtype=np.int64)}
+
+
+def _frame(columns: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """The search columns as the table's dtypes."""
+    def ints(values: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(values, np.zeros(len(values), dtype=bool))
+    return pd.DataFrame({
+        "search_group": ints(columns["search_group"]),
+        "search_base": pd.array(columns["search_base"], dtype="string"),
+        "search_suffix": pd.array(columns["search_suffix"], dtype="string"),
+        "search_expansion": columns["search_expansion"],
+        "search_position": ints(columns["search_position"]),
+        "search_nxdomains": ints(columns["search_nxdomains"]),
+    }, index=index)
 
 
 def _walk_groups(links: pd.DataFrame, position: pd.Series) -> pd.DataFrame:
@@ -201,29 +255,34 @@ def _walk_groups(links: pd.DataFrame, position: pd.Series) -> pd.DataFrame:
     return members[members.groupby("grp")["base"].transform("size") > 1]
 
 
-def _apply_links(out: pd.DataFrame, tx: pd.DataFrame, first: pd.DataFrame,
-                 links: pd.DataFrame) -> None:
-    """Turn linked steps into lookups and write the search columns."""
-    order = first.sort_values(["client", "qtype", "query_t"], kind="stable").index
-    position = pd.Series(np.arange(len(order)), index=order)
-    members = _walk_groups(links, position)
+def _apply_links(columns: dict[str, np.ndarray], tx: pd.DataFrame, first: pd.DataFrame,
+                 order: np.ndarray, links: pd.DataFrame) -> None:
+    """Turn linked steps into lookups and write them into the search ``columns``."""
+    members = _walk_groups(links, pd.Series(np.arange(len(order)), index=first.index[order]))
     if members.empty:
         return
-    members["tx_id"] = tx.loc[members.index, "tx_id"].to_numpy()
-    members["first_tx"] = members.groupby("grp")["tx_id"].transform("first")
-    members["position"] = members.groupby("grp").cumcount() + 1
+    tx_ids = tx["tx_id"].to_numpy(dtype=np.int64)
+    member_tx = tx_ids[tx.index.get_indexer(members.index)]
+    group = members["grp"].to_numpy()
+    by_group = np.argsort(group, kind="stable")
+    new = np.r_[True, group[by_group][1:] != group[by_group][:-1]]
+    starts = np.flatnonzero(new)[np.cumsum(new) - 1]
+    first_tx, position = np.empty_like(member_tx), np.empty(len(group), dtype=np.int64)
+    first_tx[by_group] = member_tx[by_group][starts]
+    position[by_group] = np.arange(len(group)) - starts + 1
 
     # Retries of a try belong to the same group as their attempt 1.
-    by_first = members.set_index("tx_id")
-    chain_first = tx["retry_of"].astype("Int64")
-    belongs = chain_first.isin(by_first.index) & tx["has_query"]
-    rows = tx.index[belongs.to_numpy(dtype=bool, na_value=False)]
-    first_tx = chain_first.loc[rows].to_numpy(dtype=np.int64)
-    out.loc[rows, "search_group"] = by_first.loc[first_tx, "first_tx"].to_numpy()
-    out.loc[rows, "search_base"] = by_first.loc[first_tx, "base"].to_numpy()
-    out.loc[rows, "search_suffix"] = by_first.loc[first_tx, "suffix"].to_numpy()
-    out.loc[rows, "search_expansion"] = by_first.loc[first_tx, "suffix"].notna().to_numpy()
-    out.loc[rows, "search_position"] = by_first.loc[first_tx, "position"].to_numpy()
-    nx = out["search_expansion"] & (tx["reply_status"] == "nxdomain").to_numpy()
-    cost = nx.groupby(out["search_group"]).transform("sum")
-    out.loc[rows, "search_nxdomains"] = cost.loc[rows].to_numpy()
+    chain_first = tx["retry_of"].to_numpy(dtype=np.int64, na_value=-1)
+    at = pd.Index(member_tx).get_indexer(chain_first)
+    rows = np.flatnonzero((at >= 0) & tx["has_query"].to_numpy(dtype=bool))
+    at = at[rows]
+    suffix = members["suffix"].to_numpy(dtype=object)
+    columns["search_group"][rows] = first_tx[at]
+    columns["search_base"][rows] = members["base"].to_numpy(dtype=object)[at]
+    columns["search_suffix"][rows] = suffix[at]
+    columns["search_expansion"][rows] = pd.notna(suffix)[at]
+    columns["search_position"][rows] = position[at]
+    nx = columns["search_expansion"] & (tx["reply_status"].to_numpy(dtype=object) == "nxdomain")
+    group_of, _ = pd.factorize(columns["search_group"])
+    cost = np.bincount(group_of, weights=nx).astype(np.int64)[group_of]
+    columns["search_nxdomains"][rows] = cost[rows]
