@@ -212,6 +212,27 @@ def test_a_bad_where_is_one_line_on_the_real_stderr_too() -> None:
     assert not [line for line in lines if "re2" in line or "absl" in line], done.stderr
 
 
+def test_where_compares_time_columns_with_iso_times() -> None:
+    """ts and last_ts with |gt/|gte/|lt/|lte and an ISO 8601 time (UTC without a zone, an
+    offset honoured), and a plain time for equality, exactly as the JSON's times read."""
+    flows = pd.DataFrame(json_of("flows", DEMO))
+    starts = pd.to_datetime(flows["ts"], utc=True)
+    ends = pd.to_datetime(flows["last_ts"], utc=True)
+    middle = starts.sort_values().iloc[len(starts) // 2]
+    for where, keep in [
+        (f"ts|gte={middle.tz_localize(None).isoformat()}", starts >= middle),
+        (f"ts|gt={middle.isoformat()}", starts > middle),
+        (f"ts|lt={middle.tz_convert('Asia/Tokyo').isoformat()}", starts < middle),
+        (f"last_ts|lte={middle.isoformat()}", ends <= middle),
+        (f"ts={middle.isoformat()}", starts == middle),
+    ]:
+        chosen = json_of("flows", DEMO, "--where", where)
+        assert 0 < len(chosen) <= len(flows)
+        assert sorted(r["flow_id"] for r in chosen) == sorted(flows["flow_id"][keep]), where
+    assert_one_error(run("flows", DEMO, "--where", "ts|gt=noon"), "'ts|gt=noon'",
+                     "'noon' is not a time")
+
+
 def test_where_is_checked_before_any_decoding(tmp_path) -> None:
     out = tmp_path / "flows.csv"
     assert_one_error(run("flows", DEMO, "--where", "qname=x", "-o", str(out)),

@@ -9,7 +9,9 @@ and the messages, of the rule packs. Nothing is evaluated as code.
 
 A value is typed as a rule's YAML would be: a number for integer and float columns (and for
 the comparisons ``|gt`` ``|gte`` ``|lt`` ``|lte``; ``0x`` hex too), true/false for bool
-columns and ``|exists``, ``null`` for a missing value, text otherwise. A number may be
+columns and ``|exists``, ``null`` for a missing value, text otherwise; a time column
+(``ts``, ``last_ts``, ``query_ts`` ...) compares with an ISO 8601 time, UTC when it names no
+zone, or epoch seconds: ``'ts|gte=2026-11-26T22:14:31Z'``, to the nanosecond. A number may be
 written as the tables show it: ``proto=tcp``, ``tcp_flags=S.`` (tcpdump's letters),
 ``icmp_type=echo-request`` (ICMP's 8 or ICMPv6's 128, each with its protocol).
 ``\\,`` is a comma inside a value.
@@ -46,16 +48,17 @@ def _compiled(items: Sequence[str], table: Table, said: str):
     from sigma.exceptions import SigmaError, SigmaModifierError
     from sigma.rule import SigmaDetections
 
-    from pcapkit.rules.compile import ConditionError, compile_condition
+    from pcapkit.rules.compile import ConditionError, compile_condition, time_values
     from pcapkit.rules.regex import quiet_policy
 
     detection: dict[str, object] = {f"where{n}": _item(item, table)
                                     for n, item in enumerate(items, 1)}
     detection["condition"] = " and ".join(detection)
     try:
+        detection, times = time_values(detection, table)
         parsed = SigmaDetections.from_dict(detection, policy=quiet_policy())
         (condition,) = [c.parse() for c in parsed.parsed_condition]
-        return compile_condition(condition, table)
+        return compile_condition(condition, table, times)
     except ConditionError as exc:
         raise WhereError(said + str(exc) + (f" ({exc.hint})" if exc.hint else "")) from None
     except SigmaModifierError as exc:

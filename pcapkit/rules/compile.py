@@ -7,10 +7,16 @@ function from a table to a boolean numpy array; the tree combines them with ``&`
 ``~``. Nothing in a rule is ever evaluated as code: no ``eval``, no ``DataFrame.query``.
 
 Every leaf is checked against the table's declaration while compiling (so at load time):
-the column must exist and the value must fit its kind (numbers and comparisons on integer,
-float and time columns are numbers; CIDRs on address columns; strings, wildcards and
-regular expressions on text columns). Text predicates are evaluated once per distinct value
-(a categorical's categories, or the factorized values) and spread to the rows by their codes.
+the column must exist and the value must fit its kind (numbers and comparisons on integer
+and float columns are numbers; on time columns, times; CIDRs on address columns; strings,
+wildcards and regular expressions on text columns). pySigma compares numbers only, so
+:func:`time_values` first turns the times a detection compares with a time column (ISO 8601,
+UTC when no zone is given, or epoch seconds) into nanoseconds since the epoch, the number a
+time column is compared with. pySigma holds such a number as a float (ns since the epoch
+need 61 bits, a float keeps 53), so time_values also gives back each time's exact
+nanoseconds by the float pySigma will hold, and the comparison is exact. Text predicates
+are evaluated once per distinct value (a categorical's categories, or the factorized
+values) and spread to the rows by their codes.
 Regular expressions, and the wildcards Sigma strings may hold, are matched with RE2
 (linear time whatever the pattern, so a rule cannot hang the engine), case-insensitively as
 Sigma specifies unless the value is ``|cased``.
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,6 +58,8 @@ from pcapkit.schema import INTEGER_KINDS, TEXT_KINDS, Table
 
 Mask = Callable[[pd.DataFrame], np.ndarray]
 NUMERIC_KINDS = (*INTEGER_KINDS, "f64")
+#: the modifiers that compare a value with a time column (none: equal to it)
+TIME_MODIFIERS = frozenset({"gt", "gte", "lt", "lte"})
 
 
 class ConditionError(ValueError):
@@ -63,10 +71,13 @@ class ConditionError(ValueError):
         self.hint = hint
 
 
-def compile_condition(node: ConditionItem, table: Table) -> Mask:
-    """The mask function of a parsed Sigma condition over ``table``."""
+def compile_condition(node: ConditionItem, table: Table,
+                      times: Mapping[float, int] | None = None) -> Mask:
+    """The mask function of a parsed Sigma condition over ``table``; ``times``: the exact
+    nanoseconds of the times the detection compares with time columns, by the float
+    pySigma holds (:func:`time_values`)."""
     if isinstance(node, ConditionAND | ConditionOR):
-        parts = [compile_condition(arg, table) for arg in node.args]
+        parts = [compile_condition(arg, table, times) for arg in node.args]
         combine = np.logical_and if isinstance(node, ConditionAND) else np.logical_or
 
         def combined(frame: pd.DataFrame) -> np.ndarray:
@@ -76,14 +87,69 @@ def compile_condition(node: ConditionItem, table: Table) -> Mask:
             return out
         return combined
     if isinstance(node, ConditionNOT):
-        inner = compile_condition(node.args[0], table)
+        inner = compile_condition(node.args[0], table, times)
         return lambda frame: ~inner(frame)
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _leaf(node.field, node.value, table)
+        return _leaf(node.field, node.value, table, times or {})
     if isinstance(node, ConditionValueExpression):
         raise ConditionError(f"keyword search ({node.value}) without a field: pcapkit rules "
                              "compare a column of the table with a value")
     raise ConditionError(f"unsupported condition element {type(node).__name__}")
+
+
+def time_values(detection: dict, table: Table,
+                times: dict[float, int] | None = None) -> tuple[dict, dict[float, int]]:
+    """``detection`` (a Sigma detection as YAML holds it: selections of ``field|modifiers``
+    keys) with every value compared with a time column of ``table``, plainly or with
+    ``|gt`` ``|gte`` ``|lt`` ``|lte``, as integer nanoseconds since the epoch: ISO 8601 text
+    (UTC when it names no zone), a YAML timestamp or epoch seconds, read by
+    :func:`pcapkit.capture.capture_time` as ``--since`` is; and ``times`` (a new dict when
+    None) given each one's exact nanoseconds by the float pySigma will hold, for
+    :func:`compile_condition`. A value that is no time is a ConditionError naming the
+    field; ``null`` stays null."""
+    exact = {} if times is None else times
+
+    def one(name: str, value: object) -> object:
+        ns = _time_ns(name, value)
+        if ns is not None:
+            if exact.setdefault(float(ns), ns) != ns:
+                raise ConditionError(f"times {_iso(exact[float(ns)])} and {_iso(ns)} are "
+                                     "too close to tell apart in one rule (256 ns)", name)
+        return ns
+
+    def values(key: str, value: object) -> object:
+        name, *modifiers = str(key).split("|")
+        if name not in table or table[name].kind != "ts" or not TIME_MODIFIERS >= set(modifiers):
+            return value
+        return [one(name, v) for v in value] if isinstance(value, list) else one(name, value)
+
+    def selection(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: values(key, v) for key, v in value.items()}
+        if isinstance(value, list):
+            return [selection(v) for v in value]
+        return value
+
+    return {name: value if name == "condition" else selection(value)
+            for name, value in detection.items()}, exact
+
+
+def _iso(ns: int) -> str:
+    return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
+
+
+def _time_ns(field: str, value: object) -> int | None:
+    from pcapkit.capture import capture_time
+    from pcapkit.errors import PcapkitError
+
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise PcapkitError(f"{field}: {value!r} is not a time")
+        return int(capture_time(value, field).value)
+    except PcapkitError as exc:
+        raise ConditionError(str(exc), field, "a time without a zone is UTC") from None
 
 
 def column_of(table: Table, field: str | None):
@@ -98,7 +164,7 @@ def column_of(table: Table, field: str | None):
     raise ConditionError(f"table {table.name!r} has no column {field!r}", field, hint)
 
 
-def _leaf(field: str, value: object, table: Table) -> Mask:
+def _leaf(field: str, value: object, table: Table, times: Mapping[float, int]) -> Mask:
     column = column_of(table, field)
     kind = column.kind
 
@@ -123,6 +189,10 @@ def _leaf(field: str, value: object, table: Table) -> Mask:
             raise wrong("true/false", "booleans compare with bool columns")
         return lambda frame: (frame[field].to_numpy(dtype=object, na_value=None)
                               == value.boolean)
+    if kind == "ts" and isinstance(value, SigmaNumber | SigmaCompareExpression):
+        number = (value if isinstance(value, SigmaNumber) else value.number).number
+        return _times(field, _OPERATORS.get(getattr(value, "op", None), "eq"),
+                      times.get(float(number), int(number)))
     if isinstance(value, SigmaNumber):
         if kind not in NUMERIC_KINDS:
             raise wrong(f"the number {value.number}",
@@ -132,10 +202,8 @@ def _leaf(field: str, value: object, table: Table) -> Mask:
     if isinstance(value, SigmaCompareExpression):
         if kind not in NUMERIC_KINDS:
             raise wrong("a comparison (|gt, |gte, |lt, |lte)",
-                        "comparisons need an integer or float column")
-        ops = {CompareOperators.GT: "gt", CompareOperators.GTE: "ge",
-               CompareOperators.LT: "lt", CompareOperators.LTE: "le"}
-        return _numeric(field, ops[value.op], float(value.number.number))
+                        "comparisons need an integer, float or time column")
+        return _numeric(field, _OPERATORS[value.op], float(value.number.number))
     if isinstance(value, SigmaCIDRExpression):
         if kind != "ip":
             raise wrong("|cidr", "CIDRs match address columns (kind ip)")
@@ -208,13 +276,29 @@ def _per_value(field: str, predicate: Callable[[str], bool]) -> Mask:
 
 
 def _numeric(field: str, op: str, number: float) -> Mask:
-    compare = getattr(np, {"eq": "equal", "gt": "greater", "ge": "greater_equal",
-                           "lt": "less", "le": "less_equal"}[op])
+    compare = _COMPARE[op]
 
     def mask(frame: pd.DataFrame) -> np.ndarray:
         values = frame[field].to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             return compare(values, number)  # NaN (missing) compares False
+    return mask
+
+
+_OPERATORS = {CompareOperators.GT: "gt", CompareOperators.GTE: "ge",
+              CompareOperators.LT: "lt", CompareOperators.LTE: "le"}
+_COMPARE = {"eq": np.equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.less,
+            "le": np.less_equal}
+
+
+def _times(field: str, op: str, ns: int) -> Mask:
+    """A time column compared with ``ns`` (nanoseconds since the epoch), exactly: as int64
+    nanoseconds, not floats; a missing time compares False."""
+    compare = _COMPARE[op]
+
+    def mask(frame: pd.DataFrame) -> np.ndarray:
+        stamps = pd.DatetimeIndex(pd.to_datetime(frame[field], utc=True)).as_unit("ns")
+        return compare(stamps.asi8, ns) & ~stamps.isna()
     return mask
 
 

@@ -39,7 +39,13 @@ from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelati
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
-from pcapkit.rules.compile import ConditionError, Mask, column_of, compile_condition
+from pcapkit.rules.compile import (
+    ConditionError,
+    Mask,
+    column_of,
+    compile_condition,
+    time_values,
+)
 from pcapkit.rules.regex import quiet_policy
 from pcapkit.schema import TABLES, Table
 
@@ -177,6 +183,13 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Rule]:
     if not documents or not all(isinstance(d, dict) for d in documents):
         problems.append(Problem(str(path), "-", "a rule file holds YAML mappings (Sigma rules)"))
         return []
+    times: dict[float, int] = {}  # every time the file's rules compare, exactly
+    try:
+        documents = [_with_time_values(d, times) for d in documents]
+    except ConditionError as exc:
+        problems.append(Problem(str(path), _title(documents[0]), str(exc), exc.field,
+                                exc.hint))
+        return []
     try:
         collection = SigmaCollection.from_dicts(documents, collect_errors=True,
                                                 policy=quiet_policy())
@@ -198,10 +211,22 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Rule]:
                                 "rule, or one correlation rule with the rules it refers to"))
         return []
     if correlations:
-        rule = _correlation_rule(path, correlations[0], bases, problems)
+        rule = _correlation_rule(path, correlations[0], bases, problems, times)
     else:
-        rule = _detection_rule(path, bases[0], bases[0], problems)
+        rule = _detection_rule(path, bases[0], bases[0], problems, times=times)
     return [rule] if rule is not None and len(problems) == before else []
+
+
+def _with_time_values(document: dict, times: dict[float, int]) -> dict:
+    """The rule document with the times its detection compares with a time column as the
+    numbers pySigma compares (:func:`pcapkit.rules.compile.time_values`); as it is when it
+    names no table (the loader says so) or has no detection (a correlation)."""
+    logsource, detection = document.get("logsource"), document.get("detection")
+    table = TABLES.get(str(logsource.get("category") or "")) \
+        if isinstance(logsource, dict) else None
+    if table is None or not isinstance(detection, dict):
+        return document
+    return {**document, "detection": time_values(detection, table, times)[0]}
 
 
 def _title(document: dict) -> str:
@@ -209,10 +234,11 @@ def _title(document: dict) -> str:
 
 
 def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrelationRule,
-                    problems: list[Problem], correlation: Correlation | None = None
-                    ) -> Rule | None:
+                    problems: list[Problem], correlation: Correlation | None = None,
+                    times: dict[float, int] | None = None) -> Rule | None:
     """The rule of one Sigma detection; ``meta`` gives the title, level and pcapkit block
-    (the correlation rule itself, for a correlation)."""
+    (the correlation rule itself, for a correlation); ``times``: the exact times the file
+    compares (pcapkit.rules.compile.time_values)."""
     name = meta.title or str(meta.id)
 
     def problem(message: str, field_name: str | None = None, hint: str | None = None) -> None:
@@ -230,7 +256,7 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
         return None
     try:
         conditions = [c.parse() for c in sigma.detection.parsed_condition]
-        masks = [compile_condition(c, table) for c in conditions]
+        masks = [compile_condition(c, table, times) for c in conditions]
     except ConditionError as exc:
         problem(str(exc), exc.field, exc.hint)
         return None
@@ -294,7 +320,7 @@ def _detection_rule(path: Path, sigma: SigmaRule, meta: SigmaRule | SigmaCorrela
 
 
 def _correlation_rule(path: Path, sigma: SigmaCorrelationRule, bases: list[SigmaRule],
-                      problems: list[Problem]) -> Rule | None:
+                      problems: list[Problem], times: dict[float, int]) -> Rule | None:
     name = sigma.title or str(sigma.id)
     kind = sigma.type.name.lower()
     if kind not in CORRELATION_TYPES:
@@ -324,7 +350,8 @@ def _correlation_rule(path: Path, sigma: SigmaCorrelationRule, bases: list[Sigma
     if kind == "value_count" and not correlation.value_field:
         problems.append(Problem(str(path), name, "value_count needs condition.field"))
         return None
-    rules = [_detection_rule(path, base, sigma, problems, correlation) for base in referenced]
+    rules = [_detection_rule(path, base, sigma, problems, correlation, times)
+             for base in referenced]
     if any(r is None for r in rules):
         return None
     if kind == "temporal":  # every referenced detection must match within the window

@@ -84,7 +84,7 @@ def test_modifiers(detection: str, expected: list[bool]) -> None:
     ("  s: {nmae: x}\n  condition: s", "did you mean name"),
     ("  s: {name|cidr: 10.0.0.0/8}\n  condition: s", "CIDRs match address columns"),
     ("  s: {port|contains: '5'}\n  condition: s", "does not fit column 'port'"),
-    ("  s: {name|gt: 5}\n  condition: s", "comparisons need an integer or float column"),
+    ("  s: {name|gt: 5}\n  condition: s", "comparisons need an integer, float or time column"),
     ("  s: {name: 5}\n  condition: s", "quote it to compare as text"),
     ("  s: {port: abc}\n  condition: s", "this column holds numbers"),
     ("  s: {flag: pod}\n  condition: s", "does not fit column 'flag'"),
@@ -109,3 +109,57 @@ detection: {s: {kind|re: '^p'}, condition: s}
     compiled = compile_condition(rule.detection.parsed_condition[0].parse(), TABLE)
     result = compiled(big.assign(**{c: None for c in TABLE.names if c != "kind"}))
     assert result.sum() == 400_000
+
+
+TIMED = Table("timed", "a row with a time", (
+    Column("ts", "ts", "A time."),
+    Column("port", "u16", "A port."),
+))
+#: one nanosecond apart, and a missing time: a float cannot tell the first two apart
+TIMES = build_frame(TIMED, {
+    "ts": pd.to_datetime(["2026-11-26T22:14:30.123456789Z", "2026-11-26T22:14:30.123456790Z",
+                          "2026-11-26T23:00:00Z", None], utc=True, format="ISO8601"),
+    "port": np.array([53, 53, 80, 443]),
+})
+
+
+def timed_mask(detection: str) -> list[bool]:
+    """The mask over TIMES of a detection whose times are turned as the loader turns them."""
+    import yaml
+    from sigma.rule import SigmaDetections
+
+    from pcapkit.rules.compile import time_values
+
+    converted, times = time_values(yaml.safe_load(detection), TIMED)
+    parsed = SigmaDetections.from_dict(converted)
+    (condition,) = [c.parse() for c in parsed.parsed_condition]
+    return [bool(v) for v in compile_condition(condition, TIMED, times)(TIMES)]
+
+
+@pytest.mark.parametrize(("detection", "expected"), [
+    ("{s: {ts|gt: '2026-11-26T22:14:30.123456789Z'}, condition: s}", [False, True, True, False]),
+    ("{s: {ts|gte: '2026-11-26T22:14:30.123456789Z'}, condition: s}", [True, True, True, False]),
+    ("{s: {ts|lt: '2026-11-26T22:14:30.123456790'}, condition: s}", [True, False, False, False]),
+    ("{s: {ts|lte: '2026-11-26T23:00:00+00:00'}, condition: s}", [True, True, True, False]),
+    ("{s: {ts|lt: '2026-11-26T23:30:00+01:00'}, condition: s}", [True, True, False, False]),
+    ("{s: {ts|gte: 2026-11-26T23:00:00Z}, condition: s}", [False, False, True, False]),  # YAML
+    ("{s: {ts|gte: 1795734000}, condition: s}", [False, False, True, False]),  # epoch seconds
+    ("{s: {ts: '2026-11-26T22:14:30.123456790Z'}, condition: s}", [False, True, False, False]),
+    ("{s: {ts: null}, condition: s}", [False, False, False, True]),
+    ("{a: {ts|gte: '2026-11-26T22:00:00'}, b: {ts|lt: '2026-11-26T22:30:00'}, "
+     "c: {port: 53}, condition: a and b and c}", [True, True, False, False]),
+])
+def test_time_columns_compare_with_times_to_the_nanosecond(detection, expected) -> None:
+    assert timed_mask(detection) == expected
+
+
+@pytest.mark.parametrize(("detection", "message"), [
+    ("{s: {ts|gt: soon}, condition: s}", "'soon' is not a time"),
+    ("{s: {ts|gt: true}, condition: s}", "True is not a time"),
+    ("{s: {ts|gt: ['2026-11-26T22:14:30.123456789Z', '2026-11-26T22:14:30.12345679Z']}, "
+     "condition: s}", "too close to tell apart"),
+])
+def test_values_that_are_no_times_are_refused(detection, message) -> None:
+    with pytest.raises(ConditionError) as caught:
+        timed_mask(detection)
+    assert message in str(caught.value) and caught.value.field == "ts"

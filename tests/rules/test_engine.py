@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import pcapkit
@@ -148,3 +149,49 @@ def test_count_counts_distinct_values_and_rows_without_one_alone(tmp_path, incid
         assert pack.problems == []
         [finding] = run_rules(incident, pack.rules)
         assert (finding.count, finding.details["rows"]) == (expected, len(a))
+
+
+# -- time columns: ISO 8601 times with |gt |gte |lt |lte, exact to the nanosecond ----------
+
+WINDOW = """
+title: Flows in a window
+id: 3c2b1a09-0000-4000-8000-000000000001
+status: test
+logsource: {{product: pcapkit, category: flows}}
+detection:
+  window: {{ts|gt: {since}, last_ts|lte: {until}}}
+  condition: window
+level: low
+pcapkit:
+  category: test
+  group_by: [proto]
+  summary: "{{count}} {{proto}} flows in the window"
+  remediation: None needed.
+"""
+
+
+def test_a_rule_selects_the_flows_of_a_time_window(tmp_path, incident) -> None:
+    flows = incident.flows
+    starts = flows["ts"].sort_values()
+    since, until = starts.iloc[0], flows["last_ts"].max()  # the first flow starts at since
+    # since as the flow's own time (no zone: UTC), until with an offset, unquoted in YAML
+    text = WINDOW.format(since=f"'{since.tz_localize(None).isoformat()}'",
+                       until=until.tz_convert("Europe/Paris").isoformat())
+    (tmp_path / "window.yml").write_text(text)
+    pack = load_rules([tmp_path / "window.yml"], core=False)
+    assert pack.problems == []
+    found = run_rules(incident, pack.rules)
+    expected = flows[(flows["ts"] > since) & (flows["last_ts"] <= until)]
+    assert 0 < len(expected) < len(flows)  # the first flow is left out: ts|gt, not gte
+    assert sum(f.count for f in found) == len(expected)
+    assert {f.details["proto"]: f.count for f in found} == \
+        expected.groupby("proto", observed=True).size().to_dict()
+    assert min(pd.Timestamp(f.first_seen) for f in found) > since
+
+
+def test_a_time_that_is_none_is_a_lint_problem(tmp_path) -> None:
+    (tmp_path / "bad.yml").write_text(WINDOW.format(since="'last tuesday'", until="2026-11-27"))
+    pack = load_rules([tmp_path / "bad.yml"], core=False)
+    (problem,) = pack.problems
+    assert pack.rules == [] and problem.field == "ts"
+    assert "'last tuesday' is not a time" in str(problem)

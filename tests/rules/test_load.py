@@ -51,7 +51,7 @@ def test_a_good_rule_loads_with_its_metadata(tmp_path) -> None:
     (("category: dns}", "category: dnss}"), "logsource.category 'dnss' is no pcapkit table"),
     (("product: pcapkit", "product: windows"), "not 'pcapkit'"),
     (("latency_s|gt", "latencys|gt"), "did you mean latency_s"),
-    (("latency_s|gt: 0.5", "qname|gt: 0.5"), "comparisons need an integer or float column"),
+    (("latency_s|gt: 0.5", "qname|gt: 0.5"), "comparisons need an integer, float or time column"),
     (("latency_s|gt: 0.5", "qname|re: '(a)\\1'"), "invalid"),
     (("group_by: [orig_h, qname]", "group_by: [orig_host]"), "did you mean orig_h"),
     (("{count} slow", "{count.__class__} slow"), "plain column name"),
