@@ -27,7 +27,7 @@ from pcapkit.decode.files import Decoded, decode_files
 from pcapkit.flows.path import interface_labels
 from pcapkit.ingest import Inputs
 from pcapkit.ingest.links import link_files_for, name_interfaces, names_device, parse_links
-from pcapkit.plots.ladder import ladder_layout
+from pcapkit.plots import ladder_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo"

@@ -241,39 +241,44 @@ def name_interfaces(decoded: Decoded, links: Mapping[str, Mapping[int, str]]) ->
 
 def _named(packets: pd.DataFrame, links: Mapping[str, Mapping[int, str]]
            ) -> pd.Categorical | None:
-    """The renamed interface column (None when no row changes)."""
+    """The renamed interface column (None when no row changes): a (file, ifindex) table
+    of name codes looked up for every row at once."""
     import pandas as pd
 
     from pcapkit.column_arrays import codes_of
 
     file_codes, file_labels = codes_of(packets["file"])
-    column = packets["interface"]
-    codes, labels = codes_of(column)
-    anonymous = np.array([not names_device(label) for label in labels], dtype=bool)
-    index = packets["if_index"].to_numpy(dtype=np.int64, na_value=-1)
-    eligible = (index >= 0) & (file_codes >= 0) & np.append(anonymous, True)[codes]
-    keys, names = [], []
-    for code, file in enumerate(file_labels):
-        for ifindex, name in (links.get(str(file)) or {}).items():
-            keys.append((code << 32) | int(ifindex))
-            names.append(str(name))
-    if not keys or not eligible.any():
+    codes, labels = codes_of(packets["interface"])
+    per_file = [links.get(str(file)) or {} for file in file_labels]
+    names = list(dict.fromkeys(str(n) for m in per_file for n in m.values()))
+    if not names:
         return None
-    rows = np.flatnonzero(eligible)
-    found = pd.Index(np.asarray(keys, dtype=np.int64)).get_indexer(
-        (file_codes[rows] << 32) | index[rows])
+    # name codes follow the column's own labels (a name already there keeps its code)
+    space = pd.Index(list(labels), dtype=object).append(pd.Index(names, dtype=object)).unique()
+    high = max(int(i) for m in per_file for i in m)
+    if high >= 1 << 24:          # no sane ifindex: keep the table small
+        per_file = [{i: n for i, n in m.items() if int(i) < 1 << 24} for m in per_file]
+        high = max([int(i) for m in per_file for i in m], default=0)
+    table = np.full((len(file_labels), high + 1), -1, dtype=np.int64)
+    for code, mapping in enumerate(per_file):
+        if mapping:
+            table[code, np.fromiter(mapping, np.int64)] = space.get_indexer(
+                pd.Index([str(n) for n in mapping.values()], dtype=object))
+    anonymous = np.array([not names_device(label) for label in labels] + [True], dtype=bool)
+    index = packets["if_index"].to_numpy(dtype=np.int64, na_value=-1)
+    rows = np.flatnonzero((index >= 0) & (index <= high) & (file_codes >= 0) &
+                          anonymous[codes])
+    found = table[file_codes[rows], index[rows]]
     hit = found >= 0
     if not hit.any():
         return None
-    given = pd.Index(names, dtype=object)
-    space = pd.Index(list(labels), dtype=object).append(given[np.unique(found[hit])]).unique()
-    name_codes = space.get_indexer(given)
     new = codes.copy()
-    new[rows[hit]] = name_codes[found[hit]]
-    # the labels only the renamed rows had ("0", "any") go; others (unused ones too) stay
-    gone = np.setdiff1d(np.unique(codes[codes >= 0]), np.unique(new[new >= 0]))
-    keep = np.ones(len(space), dtype=bool)
-    keep[gone] = False
+    new[rows[hit]] = found[hit]
+    # the column's labels every row of which was renamed ("0", "any") go, and the names no
+    # row took; the other labels (unused ones too) stay
+    before = np.bincount(codes[codes >= 0], minlength=len(space)) > 0
+    after = np.bincount(new[new >= 0], minlength=len(space)) > 0
+    keep = after | (~before & (np.arange(len(space)) < len(labels)))
     renumber = np.cumsum(keep) - 1
     new = np.where(new >= 0, renumber[np.maximum(new, 0)], -1)
     return pd.Categorical.from_codes(new, categories=space[keep])
