@@ -13,8 +13,8 @@ capped number of packets, series and spans is drawn (each figure says when it ca
 
 from pcapkit._lazy import lazy_attributes
 
-_LAZY = {"ladder": "pcapkit.plots.ladder", "ladder_layout": "pcapkit.plots.ladder",
-         "LadderLayout": "pcapkit.plots.ladder", "plot_dns": "pcapkit.plots.dns",
+_LAZY = {"ladder": "pcapkit.plots.ladders", "ladder_layout": "pcapkit.plots.ladders",
+         "LadderLayout": "pcapkit.plots.ladders", "plot_dns": "pcapkit.plots.dns",
          "plot_graph": "pcapkit.plots.graph", "plot_traffic": "pcapkit.plots.traffic"}
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -37,7 +37,7 @@ from pcapkit.report.svg import (
 
 if TYPE_CHECKING:
     from pcapkit.capture import Capture
-    from pcapkit.plots.ladder import LadderLayout
+    from pcapkit.plots.ladders import LadderLayout
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _END_FIELDS = (("workload", "workload"), ("name", "pod"), ("namespace", "namespace"),
@@ -211,7 +211,7 @@ def _ladders(findings: list[dict[str, Any]], capture: Capture | None
     """Finding id -> (ladder layout, its SVG) for the first findings in page order."""
     if capture is None:
         return {}
-    from pcapkit.plots.ladder import report_ladders
+    from pcapkit.plots.ladders import report_ladders
 
     ordered = [f for _, _, group in grouped(findings) for f in group]
     layouts = report_ladders(capture, ordered)
@@ -222,7 +222,7 @@ def _ladders(findings: list[dict[str, Any]], capture: Capture | None
 def _findings(findings: list[dict[str, Any]],
               ladders: dict[str, tuple[LadderLayout, str]]) -> list[str]:
     out = ['<section id="details"><h2>Findings in detail</h2>']
-    from pcapkit.plots.ladder import REPORT_LADDERS
+    from pcapkit.plots.ladders import REPORT_LADDERS
 
     cited = sum(1 for f in findings if f["evidence"])
     if len(ladders) == REPORT_LADDERS and cited > REPORT_LADDERS:

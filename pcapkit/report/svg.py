@@ -3,7 +3,7 @@ and category over the captures' time, DNS latency and failures per bucket below)
 workload graph (callers left of what they call, in columns networkx derives from the graph,
 the same on every run; failing edges red and linked to their first finding), drawn from the
 report document alone; and the ladder of a finding's first evidence flow, drawn from the
-layout :mod:`pcapkit.plots.ladder` prepares from the capture (the notebook's figure, as
+layout :mod:`pcapkit.plots.ladders` prepares from the capture (the notebook's figure, as
 SVG written here: matplotlib's own SVG costs a second of import and 0.1 s a picture). Every
 text taken from captures or the cluster is escaped."""
 
@@ -19,7 +19,7 @@ from pcapkit.report.common import grouped
 from pcapkit.report.timeline import WIDTHS
 
 if TYPE_CHECKING:
-    from pcapkit.plots.ladder import LadderLayout
+    from pcapkit.plots.ladders import LadderLayout
 
 WIDTH = 960
 SEVERITY_COLORS = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00",
@@ -323,7 +323,7 @@ _LANE_GAP = (64, 112)  # ladder: least and most room between two lanes
 
 
 def ladder_svg(layout: LadderLayout, key: str) -> str:
-    """A ladder layout (:func:`pcapkit.plots.ladder.ladder_layout`) as SVG: the lanes with
+    """A ladder layout (:func:`pcapkit.plots.ladders.ladder_layout`) as SVG: the lanes with
     their node, interface and role, one arrow per sighting after a packet's first, a dashed
     line to a packet's twin after a Service NAT, a red cross where a packet stopped short.
     ``key`` (letters, digits, dashes) keeps the arrow markers' ids apart on one page."""

@@ -13,7 +13,7 @@ from matplotlib.quiver import Quiver
 import pcapkit
 from pcapkit.errors import PcapkitError
 from pcapkit.plots import ladder, ladder_layout
-from pcapkit.plots.ladder import MAX_PACKETS, RESP, flag_letters
+from pcapkit.plots.ladders import MAX_PACKETS, RESP, flag_letters
 
 
 def lane_labels(figure) -> list[str]:

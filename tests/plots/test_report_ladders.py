@@ -16,7 +16,7 @@ from demo_cases import DEMO, flow_of, only
 
 import pcapkit
 from pcapkit.cli import main
-from pcapkit.plots.ladder import REPORT_LADDERS, finding_flows, ladder_layout, report_ladders
+from pcapkit.plots.ladders import REPORT_LADDERS, finding_flows, ladder_layout, report_ladders
 from pcapkit.report import build_report, render
 from pcapkit.report.html import CSP
 from pcapkit.report.svg import ladder_svg
