@@ -78,6 +78,30 @@ def joined_labels(groups: np.ndarray, labels: np.ndarray, n_groups: int) -> np.n
     return out
 
 
+def compact_categorical(codes: np.ndarray, labels: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical`` of ``labels[codes]`` (null where a code is -1) from the codes alone:
+    its categories are the labels present, sorted, as pd.Categorical makes them from the
+    values (which hashes every row's text)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    labels = np.asarray(labels, dtype=object)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(labels)))
+    try:
+        order = used[np.argsort(labels[used], kind="stable")]
+    except TypeError:  # labels that do not sort: pandas keeps them as they come
+        return pd.Categorical(np.append(labels, None)[codes])
+    if len(pd.unique(labels[order])) < len(order):  # equal labels: pandas merges them
+        return pd.Categorical(np.append(labels, None)[codes])
+    remap = np.full(len(labels) + 1, -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(labels[order].tolist()))
+
+
+def categorical_of(values: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(values)`` of an object array, factorizing it once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return compact_categorical(codes, np.asarray(uniques, dtype=object))
+
+
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One int64 code per row for the combination of ``columns`` (nulls form groups too),
     numbered in order of first appearance (as ``groupby(sort=False).ngroup()``).

@@ -9,7 +9,15 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.cluster.identity.enrich import end_identities
-from pcapkit.dnstx.arrays import NS, plain_frame, seconds_to_ns
+from pcapkit.dnstx.arrays import (
+    NS,
+    categorical_of,
+    compact_categorical,
+    null_ints,
+    plain_frame,
+    positions_of,
+    seconds_to_ns,
+)
 from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.icmp import link_icmp_errors
 from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces
@@ -271,24 +279,23 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
     interface = messages["interface"] if "interface" in messages.columns else pd.Series(
         [None] * len(messages))
     nodes, sightings = _combined_nodes(messages, tx)
-    files = messages["file"].astype(object).to_numpy()
     frames = messages["frame"].to_numpy(dtype=np.int64, na_value=-1)
     ids = messages["packet_id"].to_numpy(dtype=np.int64)
     data = {
         "tx_id": tx["tx_id"].to_numpy(),
         "query_ts": tx["query_t"].to_numpy(), "response_ts": tx["response_t"].to_numpy(),
         "latency_s": np.where(both, (tx["response_t"] - tx["query_t"]) / NS, np.nan),
-        "status": tx["status"].to_numpy(dtype=object),
-        "orig_h": tx["client"].to_numpy(dtype=object),
+        "status": categorical_of(tx["status"].to_numpy(dtype=object)),
+        "orig_h": categorical_of(tx["client"].to_numpy(dtype=object)),
         "orig_p": tx["client_port"].to_numpy(dtype=np.int64),
-        "resp_h": tx["server"].to_numpy(dtype=object),
+        "resp_h": categorical_of(tx["server"].to_numpy(dtype=object)),
         "resp_p": tx["server_port"].to_numpy(dtype=np.int64),
-        "backend_ip": tx["server_backend"].to_numpy(dtype=object),
+        "backend_ip": categorical_of(tx["server_backend"].to_numpy(dtype=object)),
         "backend_port": tx["server_backend_port"].to_numpy(dtype=np.int64),
         "backend_pod": tx["server_backend_pod"].to_numpy(dtype=object),
         "nat": tx["nat"].to_numpy(dtype=object),
         "nat_reply_seen": tx["nat_reply_seen"].to_numpy(dtype=object),
-        "transport": tx["transport"].to_numpy(dtype=object),
+        "transport": categorical_of(tx["transport"].to_numpy(dtype=object)),
         "dns_id": tx["dns_id"].to_numpy(dtype=np.int64),
         "qname": tx["qname"].to_numpy(dtype=object),
         "qtype": tx["qtype_name"].to_numpy(dtype=object),
@@ -301,14 +308,14 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
         "malformed": tx["malformed"].to_numpy(dtype=bool),
         **{column: tx[column] for column in ("attempt", "retry_of", "retries", "retry_delay_s",
                                              "retry_pattern", "parallel_tx_id")},
-        "final_status": tx["final_status"].to_numpy(dtype=object),
+        "final_status": categorical_of(tx["final_status"].to_numpy(dtype=object)),
         **{column: extra[column] for extra in extras for column in extra.columns},
-        "node": _take(messages["node"].to_numpy(dtype=object), either, None),
-        "interface": _take(interface.astype(object).to_numpy(), either, None),
+        "node": _categorical_rows(messages["node"], either),
+        "interface": _categorical_rows(interface, either),
         "nodes": nodes, "sightings": sightings,
-        "query_file": _take(files, q, None),
+        "query_file": _categorical_rows(messages["file"], q),
         "query_frame": _nullable_int(_take(frames, q, -1), q >= 0),
-        "response_file": _take(files, r, None),
+        "response_file": _categorical_rows(messages["file"], r),
         "response_frame": _nullable_int(_take(frames, r, -1), r >= 0),
         "query_packet_id": _nullable_int(_take(ids, q, -1), q >= 0),
         "response_packet_id": _nullable_int(_take(ids, r, -1), r >= 0),
@@ -321,14 +328,24 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
     return table.reset_index(drop=True)
 
 
+def _categorical_rows(column: pd.Series, rows: np.ndarray) -> pd.Categorical:
+    """The column's values at ``rows`` (None where -1) as the table's categorical, from the
+    column's codes when it is a categorical."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return categorical_of(_take(column.astype(object).to_numpy(), rows, None))
+    codes = column.cat.codes.to_numpy(dtype=np.int64)
+    taken = _take(codes, rows, -1).astype(np.int64)
+    return compact_categorical(taken, np.asarray(column.cat.categories, dtype=object))
+
+
 def _flow_of(packet_ids: np.ndarray, packet_flows: pd.DataFrame | None
              ) -> pd.api.extensions.ExtensionArray:
     """flow_id of each packet id per ``packet_flows`` (packet_id, flow_id); NA without it."""
     if packet_flows is None or not len(packet_flows):
-        return pd.array([pd.NA] * len(packet_ids), dtype="Int64")
-    lookup = pd.Series(packet_flows["flow_id"].array,
-                       index=packet_flows["packet_id"].to_numpy(dtype=np.int64, na_value=-1))
-    return lookup.reindex(packet_ids).array.astype("Int64")
+        return null_ints(len(packet_ids))
+    at = positions_of(packet_flows["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
+                      packet_ids)
+    return packet_flows["flow_id"].array.take(at, allow_fill=True).astype("Int64")
 
 
 def _identities(data: dict, cluster: Cluster | None) -> pd.DataFrame:

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcapkit.dnstx.arrays import as_column, group_codes, joined_labels, plain_frame, positions_of
+from pcapkit.dnstx.arrays import (
+    as_column,
+    categorical_of,
+    compact_categorical,
+    group_codes,
+    joined_labels,
+    plain_frame,
+    positions_of,
+)
 
 _NODES = st.sampled_from(["node2", "node10", "node1", "unknown", "n\u00e9", "a,b"])
 
@@ -69,3 +77,25 @@ def test_group_codes_number_combinations_as_groupby_does(rows):
     got = group_codes(frame, columns)
     assert got.dtype == np.int64
     assert got.tolist() == want.tolist()
+
+
+_LABELS = st.sampled_from(["10.0.0.2", "10.0.0.10", "eth0", "", "z\u00e9", "A"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _LABELS), max_size=30))
+def test_categorical_of_is_pandas_categorical_of_the_values(values):
+    values = np.array(values, dtype=object)
+    want = pd.Series(pd.Categorical(values))
+    pd.testing.assert_series_equal(pd.Series(categorical_of(values)), want, check_exact=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-1, 5), max_size=30),
+       st.sampled_from([["b", "a", "c", "a0", "", "B"], [3, 1, 2, 10, 0, 7]]))
+def test_compact_categorical_is_pandas_categorical_of_the_labels_at_the_codes(codes, labels):
+    codes = np.array(codes, dtype=np.int64)
+    labels = np.array(labels, dtype=object)
+    want = pd.Series(pd.Categorical(np.append(labels, None)[codes]))
+    got = pd.Series(compact_categorical(codes, labels))
+    pd.testing.assert_series_equal(got, want, check_exact=True)
