@@ -9,8 +9,10 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster, check_cluster
 from pcapkit.cluster.identity.enrich import end_identities
+from pcapkit.column_arrays import per_row
 from pcapkit.dnstx.arrays import (
     NS,
+    as_column,
     categorical_of,
     compact_categorical,
     null_ints,
@@ -28,7 +30,7 @@ from pcapkit.dnstx.pairing import orient, pair_messages
 from pcapkit.dnstx.retries import find_retries
 from pcapkit.dnstx.searchpath import find_search_paths
 from pcapkit.errors import PcapkitError
-from pcapkit.schema.convert import build_frame, to_kind
+from pcapkit.schema.convert import STRING, build_frame, to_kind
 from pcapkit.schema.dnstx import DNS
 from pcapkit.service_dnat import seen_at_one_point
 
@@ -78,7 +80,13 @@ def _base_table(messages: pd.DataFrame, view: pd.DataFrame, pairs: pd.DataFrame)
         return _take(frame[name].to_numpy(), rows, fill)
 
     def message_field(name: str, rows: np.ndarray) -> np.ndarray:
-        return _take(messages[name].to_numpy(dtype=object, na_value=None), rows, None)
+        column = messages[name]
+        if isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype):
+            # each distinct text once, shared by its rows
+            codes, values = pd.factorize(column)
+            return per_row(_take(codes, rows, -1).astype(np.int64),
+                           np.asarray(values, dtype=object), None)
+        return _take(column.to_numpy(dtype=object, na_value=None), rows, None)
 
     tc = _take(messages["tc"].to_numpy(dtype=bool, na_value=False), r, False).astype(bool) \
         if "tc" in messages.columns else np.zeros(len(r), dtype=bool)
@@ -131,13 +139,21 @@ def _status(tx: pd.DataFrame, retries: pd.DataFrame, end_t: np.ndarray,
 
 def _chain_outcome(tx: pd.DataFrame) -> pd.DataFrame:
     """Per transaction, the outcome of its whole retry chain (its last attempt)."""
-    key = tx["retry_of"].fillna(tx["tx_id"]).astype(np.int64)
-    last = tx.assign(key=key).sort_values(["key", "query_t"]).groupby("key").tail(1)
-    last = last.set_index("key")
+    tx_id = tx["tx_id"].to_numpy(dtype=np.int64)
+    key = tx["retry_of"].to_numpy(dtype=np.int64, na_value=-1)
+    key = np.where(tx["retry_of"].isna().to_numpy(), tx_id, key)
+    order = np.lexsort((tx["query_t"].to_numpy(), key))
+    sorted_key = key[order]
+    new = np.r_[True, sorted_key[1:] != sorted_key[:-1]] if len(key) else np.zeros(0, bool)
+    starts = np.flatnonzero(new)
+    last = order[np.r_[starts[1:] - 1, len(order) - 1]] if len(starts) else starts
+    chain = np.searchsorted(sorted_key[starts], key)
+    latest = np.maximum.reduceat(tx["response_t"].to_numpy()[order], starts) if len(starts) \
+        else np.zeros(0, dtype=np.int64)
     return pd.DataFrame({
-        "final_status": last["status"].reindex(key).to_numpy(),
-        "final_response_t": tx.groupby(key)["response_t"].transform("max").to_numpy(),
-        "ancount": last["ancount"].reindex(key).to_numpy(),
+        "final_status": as_column(tx["status"].to_numpy(dtype=object)[last][chain], tx.index),
+        "final_response_t": latest[chain],
+        "ancount": tx["ancount"].to_numpy()[last][chain],
     }, index=tx.index)
 
 
@@ -253,8 +269,8 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
         tx[column] = retries[column]
     icmp = _icmp_errors(tx, packets, timeout)
     end_t = _capture_end(messages, tx)
-    tx["status"] = _status(tx, retries, end_t, timeout,
-                           icmp["icmp_error"].notna().to_numpy(dtype=bool))
+    tx["status"] = as_column(_status(tx, retries, end_t, timeout,
+                                     icmp["icmp_error"].notna().to_numpy(dtype=bool)), tx.index)
 
     outcome = _chain_outcome(tx)
     search = find_search_paths(
@@ -266,7 +282,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     chains = find_resolver_chains(tx.assign(final_status=outcome["final_status"]),
                                   timeout=timeout, dns_servers=dns_servers or None,
                                   resolver_addresses=resolver_addresses)
-    tx["final_status"] = outcome["final_status"].to_numpy(dtype=object)
+    tx["final_status"] = as_column(outcome["final_status"].to_numpy(dtype=object), tx.index)
     return _finish(tx, messages, [search, chains, icmp], cluster, packet_flows)
 
 
@@ -300,7 +316,7 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
         "qname": tx["qname"].to_numpy(dtype=object),
         "qtype": tx["qtype_name"].to_numpy(dtype=object),
         "rcode": tx["rcode"].to_numpy(dtype=object),
-        "tc": np.where(r >= 0, tx["tc"], None),
+        "tc": pd.arrays.BooleanArray(tx["tc"].to_numpy(dtype=bool), r < 0),
         "ancount": tx["ancount"].to_numpy(dtype=np.int64),
         "answers": tx["answers"].to_numpy(dtype=object),
         "answer_addrs": tx["answer_addrs"].to_numpy(dtype=object),
@@ -355,4 +371,8 @@ def _identities(data: dict, cluster: Cluster | None) -> pd.DataFrame:
                          for column in ("orig_h", "orig_p", "resp_h", "resp_p")})
     query, response = (to_kind(data[c], "ts") for c in ("query_ts", "response_ts"))
     ends["at"] = pd.Series(query).fillna(pd.Series(response)).array
-    return end_identities(ends, cluster.address_map if cluster is not None else None, "at")
+    found = end_identities(ends, cluster.address_map if cluster is not None else None, "at")
+    for column in found.columns:  # text columns as the table's strings: Arrow to Arrow
+        if DNS[column].kind == "str" and isinstance(found[column].dtype, pd.StringDtype):
+            found[column] = found[column].array.astype(STRING)
+    return found

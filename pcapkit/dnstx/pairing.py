@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.column_arrays import labels_at
+from pcapkit.column_arrays import labels_at, per_row
 from pcapkit.dnstx.arrays import group_codes, plain_frame, seconds_to_ns
 
 
@@ -43,7 +43,7 @@ def orient(messages: pd.DataFrame) -> pd.DataFrame:
         "transport": labels_at(messages["transport"]) if "transport" in messages.columns
         else np.full(len(messages), "udp", dtype=object),
         "dns_id": messages["dns_id"].to_numpy(dtype=np.int64, na_value=-1),
-        "qname_lc": qname.str.lower().fillna("").to_numpy(dtype=object),
+        "qname_lc": _lowercase(qname),
         "qtype": messages["qtype"].to_numpy(dtype=np.int64, na_value=-1)
         if "qtype" in messages.columns else np.full(len(messages), -1, dtype=np.int64),
         "t": messages["t"].to_numpy(dtype=np.int64),
@@ -51,6 +51,14 @@ def orient(messages: pd.DataFrame) -> pd.DataFrame:
         "usable": messages["qr"].notna().to_numpy() & (
             messages["dns_id"].notna().to_numpy()),
     })
+
+
+def _lowercase(qname: pd.Series) -> np.ndarray:
+    """The names in lower case ("" for none) as an object array: each distinct name is
+    lowered once and its rows share the text (so later hashing of the column is cheap)."""
+    codes, names = pd.factorize(qname)
+    lowered = pd.Series(names, dtype="string").str.lower().to_numpy(dtype=object)
+    return per_row(codes, lowered, "")
 
 
 _ADDRESS_KEY = ["client", "client_port", "server", "server_port", "transport", "dns_id"]
