@@ -96,8 +96,9 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     if not len(flows):
         return empty_frame(FLOW_PATHS)
     n = len(flows)
-    seen = _directed_sightings(flows, packets, distinct)
-    windows = _file_windows(packets)
+    times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
+    seen = _directed_sightings(flows, packets, distinct, times)
+    windows = _file_windows(packets, times)
     reasons = {name: np.zeros(n, dtype=bool) for name in REASONS}
     texts = {name: np.full(n, "", dtype=object) for name in REASONS}
     exempt = _istio(flows)
@@ -147,10 +148,12 @@ class Seen:
 
 
 def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
-                        distinct: pd.DataFrame) -> Seen:
+                        distinct: pd.DataFrame, times: np.ndarray) -> Seen:
     """The sightings of the flows' own packets (ICMP errors counted on a flow left out):
     row of the flow in ``flows``, direction, point, and what the path checks read. Works on
-    whole columns as arrays indexed by the kept rows (no copy of the packet table)."""
+    whole columns as arrays indexed by the kept rows (no copy of the packet table; none of
+    a column either when every sighting is kept, as in a capture of flows alone);
+    ``times``: every sighting's time (ns)."""
     pid = distinct["packet_id"].to_numpy(dtype=np.int64)
     flow_ids = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     in_flow = flow_ids >= 0
@@ -158,58 +161,68 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
     flow_id = flow_of_sightings(sighting_pid, pid[in_flow], flow_ids[in_flow])
     row = rows_of(flows["flow_id"].to_numpy(dtype=np.int64), flow_id)
     keep = np.flatnonzero((flow_id >= 0) & (row >= 0))
+    at_keep = _rows_taker(keep, len(packets))
     row = row[keep]
     (src, dst, orig_h, resp_h, backend), _ = shared_codes(
         [packets["src"], packets["dst"], flows["orig_h"], flows["resp_h"], flows["backend_ip"]])
-    src, dst = src[keep], dst[keep]
+    src, dst = at_keep(src), at_keep(dst)
     oh, rh, bh = orig_h[row], resp_h[row], backend[row]
 
     def ints(name: str, missing: int = -1) -> np.ndarray:
         return packets[name].to_numpy(dtype=np.int64, na_value=missing)
 
-    sport, dport = ints("sport")[keep], ints("dport")[keep]
+    sport, dport = at_keep(ints("sport")), at_keep(ints("dport"))
     orig_p = flows["orig_p"].to_numpy(dtype=np.int64, na_value=-1)[row]
     ported = (sport >= 0) & (dport >= 0)
-    same_proto = ints("proto")[keep] == flows["ip_proto"].to_numpy(dtype=np.int64,
-                                                                   na_value=-2)[row]
+    same_proto = at_keep(ints("proto")) == flows["ip_proto"].to_numpy(dtype=np.int64,
+                                                                      na_value=-2)[row]
     to_server = (dst == rh) | ((dst == bh) & (bh >= 0))
     from_server = (src == rh) | ((src == bh) & (bh >= 0))
     is_orig = same_proto & (src == oh) & to_server & (~ported | (sport == orig_p))
     is_resp = same_proto & ~is_orig & from_server & (dst == oh) & (~ported | (dport == orig_p))
     own = is_orig | is_resp
     sel = keep[own]
+    at = _rows_taker(sel, len(packets))
     point, labels = interface_labels(packets)
-    point = point[sel]
+    point = at(point)
     file_codes, _ = codes_of(packets["file"])
-    file_codes = file_codes[sel]
+    file_codes = at(file_codes)
     point_key, point_uniques = pd.factorize(file_codes * (len(labels) + 1) + point)
     cap = np.full(len(sel), 2, dtype=np.int64)
     if "direction" in packets:
         codes, names = codes_of(packets["direction"])
-        cap = per_row(codes[sel], np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
-                                           dtype=np.int64), 2)
+        cap = per_row(at(codes), np.array([{"in": 0, "out": 1}.get(d, 2) for d in names],
+                                          dtype=np.int64), 2)
     if "eth_src" in packets:
         (eth_src, eth_dst), mac_labels = shared_codes([packets["eth_src"], packets["eth_dst"]])
-        eth_src, eth_dst = eth_src[sel], eth_dst[sel]
+        eth_src, eth_dst = at(eth_src), at(eth_dst)
     else:  # tables from before the decoder kept link addresses
         eth_src = eth_dst = np.full(len(sel), -1, dtype=np.int64)
         mac_labels = np.zeros(0, dtype=object)
     encap, encap_labels = codes_of(packets["encap"])
-    encap = encap[sel]
+    encap = at(encap)
     tunnelled = np.isin(encap_labels, ["none"], invert=True)
     out = pd.DataFrame({
-        "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": sighting_pid[sel],
+        "flow": row[own], "dir": is_resp[own].astype(np.int64), "pid": at(sighting_pid),
         "file": file_codes, "point": point_key.astype(np.int64),
         "cap": cap,
-        "ttl": ints("ttl")[sel],
+        "ttl": at(ints("ttl")),
         "encap": encap, "tunnelled": (encap >= 0) & tunnelled[np.maximum(encap, 0)]
         if len(encap_labels) else np.zeros(len(sel), bool),
-        "flags": ints("tcp_flags", 0)[sel],
+        "flags": at(ints("tcp_flags", 0)),
         "eth_src": eth_src, "eth_dst": eth_dst,
-        "t": packet_times_ns(packets)[sel]})
+        "t": at(times)}, copy=False)  # fresh arrays: no consolidating copy
     point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
         if len(point_uniques) else np.zeros(0, dtype=object)
     return Seen(out, point_labels, _node_of_file(packets, sel), mac_labels)
+
+
+def _rows_taker(rows: np.ndarray, n: int):
+    """``array[rows]`` for sorted distinct ``rows`` of an ``n``-row table, the array itself
+    when they are every row (no gather of a million values)."""
+    if len(rows) == n:
+        return lambda array: array
+    return lambda array: array[rows]
 
 
 def rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -236,12 +249,12 @@ def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return names
 
 
-def _file_windows(packets: pd.DataFrame) -> pd.DataFrame:
-    """Per file code (as ``codes_of(packets.file)`` numbers them): first and last packet time."""
+def _file_windows(packets: pd.DataFrame, times: np.ndarray) -> pd.DataFrame:
+    """Per file code (as ``codes_of(packets.file)`` numbers them): first and last packet
+    time (``times``: every sighting's)."""
     codes, labels = codes_of(packets["file"])
-    times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
     ok = (codes >= 0) & (times != NAT_NS)
-    frame = pd.DataFrame({"file": codes[ok], "t": times[ok]}).groupby("file")["t"].agg(
+    frame = pd.DataFrame({"file": codes[ok], "t": times[ok]}, copy=False).groupby("file")["t"].agg(
         ["min", "max"])
     return frame.reindex(np.arange(len(labels)))
 

@@ -74,7 +74,7 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
         "vni": packets["vni"].to_numpy(dtype=np.int64, na_value=-1)[rows],
         "bad": (packets["outer_udp_checksum_ok"] == False).to_numpy(  # noqa: E712
             dtype=bool, na_value=False)[rows],
-    })
+    }, copy=False)  # fresh arrays: no consolidating copy of a million rows
     sends = _sends(sights, _windows(packets, node, t, owner_of, len(nodes)))
     delivered = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
                               len(nodes)), seen_keys)
@@ -130,7 +130,7 @@ def _windows(packets: pd.DataFrame, node: np.ndarray, t: np.ndarray,
     for codes in owner_of.values():
         own |= codes == node
     files = codes_of(packets["file"])[0]
-    frame = pd.DataFrame({"file": files, "node": node, "t": t, "own": own})
+    frame = pd.DataFrame({"file": files, "node": node, "t": t, "own": own}, copy=False)
     frame = frame[frame["t"] != np.iinfo(np.int64).min]
     spans = frame.groupby("file").agg(node=("node", "first"), start=("t", "min"),
                                       end=("t", "max"), own=("own", "any"))
