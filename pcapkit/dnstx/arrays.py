@@ -106,12 +106,21 @@ def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One int64 code per row for the combination of ``columns`` (nulls form groups too),
     numbered in order of first appearance (as ``groupby(sort=False).ngroup()``).
 
-    Each column is factorized once and the codes are combined column by column, so no
+    Each column is factorized once and the codes are combined column by column into one
+    integer (renumbered only when the product of the columns' sizes would overflow), so no
     tuple or string is built per row."""
     codes = np.zeros(len(frame), dtype=np.int64)
+    size = 1
     for column in columns:
-        values, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * max(len(uniques), 1) + values)
+        values, uniques = pd.factorize(frame[column])  # nulls -1: their own group below
+        values = values.astype(np.int64) + 1
+        width = len(uniques) + 1
+        if size * width >= 1 << 62:
+            codes, distinct = pd.factorize(codes)
+            size = max(len(distinct), 1)
+        codes = codes * width + values
+        size *= width
+    codes, _ = pd.factorize(codes)
     return codes.astype(np.int64, copy=False)
 
 

@@ -89,9 +89,13 @@ def link_icmp_errors(tx: pd.DataFrame, packets: pd.DataFrame | None,
     if merged.empty:
         return out
     hit = errors.iloc[merged["e"].to_numpy()]
-    names = [icmp_error_name(v6, kind, code) for v6, kind, code in zip(
-        hit["is_v6"].tolist(), hit["icmp_type"].tolist(), hit["icmp_code"].tolist(),
-        strict=True)]
+    by = ["is_v6", "icmp_type", "icmp_code"]
+    kinds = hit[by].drop_duplicates()
+    kind_names = np.array([icmp_error_name(v6, kind, code) for v6, kind, code in zip(
+        kinds["is_v6"].tolist(), kinds["icmp_type"].tolist(), kinds["icmp_code"].tolist(),
+        strict=True)], dtype=object)  # once per distinct kind of error
+    kind_codes, hit_codes = joint_group_codes(kinds, hit, by)
+    names = kind_names[pd.Index(kind_codes).get_indexer(hit_codes)]
     rows = merged["row"].to_numpy(dtype=np.int64)
     out.loc[rows, "icmp_error"] = names
     out.loc[rows, "icmp_error_from"] = hit["from"].to_numpy()

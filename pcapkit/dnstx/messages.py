@@ -98,7 +98,9 @@ def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
 
     ends = _node_ends(packets, sight, capture_end)
     names = list(ends)
-    lookup = pd.Index(names).get_indexer(node_of_sighting)
+    node_codes, node_names = pd.factorize(node_of_sighting)  # each node name looked up once
+    lookup = per_row(node_codes, pd.Index(names, dtype=object).get_indexer(
+        pd.Index(node_names, dtype=object)), -1)
     values = np.array([ends[n] for n in names], dtype=np.int64)
     end_of_sighting = np.where(lookup >= 0, values[lookup], ends["*"])
     end_t = np.maximum.reduceat(end_of_sighting, starts) if len(starts) else end_of_sighting
