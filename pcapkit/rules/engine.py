@@ -31,6 +31,8 @@ EVIDENCE_LIMIT = 20
 all of them)."""
 
 _END_COLUMNS = ("h", "p", "kind", "namespace", "pod", "workload", "node", "service")
+#: tables at least this long are cut to a finding's columns before their rows are picked
+SUBSET_ROWS = 10_000
 
 
 class TableSource(Protocol):
@@ -65,17 +67,24 @@ def evaluate(rule: Rule, source: TableSource, tuning: Tuning | None = None,
              index: EvidenceIndex | None = None) -> list[Finding]:
     """The findings of one rule (``index``: the incident's id links, to share between
     rules)."""
-    matched, groups, times = matched_rows(rule, source, tuning)
+    matched, groups, times = matched_rows(rule, source, tuning, findings_only=True)
     return _group_findings(rule, source, matched, groups, times, index)
 
 
-def matched_rows(rule: Rule, source: TableSource, tuning: Tuning | None = None
-                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def matched_rows(rule: Rule, source: TableSource, tuning: Tuning | None = None, *,
+                 findings_only: bool = False) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The rows of the rule's table that make its findings (its mask, less the tuning's
     exclusions, through its correlation), each row's group (0, 1 ...: one finding each)
-    and time (ns)."""
+    and time (ns). ``findings_only``: the rows with only the columns a finding reads (a
+    table's other columns, dozens of Arrow strings, are not copied for every rule)."""
     frame = source.table(rule.table)
-    matched = frame[np.asarray(rule.mask(frame), dtype=bool)] if len(frame) else frame
+    mask = np.asarray(rule.mask(frame), dtype=bool) if len(frame) else None
+    # a temporal correlation's parts read the other columns; a small table costs more to
+    # cut down than to copy
+    if findings_only and not rule.parts and len(frame) >= SUBSET_ROWS:
+        wanted = set(_finding_columns(rule, frame))
+        frame = frame[[c for c in frame.columns if c in wanted]]
+    matched = frame[mask] if mask is not None else frame
     for exclusions in tuning.exclusions(rule.id) if tuning is not None else ():
         matched = matched[~exclusions.mask(matched)]
     table = declaration(rule.table)
@@ -199,6 +208,18 @@ def _windows(correlation: Correlation, rows: np.ndarray, ends: np.ndarray,
     compare = {"gt": np.greater, "ge": np.greater_equal, "lt": np.less,
                "le": np.less_equal, "eq": np.equal}[correlation.op]
     return compare(measure, correlation.count)
+
+
+def _finding_columns(rule: Rule, frame: pd.DataFrame) -> list[str]:
+    """Every column making a rule's findings: the values it shows, its evidence ids, time,
+    count and correlation field, and what the site's exclusions test."""
+    names = [*_wanted_columns(rule, frame), *rule.evidence, declaration(rule.table).time]
+    if rule.count:
+        names.append(rule.count)
+    if rule.correlation is not None and rule.correlation.value_field:
+        names.append(rule.correlation.value_field)
+    names += [f"{end}_{c}" for end in ("orig", "resp") for c in ("namespace", "workload", "h")]
+    return [n for n in dict.fromkeys(names) if n and n in frame.columns]
 
 
 def _wanted_columns(rule: Rule, frame: pd.DataFrame) -> list[str]:
