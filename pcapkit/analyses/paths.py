@@ -644,8 +644,17 @@ def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
     if not is_synack.any():
         return hit, text
     client = _client_keys(flows)
-    syns = pd.DataFrame({"file": rows["file"].to_numpy()[is_syn],
-                         "client": client[rows["flow"].to_numpy()[is_syn]]}).drop_duplicates()
+    n_files = len(windows) + 1
+    flow, file = rows["flow"].to_numpy(), rows["file"].to_numpy()
+    # a SYN-ACK whose file saw a SYN of its client socket is never split routing: most are
+    # dropped here, by one membership test over (client socket, file) keys
+    syn_keys = np.unique(client[flow[is_syn]] * n_files + file[is_syn])
+    at = np.flatnonzero(is_synack)
+    is_synack[at[np.isin(client[flow[at]] * n_files + file[at], syn_keys)]] = False
+    if not is_synack.any():
+        return hit, text
+    syns = pd.DataFrame({"file": file[is_syn],
+                         "client": client[flow[is_syn]]}).drop_duplicates()
     answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
     answers["client"] = client[answers["flow"].to_numpy()]
     answers = answers.merge(syns.assign(had_syn=True), on=["file", "client"], how="left")
