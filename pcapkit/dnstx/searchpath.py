@@ -165,15 +165,21 @@ def find_search_paths(tx: pd.DataFrame, *, cluster_domain: str, namespaces: list
         if not extra:
             break
         suffixes |= extra
-    links = _links(pairs, _candidates(step_names, suffixes))
-    at = links.index.get_indexer(pair_of_step)
-    if (at >= 0).any():
-        linked = at >= 0
-        _apply_links(columns, tx, first, order, plain_frame({
-            "i": steps["i"].to_numpy()[linked], "j": steps["j"].to_numpy()[linked],
-            **{c: links[c].to_numpy(dtype=object)[at[linked]]
-               for c in ("base", "suffix_i", "suffix_j")}}))
+    links = _step_links(steps, pairs, pair_of_step, _candidates(step_names, suffixes))
+    if len(links):
+        _apply_links(columns, tx, first, order, links)
     return _frame(columns, tx.index)
+
+
+def _step_links(steps: pd.DataFrame, pairs: pd.DataFrame, pair_of_step: np.ndarray,
+                candidates: pd.DataFrame) -> pd.DataFrame:
+    """The linked steps: i, j, and their pair of names' base, suffix_i, suffix_j."""
+    links = _links(pairs, candidates)
+    at = links.index.get_indexer(pair_of_step)
+    linked = at >= 0
+    return plain_frame({"i": steps["i"].to_numpy()[linked], "j": steps["j"].to_numpy()[linked],
+                        **{c: links[c].to_numpy(dtype=object)[at[linked]]
+                           for c in ("base", "suffix_i", "suffix_j")}})
 
 
 _FIRST_COLUMNS = ["client", "qtype", "qname_lc", "query_t", "final_status", "final_response_t",
@@ -214,45 +220,91 @@ def _walk_groups(links: pd.DataFrame, position: pd.Series) -> pd.DataFrame:
     would try the bare name a second time, reuse a suffix or go on after the bare name
     ended a suffixes-first lookup starts a new lookup instead. Returns one row per member:
     label, grp, base, suffix.
+
+    The walk, on whole columns: links that go on from the one before (the next try, the
+    same base, i tried with a suffix) form runs, and a run's tries are cut into lookups
+    where a suffix comes back (each lookup the longest stretch of distinct suffixes). A
+    run that starts on the try that ended the run before leaves that try out; whether it
+    did depends on how the run before ended, a chain across runs resolved by doubling.
     """
-    links = links.assign(at=position.loc[links["i"]].to_numpy()).sort_values("at")
-    labels: list = []
-    groups: list[int] = []
-    bases: list[str] = []
-    suffixes: list[str | None] = []
-    group = -1
-    last_j = None
-    base = ""
-    bare_seen = False
-    used: set[str | None] = set()
-    for i, j, link_base, s_i, s_j in zip(
-            links["i"].tolist(), links["j"].tolist(), links["base"].tolist(),
-            links["suffix_i"].tolist(), links["suffix_j"].tolist(), strict=True):
-        s_i = None if pd.isna(s_i) else s_i
-        s_j = None if pd.isna(s_j) else s_j
-        continuing = last_j == i and link_base == base and s_i is not None
-        if not continuing and last_j == i:
-            last_j = None  # i already ended the previous lookup: it cannot start one too
-            continue
-        if not continuing:
-            group += 1
-            base, bare_seen, used = link_base, s_i is None, {s_i}
-            labels.append(i)
-            groups.append(group)
-            bases.append(base)
-            suffixes.append(s_i)
-        if (s_j is None and bare_seen) or s_j in used:
-            last_j = None
-            continue
-        bare_seen |= s_j is None
-        used.add(s_j)
-        labels.append(j)
-        groups.append(group)
-        bases.append(base)
-        suffixes.append(s_j)
-        last_j = j
-    members = pd.DataFrame({"grp": groups, "base": bases, "suffix": suffixes}, index=labels)
+    at = position.loc[links["i"]].to_numpy()
+    order = np.argsort(at, kind="stable")
+    at = at[order]
+    n = len(at)
+    if n == 0:
+        return pd.DataFrame({"grp": [], "base": [], "suffix": []}, index=[])
+    i, j = links["i"].to_numpy()[order], links["j"].to_numpy()[order]
+    base = links["base"].to_numpy(dtype=object)[order]
+    s_i, s_j = (_nones(links[c].to_numpy(dtype=object)[order]) for c in ("suffix_i", "suffix_j"))
+    adjacent = np.r_[False, at[1:] == at[:-1] + 1]
+    goes_on = adjacent & np.r_[False, base[1:] == base[:-1]] & pd.notna(s_i)
+    first = np.flatnonzero(~goes_on)
+    length = np.diff(np.r_[first, n])  # links per run; a run has length + 1 tries
+
+    # The tries of every run, run after run: try 0 is i of its first link, try m the j
+    # of its link m.
+    tries = int((length + 1).sum())
+    offset = first + np.arange(len(first))
+    run = np.repeat(np.arange(len(first)), length + 1)
+    local = np.arange(tries) - offset[run]
+    link = first[run] + np.maximum(local - 1, 0)
+    label = np.where(local == 0, i[link], j[link])
+    suffix = np.where(local == 0, s_i[link], s_j[link])
+    last = offset + length  # each run's last try
+
+    # nxt[t]: where a lookup starting at try t is cut, the first try repeating a suffix
+    # after it in its run (``tries``: none).
+    codes, _ = pd.factorize(suffix)
+    by_value = np.lexsort((np.arange(tries), codes, run))
+    same = np.r_[(run[by_value][1:] == run[by_value][:-1])
+                 & (codes[by_value][1:] == codes[by_value][:-1]), False]
+    again = np.full(tries, tries, dtype=np.int64)  # the next try with the same suffix
+    again[by_value[same]] = by_value[np.flatnonzero(same) + 1]
+    nxt = np.minimum.accumulate(again[::-1])[::-1]
+    nxt = np.append(np.where(nxt > last[run], tries, nxt), tries)
+
+    def cuts(starts: np.ndarray) -> np.ndarray:
+        """Every try where a lookup starts, from the tries ``starts`` on (doubling)."""
+        mark = np.zeros(tries + 1, dtype=bool)
+        mark[starts] = True
+        jump = nxt
+        while (jump[:tries] < tries).any():
+            mark[jump[np.flatnonzero(mark)]] = True
+            jump = jump[jump]
+        mark[jump[np.flatnonzero(mark)]] = True
+        return mark[:tries]
+
+    from_first, from_second = cuts(offset), cuts(offset + 1)
+    # A run leaves its first try out when that try ended the run before: the run before
+    # is adjacent and added its last try, which depends on whether it left its own out.
+    ended = [~from_first[last], ~from_second[last]]
+    link_on = adjacent[first]
+    when_kept = np.r_[False, link_on[1:] & ended[0][:-1]]
+    when_left = np.r_[False, link_on[1:] & ended[1][:-1]]
+    step = 1
+    while step < len(first):
+        earlier_kept, earlier_left = when_kept[:-step], when_left[:-step]
+        when_kept, when_left = (
+            np.r_[when_kept[:step], np.where(earlier_kept, when_left[step:], when_kept[step:])],
+            np.r_[when_left[:step], np.where(earlier_left, when_left[step:], when_kept[step:])])
+        step *= 2
+    leaves_out = when_kept[run]  # the first run's start is known: every chain starts there
+
+    cut = np.where(leaves_out, from_second, from_first)
+    begin = leaves_out.astype(np.int64)
+    member = (local >= begin) & ~(cut & (local == length[run]))
+    starts_group = cut & (local >= begin) & (local < length[run])
+    group = np.cumsum(starts_group) - 1
+    members = pd.DataFrame({"grp": group[member], "base": base[first[run]][member],
+                            "suffix": suffix[member]}, index=label[member])
     return members[members.groupby("grp")["base"].transform("size") > 1]
+
+
+def _nones(values: np.ndarray) -> np.ndarray:
+    """An object array with None for every missing value."""
+    values = values.copy()
+    values[pd.isna(values)] = None
+    return values
 
 
 def _apply_links(columns: dict[str, np.ndarray], tx: pd.DataFrame, first: pd.DataFrame,
