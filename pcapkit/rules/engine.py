@@ -175,12 +175,22 @@ def _correlate(rule: Rule, frame: pd.DataFrame, groups: np.ndarray,
     parts = None
     if correlation.type == "temporal":
         parts = np.stack([np.asarray(p(frame), dtype=bool) for p in rule.parts], axis=1)
+    if correlation.type != "value_count":  # windows of every group at once
+        ends = _window_ends(sorted_groups, times[order], span, starts, stops)
+        if ends is not None:
+            hits = _windows(correlation, order, ends - np.arange(len(order)), ends, None,
+                            parts)
+            covered = np.zeros(len(order) + 1, dtype=np.int64)
+            np.add.at(covered, np.flatnonzero(hits), 1)
+            np.add.at(covered, ends[hits], -1)
+            keep[order[np.cumsum(covered)[:-1] > 0]] = True
+            return keep
     for a, b in zip(starts, stops, strict=True):  # one pass per group, not per row
         rows = order[a:b]
         t = times[rows]
         ends = np.searchsorted(t, t + span, side="right") if np.isfinite(span) else \
             np.full(len(t), len(t))
-        hits = _windows(correlation, rows, ends, values, parts)
+        hits = _windows(correlation, rows, ends - np.arange(len(rows)), ends, values, parts)
         if hits.any():
             covered = np.zeros(len(rows) + 1, dtype=np.int64)
             np.add.at(covered, np.flatnonzero(hits), 1)
@@ -189,12 +199,33 @@ def _correlate(rule: Rule, frame: pd.DataFrame, groups: np.ndarray,
     return keep
 
 
-def _windows(correlation: Correlation, rows: np.ndarray, ends: np.ndarray,
-             values: np.ndarray | None, parts: np.ndarray | None) -> np.ndarray:
-    """For each window [i, ends[i]) of one group, whether it satisfies the condition."""
+def _window_ends(groups: np.ndarray, times: np.ndarray, span: float, starts: np.ndarray,
+                 stops: np.ndarray) -> np.ndarray | None:
+    """For rows sorted by (group, time): where each row's window (``span`` ns after it,
+    inside its group) ends, for all groups in one searchsorted over a key that keeps the
+    groups apart; None when that key would not fit in 64 bits (then per group)."""
+    sizes = stops - starts
+    if not np.isfinite(span):
+        return np.repeat(stops, sizes)
+    known = times != NAT_NS
+    if not known.all():
+        return None
+    low = int(times.min())
+    width = int(times.max()) - low + int(span) + 1
+    if (int(groups.max()) + 1) * width >= 1 << 62:
+        return None
+    key = groups.astype(np.int64) * width + (times - low)
+    return np.searchsorted(key, key + int(span), side="right")
+
+
+def _windows(correlation: Correlation, rows: np.ndarray, counts: np.ndarray,
+             ends: np.ndarray, values: np.ndarray | None,
+             parts: np.ndarray | None) -> np.ndarray:
+    """For each window [i, ends[i]) (``counts`` rows, ``rows`` in window order), whether it
+    satisfies the condition."""
     n = len(rows)
     if correlation.type == "event_count":
-        measure = ends - np.arange(n)
+        measure = counts
     elif correlation.type == "value_count":
         assert values is not None
         measure = np.array([len(np.unique(values[rows[i:ends[i]]])) for i in range(n)])

@@ -195,3 +195,64 @@ def test_a_time_that_is_none_is_a_lint_problem(tmp_path) -> None:
     (problem,) = pack.problems
     assert pack.rules == [] and problem.field == "ts"
     assert "'last tuesday' is not a time" in str(problem)
+
+
+TEMPORAL = """
+title: An A query lost
+name: lost_a
+id: 7a1f0c52-0000-4000-8000-000000000201
+status: test
+logsource: {product: pcapkit, category: dns}
+detection: {lost: {status: unanswered, qtype: A}, condition: lost}
+level: low
+pcapkit: {category: test, summary: x, remediation: y}
+---
+title: An AAAA query lost
+name: lost_aaaa
+id: 7a1f0c52-0000-4000-8000-000000000202
+status: test
+logsource: {product: pcapkit, category: dns}
+detection: {lost: {status: unanswered, qtype: AAAA}, condition: lost}
+level: low
+pcapkit: {category: test, summary: x, remediation: y}
+---
+title: Both lost
+id: 7a1f0c52-0000-4000-8000-000000000203
+status: test
+correlation:
+  type: temporal
+  rules: [lost_a, lost_aaaa]
+  group-by: [orig_h]
+  timespan: %s
+level: high
+pcapkit: {category: test, summary: "{count} lost for {orig_h}", remediation: y}
+"""
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    (TEMPORAL, "1s"), (TEMPORAL, "5s"), (TEMPORAL, "1h"),
+    (TEMPORAL.replace("type: temporal", "type: event_count").replace(
+        "rules: [lost_a, lost_aaaa]", "rules: [lost_a]").replace(
+        "timespan: %s", "timespan: %s\n  condition: {gte: 2}").replace(
+        "{status: unanswered, qtype: A}",
+        "{status: [unanswered, unanswered_at_capture_end], qtype: A}"), "3s"),
+])
+def test_correlation_windows_of_all_groups_at_once_match_per_group(tmp_path, monkeypatch,
+                                                                  incident, text, span):
+    """The windows of every group found in one pass give the rows the per-group loop
+    gives (the kernel-dnat incident: an A and an AAAA query lost 1 ms apart, both re-sent
+    a second later and cut off by the capture's end)."""
+    from pcapkit.rules import engine
+
+    path = tmp_path / "corr.yml"
+    path.write_text(text % span)
+    pack = load_rules([path], core=False)
+    assert pack.problems == []
+    [rule] = pack.rules
+    at_once = engine.matched_rows(rule, incident)
+    monkeypatch.setattr(engine, "_window_ends", lambda *args: None)  # per group
+    one_by_one = engine.matched_rows(rule, incident)
+    assert at_once[0].index.tolist() == one_by_one[0].index.tolist()
+    assert (at_once[1] == one_by_one[1]).all()
+    if span != "1s":
+        assert len(at_once[0]) >= 2  # the A and AAAA (or two A) losses inside one window
