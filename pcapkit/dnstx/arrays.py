@@ -1,8 +1,12 @@
 """Helpers shared by the DNS transaction stages: durations in ns, integer codes for
-multi-column keys, and result columns that start all-NA.
+multi-column keys, key lookups, frames and columns built without per-row work, and result
+columns that start all-NA.
 
 Times are int64 nanoseconds and text columns are read as ``str`` arrays
-(``pcapkit.column_arrays``).
+(``pcapkit.column_arrays``). Inside the stage text stays in object columns whose rows share
+one Python string per distinct value (hashing them again is cheap); the public table's
+categoricals are built from codes (``compact_categorical``), as pd.Categorical would make
+them from the values.
 """
 
 from __future__ import annotations
