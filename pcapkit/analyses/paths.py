@@ -312,12 +312,19 @@ def _underlay(flows: pd.DataFrame, cluster: Cluster | None) -> tuple[np.ndarray,
     snapshot) a direction tunnelled from a node that does not host its pod."""
     orig_codes, orig_labels = codes_of(flows["orig_outer_pairs"].fillna(""))
     resp_codes, resp_labels = codes_of(flows["resp_outer_pairs"].fillna(""))
-    reverse = np.array([_reversed_pairs(p) for p in resp_labels], dtype=object)
-    orig = orig_labels[orig_codes]
-    resp = resp_labels[resp_codes]
-    hit = (orig != "") & (resp != "") & (orig != reverse[resp_codes])
-    text = np.where(hit, "orig underlay " + orig + ", resp " + resp, "")
+    # compared as codes: each resp label's reverse looked up once among the orig labels
+    reverse = [_reversed_pairs(p) for p in resp_labels]
+    reverse_code = np.append(pd.Index(orig_labels, dtype=object).get_indexer(
+        pd.Index(reverse, dtype=object)), -1)
+    named_o = np.append(orig_labels != "", False)
+    named_r = np.append(resp_labels != "", False)
+    hit = named_o[orig_codes] & named_r[resp_codes] & (orig_codes != reverse_code[resp_codes])
+    text = np.full(len(flows), "", dtype=object)
+    at = np.flatnonzero(hit)
+    text[at] = "orig underlay " + orig_labels[orig_codes[at]] + ", resp " + \
+        resp_labels[resp_codes[at]]
     if cluster is not None:
+        orig, resp = orig_labels[orig_codes], resp_labels[resp_codes]
         for end, pairs in (("orig", orig), ("resp", resp)):
             wrong, where = _foreign_sender(flows, end, pairs, cluster)
             text = np.where(wrong, np.where(text == "", where, text + ", " + where), text)
