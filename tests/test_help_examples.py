@@ -1,7 +1,9 @@
 """Every command's --help ends its text with examples, and each example there and in the
 README and docs/ that names only files a fresh clone has (fixtures/, the core pack, or
 what an earlier command of the same block wrote) runs as shown: exit 0, or 1 for
-findings, damage or a denied connection, never a usage error or a traceback."""
+findings, damage or a denied connection, never a usage error or a traceback. A command
+shown on a user's own files is checked against its --help: the command and every option
+it gives exist."""
 
 from __future__ import annotations
 
@@ -123,6 +125,22 @@ def _inputs_exist(words: list[str]) -> bool:
     return True
 
 
+def _options_exist(words: list[str], command: str) -> None:
+    """A command shown on a user's own files (not run) names a real command, and every
+    option it gives is one that command's --help lists."""
+    if any("[" in w or "..." in w for w in words) or "$(" in command:
+        return  # a synopsis, or a shell loop building the words: not one command
+    name = words[0]
+    sub = words[1] if name in GROUPS and len(words) > 1 else None
+    assert name in COMMANDS and (sub is None or sub in GROUPS[name]), command
+    text = _help(name, sub)
+    for word in words:
+        if word.startswith("-") and len(word) > 1 and not word[1:2].isdigit():
+            option = word.split("=", 1)[0]
+            assert re.search(rf"(^|[\s,/]){re.escape(option)}([\s,=/]|$)", text, re.M), \
+                f"{command}: {option} is not an option of pcapkit {name} {sub or ''}"
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_document_commands_run(document: Path, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,7 +153,8 @@ def test_document_commands_run(document: Path, tmp_path: Path,
         for command in commands:
             words = shlex.split(command)[1:]
             if not _inputs_exist(words):
-                continue  # a user's own files (captures/, site.yml): shown, not run
+                _options_exist(words, command)  # a user's own files: only its options
+                continue
             result = CliRunner().invoke(main, words)
             assert result.exit_code in (0, 1), (command, result.output[-500:])
             assert "Traceback" not in result.output, command
