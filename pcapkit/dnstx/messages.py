@@ -115,6 +115,18 @@ def distinct_messages(dns: pd.DataFrame, packets: pd.DataFrame | None,
     return out
 
 
+def node_capture_ends(packets: pd.DataFrame) -> dict[str, int]:
+    """Each node's last packet (ns, corrected clock when the table has it): where its
+    capture ended. Per share of an incident, the maximum over shares is the incident's."""
+    if "node" not in packets.columns or not len(packets):
+        return {}
+    t = pd.Series(packet_times_ns(packets))
+    t = t.where(t != NAT_NS)
+    keys, names = codes_of(packets["node"])
+    per_node = t.groupby(keys).max()
+    return {str(names[k]): int(v) for k, v in per_node.items() if k >= 0 and pd.notna(v)}
+
+
 def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
                capture_end: pd.Timestamp | Mapping[str, pd.Timestamp] | None
                ) -> dict[str, int]:
@@ -123,15 +135,10 @@ def _node_ends(packets: pd.DataFrame | None, sight: pd.DataFrame,
         return {"*": utc_ns(capture_end)}
     ends: dict[str, int] = {}
     if packets is not None and len(packets):
-        t = pd.Series(packet_times_ns(packets))
-        t = t.where(t != NAT_NS)
-        if "node" in packets.columns:
-            keys, names = codes_of(packets["node"])
-            per_node = t.groupby(keys).max()
-            ends.update({str(names[k]): int(v) for k, v in per_node.items()
-                         if k >= 0 and pd.notna(v)})
-        if t.notna().any():
-            ends["*"] = int(t.max())
+        ends.update(node_capture_ends(packets))
+        t = packet_times_ns(packets)
+        if (t != NAT_NS).any():
+            ends["*"] = int(pd.Series(t).where(t != NAT_NS).max())
     if "*" not in ends:
         ends["*"] = int(sight["t"].max()) if len(sight) else 0
     if isinstance(capture_end, Mapping):

@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster
-from pcapkit.column_arrays import NAT_NS, codes_of, nullable, packet_times_ns
+from pcapkit.column_arrays import nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
+from pcapkit.dnstx.messages import node_capture_ends
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
@@ -210,7 +211,7 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
         store.write("grouped", share, f"distinct-to{int(t)}", distinct)
         store.write("grouped", share, f"sightings-to{int(t)}",
                     view.sightings[np.isin(sighting_ids, ids)].reset_index(drop=True))
-    return GroupKeys(part.first_ns, part.first_row, _node_ends(packets))
+    return GroupKeys(part.first_ns, part.first_row, node_capture_ends(packets))
 
 
 def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
@@ -273,16 +274,6 @@ def flows_task(plan: Plan, share: int) -> FlowResult:
         store.write("deferred", share, "sightings", sightings[sightings["packet_id"].isin(
             errors["packet_id"])].reset_index(drop=True))
     return FlowResult(_light(part), len(part.deferred))
-
-
-def _node_ends(packets: pd.DataFrame) -> dict[str, int]:
-    """Each node's last packet (ns, corrected clock): where its capture ended, which the
-    DNS stage needs and its own rows do not tell."""
-    t = pd.Series(packet_times_ns(packets))
-    t = t.where(t != NAT_NS)
-    codes, names = codes_of(packets["node"])
-    per_node = t.groupby(codes).max()
-    return {str(names[k]): int(v) for k, v in per_node.items() if k >= 0 and pd.notna(v)}
 
 
 def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFrame:
@@ -525,15 +516,13 @@ def _empty_dns() -> pd.DataFrame:
 
 def _deferred_part(plan: Plan) -> FlowPart | None:
     store = plan.store
-    distinct = [store.read("deferred", s, "distinct") for s in range(plan.shares)]
-    if not any(d is not None for d in distinct):
+    held = [s for s in range(plan.shares) if store.path("deferred", s, "distinct").exists()]
+    if not held:
         return None
-    distinct = concat_tables([d for d in distinct if d is not None])
+    distinct = concat_tables([store.read("deferred", s, "distinct") for s in held])
     distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
                                         kind="stable")).reset_index(drop=True)
-    sightings = concat_tables([store.read("deferred", s, "sightings")
-                               for s in range(plan.shares)
-                               if store.read("deferred", s, "distinct") is not None])
+    sightings = concat_tables([store.read("deferred", s, "sightings") for s in held])
     return flow_part(distinct, _sightings(sightings), options=plan.flow_options)
 
 
