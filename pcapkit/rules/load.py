@@ -1,11 +1,11 @@
 """Load rule packs: Sigma YAML -> pySigma -> rules checked against the table registry.
 
 A rule file holds one Sigma rule, or a Sigma correlation rule with the rules it refers to
-(YAML documents separated by ``---``). YAML is read with ``yaml.safe_load_all`` (no Python
-objects), pySigma parses the documents and the condition grammar, and
-:mod:`pcapkit.rules.compile` turns each detection into a mask function while checking every
-field and modifier against the table the rule's ``logsource.category`` names. Nothing from a
-rule file is executed.
+(YAML documents separated by ``---``). YAML is read by libyaml's safe loader (no Python
+objects; PyYAML's pure-Python parser when libyaml is missing, and for the message of a broken
+file), pySigma parses the documents and the condition grammar, and :mod:`pcapkit.rules.compile`
+turns each detection into a mask function while checking every field and modifier against the
+table the rule's ``logsource.category`` names. Nothing from a rule file is executed.
 
 What Sigma has no field for sits under the namespaced custom attribute ``pcapkit`` (pySigma
 keeps unknown top-level keys as ``custom_attributes``):
@@ -27,7 +27,7 @@ all; each names the file, the rule and the field, with a hint.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -173,10 +173,26 @@ def _rule_files(directory: Path) -> Iterator[Path]:
         yield from (p for p in directory.rglob(pattern) if p.is_file())
 
 
+#: libyaml's parser with PyYAML's safe constructor: the same Python values as
+#: ``yaml.safe_load_all``, parsed in C (the pure-Python scanner was most of the pack's load time)
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml_documents(text: str) -> list:
+    """The file's non-empty YAML documents. A file libyaml rejects is parsed again by
+    PyYAML's own parser, so a broken file reports PyYAML's message (with the offending
+    line quoted) whichever parser is installed."""
+    try:
+        return [d for d in yaml.load_all(text, Loader=_FAST_LOADER) if d is not None]
+    except yaml.YAMLError:
+        if _FAST_LOADER is yaml.SafeLoader:
+            raise
+    return [d for d in yaml.safe_load_all(text) if d is not None]
+
+
 def _load_file(path: Path, problems: list[Problem]) -> list[Rule]:
     try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-                     if d is not None]
+        documents = _yaml_documents(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(Problem(str(path), "-", f"not readable YAML: {exc}"))
         return []
@@ -408,6 +424,7 @@ def _tests(value: Any, path: Path, problem) -> tuple[RuleTest, ...]:
         problem("pcapkit.tests must be a list of {input, expect}")
         return ()
     out = []
+    parents = path.resolve().parents if value else ()  # once per file, not per input
     for case in value:
         if not isinstance(case, dict) or "input" not in case or \
                 not isinstance(case.get("expect"), int) or isinstance(case.get("expect"), bool):
@@ -415,18 +432,20 @@ def _tests(value: Any, path: Path, problem) -> tuple[RuleTest, ...]:
             continue
         inputs = case["input"] if isinstance(case["input"], list) else [case["input"]]
         snapshot = case.get("snapshot")
-        out.append(RuleTest(tuple(_relative(path, p) for p in inputs), case["expect"],
-                            _relative(path, snapshot) if snapshot else None))
+        out.append(RuleTest(tuple(_relative(path, parents, p) for p in inputs),
+                            case["expect"],
+                            _relative(path, parents, snapshot) if snapshot else None))
     return tuple(out)
 
 
-def _relative(rule_file: Path, value: str) -> Path:
+def _relative(rule_file: Path, parents: Sequence[Path], value: str) -> Path:
     """A test input path: relative to the repository (the directory holding ``rules/`` or
-    ``pcapkit/``) when it starts with ``fixtures/``, else to the rule file."""
+    ``pcapkit/``) when it starts with ``fixtures/``, else to the rule file (``parents``: those
+    of the resolved rule file)."""
     path = Path(str(value))
     if path.is_absolute():
         return path
-    for parent in rule_file.resolve().parents:
+    for parent in parents:
         if (parent / path).exists():
             return parent / path
     return rule_file.parent / path

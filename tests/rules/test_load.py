@@ -127,3 +127,29 @@ def test_the_core_pack_ships_as_package_data_and_lints_clean() -> None:
     pack = load_rules()
     assert pack.problems == [] and pack.rules
     assert all(rule.tests for rule in pack.rules), "every core rule has regression cases"
+
+
+def test_libyaml_reads_every_pack_file_as_pyyaml_does() -> None:
+    """The C parser (when installed) gives the same documents as ``yaml.safe_load_all``."""
+    import yaml
+
+    from pcapkit.rules.load import _yaml_documents
+
+    files = sorted(core_rules_dir().glob("*.yml"))
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert _yaml_documents(text) == [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def test_broken_yaml_reports_pyyaml_message_with_the_line(tmp_path) -> None:
+    import yaml
+
+    broken = GOOD.replace("slow: {latency_s|gt: 0.5}", "slow: {latency_s|gt: 0.5")
+    try:
+        yaml.safe_load(broken)
+    except yaml.YAMLError as exc:
+        expected = str(exc)
+    (found,) = problems(tmp_path, broken)
+    assert found == f"{tmp_path / 'rule.yml'}: -: not readable YAML: {expected}"
+    assert "^" in found  # the offending line is quoted, as PyYAML's own parser does
