@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "markdown", "html")
 
-__all__ = ["FORMATS", "build_report", "render"]
+__all__ = ["FORMATS", "build_report", "render", "report_json"]
+
+#: the C encoder (json uses it only without ``indent``), items separated as ``indent`` does
+_COMPACT = json.JSONEncoder(separators=(", ", ": ")).encode
 
 
 def render(report: dict[str, Any], fmt: str, *, color: bool = False,
@@ -28,7 +31,7 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False,
     ``capture``, the one the report was built from, adds to html the ladder diagrams of
     the findings' flows."""
     if fmt == "json":
-        return json.dumps(report, indent=2) + "\n"
+        return report_json(report) + "\n"
     if fmt == "markdown":
         from pcapkit.report.markdown import render_markdown
 
@@ -44,3 +47,38 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False,
     from pcapkit.errors import PcapkitError
 
     raise PcapkitError(f"unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def report_json(value: Any) -> str:
+    """``value`` as JSON for people and programs: objects and arrays that hold objects or
+    arrays are indented by two spaces, one member or item a line, and an object or array of
+    plain values (a finding's endpoint, one evidence packet, a timeline bucket) is written on
+    one line by the C encoder. The same document as ``json.dumps(value, indent=2)`` in a
+    third of the lines, without its pure-Python encoder (about 4x slower)."""
+    out: list[str] = []
+    _write(value, "\n", out)
+    return "".join(out)
+
+
+def _plain(value: Any) -> bool:
+    return not isinstance(value, (dict, list)) or not value
+
+
+def _write(value: Any, pad: str, out: list[str]) -> None:
+    if isinstance(value, dict) and not all(map(_plain, value.values())):
+        inner, opening = pad + "  ", "{"
+        for key, item in value.items():  # a key as json writes it (non-strings too)
+            out += (opening, inner, _COMPACT(key) if isinstance(key, str)
+                    else _COMPACT({key: None})[1:-len(": null}")], ": ")
+            _write(item, inner, out)
+            opening = ","
+        out += (pad, "}")
+    elif isinstance(value, list) and not all(map(_plain, value)):
+        inner, opening = pad + "  ", "["
+        for item in value:
+            out += (opening, inner)
+            _write(item, inner, out)
+            opening = ","
+        out += (pad, "]")
+    else:
+        out.append(_COMPACT(value))
