@@ -34,6 +34,41 @@ def codes_of(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
                                                           dtype=object)
 
 
+def dense_factorize(values: np.ndarray, size: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values)`` (codes in order of first appearance, the uniques) of
+    non-negative integers below ``size`` (default: their maximum + 1), by one array of
+    ``size`` slots instead of a hash table: several times faster when most values are
+    distinct (a packet or flow number per row). Falls back to pd.factorize when ``size``
+    is much larger than the row count."""
+    values = np.asarray(values)
+    n = len(values)
+    size = (int(values.max()) + 1 if n else 0) if size is None else int(size)
+    if size > 4 * n + 1024:
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.int64, copy=False), uniques
+    first = np.full(size, n, dtype=np.int64)
+    np.minimum.at(first, values, np.arange(n, dtype=np.int64))
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first[first < n]] = True
+    uniques = values[is_first]
+    code_of = np.empty(size, dtype=np.int64)
+    code_of[uniques] = np.arange(len(uniques), dtype=np.int64)
+    return code_of[values], uniques
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-D integer array (the sorted
+    distinct values, each row's index into them) by hashing the rows and sorting only the
+    distinct values: much cheaper than np.unique's sort of every row when few values repeat
+    a lot (flow keys over a million packets)."""
+    codes, uniques = pd.factorize(np.asarray(values))
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques), dtype=np.int64)
+    return np.asarray(uniques)[order], rank[codes]
+
+
 def per_row(codes: np.ndarray, per_label: np.ndarray, missing: Any) -> np.ndarray:
     """``per_label[code]`` for every row, ``missing`` where the code is -1 (null)."""
     return np.append(per_label, missing)[codes]

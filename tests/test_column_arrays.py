@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from pcapkit.column_arrays import (
     NAT_NS,
     codes_of,
+    dense_factorize,
     labels_at,
     nullable,
     packet_times_ns,
     per_row,
     shared_codes,
     times_ns,
+    unique_inverse,
 )
 from pcapkit.errors import PcapkitError
 
@@ -74,3 +76,24 @@ def test_int_isin_is_numpy_isin(values: list[int], members: list[int]) -> None:
 
     v, m = np.array(values, dtype=np.int64), np.array(members, dtype=np.int64)
     assert (int_isin(v, m) == np.isin(v, m)).all()
+
+
+@given(st.lists(st.integers(0, 40), max_size=60), st.integers(0, 5000))
+def test_dense_factorize_is_pd_factorize_of_small_non_negative_integers(values, extra):
+    values = np.array(values, dtype=np.int64)
+    size = (int(values.max()) + 1 if len(values) else 0) + extra  # large: pd.factorize
+    codes, uniques = dense_factorize(values, size)
+    expected_codes, expected_uniques = pd.factorize(values)
+    assert codes.dtype == np.int64
+    assert codes.tolist() == expected_codes.tolist()
+    assert uniques.tolist() == expected_uniques.tolist()
+
+
+@given(st.lists(st.integers(-2**62, 2**62) | st.integers(-3, 3), max_size=60))
+def test_unique_inverse_is_np_unique_with_inverse(values):
+    values = np.array(values, dtype=np.int64)
+    uniques, inverse = unique_inverse(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert uniques.dtype == expected.dtype
+    assert uniques.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import unique_inverse
 from pcapkit.flows.arrays import Packets
 from pcapkit.flows.groups import run_starts
 
@@ -167,8 +168,7 @@ def _resolve_contexts(tuple_id: np.ndarray, ctx: np.ndarray, forward: np.ndarray
     ctx = ctx.copy()
     n = int(tuple_id.max()) + 1
     wrapped = np.flatnonzero(ctx > 0)
-    pairs, inverse = np.unique(tuple_id[wrapped] * (int(ctx.max()) + 1) + ctx[wrapped],
-                               return_inverse=True)
+    pairs, inverse = unique_inverse(tuple_id[wrapped] * (int(ctx.max()) + 1) + ctx[wrapped])
     directions = np.zeros(len(pairs), dtype=np.int64)
     np.bitwise_or.at(directions, inverse.ravel(), np.where(forward[wrapped], 1, 2))
     pair_tuple = pairs // (int(ctx.max()) + 1)

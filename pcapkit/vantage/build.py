@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.util import hash_array
 
-from pcapkit.column_arrays import NAT_NS, codes_of, per_row, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, dense_factorize, per_row, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.schema.convert import STRING, conform, to_kind
 from pcapkit.schema.decode import PACKETS
@@ -429,8 +429,9 @@ def _number_packets(groups: np.ndarray, corrected_ns: np.ndarray,
     if not n:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.lexsort((row, corrected_ns))
-    codes, uniques = pd.factorize(groups[order])
-    renumber = np.empty(int(groups.max()) + 1, dtype=np.int64)
+    size = int(groups.max()) + 1
+    codes, uniques = dense_factorize(groups[order], size)  # group ids are below n
+    renumber = np.empty(size, dtype=np.int64)
     renumber[uniques] = np.arange(len(uniques))
     packet_id = renumber[groups]
     first_position = np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]]
