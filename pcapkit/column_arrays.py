@@ -69,6 +69,20 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(uniques)[order], rank[codes]
 
 
+def sorted_unique(values: np.ndarray, size: int) -> np.ndarray:
+    """``np.unique(values)`` of non-negative integers below ``size``: a presence table of
+    ``size`` slots when that is not much larger than the row count (no sort, no hashing),
+    else the distinct values hashed out and only they sorted."""
+    values = np.asarray(values)
+    if size <= 4 * len(values) + 1024:
+        present = np.zeros(size, dtype=bool)
+        present[values] = True
+        return np.flatnonzero(present).astype(values.dtype, copy=False)
+    distinct = pd.unique(values)
+    distinct.sort()
+    return distinct
+
+
 def per_row(codes: np.ndarray, per_label: np.ndarray, missing: Any) -> np.ndarray:
     """``per_label[code]`` for every row, ``missing`` where the code is -1 (null)."""
     return np.append(per_label, missing)[codes]

@@ -17,6 +17,7 @@ from pcapkit.column_arrays import (
     packet_times_ns,
     per_row,
     shared_codes,
+    sorted_unique,
     times_ns,
     unique_inverse,
 )
@@ -97,3 +98,11 @@ def test_unique_inverse_is_np_unique_with_inverse(values):
     assert uniques.dtype == expected.dtype
     assert uniques.tolist() == expected.tolist()
     assert inverse.tolist() == expected_inverse.ravel().tolist()
+
+
+@given(st.lists(st.integers(0, 300), max_size=60), st.sampled_from([301, 10**9]))
+def test_sorted_unique_is_np_unique_by_table_or_by_hashing(values, size):
+    values = np.array(values, dtype=np.int64)
+    out = sorted_unique(values, size)   # 301: a presence table; 10**9: hashed
+    assert out.dtype == np.int64
+    assert out.tolist() == np.unique(values).tolist()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+
+from pcapkit.column_arrays import sorted_unique
 
 NONE = -1
 
@@ -99,8 +100,8 @@ def set_labels(group: np.ndarray, code: np.ndarray, labels: Sequence[str],
     rank[np.argsort(labels.astype(str), kind="stable")] = np.arange(len(labels))
     by_rank = labels[np.argsort(rank)]
     n_labels = np.int64(len(labels))
-    pairs = pd.unique(group[valid].astype(np.int64) * n_labels + rank[code[valid]])
-    pairs.sort()
+    pairs = sorted_unique(group[valid].astype(np.int64) * n_labels + rank[code[valid]],
+                          int(n_groups) * int(n_labels))
     g, r = pairs // n_labels, pairs % n_labels
     tags = np.random.default_rng(20240501).integers(0, 2**63 - 1, size=len(labels),
                                                      dtype=np.int64).astype(np.uint64)

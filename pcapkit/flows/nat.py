@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pcapkit.cluster import Cluster
+from pcapkit.column_arrays import dense_factorize
 from pcapkit.flows.path import flow_of_sightings
 from pcapkit.service_dnat import (
     mapped_pairs,
@@ -126,9 +127,11 @@ def flow_points(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray) -> 
     packet_ids = pd.to_numeric(sightings["packet_id"]).to_numpy(dtype=np.int64, na_value=-1)
     of = flow_of_sightings(packet_ids, pid, group)
     rows = np.flatnonzero(of >= 0)
-    return pd.DataFrame({"item": of[rows],
-                         "point_id": point_ids_of(sightings)[rows]}).drop_duplicates(
-        ignore_index=True)
+    point = point_ids_of(sightings)[rows] + 1   # -1 (unknown) -> 0
+    width = int(point.max(initial=0)) + 1
+    # distinct (item, point) pairs in order of first appearance, as drop_duplicates keeps
+    _, pairs = dense_factorize(of[rows] * width + point)
+    return pd.DataFrame({"item": pairs // width, "point_id": pairs % width - 1})
 
 
 def seen_together(points: pd.DataFrame, s: np.ndarray, b: np.ndarray) -> np.ndarray:

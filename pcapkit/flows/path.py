@@ -121,10 +121,9 @@ def flow_paths(sightings: pd.DataFrame, pid: np.ndarray, group: np.ndarray,
     low = np.full(n_groups, np.nan)
     high = np.full(n_groups, np.nan)
     ok = ~np.isnan(ttl)
-    if ok.any():
-        stats = pd.DataFrame({"g": g[ok], "ttl": ttl[ok]}).groupby("g")["ttl"].agg(["min", "max"])
-        low[stats.index.to_numpy()] = stats["min"].to_numpy()
-        high[stats.index.to_numpy()] = stats["max"].to_numpy()
+    if ok.any():  # ufunc.at over the groups: no per-group frame (groupby) needed
+        np.fmin.at(low, g[ok], ttl[ok])
+        np.fmax.at(high, g[ok], ttl[ok])
     per_group["ttl_min"], per_group["ttl_max"] = low, high
     out: dict[str, np.ndarray] = {}
     for name, values in per_group.items():

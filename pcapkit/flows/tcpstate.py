@@ -20,6 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import sorted_unique
 from pcapkit.flows.groups import first_where, occurrence
 from pcapkit.flows.keys import ACK, FIN, RST, SYN
 
@@ -52,8 +53,8 @@ def key_events(flow: np.ndarray, n_flows: int, tcp: np.ndarray, is_orig: np.ndar
     cut = np.where((orig_rst >= 0) & (orig_rst < cut), orig_rst, cut)
     rows = np.arange(len(flow))
     picks.append(first_where(plain & resp & (rows > cut[flow]), flow, n_flows))
-    events = np.unique(np.concatenate(picks))
-    return events[events >= 0]
+    events = np.concatenate(picks)
+    return sorted_unique(events[events >= 0], len(flow))
 
 
 def run_state_machine(flow: np.ndarray, n_flows: int, tcp: np.ndarray, is_orig: np.ndarray,
