@@ -476,3 +476,26 @@ def test_mutated_messages_never_raise_nor_read_outside_their_bytes(items, filler
     assert len(surrounded) == len(messages)
     pd.testing.assert_frame_equal(surrounded, packed)
     assert surrounded.error[surrounded.malformed | surrounded.incomplete].notna().all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(range(6)), st.integers(0, 0xFFFF), st.booleans(),
+                          st.booleans()), min_size=1, max_size=30),
+       st.lists(mutated_messages(), min_size=6, max_size=6))
+def test_a_batch_of_repeated_messages_is_each_message_parsed_alone(items, pool):
+    """The table builds each column once per distinct message and spreads it to the rows
+    holding that message: the rows must be what parsing every message alone gives (ids,
+    TCP counts and capture cuts kept per row)."""
+    messages, tcp_flags, whole = [], [], []
+    for pick, ident, over_tcp, captured_all in items:
+        message = struct.pack("!H", ident) + pool[pick][2:] if len(pool[pick]) >= 2 \
+            else pool[pick]
+        messages.append(tcp_framed(message) if over_tcp else message)
+        tcp_flags.append(over_tcp)
+        whole.append(captured_all)
+    batch = parse(messages, tcp=tcp_flags, captured_all=whole)
+    alone = pd.concat([parse([m], tcp=t, captured_all=c)
+                       for m, t, c in zip(messages, tcp_flags, whole, strict=True)],
+                      ignore_index=True)
+    pd.testing.assert_frame_equal(batch, alone)
+    assert mismatches(batch, BODY) == []

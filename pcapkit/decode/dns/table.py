@@ -104,9 +104,10 @@ def _empty_frame() -> pd.DataFrame:
     return columns_frame(DNS_MESSAGE_COLUMNS, {c.name: [] for c in DNS_MESSAGE_COLUMNS})
 
 
-def _uint_column(values: list[int], dtype: str) -> pd.api.extensions.ExtensionArray:
+def _uint_column(values: list[int] | np.ndarray, dtype: str
+                 ) -> pd.api.extensions.ExtensionArray:
     """Nullable unsigned integer column from Python ints where -1 means 'not read'."""
-    raw = np.array(values, dtype=np.int64)
+    raw = np.asarray(values, dtype=np.int64)
     missing = raw < 0
     return pd.arrays.IntegerArray(raw.astype(dtype.lower()), missing)
 
@@ -131,10 +132,25 @@ def _name_column(
     return pd.array(names, dtype="string")
 
 
+def _distinct(parsed: list[tuple]) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's index among the distinct parse tuples, and those tuples (first seen
+    first). Rows holding the same message share one tuple (the parser's message cache), so
+    tuples are told apart by identity: no hashing of their contents."""
+    codes, uniques = pd.factorize(np.fromiter(map(id, parsed), dtype=np.uint64,
+                                              count=len(parsed)))
+    by_id = {id(p): p for p in parsed}
+    return codes, [by_id[i] for i in uniques.tolist()]
+
+
 def _build_frame(ids: list[int], parsed: list[tuple], tcp_messages: list[int]) -> pd.DataFrame:
-    """Turn per-row parse results into the typed table, deriving flag columns vectorised."""
+    """Turn per-row parse results into the typed table, deriving flag columns vectorised.
+
+    A batch holds few distinct messages (queries repeat, answers repeat): every column of
+    the message is built once per distinct parse tuple and spread to its rows with one
+    ``take``; only the id and the TCP message count are per row."""
+    codes, distinct = _distinct(parsed)
     (flags, qdcount, ancount, nscount, arcount, qname, qtype, qclass, answers, addrs, ttls,
-     edns, malformed, error, incomplete) = zip(*parsed, strict=True)
+     edns, malformed, error, incomplete) = zip(*distinct, strict=True)
     flag_bits = np.array(flags, dtype=np.int64)
     no_flags = flag_bits < 0
     flag_bits[no_flags] = 0
@@ -144,8 +160,7 @@ def _build_frame(ids: list[int], parsed: list[tuple], tcp_messages: list[int]) -
 
     rcode = flag_bits & 0xF
     qtype_column = _uint_column(qtype, "UInt16")
-    columns = {
-        "dns_id": _uint_column(ids, "UInt16"),
+    message = {
         "qr": flag(15),
         "opcode": pd.arrays.IntegerArray(
             ((flag_bits >> 11) & 0xF).astype(np.uint8), no_flags.copy()
@@ -175,8 +190,10 @@ def _build_frame(ids: list[int], parsed: list[tuple], tcp_messages: list[int]) -
         "malformed": np.array(malformed, dtype=bool),
         "incomplete": np.array(incomplete, dtype=bool),
         "error": pd.array(error, dtype="string"),
-        "tcp_messages": _uint_column(tcp_messages, "UInt16"),
     }
+    columns = {name: values.take(codes) for name, values in message.items()}
+    columns["dns_id"] = _uint_column(ids, "UInt16")
+    columns["tcp_messages"] = _uint_column(tcp_messages, "UInt16")
     return columns_frame(DNS_MESSAGE_COLUMNS, columns)
 
 
