@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from scapy.packet import Packet
 
+    from pcapkit.analyses.context import PacketContext
     from pcapkit.cluster import Cluster
     from pcapkit.dnstx import DnsOptions
     from pcapkit.engines import Engine
@@ -74,6 +75,7 @@ class Capture:
         self._workers = workers
         self._derived: dict[str, pd.DataFrame] = {}
         self._shared: dict[str, object] = {}
+        self._facts: dict[str, list] = {}
         #: the Capture this one was narrowed from (``filter``), and by what
         self.parent: Capture | None = None
         self.selection: Selection | None = None
@@ -197,6 +199,17 @@ class Capture:
                                       options=self._dns_options,
                                       packet_flows=self.distinct[["packet_id", "flow_id"]])
 
+    @cached_property
+    def context(self) -> PacketContext:
+        """What the analyses need of the whole incident's packets before judging any part:
+        file windows, capture end, addresses per file, underlay evidence
+        (:mod:`pcapkit.analyses.context`); a partitioned run merges its shares'."""
+        from pcapkit.analyses.context import packet_context
+
+        if self._run is not None and self._run.context is not None:
+            return self._run.context
+        return packet_context(self.packets)
+
     def table(self, name: str) -> pd.DataFrame:
         """Any registered table by its registry name (``pcapkit.schema.TABLES``): the
         stages' tables, or a derived table built (once) by the analysis that owns it."""
@@ -212,6 +225,28 @@ class Capture:
 
             self._derived[name] = analysis(name).build(self)
         return self._derived[name]
+
+    def facts(self, name: str) -> list:
+        """The facts of analysis ``name`` (its per-share part, :mod:`pcapkit.analyses`):
+        one result per share of a partitioned run, every analysis's computed in one pass
+        over the shares the first time any is asked for; ``[facts(self, prepare(self))]``
+        in one pass over the whole incident."""
+        from pcapkit.analyses import analyses, analysis
+
+        if name not in self._facts:
+            run = self._run
+            if run is not None and run.bounded:
+                with_facts = {n: a for n, a in analyses().items() if a.facts is not None}
+                prepared = {n: a.prepare(self) if a.prepare is not None else None
+                            for n, a in with_facts.items()}
+                self._facts.update(run.share_facts(prepared, self.cluster))
+            else:
+                found = analysis(name)
+                if found.facts is None:
+                    raise PcapkitError(f"the analysis {name!r} has no per-share facts")
+                self._facts[name] = [found.facts(self, found.prepare(self)
+                                                 if found.prepare is not None else None)]
+        return self._facts[name]
 
     def shared(self, key: str, build: Callable[[Capture], T]) -> T:
         """``build(self)``, computed once per Capture: an intermediate result several
@@ -304,14 +339,14 @@ class Capture:
                                                                  na_value=-1), ids)]
                 for name, table in (("packets", self.packets), ("sightings", self.sightings))}
         child = copy.copy(self)
-        for name in ("findings", "vantage", "_flows", "distinct", "dns"):
+        for name in ("findings", "vantage", "_flows", "distinct", "dns", "context"):
             child.__dict__.pop(name, None)
         child.__dict__.update(
             vantage=Vantage(kept["packets"], kept["sightings"], distinct[packets],
                             self.clock_offsets),
             _flows=(self.flows[flows], self._flows[1][packets]),
             distinct=self.distinct[packets], dns=self.dns[dns])
-        child._derived, child._shared = {}, {}
+        child._derived, child._shared, child._facts = {}, {}, {}
         child.parent, child.selection = self, selection
         return child
 
@@ -380,6 +415,9 @@ class Capture:
         run = self.__dict__.get("_run")
         if run is not None and run.owner is not None:
             run.owner.close()
+        made = not hasattr(self._scale.engine, "map")  # not an engine the caller gave
+        if run is not None and made and hasattr(run.engine, "close"):
+            run.engine.close()  # a Dask cluster this run started
 
     def __repr__(self) -> str:
         from pcapkit.explore.summary import capture_repr

@@ -12,6 +12,19 @@ Analyses shipped with pcapkit are the modules of this package (imported on first
 third parties add theirs through the entry-point group ``pcapkit.analyses`` (each entry
 point names a module that registers its analyses and declares their tables when imported).
 Analyses are vectorised over whole tables: group once, never a Python loop per row.
+
+An analysis that reads the per-packet tables (packets, sightings, distinct) splits in two,
+so that an incident larger than memory is analysed a share at a time (docs/scale.md)::
+
+    @register_analysis("snat_conflicts", facts=first_syns, prepare=wanted)
+    def snat_conflicts(capture): ... capture.facts("snat_conflicts") ...
+
+``prepare(capture)`` (optional) reads only the incident's small tables (flows, the packet
+context) and says what to look for; ``facts(tables, prepared)`` reads one share's
+per-packet tables (``tables``: packets, sightings, distinct, flows of that share, cluster,
+points, context) and returns a small table keyed by ids; the analysis itself (``build``)
+judges on the facts of every share together (``Capture.facts``). In one pass over the
+whole incident the Capture is the one share: the same code either way.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -33,22 +46,35 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "pcapkit.analyses"
 
 Build = Callable[["Capture"], pd.DataFrame]
+#: what to look for, from the incident's small tables (picklable: sent to every share)
+Prepare = Callable[["Capture"], Any]
+#: one share's facts: (its tables, what prepare said) -> a small result
+Facts = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """A derived table's name and the function that builds it from an incident."""
+    """A derived table's name, the function that builds it from an incident, and for an
+    analysis that reads per-packet tables its per-share part (``facts``, ``prepare``)."""
 
     name: str
     build: Build
+    facts: Facts | None = None
+    prepare: Prepare | None = None
 
 
 _ANALYSES: dict[str, Analysis] = {}
 _loaded = False
 
 
-def register_analysis(name: str) -> Callable[[Build], Build]:
-    """Register ``build`` as the analysis producing the registered table ``name``."""
+def register_analysis(name: str, *, facts: Facts | None = None,
+                      prepare: Prepare | None = None) -> Callable[[Build], Build]:
+    """Register ``build`` as the analysis producing the registered table ``name``, with
+    its per-share ``facts`` (and their ``prepare``) when it reads per-packet tables.
+    ``facts`` and ``prepare`` must be module-level functions (a share's task pickles them)."""
+    if prepare is not None and facts is None:
+        raise ValueError(f"analysis {name!r}: prepare without facts")
+
     def wrap(build: Build) -> Build:
         from pcapkit.schema import TABLES
 
@@ -56,7 +82,7 @@ def register_analysis(name: str) -> Callable[[Build], Build]:
             raise ValueError(f"analysis {name!r}: declare its table in pcapkit.schema first")
         if name in _ANALYSES and _ANALYSES[name].build is not build:
             raise ValueError(f"analysis {name!r} registered twice")
-        _ANALYSES[name] = Analysis(name, build)
+        _ANALYSES[name] = Analysis(name, build, facts, prepare)
         return build
     return wrap
 

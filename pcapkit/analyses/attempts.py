@@ -59,31 +59,69 @@ _VERDICT_COLUMNS = ("verdict", "denied_by", "policies", "reason", "near_misses",
                     "policy_notes")
 
 
-@register_analysis("connection_attempts")
-def connection_attempts(capture: Capture) -> pd.DataFrame:
-    """The connection_attempts table of ``capture`` (see the module docstring)."""
+def _attempts(capture: Capture) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
+    """The flows rows that are attempts (one per connection), what happened to each, and
+    the owners table (every kept or dropped flow_id -> its kept row); None: no attempt."""
     flows = capture.flows
     if not len(flows):
-        return empty_frame(CONNECTION_ATTEMPTS)
-    ends = _capture_end_ns(capture.sightings)
-    rows, attempt = _attempt_rows(flows, ends)
+        return None
+    rows, attempt = _attempt_rows(flows, capture.context.end_ns)
     if not len(rows):
+        return None
+    return _one_row_per_connection(flows, rows, attempt)
+
+
+def _wanted(capture: Capture) -> pd.DataFrame:
+    """prepare: the flows whose originator's packets the path columns follow (every flow
+    of an attempt, both sides of a Service DNAT) and that originator's address."""
+    found = _attempts(capture)
+    if found is None:
+        return pd.DataFrame({"flow_id": np.zeros(0, np.int64), "origin": np.zeros(0, object)})
+    rows, _, owners = found
+    origin = capture.flows["orig_h"].astype(str).to_numpy()[rows]
+    return pd.DataFrame({"flow_id": owners["flow_id"].to_numpy(np.int64),
+                         "origin": origin[owners["row"].to_numpy(np.int64)]})
+
+
+def _places(tables: Any, wanted: pd.DataFrame) -> pd.DataFrame:
+    """facts: every sighting (place, node, time) of the originator's packets of the
+    ``wanted`` flows that are in ``tables``."""
+    distinct = tables.distinct
+    flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
+    ids = wanted["flow_id"].to_numpy(np.int64)
+    mine = int_isin(flow_of, ids)
+    origin = pd.Series(wanted["origin"].to_numpy(dtype=object), index=ids)
+    sent = distinct["src"][mine].astype(str).to_numpy() ==         origin.loc[flow_of[mine]].to_numpy(dtype=object)
+    packet_flow = pd.Series(flow_of[mine][sent],
+                            index=distinct["packet_id"].to_numpy(dtype=np.int64)[mine][sent])
+    sightings = tables.sightings
+    seen = sightings[int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
+                              packet_flow.index.to_numpy(dtype=np.int64))]
+    codes, labels = interface_labels(seen)
+    packet = seen["packet_id"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "flow_id": packet_flow.loc[packet].to_numpy(dtype=np.int64), "packet_id": packet,
+        "place": labels[codes].astype(object) if len(seen) else np.zeros(0, object),
+        "node": seen["node"].astype(object).to_numpy(),
+        "t": packet_times_ns(seen) if len(seen) else np.zeros(0, np.int64)})
+
+
+@register_analysis("connection_attempts", facts=_places, prepare=_wanted)
+def connection_attempts(capture: Capture) -> pd.DataFrame:
+    """The connection_attempts table of ``capture`` (see the module docstring)."""
+    found = _attempts(capture)
+    if found is None:
         return empty_frame(CONNECTION_ATTEMPTS)
-    rows, attempt, owners = _one_row_per_connection(flows, rows, attempt)
-    picked = flows.iloc[rows].reset_index(drop=True)
+    rows, attempt, owners = found
+    picked = capture.flows.iloc[rows].reset_index(drop=True)
     data: dict[str, Any] = {c.name: picked[c.name] for c in CONNECTION_ATTEMPTS.columns
                             if c.name in picked.columns}
     data["attempt"] = attempt
     data["reply_expected"] = _reply_expected(picked)
     data |= _verdicts(picked, capture.cluster)
-    data |= _where_seen(capture, picked, owners)
+    places = pd.concat(capture.facts("connection_attempts"), ignore_index=True)
+    data |= _where_seen(capture, picked, owners, places)
     return build_frame(CONNECTION_ATTEMPTS, data)
-
-
-def _capture_end_ns(sightings: pd.DataFrame) -> int:
-    column = "ts_corrected" if "ts_corrected" in sightings.columns else "ts"
-    stamps = sightings[column].dropna()
-    return int(stamps.max().value) if len(stamps) else np.iinfo(np.int64).min
 
 
 def _attempt_rows(flows: pd.DataFrame, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -220,35 +258,24 @@ def _ask(cluster: Cluster, engine: Any, row: pd.Series, when: int, orig_kind: An
             "; also ".join(f"{d.heading} {d.reason}" for d in failing), near, notes)
 
 
-def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame
-                ) -> dict[str, Any]:
+def _where_seen(capture: Capture, picked: pd.DataFrame, owners: pd.DataFrame,
+                places: pd.DataFrame) -> dict[str, Any]:
     """path, last_seen_at and reached_resp_node from the sightings of the originator's
-    packets (of both sides of a Service DNAT)."""
+    packets (of both sides of a Service DNAT: ``places``, the facts of every share)."""
     n = len(picked)
-    distinct = capture.distinct
-    flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
-    row_of = pd.Series(owners["row"].to_numpy(), index=owners["flow_id"].to_numpy())
-    mine = int_isin(flow_of, owners["flow_id"].to_numpy(dtype=np.int64))
-    rows = row_of.loc[flow_of[mine]].to_numpy(dtype=np.int64)
-    origin = picked["orig_h"].astype(str).to_numpy()[rows]
-    sent = distinct["src"][mine].astype(str).to_numpy() == origin
-    packet_row = pd.Series(rows[sent],
-                           index=distinct["packet_id"].to_numpy(dtype=np.int64)[mine][sent])
-    sightings = capture.sightings
-    seen = sightings[int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1),
-                              packet_row.index.to_numpy(dtype=np.int64))]
     path = np.full(n, None, dtype=object)
     last = np.full(n, None, dtype=object)
     reached = pd.array([None] * n, dtype="boolean")
-    if not len(seen):
+    if not len(places):
         return {"path": path, "last_seen_at": last, "reached_resp_node": reached}
-    codes, labels = interface_labels(seen)
-    places = pd.DataFrame({
-        "row": packet_row.loc[seen["packet_id"].to_numpy(dtype=np.int64)].to_numpy(),
-        "place": labels[codes],
-        "node": seen["node"].astype(object).to_numpy(),
-        "t": packet_times_ns(seen)})
-    places = places.sort_values(["row", "t"], kind="stable")
+    row_of = pd.Series(owners["row"].to_numpy(), index=owners["flow_id"].to_numpy())
+    places = pd.DataFrame({"row": row_of.loc[places["flow_id"].to_numpy()].to_numpy(),
+                           "place": places["place"].to_numpy(dtype=object),
+                           "node": places["node"].to_numpy(dtype=object),
+                           "t": places["t"].to_numpy(np.int64),
+                           "packet_id": places["packet_id"].to_numpy(np.int64)})
+    # the order of one pass's sightings (by packet) whatever share each came from
+    places = places.sort_values(["row", "t", "packet_id"], kind="stable")
     ordered = places.drop_duplicates(["row", "place"])
     joined = ordered.groupby("row")["place"].agg(" > ".join)
     path[joined.index.to_numpy()] = joined.to_numpy()

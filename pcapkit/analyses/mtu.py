@@ -20,12 +20,13 @@ Everything is grouped once over whole arrays; no loop per flow or packet.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
+from pcapkit.analyses.context import too_big
 from pcapkit.column_arrays import categorical_at, codes_of, int_isin, per_row, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.mtu import MTU_EVENTS
@@ -41,34 +42,46 @@ TCP_ACK = 0x10
 _KEY = ["flow_id", "sender"]
 
 
-@register_analysis("mtu_events")
+def _candidate_facts(tables: Any, _: None) -> dict[str, pd.DataFrame]:
+    """facts: the share's distinct packets worth a look (:func:`_candidates`) with their
+    sending end, and per (flow, sending end) of them the overlay's overhead."""
+    distinct, flows = tables.distinct, tables.flows
+    if not len(distinct) or not len(flows):
+        return {"packets": _with_sender(distinct.iloc[:0], flows),
+                "overhead": _overhead(tables.packets.iloc[:0], _with_sender(
+                    distinct.iloc[:0], flows))}
+    packets = _with_sender(distinct[_candidates(distinct, flows,
+                                                tables.context.too_big_ports)], flows)
+    return {"packets": packets, "overhead": _overhead(tables.packets, packets)}
+
+
+@register_analysis("mtu_events", facts=_candidate_facts)
 def mtu_events(capture: Capture) -> pd.DataFrame:
     """One row per (flow, sending end) with stuck segments or an ICMP too-big error."""
-    distinct, flows = capture.distinct, capture.flows
-    if not len(distinct) or not len(flows):
+    flows = capture.flows
+    facts = capture.facts("mtu_events")
+    packets = pd.concat([f["packets"] for f in facts], ignore_index=True)
+    if not len(packets) or not len(flows):
         return empty_frame(MTU_EVENTS)
-    packets = _with_sender(distinct[_candidates(distinct, flows)], flows)
+    # one pass's order (by packet) whichever share a packet came from
+    packets = packets.take(np.argsort(packets["packet_id"].to_numpy(np.int64), kind="stable"))
+    packets = packets.reset_index(drop=True)
     ends, segments = _segments(packets)
     events = ends.merge(_icmp_too_big(packets), on=_KEY, how="outer")
     if not len(events):
         return empty_frame(MTU_EVENTS)
-    of_events = packets[int_isin(packets["flow_id"].to_numpy(dtype=np.int64, na_value=-1),
-                                 events["flow_id"].to_numpy(dtype=np.int64, na_value=-1))]
-    events = events.merge(_overhead(capture.packets, of_events), on=_KEY, how="left")
+    overhead = pd.concat([f["overhead"] for f in facts], ignore_index=True)
+    wanted = events[_KEY].drop_duplicates()
+    events = events.merge(overhead.merge(wanted, on=_KEY), on=_KEY, how="left")
     return _finish(events, segments, flows)
 
 
-def _too_big(ip_version: np.ndarray, proto: np.ndarray, icmp_type: np.ndarray,
-             icmp_code: np.ndarray) -> np.ndarray:
-    """ICMP fragmentation needed (3/4) and ICMPv6 packet too big (2)."""
-    return (((ip_version == 4) & (icmp_type == 3) & (icmp_code == 4))
-            | ((ip_version == 6) & (proto == 58) & (icmp_type == 2)))
-
-
-def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame) -> np.ndarray:
+def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame,
+                too_big_ports: np.ndarray) -> np.ndarray:
     """The distinct packets worth a look: those of flows with retransmissions or ICMP
     errors (a stuck segment is retransmitted), the too-big errors, and the packets of
-    tunnel flows whose outer source port such an error quotes. Healthy traffic is cheap."""
+    tunnel flows whose outer source port such an error quotes (``too_big_ports``, of the
+    whole incident). Healthy traffic is cheap."""
     def ints(name: str) -> np.ndarray:
         return distinct[name].to_numpy(dtype=np.int64, na_value=-1)
 
@@ -76,11 +89,10 @@ def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame) -> np.ndarray:
         (flows["orig_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
         | (flows["resp_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
         | (flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0)]
-    errors = _too_big(ints("ip_version"), ints("proto"), ints("icmp_type"), ints("icmp_code"))
-    quoted = ints("icmp_orig_sport")[errors & (ints("icmp_orig_proto") == 17)]
+    errors = too_big(ints("ip_version"), ints("proto"), ints("icmp_type"), ints("icmp_code"))
     sport = ints("outer_sport")
     return (int_isin(ints("flow_id"), suspects) | errors
-            | (int_isin(sport, quoted[quoted >= 0]) & (sport >= 0)))
+            | (int_isin(sport, too_big_ports) & (sport >= 0)))
 
 
 def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
@@ -172,9 +184,8 @@ def _segments(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _icmp_too_big(packets: pd.DataFrame) -> pd.DataFrame:
     """Per (flow, sender): the ICMP too-big errors about its packets, inner and underlay."""
-    too_big = _too_big(*(packets[c].to_numpy() for c in ("ip_version", "proto", "icmp_type",
-                                                          "icmp_code")))
-    errors = packets[too_big].rename(columns={
+    errors = packets[too_big(*(packets[c].to_numpy() for c in (
+        "ip_version", "proto", "icmp_type", "icmp_code")))].rename(columns={
         "icmp_mtu": "mtu", "src": "from", "icmp_orig_src": "q_src", "icmp_orig_dst": "q_dst",
         "icmp_orig_proto": "q_proto", "icmp_orig_sport": "q_sport",
         "icmp_orig_dport": "q_dport"})

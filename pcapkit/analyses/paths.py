@@ -45,14 +45,13 @@ Python runs per distinct label (point, address) and per asymmetric flow's text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.column_arrays import (
-    NAT_NS,
     codes_of,
     int_isin,
     packet_times_ns,
@@ -83,35 +82,75 @@ ORIG, RESP = 0, 1
 _NAMES = np.array(["orig", "resp"], dtype=object)
 
 
-@register_analysis("flow_paths")
+def _path_facts(tables: Any, _: None) -> dict[str, Any]:
+    """facts: what one share's sightings say of its flows' paths. Per flow: the checks
+    that need only the flow's own sightings (tunnelled one way, next-hop MACs, TTL sums,
+    points that saw both directions). For the checks that look across flows (a NAT's other
+    flow of the client socket, split routing past a NAT): every (flow, point) entry with
+    the directions it saw, the one-way points whose missing direction passed during their
+    file's capture, the (flow, file) of every SYN and the first SYN-ACK of each flow per
+    file. Points and files are codes into ``point_keys`` (file and label) and ``files``."""
+    flows, packets = tables.flows, tables.packets
+    n = len(flows)
+    flow_ids = flows["flow_id"].to_numpy(dtype=np.int64)
+    times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
+    seen = _directed_sightings(flows, packets, tables.distinct, times)
+    _, files = codes_of(packets["file"]) if len(packets) else (None, np.zeros(0, object))
+    windows = _file_windows(tables.context, files)
+    per_flow = {"flow_id": flow_ids}
+    for name, (hit, text) in (("encap", _encap_one_way(seen, n)),
+                              ("mac", _next_hop_macs(seen, n))):
+        per_flow[f"{name}_hit"], per_flow[f"{name}_text"] = hit, text
+    points = _points(seen, n)
+    points["layered"] = _layered(seen, points, n)
+    per_flow["ttl_hit"], per_flow["ttl_text"] = _ttl_sums(seen, points, n)
+    per_flow["points_both"] = np.bincount(points["flow"][points["mask"] == 3], minlength=n)
+    candidates = _one_way_candidates(seen, points, windows, n)
+    point_files = np.zeros(len(seen.point_labels), dtype=np.int64)
+    point_files[points["point"]] = points["file"]
+    syns, synacks = _handshakes(seen, flows)
+    return {"flows": pd.DataFrame(per_flow),
+            "points": pd.DataFrame({"flow_id": flow_ids[points["flow"]],
+                                    "point": points["point"], "file": points["file"],
+                                    "mask": points["mask"]}),
+            "candidates": candidates.assign(flow_id=flow_ids[candidates["flow"].to_numpy()])
+            .drop(columns="flow"),
+            "syns": syns.assign(flow_id=flow_ids[syns["flow"].to_numpy()]).drop(columns="flow"),
+            "synacks": synacks.assign(flow_id=flow_ids[synacks["flow"].to_numpy()])
+            .drop(columns="flow"),
+            "point_keys": pd.DataFrame({"file": files[point_files] if len(files) else
+                                        np.zeros(len(point_files), object),
+                                        "label": seen.point_labels}),
+            "files": files}
+
+
+@register_analysis("flow_paths", facts=_path_facts)
 def flow_paths(capture: Capture) -> pd.DataFrame:
-    """The incident's flow_paths table (see :func:`compare_paths`)."""
-    return compare_paths(capture.flows, capture.packets, capture.distinct, capture.cluster)
+    """The incident's flow_paths table: every share's facts (:func:`_path_facts`) judged
+    together with the flows."""
+    return compare_paths(capture.flows, capture.facts("flow_paths"), capture.context,
+                         capture.cluster)
 
 
-def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataFrame,
+def compare_paths(flows: pd.DataFrame, facts: list[dict[str, Any]], context: Any,
                   cluster: Cluster | None = None) -> pd.DataFrame:
-    """The flow_paths table of ``flows`` from every sighting (``packets``, the vantage
-    stage's packet table) and the distinct packets' ``flow_id``."""
+    """The flow_paths table of ``flows`` from the facts of every share of the incident."""
     if not len(flows):
         return empty_frame(FLOW_PATHS)
     n = len(flows)
-    times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
-    seen = _directed_sightings(flows, packets, distinct, times)
-    windows = _file_windows(packets, times)
+    part = _incident_facts(flows, facts, context)
+    per_flow = part["flows"]
     reasons = {name: np.zeros(n, dtype=bool) for name in REASONS}
     texts = {name: np.full(n, "", dtype=object) for name in REASONS}
     exempt = _istio(flows)
-
-    reasons["encap_one_way"], texts["encap_one_way"] = _encap_one_way(seen, n)
+    for reason, name in (("encap_one_way", "encap"), ("next_hop_mac_differs", "mac"),
+                         ("ttl_differs", "ttl")):
+        reasons[reason] = per_flow[f"{name}_hit"]
+        texts[reason] = per_flow[f"{name}_text"]
     reasons["underlay_pair_differs"], texts["underlay_pair_differs"] = _underlay(flows, cluster)
-    points = _points(seen, n)
-    points["layered"] = _layered(seen, points, n)
-    one_way, texts["one_direction_at_point"] = _one_way_points(seen, points, windows, flows, n)
+    one_way, texts["one_direction_at_point"] = _one_way_points(part, flows, n)
     reasons["one_direction_at_point"] = one_way != ""
-    reasons["next_hop_mac_differs"], texts["next_hop_mac_differs"] = _next_hop_macs(seen, n)
-    reasons["ttl_differs"], texts["ttl_differs"] = _ttl_sums(seen, points, n)
-    reasons["split_routing"], texts["split_routing"] = _split_routing(seen, windows, flows, n)
+    reasons["split_routing"], texts["split_routing"] = _split_routing(part, flows, n)
 
     # the reasons of a flow as one bit each; the text once per distinct combination, and
     # details joined on the flagged rows only
@@ -130,9 +169,54 @@ def compare_paths(flows: pd.DataFrame, packets: pd.DataFrame, distinct: pd.DataF
     data = {c.name: flows[c.name] for c in FLOW_PATHS.columns if c.name in flows.columns}
     data |= {"asymmetric": asymmetric, "reason": reason, "detail": detail, "failed": failed,
              "failure": failure, "one_way_points": np.where(exempt, "", one_way),
-             "points_both": np.bincount(points["flow"][points["mask"] == 3], minlength=n),
+             "points_both": per_flow["points_both"],
              "exempt": np.where(exempt, "istio", None)}
     return build_frame(FLOW_PATHS, data, index=pd.RangeIndex(n))
+
+
+def _incident_facts(flows: pd.DataFrame, facts: list[dict[str, Any]], context: Any
+                    ) -> dict[str, Any]:
+    """Every share's facts in the incident's terms: flows by their row in ``flows``, files
+    by their row in the context's windows, points numbered across the incident (labels in
+    ``point_labels``); the per-flow checks as arrays over ``flows``."""
+    flow_ids = flows["flow_id"].to_numpy(dtype=np.int64)
+    file_names = pd.Index(context.windows.index.astype(str), dtype=object)
+    keys = pd.concat([f["point_keys"] for f in facts], ignore_index=True)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays(
+        [keys["file"].astype(str), keys["label"].astype(str)]))
+    point_labels = np.asarray(uniques.get_level_values(1), dtype=object)
+    tables: dict[str, list[pd.DataFrame]] = {"points": [], "candidates": [], "syns": [],
+                                             "synacks": []}
+    start = 0
+    for share in facts:
+        point_of = codes[start:start + len(share["point_keys"])]
+        start += len(share["point_keys"])
+        file_of = file_names.get_indexer(pd.Index(np.asarray(share["files"], dtype=object)
+                                                  .astype(str)))
+        for name in tables:
+            frame = share[name]
+            recoded = {"flow": rows_of(flow_ids, frame["flow_id"].to_numpy(np.int64))}
+            if "point" in frame:
+                recoded["point"] = point_of[frame["point"].to_numpy(np.int64)]
+            if "file" in frame:
+                recoded["file"] = file_of[frame["file"].to_numpy(np.int64)]
+            tables[name].append(frame.drop(columns="flow_id").assign(**recoded))
+    out: dict[str, Any] = {name: pd.concat(parts, ignore_index=True)
+                           for name, parts in tables.items()}
+    out["points"] = {c: out["points"][c].to_numpy(np.int64) for c in out["points"].columns}
+    per_flow = pd.concat([f["flows"] for f in facts], ignore_index=True)
+    at = rows_of(per_flow["flow_id"].to_numpy(np.int64), flow_ids)
+    out["flows"] = {
+        **{f"{c}_hit": per_row(at, per_flow[f"{c}_hit"].to_numpy(bool), False)
+           for c in ("encap", "mac", "ttl")},
+        **{f"{c}_text": per_row(at, per_flow[f"{c}_text"].to_numpy(object), "")
+           for c in ("encap", "mac", "ttl")},
+        "points_both": per_row(at, per_flow["points_both"].to_numpy(np.int64), 0)}
+    out["point_labels"] = point_labels
+    out["windows"] = context.windows
+    out["file_nodes"] = np.asarray(context.windows["node"].astype(object).fillna("unknown"),
+                                   dtype=object)
+    return out
 
 
 @dataclass(frozen=True)
@@ -249,14 +333,11 @@ def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return names
 
 
-def _file_windows(packets: pd.DataFrame, times: np.ndarray) -> pd.DataFrame:
-    """Per file code (as ``codes_of(packets.file)`` numbers them): first and last packet
-    time (``times``: every sighting's)."""
-    codes, labels = codes_of(packets["file"])
-    ok = (codes >= 0) & (times != NAT_NS)
-    frame = pd.DataFrame({"file": codes[ok], "t": times[ok]}, copy=False).groupby("file")["t"].agg(
-        ["min", "max"])
-    return frame.reindex(np.arange(len(labels)))
+def _file_windows(context: Any, files: np.ndarray) -> pd.DataFrame:
+    """Per file code of a share (``files``: its file names): the file's first and last
+    packet time in the whole incident (``min``/``max``; NaN: no timed packet)."""
+    windows = context.windows.rename(columns={"first": "min", "last": "max"})[["min", "max"]]
+    return windows.reindex(pd.Index(np.asarray(files, dtype=object).astype(str)))
 
 
 def _points(seen: Seen, n: int) -> dict[str, np.ndarray]:
@@ -362,26 +443,34 @@ def _node_of_address(cluster: Cluster, address: str) -> str | None:
     return identity.node if identity.kind == "node" else None
 
 
-def _one_way_points(seen: Seen, points: dict[str, np.ndarray],
-                    windows: pd.DataFrame, flows: pd.DataFrame, n: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Per flow, the points that saw one direction while the other passed during their
-    capture, and nothing explains it (``"node1:if4 (orig)"``, comma-separated)."""
-    labels = seen.point_labels
+def _one_way_candidates(seen: Seen, points: dict[str, np.ndarray], windows: pd.DataFrame,
+                        n: int) -> pd.DataFrame:
+    """facts: the (flow, point) entries that saw one direction of a flow seen both ways,
+    not as a lower device of another point (``_layered``), whose missing direction passed
+    during their file's capture: what a NAT or a diverging path must still explain."""
     candidate = _one_way(points, n) & ~points["layered"]
-    empty = np.full(n, "", dtype=object)
-    if not candidate.any():
-        return empty, empty.copy()
     cand = pd.DataFrame({"flow": points["flow"][candidate], "point": points["point"][candidate],
                          "file": points["file"][candidate],
                          "missing": np.where(points["mask"][candidate] == 1, RESP, ORIG)})
-    cand = cand[_passed_during(cand, seen, windows)]
+    if not len(cand):
+        return cand
+    return cand[_passed_during(cand, seen, windows)].reset_index(drop=True)
+
+
+def _one_way_points(part: dict[str, Any], flows: pd.DataFrame, n: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per flow, the points that saw one direction while the other passed during their
+    capture, and nothing explains it (``"node1:if4 (orig)"``, comma-separated)."""
+    cand, points = part["candidates"], part["points"]
+    empty = np.full(n, "", dtype=object)
+    if not len(cand):
+        return empty, empty.copy()
     cand = cand[~_nat_explains(cand, points, flows)]
     cand = cand[_diverges(cand, points)]
     if not len(cand):
         return empty, empty.copy()
     saw = _NAMES[1 - cand["missing"].to_numpy()]
-    phrase = labels[cand["point"].to_numpy()] + " (" + saw + ")"
+    phrase = part["point_labels"][cand["point"].to_numpy()] + " (" + saw + ")"
     codes, uniques = pd.factorize(phrase)
     flow = cand["flow"].to_numpy()
     listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n)
@@ -634,53 +723,61 @@ def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.nda
     return hit, text
 
 
-def _split_routing(seen: Seen, windows: pd.DataFrame, flows: pd.DataFrame,
+def _handshakes(seen: Seen, flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """facts of split routing: the distinct (flow, file) of the share's SYNs, and per
+    (flow, file) whose client socket's SYN the share never saw in that file, the first
+    SYN-ACK's time and the flow's first packet's time in the file (``opened``)."""
+    rows = seen.rows
+    flow, file, flags = rows["flow"].to_numpy(), rows["file"].to_numpy(), rows["flags"].to_numpy()
+    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[flow] == 6
+    is_syn = ((flags & (SYN | ACK)) == SYN) & (rows["dir"].to_numpy() == ORIG) & tcp
+    is_synack = ((flags & (SYN | ACK)) == (SYN | ACK)) & (rows["dir"].to_numpy() == RESP) & tcp
+    syns = pd.DataFrame({"flow": flow[is_syn], "file": file[is_syn]}).drop_duplicates(
+        ignore_index=True)
+    answers = pd.DataFrame({"flow": np.zeros(0, np.int64), "file": np.zeros(0, np.int64),
+                            "t": np.zeros(0, np.int64), "opened": np.zeros(0, np.int64)})
+    if not is_synack.any():
+        return syns, answers
+    # a SYN-ACK whose file saw a SYN of its client socket is never split routing: most are
+    # dropped here, by one membership test over (client socket, file) keys
+    client = _client_keys(flows)
+    n_files = int(file.max(initial=0)) + 2
+    syn_keys = np.unique(client[flow[is_syn]] * n_files + file[is_syn])
+    at = np.flatnonzero(is_synack)
+    is_synack[at[np.isin(client[flow[at]] * n_files + file[at], syn_keys)]] = False
+    if not is_synack.any():
+        return syns, answers
+    answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
+    mine = rows[["flow", "file", "t"]][int_isin(flow, answers["flow"].unique())]
+    opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
+    return syns, answers.join(opened, on=["flow", "file"]).reset_index(drop=True)
+
+
+def _split_routing(part: dict[str, Any], flows: pd.DataFrame,
                    n: int) -> tuple[np.ndarray, np.ndarray]:
     """Flows a capture file of which saw a SYN-ACK but no SYN (of this flow or, past a NAT,
     of another flow of the same client socket) although it was capturing when the SYN
     passed: the SYN-ACK is the flow's first packet in the file (a SYN-ACK re-sent inside a
     running connection whose start the capture missed is not). A file that saw the SYN on
     another interface is judged by its points (one_direction_at_point)."""
-    rows = seen.rows
-    flags = rows["flags"].to_numpy()
-    tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[rows["flow"].to_numpy()] == 6
-    is_syn = ((flags & (SYN | ACK)) == SYN) & (rows["dir"].to_numpy() == ORIG) & tcp
-    is_synack = ((flags & (SYN | ACK)) == (SYN | ACK)) & (rows["dir"].to_numpy() == RESP) & tcp
     hit = np.zeros(n, dtype=bool)
     text = np.full(n, "", dtype=object)
-    if not is_synack.any():
+    answers, syns, windows = part["synacks"], part["syns"], part["windows"]
+    answers = answers[answers["file"].to_numpy() >= 0]
+    if not len(answers):
         return hit, text
     client = _client_keys(flows)
     n_files = len(windows) + 1
-    flow, file = rows["flow"].to_numpy(), rows["file"].to_numpy()
-    # a SYN-ACK whose file saw a SYN of its client socket is never split routing: most are
-    # dropped here, by one membership test over (client socket, file) keys
-    syn_keys = np.unique(client[flow[is_syn]] * n_files + file[is_syn])
-    at = np.flatnonzero(is_synack)
-    is_synack[at[np.isin(client[flow[at]] * n_files + file[at], syn_keys)]] = False
-    if not is_synack.any():
-        return hit, text
-    syns = pd.DataFrame({"file": file[is_syn],
-                         "client": client[flow[is_syn]]}).drop_duplicates()
-    answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
-    answers["client"] = client[answers["flow"].to_numpy()]
-    answers = answers.merge(syns.assign(had_syn=True), on=["file", "client"], how="left")
-    late = answers["t"].to_numpy() >= windows["min"].to_numpy()[answers["file"].to_numpy()] \
+    syn_keys = np.unique(client[syns["flow"].to_numpy()] * n_files + syns["file"].to_numpy())
+    had_syn = np.isin(client[answers["flow"].to_numpy()] * n_files
+                      + answers["file"].to_numpy(), syn_keys)
+    late = answers["t"].to_numpy() >= windows["first"].to_numpy()[answers["file"].to_numpy()] \
         + int(EDGE_S * 1e9)
-    # only a late SYN-ACK whose SYN no file saw can be split routing: whether it opened
-    # the flow in its file is asked of those (few) flows' sightings alone
-    answers = answers[answers["had_syn"].isna().to_numpy() & late]
-    if not len(answers):
-        return hit, text
-    mine = rows[["flow", "file", "t"]][int_isin(rows["flow"].to_numpy(),
-                                                answers["flow"].unique())]
-    opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
-    first = answers.join(opened, on=["flow", "file"])["opened"].to_numpy() == \
-        answers["t"].to_numpy()
-    odd = answers[first]
+    first = answers["opened"].to_numpy() == answers["t"].to_numpy()
+    odd = answers[~had_syn & late & first]
     if not len(odd):
         return hit, text
-    codes, uniques = pd.factorize(seen.file_nodes[odd["file"].to_numpy()])
+    codes, uniques = pd.factorize(part["file_nodes"][odd["file"].to_numpy()])
     flow = odd["flow"].to_numpy()
     listed = set_labels(flow, codes.astype(np.int64), np.asarray(uniques, dtype=object), n)
     hit[flow] = True

@@ -26,14 +26,14 @@ distinct packets, group sums with ``bincount``; loops run per pair (the reasons)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import underlay_nodes
-from pcapkit.column_arrays import NAT_NS, codes_of, shared_codes, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, per_row, shared_codes, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.performance import PATH_PERFORMANCE
 
@@ -61,7 +61,30 @@ LEVELS = (("node_pair", "orig_node", "resp_node"),
           ("workload_pair", "orig_workload", "resp_workload"))
 
 
-@register_analysis("path_performance")
+def _tcp_flows(flows: pd.DataFrame) -> pd.DataFrame:
+    """The TCP flows that count (the Service side of a DNAT'd connection does not: its
+    backend side does), with the columns read below (no copy of the others)."""
+    tcp = (flows["proto"].astype(object) == "tcp").to_numpy(dtype=bool)
+    if "nat_side" in flows:
+        tcp = tcp & (flows["nat_side"] != "service").to_numpy(dtype=bool, na_value=True)
+    return flows[_FLOW_COLUMNS][tcp]
+
+
+def _segment_facts(tables: Any, _: None) -> pd.DataFrame:
+    """facts: per TCP flow of the share that counts, the data segments each end sent and
+    each end's node as its packets show it (:func:`_segments`)."""
+    flows = _tcp_flows(tables.flows)
+    if not len(flows):
+        return pd.DataFrame({"flow_id": np.zeros(0, np.int64), "sent_orig": np.zeros(0, np.int64),
+                             "sent_resp": np.zeros(0, np.int64),
+                             "node_orig": np.zeros(0, object), "node_resp": np.zeros(0, object)})
+    (sent_orig, sent_resp), (node_orig, node_resp) = _segments(tables, flows)
+    return pd.DataFrame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64),
+                         "sent_orig": sent_orig, "sent_resp": sent_resp,
+                         "node_orig": node_orig, "node_resp": node_resp})
+
+
+@register_analysis("path_performance", facts=_segment_facts)
 def path_performance(capture: Capture) -> pd.DataFrame:
     """One row per node pair and per workload pair of the capture's TCP flows."""
     per_flow = _flow_figures(capture)
@@ -88,15 +111,18 @@ _FLOW_COLUMNS = ["flow_id", "mid_flow", "ts", "last_ts", "rtt_handshake", "syn_r
 
 def _flow_figures(capture: Capture) -> pd.DataFrame:
     """One row per TCP flow that counts: its ends and its figures."""
-    flows = capture.flows
-    tcp = (flows["proto"].astype(object) == "tcp").to_numpy(dtype=bool)
-    if "nat_side" in flows:  # the Service side of a DNAT'd connection: its backend counts
-        tcp = tcp & (flows["nat_side"] != "service").to_numpy(dtype=bool, na_value=True)
-    flows = flows[_FLOW_COLUMNS][tcp]  # the columns read below: no copy of the others
+    flows = _tcp_flows(capture.flows)
     n = len(flows)
     if not n:
         return pd.DataFrame()
-    segments, first_node = _segments(capture, flows)
+    facts = pd.concat(capture.facts("path_performance"), ignore_index=True)
+    at = pd.Index(facts["flow_id"].to_numpy(np.int64)).get_indexer(
+        flows["flow_id"].to_numpy(np.int64))
+    # (every flow is some share's; a flow without facts would count no segment, no node)
+    segments = tuple(per_row(at, facts[f"sent_{end}"].to_numpy(np.int64), 0)
+                     for end in ("orig", "resp"))
+    first_node = tuple(per_row(at, facts[f"node_{end}"].to_numpy(dtype=object), None)
+                       for end in ("orig", "resp"))
 
     def count(name: str) -> np.ndarray:
         return flows[name].to_numpy(dtype=np.int64, na_value=0)
@@ -128,7 +154,7 @@ def _flow_figures(capture: Capture) -> pd.DataFrame:
     return out
 
 
-def _segments(capture: Capture, flows: pd.DataFrame
+def _segments(capture: Any, flows: pd.DataFrame
               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Per flow (rows of ``flows``): data segments each end sent, and each end's node as
     its packets show it (None when they do not name one)."""
@@ -157,7 +183,7 @@ def _segments(capture: Capture, flows: pd.DataFrame
     return sent, nodes
 
 
-def _sender_nodes(capture: Capture, distinct: pd.DataFrame, rows: np.ndarray,
+def _sender_nodes(capture: Any, distinct: pd.DataFrame, rows: np.ndarray,
                   flow: np.ndarray, is_orig: np.ndarray, several: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per flow, the node of the originator and of the responder from their packets

@@ -29,7 +29,7 @@ the TCP flows and their SYN packets; Python runs per reported row only (its word
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from pcapkit.column_arrays import (
     codes_of,
     int_isin,
     packet_times_ns,
+    per_row,
     shared_codes,
     times_ns,
 )
@@ -70,30 +71,62 @@ STALE_HISTORY = r"^S[A-Z]*a[A-Z]*R"
 _NS = 1e9
 
 
-@register_analysis("snat_conflicts")
+def _syn_facts(tables: Any, _: None) -> pd.DataFrame:
+    """facts: the first SYNs of the share's flows (:func:`_first_syns`), by flow_id, the
+    node as its name."""
+    flows = tables.flows
+    syn = _first_syns(flows, tables.distinct, tables.context.windows)
+    labels = syn.pop("node_labels")
+    node = syn.pop("node")
+    return pd.DataFrame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64), **syn,
+                         "node": per_row(node, np.asarray(labels, dtype=object), None)})
+
+
+@register_analysis("snat_conflicts", facts=_syn_facts)
 def snat_conflicts(capture: Capture) -> pd.DataFrame:
     """The incident's snat_conflicts table (see :func:`find_conflicts`)."""
-    return find_conflicts(capture.flows, capture.distinct, capture.packets)
+    return find_conflicts(capture.flows, pd.concat(capture.facts("snat_conflicts"),
+                                                   ignore_index=True))
 
 
-def find_conflicts(flows: pd.DataFrame, distinct: pd.DataFrame,
-                   packets: pd.DataFrame) -> pd.DataFrame:
-    """One row per TCP connection attempt held at SNAT or answered on a stale tuple."""
+def find_conflicts(flows: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """One row per TCP connection attempt held at SNAT or answered on a stale tuple, from
+    the first SYNs of every flow (``facts``: :func:`_syn_facts` of every share)."""
     tcp = np.flatnonzero(flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1) == 6)
     if not len(tcp):
         return empty_frame(SNAT_CONFLICTS)
-    syn = _first_syns(flows, distinct, packets)
+    syn = _per_flow(flows, facts)
     attempt, first = _attempts(flows, syn, tcp)
     if attempt is None:
         return empty_frame(SNAT_CONFLICTS)
     return _rows(flows, syn, attempt, first)
 
 
+def _per_flow(flows: pd.DataFrame, facts: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The facts as arrays in the order of ``flows`` (a flow no share holds: no SYN), the
+    node as a code into ``node_labels``."""
+    at = rows_of(facts["flow_id"].to_numpy(dtype=np.int64),
+                 flows["flow_id"].to_numpy(dtype=np.int64))
+    have = at >= 0
+    syn: dict[str, np.ndarray] = {}
+    for name, missing in (("t", NAT_NS), ("last", NAT_NS), ("seq", -1), ("synack", NAT_NS)):
+        values = np.full(len(flows), missing, np.int64)
+        values[have] = facts[name].to_numpy(dtype=np.int64)[at[have]]
+        syn[name] = values
+    syn["capturing"] = np.zeros(len(flows), bool)
+    syn["capturing"][have] = facts["capturing"].to_numpy(dtype=bool)[at[have]]
+    codes, labels = pd.factorize(facts["node"].to_numpy(dtype=object))
+    syn["node"] = np.full(len(flows), -1, np.int64)
+    syn["node"][have] = codes[at[have]]
+    syn["node_labels"] = np.asarray(labels, dtype=object)
+    return syn
+
+
 def _first_syns(flows: pd.DataFrame, distinct: pd.DataFrame,
-                packets: pd.DataFrame) -> dict[str, np.ndarray]:
+                windows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per flow row: its first pure SYN's time, sequence number, node and whether its
-    file was capturing CAPTURING_S before it; its last pure SYN's time; its first
-    SYN-ACK's time (NAT_NS: none)."""
+    file was capturing CAPTURING_S before it (``windows``: the incident's file windows);
+    its last pure SYN's time; its first SYN-ACK's time (NAT_NS: none)."""
     n = len(flows)
     flags = distinct["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
     flow_id = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
@@ -106,7 +139,7 @@ def _first_syns(flows: pd.DataFrame, distinct: pd.DataFrame,
     node_codes, out_labels = codes_of(distinct["node"]) if "node" in distinct else (
         np.full(len(distinct), -1, np.int64), np.zeros(0, object))
     out["node_labels"] = out_labels
-    starts = _file_starts(packets, distinct)
+    starts = _file_starts(windows, distinct)
     for kind, wanted in (("syn", SYN), ("synack", SYN | ACK)):
         mask = ((flags & (SYN | ACK | RST)) == wanted) & (rows >= 0) & (t != NAT_NS)
         at = np.flatnonzero(mask)
@@ -128,17 +161,14 @@ def _first_syns(flows: pd.DataFrame, distinct: pd.DataFrame,
     return out
 
 
-def _file_starts(packets: pd.DataFrame, distinct: pd.DataFrame) -> np.ndarray:
-    """Per distinct packet: when the capture file of its first sighting began."""
-    (sighted, first_file), _ = shared_codes([packets["file"], distinct["file"]])
-    t = packet_times_ns(packets)
-    known = (sighted >= 0) & (t != NAT_NS)
+def _file_starts(windows: pd.DataFrame, distinct: pd.DataFrame) -> np.ndarray:
+    """Per distinct packet: when the capture file of its first sighting began (the file's
+    first packet in the incident's ``windows``; never: int64 max)."""
     never = np.iinfo(np.int64).max
-    begin = pd.Series(t[known]).groupby(sighted[known]).min()  # a hashed reduction, no sort
-    starts = np.full(int(max(sighted.max(initial=-1), first_file.max(initial=-1))) + 1, never,
-                     np.int64)
-    starts[begin.index.to_numpy(dtype=np.int64)] = begin.to_numpy(dtype=np.int64)
-    return np.where(first_file >= 0, starts[np.maximum(first_file, 0)], never)
+    codes, files = codes_of(distinct["file"])
+    at = pd.Index(windows.index.astype(str)).get_indexer(pd.Index(files, dtype=object))
+    first = np.append(windows["first"].to_numpy(np.int64), never)
+    return per_row(codes, first[at], never)
 
 
 def _attempts(flows: pd.DataFrame, syn: dict[str, np.ndarray], tcp: np.ndarray

@@ -17,7 +17,7 @@ per tunnel (node pair, tunnel, port, VNI); loops are per capture file and per pa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,25 +43,53 @@ BLOCKED_MIN_SENT = 3
 PAIR = ["src_underlay", "dst_underlay", "tunnel", "tunnel_port", "vni"]
 
 
-@register_analysis("tunnel_pairs")
+#: the parts of a share's facts: per tunnel (PAIR) its sends and bad checksums, per quoted
+#: underlay its ICMP errors, and the packets each tunnel's evidence may cite
+_EMPTY = {"sends": PAIR, "checksums": PAIR, "icmp": ["src_underlay", "dst_underlay",
+                                                   "tunnel_port"], "cited": PAIR}
+
+
+def _tunnel_facts(tables: Any, _: None) -> dict[str, pd.DataFrame]:
+    """facts: one share's counts per tunnel (:func:`_share_counts`); every sighting of a
+    packet is in one share, so whether it was delivered is the share's to say."""
+    packets = tables.packets
+    if not len(packets):
+        return {}
+    return _share_counts(tables, packets, underlay_nodes(tables))
+
+
+@register_analysis("tunnel_pairs", facts=_tunnel_facts)
 def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     """One row per (underlay source, underlay destination, tunnel, port, VNI)."""
-    packets = capture.packets
-    if not len(packets):
+    facts = [f for f in capture.facts("tunnel_pairs") if f]
+    if not facts:
         return empty_frame(TUNNEL_PAIRS)
-    owners = underlay_nodes(capture)
+    part = {name: pd.concat([f[name] for f in facts], ignore_index=True) for name in _EMPTY}
+    pairs = _pairs(part["sends"], part["checksums"], part["icmp"])
+    if not len(pairs):
+        return empty_frame(TUNNEL_PAIRS)
+    return _finish(pairs, underlay_nodes(capture), part["cited"])
+
+
+def _share_counts(tables: Any, packets: pd.DataFrame, owners: dict[str, str]
+                  ) -> dict[str, pd.DataFrame]:
+    """Per tunnel: packets sent, delivered, undecapsulated, first and last send, flows
+    and flows with a loss; bad outer checksums that cost the packet; per quoted underlay
+    the ICMP unreachable errors; and the earliest undelivered and bad-checksum packets
+    (EVIDENCE_LIMIT per tunnel). The tunnel columns as text (shares name them alike)."""
+    context = tables.context
     node_codes, node_labels = codes_of(packets["node"])
     nodes = pd.Index(sorted({*node_labels, *owners.values()}))
     node = per_row(node_codes, nodes.get_indexer(pd.Index(node_labels, dtype=object)), -1)
     ids = packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
     t = times_ns(packets["ts_corrected"])
     owner_of = {name: _owner_codes(packets[name], owners, nodes)
-                for name in ("outer_src", "outer_dst", "src", "dst")}
+                for name in ("outer_src", "outer_dst")}
     tunnelled = encapsulated(packets) & (ids >= 0)
     keys = _key(ids, node, len(nodes))
     plain_keys = keys[~tunnelled & (keys >= 0)]   # (the sends asked about are all >= 0)
     seen_keys = keys[keys >= 0]
-    shows_decap = np.unique(node[tunnelled & int_isin(keys, plain_keys)])
+    shows_decap = nodes.get_indexer(pd.Index(sorted(context.decap_nodes), dtype=object))
 
     rows = np.flatnonzero(tunnelled)
     sights = pd.DataFrame({
@@ -75,7 +103,7 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
         "bad": (packets["outer_udp_checksum_ok"] == False).to_numpy(  # noqa: E712
             dtype=bool, na_value=False)[rows],
     }, copy=False)  # fresh arrays: no consolidating copy of a million rows
-    sends = _sends(sights, _windows(packets, node, t, owner_of, len(nodes)))
+    sends = _sends(sights, _windows(context, owners, nodes))
     delivered = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
                               len(nodes)), seen_keys)
     decapsulated = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
@@ -84,7 +112,7 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
     sends["undecapsulated"] = delivered & ~decapsulated & \
         np.isin(sends["dst_owner"].to_numpy(), shows_decap)
     sends["undelivered"] = ~delivered | sends["undecapsulated"].to_numpy()
-    sends["flow_id"] = _flow_ids(capture, sends["packet_id"].to_numpy())
+    sends["flow_id"] = _flow_ids(tables.distinct, sends["packet_id"].to_numpy())
     # bad outer checksums that cost the packet: the receiver captured it with one and
     # never decapsulated it (a sender's capture, and a veth underlay's, can show a wrong
     # checksum that offload completes later and the receiver accepts)
@@ -93,10 +121,22 @@ def tunnel_pairs(capture: Capture) -> pd.DataFrame:
         ~int_isin(_key(sights["packet_id"].to_numpy(), sights["node"].to_numpy(), len(nodes)),
                   plain_keys)
     bad = sights[at_receiver].drop_duplicates([*PAIR, "packet_id"])
-    pairs = _pairs(sends, bad, _icmp_unreachable(packets, ids))
-    if not len(pairs):
-        return empty_frame(TUNNEL_PAIRS)
-    return _finish(pairs, owners, sends, bad)
+    sends, bad = _as_text(sends), _as_text(bad)
+    counted = sends.groupby(PAIR, sort=True).agg(
+        sent=("packet_id", "size"), delivered=("delivered", "sum"),
+        undecapsulated=("undecapsulated", "sum"), first_ns=("t", "min"),
+        last_ns=("t", "max"), flows=("flow_id", "nunique"))
+    counted["lost_flows"] = sends[sends["undelivered"]].groupby(PAIR)["flow_id"].nunique()
+    checksums = bad.groupby(PAIR).agg(bad_checksums=("packet_id", "size"),
+                                      bad_first=("t", "min"), bad_last=("t", "max"))
+    return {"sends": counted.reset_index(), "checksums": checksums.reset_index(),
+            "icmp": _icmp_unreachable(packets, ids), "cited": _cited(sends, bad)}
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tunnel's text columns as plain text (each share's Categoricals differ)."""
+    return frame.assign(**{c: frame[c].astype(object).to_numpy() for c in
+                           ("src_underlay", "dst_underlay", "tunnel")})
 
 
 def _key(ids: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -122,20 +162,23 @@ def _outermost(encap: pd.Series, rows: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(outer.get_indexer(names)[codes[rows]], categories=outer)
 
 
-def _windows(packets: pd.DataFrame, node: np.ndarray, t: np.ndarray,
-             owner_of: dict[str, np.ndarray], n_nodes: int) -> list[tuple[int, int, int]]:
-    """(node code, start ns, end ns) of every capture file that sees its node's underlay:
-    some packet to or from an address the node owns."""
-    own = np.zeros(len(packets), dtype=bool)
-    for codes in owner_of.values():
-        own |= codes == node
-    files = codes_of(packets["file"])[0]
-    frame = pd.DataFrame({"file": files, "node": node, "t": t, "own": own}, copy=False)
-    frame = frame[frame["t"] != np.iinfo(np.int64).min]
-    spans = frame.groupby("file").agg(node=("node", "first"), start=("t", "min"),
-                                      end=("t", "max"), own=("own", "any"))
-    spans = spans[spans["own"]]
-    return list(zip(spans["node"], spans["start"], spans["end"], strict=True))
+def _windows(context: Any, owners: dict[str, str], nodes: pd.Index
+             ) -> list[tuple[int, int, int]]:
+    """(node code, start ns, end ns) of every capture file of the incident that sees its
+    node's underlay: some packet to or from an address the node owns."""
+    addresses = context.addresses
+    owner = addresses["address"].map(owners).to_numpy(dtype=object)
+    node_of = context.file_node()
+    own = owner == addresses["file"].map(node_of).to_numpy(dtype=object)
+    seeing = set(addresses["file"][own].astype(str))
+    windows = context.windows
+    out = []
+    for file, first, last in zip(windows.index.astype(str), windows["first"],
+                                 windows["last"], strict=True):
+        code = nodes.get_indexer([node_of[file]])[0]
+        if file in seeing and code >= 0:  # (a node no packet or owner names sends nothing)
+            out.append((int(code), int(first), int(last)))
+    return out
 
 
 def _sends(sights: pd.DataFrame, windows: list[tuple[int, int, int]]) -> pd.DataFrame:
@@ -151,8 +194,7 @@ def _sends(sights: pd.DataFrame, windows: list[tuple[int, int, int]]) -> pd.Data
     return out[inside].reset_index(drop=True)
 
 
-def _flow_ids(capture: Capture, packet_ids: np.ndarray) -> np.ndarray:
-    distinct = capture.distinct
+def _flow_ids(distinct: pd.DataFrame, packet_ids: np.ndarray) -> np.ndarray:
     flows = pd.Series(distinct["flow_id"].to_numpy(dtype=np.float64, na_value=np.nan),
                       index=distinct["packet_id"].to_numpy(dtype=np.int64))
     return flows.reindex(packet_ids).to_numpy()
@@ -171,21 +213,26 @@ def _icmp_unreachable(packets: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
         "tunnel_port": packets["icmp_orig_dport"].to_numpy(dtype=np.int64,
                                                            na_value=-1)[rows],
         "packet_id": ids[rows]}).drop_duplicates()
+    errors = _as_text(errors.assign(tunnel=""))
     return errors.groupby(["src_underlay", "dst_underlay", "tunnel_port"]).size() \
         .rename("icmp_unreachable").reset_index()
 
 
 def _pairs(sends: pd.DataFrame, bad: pd.DataFrame, icmp: pd.DataFrame) -> pd.DataFrame:
-    """The per-tunnel counts: sends, bad checksums, and ICMP errors quoting the tunnel."""
+    """The per-tunnel counts of every share together: sends, bad checksums, and ICMP
+    errors quoting the tunnel (a flow and a packet are one share's: counts add up)."""
     counted = sends.groupby(PAIR, sort=True).agg(
-        sent=("packet_id", "size"), delivered=("delivered", "sum"),
-        undecapsulated=("undecapsulated", "sum"), first_ns=("t", "min"),
-        last_ns=("t", "max"), flows=("flow_id", "nunique"))
-    counted["lost_flows"] = sends[sends["undelivered"]].groupby(PAIR)["flow_id"].nunique()
-    checksums = bad.groupby(PAIR).agg(bad_checksums=("packet_id", "size"),
-                                      bad_first=("t", "min"), bad_last=("t", "max"))
+        sent=("sent", "sum"), delivered=("delivered", "sum"),
+        undecapsulated=("undecapsulated", "sum"), first_ns=("first_ns", "min"),
+        last_ns=("last_ns", "max"), flows=("flows", "sum"),
+        lost_flows=("lost_flows", "sum"))
+    checksums = bad.groupby(PAIR).agg(bad_checksums=("bad_checksums", "sum"),
+                                      bad_first=("bad_first", "min"),
+                                      bad_last=("bad_last", "max"))
     pairs = counted.join(checksums, how="outer").reset_index()
     if len(icmp):
+        icmp = icmp.groupby(["src_underlay", "dst_underlay", "tunnel_port"],
+                            sort=True)["icmp_unreachable"].sum().reset_index()
         known = pairs[["src_underlay", "dst_underlay", "tunnel_port"]].drop_duplicates()
         icmp = icmp.merge(known, on=["src_underlay", "dst_underlay", "tunnel_port"])
         pairs = pairs.merge(icmp, on=["src_underlay", "dst_underlay", "tunnel_port"],
@@ -195,8 +242,8 @@ def _pairs(sends: pd.DataFrame, bad: pd.DataFrame, icmp: pd.DataFrame) -> pd.Dat
     return pairs
 
 
-def _finish(pairs: pd.DataFrame, owners: dict[str, str], sends: pd.DataFrame,
-            bad: pd.DataFrame) -> pd.DataFrame:
+def _finish(pairs: pd.DataFrame, owners: dict[str, str], cited: pd.DataFrame
+            ) -> pd.DataFrame:
     count = {c: pairs[c].fillna(0).to_numpy(dtype=np.int64)
              for c in ("sent", "delivered", "undecapsulated", "flows", "lost_flows",
                        "bad_checksums", "icmp_unreachable")}
@@ -227,17 +274,26 @@ def _finish(pairs: pd.DataFrame, owners: dict[str, str], sends: pd.DataFrame,
         "reason": [_reason(v, s, d, pairs.iloc[i], count, i, lost[i])
                    for i, (v, s, d) in enumerate(zip(verdict, src_node, dst_node,
                                                      strict=True))],
-        "evidence_packet_ids": _evidence(pairs, sends, bad),
+        "evidence_packet_ids": _evidence(pairs, cited),
     }
     return build_frame(TUNNEL_PAIRS, data)
 
 
-def _evidence(pairs: pd.DataFrame, sends: pd.DataFrame, bad: pd.DataFrame) -> np.ndarray:
-    """Per tunnel, the earliest undelivered packets, then bad-checksum ones (at most
-    EVIDENCE_LIMIT in all)."""
+def _cited(sends: pd.DataFrame, bad: pd.DataFrame) -> pd.DataFrame:
+    """Per tunnel, the earliest undelivered and bad-checksum packets (EVIDENCE_LIMIT at
+    most): enough for :func:`_evidence` to pick the incident's earliest from every share's."""
     cited = pd.concat([sends.loc[sends["undelivered"], [*PAIR, "t", "packet_id"]],
                        bad[[*PAIR, "t", "packet_id"]]], ignore_index=True)
-    cited = cited.sort_values("t", kind="stable").drop_duplicates([*PAIR, "packet_id"])
+    cited = cited.sort_values(["t", "packet_id"], kind="stable") \
+        .drop_duplicates([*PAIR, "packet_id"])
+    return cited.groupby(PAIR, sort=False).head(EVIDENCE_LIMIT)
+
+
+def _evidence(pairs: pd.DataFrame, cited: pd.DataFrame) -> np.ndarray:
+    """Per tunnel, the earliest packets it cites (undelivered or with a bad checksum: at
+    most EVIDENCE_LIMIT in all), from every share's."""
+    cited = cited.sort_values(["t", "packet_id"], kind="stable") \
+        .drop_duplicates([*PAIR, "packet_id"])
     lists = cited.groupby(PAIR)["packet_id"].agg(lambda ids: [int(i) for i in
                                                                ids[:EVIDENCE_LIMIT]])
     index = pd.MultiIndex.from_frame(pairs[PAIR])

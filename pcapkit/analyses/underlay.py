@@ -17,81 +17,53 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from pcapkit.column_arrays import codes_of, per_row, shared_codes
+from pcapkit.analyses.context import PacketContext, encapsulated
 
 if TYPE_CHECKING:
     from pcapkit.capture import Capture
+    from pcapkit.cluster import Cluster
 
-
-def encapsulated(packets: pd.DataFrame) -> np.ndarray:
-    """Mask of the sightings that carry an underlay header (a tunnel was decoded)."""
-    return (packets["outer_src"].notna() & packets["outer_dst"].notna()).to_numpy()
+__all__ = ["encapsulated", "underlay_nodes", "underlay_owners"]
 
 
 def underlay_nodes(capture: Capture) -> dict[str, str]:
-    """Underlay address (as the packet table writes it) -> node name (built once per
-    capture; the tunnel and performance analyses both ask)."""
-    return dict(capture.shared("underlay_nodes", _underlay_nodes))
+    """Underlay address (as the packet table writes it) -> node name, from the incident's
+    packet context (built once per capture; the tunnel and performance analyses both ask;
+    a share of a partitioned run answers with the whole incident's)."""
+    return dict(capture.shared("underlay_nodes",
+                               lambda c: underlay_owners(c.context, c.cluster)))
 
 
-def _underlay_nodes(capture: Capture) -> dict[str, str]:
-    """Works on integer codes (addresses in one code space, nodes, directions), so a million
-    tunnelled sightings cost a few sorts and bincounts, not string operations per row."""
-    packets = capture.packets
-    rows = np.flatnonzero(encapsulated(packets))
-    (src, dst), labels = shared_codes([packets["outer_src"], packets["outer_dst"]])
+def underlay_owners(context: PacketContext, cluster: Cluster | None) -> dict[str, str]:
+    """The owner of each underlay address by the three rules above, from the context's
+    underlay evidence (distinct (address, node) pairs and per-node counts: a handful)."""
     owners: dict[str, str] = {}
-    cluster = capture.cluster
-    used = np.flatnonzero(np.bincount(np.concatenate([src[rows], dst[rows]]),
-                                      minlength=len(labels))) if len(rows) else rows
     if cluster is not None:
-        for code in used:
-            identity = cluster.resolve(str(labels[code]))
+        for address in sorted(context.used):
+            identity = cluster.resolve(address)
             if identity.kind == "node" and identity.node:
-                owners[str(labels[code])] = str(identity.node)
-    if not len(rows):
-        return owners
-    node, names = codes_of(packets["node"])
-    known_name = np.array([not str(n).startswith("unknown") for n in names] + [False])
-    direction, directions = codes_of(packets["direction"])
-    keep = rows[known_name[node[rows]]]
-    node, src, dst = node[keep], src[keep], dst[keep]
-    way = per_row(direction[keep], np.array([{"out": 1, "in": 2}.get(d, 0)
-                                             for d in directions], dtype=np.int64), 0)
-    for mine, sent in ((src, way == 1), (dst, way == 2)):
-        # the distinct (address, node) pairs as one int each: a bincount over that space
-        # when it is small (addresses x nodes), else a sort
-        keys = mine[sent] * len(names) + node[sent]
-        space = len(labels) * len(names)
-        pairs = np.flatnonzero(np.bincount(keys, minlength=space)) if space <= 1 << 22 \
-            else np.unique(keys)
-        address, count = np.unique(pairs // len(names), return_counts=True)
-        for code in address[count == 1]:  # exactly one node sent (or received) with it
-            owner = int(pairs[np.searchsorted(pairs // len(names), code)] % len(names))
-            owners.setdefault(str(labels[code]), str(names[owner]))
-    _owners_by_presence(owners, node, src, dst, labels, names)
+                owners[address] = str(identity.node)
+    for pairs in (context.sent, context.received):
+        counts = pairs["address"].value_counts(sort=False)
+        alone = pairs[pairs["address"].isin(counts.index[counts.to_numpy() == 1])]
+        for address, node in zip(alone["address"], alone["node"], strict=True):
+            owners.setdefault(str(address), str(node))  # exactly one node sent (received)
+    _owners_by_presence(owners, context)
     return owners
 
 
-def _owners_by_presence(owners: dict[str, str], node: np.ndarray, src: np.ndarray,
-                        dst: np.ndarray, labels: np.ndarray, names: np.ndarray) -> None:
-    """Rule 3: per node still without an address, the address present in every one of its
-    encapsulated sightings, if exactly one such address is unclaimed (counted with one
-    bincount per column: a row holding the address as source or destination, once)."""
+def _owners_by_presence(owners: dict[str, str], context: PacketContext) -> None:
+    """Rule 3: per node still without an address (in name order), the address present in
+    every one of its encapsulated sightings, if exactly one such address is unclaimed."""
     claimed = set(owners.values())
-    width = len(labels)
-    rows_per_node = np.bincount(node, minlength=len(names))
-    present = np.bincount(node * width + src, minlength=len(names) * width)
-    present += np.bincount((node * width + dst)[dst != src], minlength=len(names) * width)
-    present = present.reshape(len(names), width)
-    for code in np.flatnonzero(rows_per_node):
-        name = str(names[code])
-        if name in claimed:
+    present = context.present
+    for name, rows in context.tunnel_rows.sort_index().items():
+        name = str(name)
+        if name in claimed or not rows:
             continue
-        common = np.flatnonzero(present[code] == rows_per_node[code])
-        free = sorted(str(labels[a]) for a in common if str(labels[a]) not in owners)
+        mine = present.xs(name, level="node") if name in present.index.get_level_values(
+            "node") else present.iloc[:0]
+        common = mine.index[mine.to_numpy() == rows]
+        free = sorted(str(a) for a in common if str(a) not in owners)
         if len(free) == 1:
             owners[free[0]] = name

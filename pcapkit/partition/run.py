@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pcapkit.analyses.context import PacketContext, merge_contexts, packet_context
 from pcapkit.cluster import Cluster
 from pcapkit.column_arrays import nullable
 from pcapkit.decode.config import DecodeConfig
@@ -181,18 +182,21 @@ def candidates_task(plan: Plan, incident: Incident, share: int) -> pd.DataFrame 
 @dataclass
 class GroupKeys:
     """Per packet of one share (by local id): its first corrected time and incident row;
-    and where each node's capture ended in this share (ns)."""
+    where each node's capture ended in this share (ns); the share's packet context (what
+    the analyses need of the whole incident's packets, merged over the shares)."""
 
     first_ns: np.ndarray
     first_row: np.ndarray
     node_ends: dict[str, int] = field(default_factory=dict)
+    context: PacketContext | None = None
 
 
 def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
                share: int) -> GroupKeys:
-    """Group the share's sightings (share-local packet ids) and keep its tables: the
-    packets, the rows DNS reads, and the distinct packets and sightings by the share
-    their flows are in (``flow_share_of``: an ICMP error goes where the pair it quotes is)."""
+    """Group the share's sightings (share-local packet ids) and keep its tables: the rows
+    DNS reads, and the packets (every sighting), distinct packets and sightings by the
+    share their flows are in (``flow_share_of``: an ICMP error goes where the pair it
+    quotes is), so that a share's flows find all their packets in one share."""
     rows = _share_rows(plan, incident, share)
     empty = np.zeros(0, np.int64)
     if rows is None:
@@ -201,17 +205,22 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
     view = finish(part, part.local_id, offsets)
     store = plan.store
     packets = view.packets.assign(_row=rows.row)
-    store.write("grouped", share, "packets", packets)
     store.write("grouped", share, "dns-rows", _dns_rows(store, share, packets))
     target = flow_share_of(view.distinct, plan.shares)
-    sighting_ids = view.sightings["packet_id"].to_numpy(np.int64)
+    # the share of every local packet id (the distinct table holds each id once)
+    target_of = np.zeros(len(part.first_ns), dtype=np.int64)
+    target_of[view.distinct["packet_id"].to_numpy(np.int64)] = target
+    packet_target = target_of[packets["packet_id"].to_numpy(np.int64)]
+    sighting_target = target_of[view.sightings["packet_id"].to_numpy(np.int64)]
     for t in np.unique(target):
-        distinct = view.distinct[target == t].reset_index(drop=True)
-        ids = distinct["packet_id"].to_numpy(np.int64)
-        store.write("grouped", share, f"distinct-to{int(t)}", distinct)
+        store.write("grouped", share, f"distinct-to{int(t)}",
+                    view.distinct[target == t].reset_index(drop=True))
         store.write("grouped", share, f"sightings-to{int(t)}",
-                    view.sightings[np.isin(sighting_ids, ids)].reset_index(drop=True))
-    return GroupKeys(part.first_ns, part.first_row, node_capture_ends(packets))
+                    view.sightings[sighting_target == t].reset_index(drop=True))
+        store.write("grouped", share, f"packets-to{int(t)}",
+                    packets[packet_target == t].reset_index(drop=True))
+    return GroupKeys(part.first_ns, part.first_row, node_capture_ends(packets),
+                     packet_context(packets))
 
 
 def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
@@ -324,6 +333,10 @@ class PartitionedRun:
     links_fold: np.ndarray | None
     dns: pd.DataFrame = field(default_factory=pd.DataFrame)
     dns_messages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the analyses' packet context of the whole incident (every share's merged)
+    context: PacketContext | None = None
+    #: the engine the tasks ran on (the analyses' shares run there too)
+    engine: object = None
     _vantage: Vantage | None = None
     #: the store made for this run (removed with the run), None when the caller gave one
     owner: PartStore | None = None
@@ -352,6 +365,52 @@ class PartitionedRun:
         return pd.DataFrame({"packet_id": table["packet_id"].to_numpy(np.int64),
                              "flow_id": flow})
 
+    @property
+    def bounded(self) -> bool:
+        """Whether the analyses read this run a share at a time (every flow's packets in
+        one share); not when DNAT-linked flows are folded into one (``merge_nat``), whose
+        two sides are in two shares."""
+        return self.links_fold is None and self.context is not None
+
+    def share_facts(self, prepared: Mapping[str, object], cluster: Cluster | None
+                    ) -> dict[str, list]:
+        """Every analysis's facts of every share (``prepared``: analysis name -> what its
+        ``prepare`` said), one task per share on the run's engine, each share's tables read
+        once (:func:`pcapkit.partition.share.facts_task`). A run without packets gives the
+        facts of empty tables, as one pass does."""
+        from pcapkit.partition.share import ShareItem, ShareTables, facts_task
+
+        shares = self.plan.shares
+        errors_map = self.flow_maps[shares] if len(self.flow_maps) > shares else None
+        position = pd.Index(self.flows["flow_id"].to_numpy(np.int64))
+        items = []
+        for share in range(shares):
+            ids = np.unique(np.concatenate([self.flow_maps[share], errors_map
+                                            if errors_map is not None else []]))
+            rows = position.get_indexer(ids.astype(np.int64))
+            items.append(ShareItem(share, self.flow_maps[share], errors_map,
+                                   self.flows.iloc[rows[rows >= 0]], dict(prepared)))
+        engine = self.engine
+        if engine is None:
+            from pcapkit.engines.local import LocalEngine
+
+            engine = LocalEngine(1)
+        results = [r for r in engine.map(functools.partial(
+            facts_task, self.plan, cluster, self.points, self.context), items)
+            if r is not None]
+        if not results:
+            from pcapkit.analyses import analysis
+
+            empty = self._empty_vantage()
+            tables = ShareTables(
+                packets=empty.packets, sightings=empty.sightings,
+                distinct=empty.distinct.assign(flow_id=pd.array([], dtype="Int64")),
+                flows=self.flows.iloc[:0], cluster=cluster, points=self.points,
+                context=self.context)
+            results = [{name: analysis(name).facts(tables, value)
+                        for name, value in prepared.items()}]
+        return {name: [r[name] for r in results] for name in prepared}
+
     def decoded(self, inputs: Inputs | None = None) -> Decoded:
         """The decoded tables as one pass would hold them (the vantage packets stand for
         the decoder's), with the inputs' own problems (unreadable archives) among the
@@ -370,13 +429,10 @@ class PartitionedRun:
     def _read_vantage(self) -> Vantage:
         store, shares = self.store, self.plan.shares
         ids = [store.read_array("ids", s, "ids") for s in range(shares)]
-        packets = [_with_ids(p, ids[s]) for s in range(shares)
-                   if (p := store.read("grouped", s, "packets")) is not None]
+        packets = [_with_ids(p, ids[s]) for s in range(shares) for t in range(shares)
+                   if (p := store.read("grouped", s, f"packets-to{t}")) is not None]
         if not packets:  # nothing readable: the empty tables one pass gives
-            from pcapkit.decode.files import decode_empty
-            from pcapkit.vantage import build_sightings
-
-            return build_sightings(decode_empty(), self.points)
+            return self._empty_vantage()
         packets = concat_tables(packets)
         packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
                                           kind="stable")).reset_index(drop=True)
@@ -387,6 +443,12 @@ class PartitionedRun:
                                             kind="stable")).reset_index(drop=True)
         return Vantage(packets=packets, sightings=_sightings(packets), distinct=distinct,
                        clock_offsets=self.clock_offsets)
+
+    def _empty_vantage(self) -> Vantage:
+        from pcapkit.decode.files import decode_empty
+        from pcapkit.vantage import build_sightings
+
+        return build_sightings(decode_empty(), self.points)
 
     def distinct_flow_ids(self, distinct: pd.DataFrame) -> pd.Series:
         """The flow_id of every row of ``distinct`` (<NA> outside flows)."""
@@ -454,7 +516,9 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
         if plan.flow_options.merge_nat else None
     run = PartitionedRun(plan=plan, files=summaries, points=incident.points,
                          clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold,
-                         owner=store if store.owned else None)
+                         context=merge_contexts([k.context for k in keys if k.context]
+                                                or [packet_context(_empty_packets())]),
+                         engine=engine, owner=store if store.owned else None)
     ends: dict[str, int] = {}
     for result in keys:
         for node, end in result.node_ends.items():
@@ -506,6 +570,13 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
                                                      "Int64")})
     return messages, build_dns_transactions(messages, rows if len(rows) else None, cluster,
                                             options=options, packet_flows=packet_flows)
+
+
+def _empty_packets() -> pd.DataFrame:
+    from pcapkit.decode.files import decode_empty
+    from pcapkit.vantage import seen_once
+
+    return seen_once(decode_empty().packets).packets
 
 
 def _empty_dns() -> pd.DataFrame:

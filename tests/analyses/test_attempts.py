@@ -14,6 +14,7 @@ import pytest
 
 import pcapkit
 import pcapkit.analyses.attempts as attempts_module
+from pcapkit.analyses import analysis
 from pcapkit.analyses.attempts import connection_attempts
 from pcapkit.cluster import load_snapshot
 from pcapkit.cluster.policy.verdict import NO_POLICIES
@@ -163,8 +164,13 @@ def _stub(capture: pcapkit.Capture, cluster, ends: list[tuple[str, str, int]]):
     stubbed = pd.concat(rows, ignore_index=True)
     for column in ("orig_h", "resp_h"):
         stubbed[column] = stubbed[column].astype(str).astype("category")
-    return SimpleNamespace(flows=stubbed, sightings=capture.sightings,
-                           distinct=capture.distinct, points=capture.points, cluster=cluster)
+    stub = SimpleNamespace(flows=stubbed, sightings=capture.sightings,
+                           distinct=capture.distinct, points=capture.points, cluster=cluster,
+                           context=capture.context)
+    # the analysis's per-share facts of the stand-in, as one share (a Capture's facts())
+    made = analysis("connection_attempts")
+    stub.facts = lambda name: [made.facts(stub, made.prepare(stub))]
+    return stub
 
 
 def test_services_hostnetwork_and_nodes_follow_explain() -> None:

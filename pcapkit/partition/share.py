@@ -1,0 +1,117 @@
+"""One share of a partitioned run as the analyses read it, and the task that gives its facts.
+
+A share holds whole flows: every packet, sighting and distinct packet of its flows (the
+ICMP errors counted on them included), with incident-wide packet and flow ids, in one
+pass's row order. :class:`ShareTables` offers them under the names a Capture does
+(``packets``, ``sightings``, ``distinct`` with ``flow_id``, ``flows``, ``cluster``,
+``points``, ``context``), so an analysis's ``facts`` reads a share as it reads a whole
+incident. :func:`facts_task` runs every analysis's facts on one share, reading its tables
+once; only the small facts travel back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pcapkit.analyses.context import PacketContext
+from pcapkit.cluster import Cluster
+from pcapkit.column_arrays import nullable
+from pcapkit.decode.table import concat_tables
+
+
+@dataclass
+class ShareTables:
+    """The tables of one share (see the module docstring)."""
+
+    packets: pd.DataFrame
+    sightings: pd.DataFrame
+    distinct: pd.DataFrame
+    flows: pd.DataFrame
+    cluster: Cluster | None
+    points: pd.DataFrame
+    context: PacketContext
+    _shared: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, key: str, build: Callable[[ShareTables], Any]) -> Any:
+        """``build(self)`` once per share (what the Capture's ``shared`` is to one pass:
+        only for results that stand on the incident-wide context, never on the share's
+        rows alone)."""
+        if key not in self._shared:
+            self._shared[key] = build(self)
+        return self._shared[key]
+
+
+@dataclass(frozen=True)
+class ShareItem:
+    """What the facts task of one share is sent: the share, the incident flow id of each
+    of its flows (``flow_map``, and ``errors_map`` for the flows of the ICMP errors that
+    quoted no flow a share saw), the rows of the incident's flows table it may hold, and
+    what each analysis's ``prepare`` said."""
+
+    share: int
+    flow_map: np.ndarray
+    errors_map: np.ndarray | None
+    flows: pd.DataFrame
+    prepared: Mapping[str, Any]
+
+
+def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
+                 points: pd.DataFrame, context: PacketContext) -> ShareTables | None:
+    """The tables of ``share`` read from the run's store (None: it holds no packet)."""
+    from pcapkit.partition.run import _flow_tables, _with_ids
+
+    tables = _flow_tables(plan, share)
+    if tables is None:
+        return None
+    distinct, sightings = tables
+    store = plan.store
+    packets = []
+    for source in range(plan.shares):
+        part = store.read("grouped", source, f"packets-to{share}")
+        if part is not None:
+            ids = store.read_array("ids", source, "ids", mapped=source != share)
+            packets.append(_with_ids(part, ids))
+    packets = concat_tables(packets)
+    packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
+                                      kind="stable")).reset_index(drop=True)
+    flow_id = _flow_ids(store, plan.shares, share, item, distinct)
+    distinct = distinct.assign(flow_id=nullable(flow_id, "Int64"))
+    ids = item.flows["flow_id"].to_numpy(np.int64)
+    flows = item.flows[np.isin(ids, np.unique(flow_id[flow_id >= 0]))]
+    return ShareTables(packets=packets, sightings=sightings, distinct=distinct,
+                       flows=flows.reset_index(drop=True), cluster=cluster, points=points,
+                       context=context)
+
+
+def _flow_ids(store, shares: int, share: int, item: ShareItem,
+              distinct: pd.DataFrame) -> np.ndarray:
+    """The incident flow id of every distinct packet of the share (-1: in no flow)."""
+    keys, values = [], []
+    for part, flow_map in ((share, item.flow_map), (shares, item.errors_map)):
+        table = store.read("flows", part, "packet_flow") if flow_map is not None else None
+        if table is not None and len(table):
+            keys.append(table["packet_id"].to_numpy(np.int64))
+            values.append(flow_map[table["flow"].to_numpy(np.int64)])
+    if not keys:
+        return np.full(len(distinct), -1, dtype=np.int64)
+    index = pd.Index(np.concatenate(keys))
+    found = np.append(np.concatenate(values), -1)
+    where = index.get_indexer(distinct["packet_id"].to_numpy(np.int64))
+    return found[np.where(where >= 0, where, len(found) - 1)]
+
+
+def facts_task(plan, cluster: Cluster | None, points: pd.DataFrame,
+               context: PacketContext, item: ShareItem) -> dict[str, Any] | None:
+    """Every analysis's facts of one share (None: the share holds no packet)."""
+    from pcapkit.analyses import analysis
+
+    tables = share_tables(plan, item.share, item, cluster, points, context)
+    if tables is None:
+        return None
+    return {name: analysis(name).facts(tables, prepared)
+            for name, prepared in item.prepared.items()}
