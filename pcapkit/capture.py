@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import pandas as pd
 
+from pcapkit.column_arrays import NAT_NS
 from pcapkit.decode.cache import DecodeCache
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, decode_files
@@ -121,7 +122,42 @@ class Capture:
     @property
     def errors(self) -> list:
         """Files that could not be read completely (file, byte offset, message)."""
+        run = self._bounded_run
+        if run is not None:
+            return [*self.inputs.problems, *run.errors]
         return self.decoded.errors
+
+    @property
+    def interfaces(self) -> pd.DataFrame:
+        """Every capture file's interfaces (link type, name ...)."""
+        run = self._bounded_run
+        return run.interfaces if run is not None else self.decoded.interfaces
+
+    @cached_property
+    def files(self) -> pd.DataFrame:
+        """One row per capture file with packets: its ``packets`` and the ``first_ns`` and
+        ``last_ns`` capture times (the node's clock), counted while decoding in a run cut
+        into shares (no packet table is read for them)."""
+        run = self._bounded_run
+        if run is not None:
+            rows = [(f.name, f.rows, *(f.span or (NAT_NS, NAT_NS))) for f in run.files
+                    if f.rows]
+        else:
+            from pcapkit.vantage.points import file_spans
+
+            packets = self.decoded.packets
+            counts = packets.groupby("file", observed=True).size() if len(packets) else {}
+            spans = file_spans(packets)
+            rows = [(str(f), int(n), *spans.get(str(f), (NAT_NS, NAT_NS)))
+                    for f, n in counts.items() if n]
+        return pd.DataFrame(rows, columns=["file", "packets", "first_ns", "last_ns"]) \
+            .astype({"file": object, "packets": np.int64, "first_ns": np.int64,
+                     "last_ns": np.int64})
+
+    @property
+    def packet_count(self) -> int:
+        """Packets read from every capture file."""
+        return int(self.files["packets"].sum())
 
     @cached_property
     def points(self) -> pd.DataFrame:
@@ -171,7 +207,8 @@ class Capture:
 
     @property
     def clock_offsets(self) -> pd.DataFrame:
-        return self.vantage.clock_offsets
+        run = self._bounded_run
+        return run.clock_offsets if run is not None else self.vantage.clock_offsets
 
     @cached_property
     def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
@@ -185,7 +222,8 @@ class Capture:
     @property
     def flows(self) -> pd.DataFrame:
         """Bidirectional flows with Zeek-like state, path per direction and identities."""
-        return self._flows[0]
+        run = self._bounded_run
+        return run.flows if run is not None else self._flows[0]
 
     @cached_property
     def dns(self) -> pd.DataFrame:
@@ -234,8 +272,8 @@ class Capture:
         from pcapkit.analyses import analyses, analysis
 
         if name not in self._facts:
-            run = self._run
-            if run is not None and run.bounded:
+            run = self._bounded_run
+            if run is not None:
                 with_facts = {n: a for n, a in analyses().items() if a.facts is not None}
                 prepared = {n: a.prepare(self) if a.prepare is not None else None
                             for n, a in with_facts.items()}
@@ -247,6 +285,27 @@ class Capture:
                 self._facts[name] = [found.facts(self, found.prepare(self)
                                                  if found.prepare is not None else None)]
         return self._facts[name]
+
+    @property
+    def _bounded_run(self) -> PartitionedRun | None:
+        """The partitioned run to read a share at a time (None: read the tables): not for
+        a narrowed Capture, whose tables are cut from its parent's."""
+        run = self._run if self.parent is None else None
+        return run if run is not None and run.bounded else None
+
+    def evidence_tables(self, flows: Iterable[int] = (), packets: Iterable[int] = ()
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The distinct packets (with ``flow_id``) of the flows ``flows`` and with the ids
+        ``packets``, and every sighting of them: what findings cite, read a share at a time
+        in a run cut into shares (never the whole per-packet tables)."""
+        from pcapkit.partition.share import select
+
+        flow_ids = np.unique(np.asarray(list(flows), dtype=np.int64))
+        packet_ids = np.unique(np.asarray(list(packets), dtype=np.int64))
+        run = self._bounded_run
+        if run is not None:
+            return run.select(flow_ids, packet_ids)
+        return select(self.distinct, self.sightings, flow_ids, packet_ids)
 
     def shared(self, key: str, build: Callable[[Capture], T]) -> T:
         """``build(self)``, computed once per Capture: an intermediate result several
@@ -261,16 +320,13 @@ class Capture:
         given flows (``flow_id``), DNS transactions (``tx_id``: their query and response,
         on both sides of a Service DNAT) and packets (``packet_id``): the packets a finding
         cites, through the ids."""
-        flow_ids = pd.array(list(flows), dtype="Int64")
         tx = self.dns[self.dns["tx_id"].isin(pd.array(list(dns), dtype="Int64"))]
         packet_ids = pd.concat([
-            self.distinct.loc[self.distinct["flow_id"].isin(flow_ids), "packet_id"],
             pd.Series(pd.array(list(packets), dtype="Int64")),
             *(tx[column].dropna() for column in ("query_packet_id", "response_packet_id",
                                                  "nat_query_packet_id",
                                                  "nat_response_packet_id"))])
-        sightings = self.sightings
-        return sightings[sightings["packet_id"].isin(packet_ids)].reset_index(drop=True)
+        return self.evidence_tables(flows, packet_ids.to_numpy(dtype=np.int64))[1]
 
     @property
     def dns_messages(self) -> pd.DataFrame:

@@ -125,14 +125,15 @@ def analyze(captures: CaptureInputs, flow_options: FlowOptions, dns_options: Dns
     click.get_current_context().call_on_close(capture.close)
     stages = Stages(enabled=False if quiet else None)
     with stages.shown():
-        packets = lambda: len(capture.decoded.packets)  # noqa: E731 - the rate of a stage
-        stages.run("decode", lambda: capture.decoded.packets, packets)
-        if not len(capture.decoded.packets) and capture.errors and \
-                len({e.file for e in capture.errors}) >= len(capture.decoded.interfaces):
+        packets = lambda: capture.packet_count  # noqa: E731 - the rate of a stage
+        stages.run("decode", packets, packets)
+        if not capture.packet_count and capture.errors and \
+                len({e.file for e in capture.errors}) >= len(capture.interfaces):
             for error in capture.errors:
                 click.echo(f"pcapkit: error: {error}", err=True)
             sys.exit(2)
-        stages.run("vantage", lambda: capture.vantage, packets)
+        # (in a run cut into shares these are done by now, and no table is read whole)
+        stages.run("vantage", lambda: capture.clock_offsets, packets)
         stages.run("flows", lambda: capture.flows, packets)
         stages.run("dns", lambda: capture.dns, packets)
         for table in sorted({rule.table for rule in pack.rules} & set(analyses())):

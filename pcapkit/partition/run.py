@@ -35,7 +35,7 @@ import pandas as pd
 
 from pcapkit.analyses.context import PacketContext, merge_contexts, packet_context
 from pcapkit.cluster import Cluster
-from pcapkit.column_arrays import nullable
+from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
@@ -378,7 +378,48 @@ class PartitionedRun:
         ``prepare`` said), one task per share on the run's engine, each share's tables read
         once (:func:`pcapkit.partition.share.facts_task`). A run without packets gives the
         facts of empty tables, as one pass does."""
-        from pcapkit.partition.share import ShareItem, ShareTables, facts_task
+        from pcapkit.partition.share import ShareTables, facts_task
+
+        results = [r for r in self._map_shares(functools.partial(
+            facts_task, self.plan, cluster, self.points, self.context), prepared)
+            if r is not None]
+        if not results:
+            from pcapkit.analyses import analysis
+
+            empty = self._empty_vantage()
+            tables = ShareTables(
+                packets=empty.packets, sightings=empty.sightings,
+                distinct=empty.distinct.assign(flow_id=pd.array([], dtype="Int64")),
+                flows=self.flows.iloc[:0], cluster=cluster, points=self.points,
+                context=self.context)
+            results = [{name: analysis(name).facts(tables, value)
+                        for name, value in prepared.items()}]
+        return {name: [r[name] for r in results] for name in prepared}
+
+    def select(self, flows: np.ndarray, packets: np.ndarray
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The distinct packets (with flow_id) of ``flows`` and with ``packets`` ids, and
+        every sighting of them, from every share (one task each, reading its distinct
+        packets and sightings, not its packet table), in one pass's row order."""
+        from pcapkit.partition.share import select_task
+
+        parts = [r for r in self._map_shares(functools.partial(select_task, self.plan),
+                                             {"flows": flows, "packets": packets})
+                 if r is not None]
+        if not parts:
+            empty = self._empty_vantage()
+            return (empty.distinct.assign(flow_id=pd.array([], dtype="Int64")),
+                    empty.sightings)
+        distinct = concat_tables([d for d, _ in parts])
+        distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
+                                            kind="stable")).reset_index(drop=True)
+        return distinct, _sightings(concat_tables([s for _, s in parts]))
+
+    def _map_shares(self, task, prepared: Mapping[str, object]) -> list:
+        """``task(item)`` for every share on the run's engine; the item (ShareItem) names
+        the incident flow id of each of the share's flows and the flows table's rows it
+        may hold, and carries ``prepared``."""
+        from pcapkit.partition.share import ShareItem
 
         shares = self.plan.shares
         errors_map = self.flow_maps[shares] if len(self.flow_maps) > shares else None
@@ -395,21 +436,7 @@ class PartitionedRun:
             from pcapkit.engines.local import LocalEngine
 
             engine = LocalEngine(1)
-        results = [r for r in engine.map(functools.partial(
-            facts_task, self.plan, cluster, self.points, self.context), items)
-            if r is not None]
-        if not results:
-            from pcapkit.analyses import analysis
-
-            empty = self._empty_vantage()
-            tables = ShareTables(
-                packets=empty.packets, sightings=empty.sightings,
-                distinct=empty.distinct.assign(flow_id=pd.array([], dtype="Int64")),
-                flows=self.flows.iloc[:0], cluster=cluster, points=self.points,
-                context=self.context)
-            results = [{name: analysis(name).facts(tables, value)
-                        for name, value in prepared.items()}]
-        return {name: [r[name] for r in results] for name in prepared}
+        return engine.map(task, items)
 
     def decoded(self, inputs: Inputs | None = None) -> Decoded:
         """The decoded tables as one pass would hold them (the vantage packets stand for
@@ -561,10 +588,10 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
     if len(rows):
         rows = rows.take(np.argsort(rows.pop("_row").to_numpy(np.int64), kind="stable")) \
             .reset_index(drop=True)
-    flows = pd.concat([run.packet_flows(s) for s in range(len(run.flow_maps))],
-                      ignore_index=True)
-    if len(rows):
-        flows = flows[flows["packet_id"].isin(rows["packet_id"].to_numpy(np.int64))]
+    wanted = rows["packet_id"].to_numpy(np.int64) if len(rows) else np.zeros(0, np.int64)
+    flows = pd.concat([f[int_isin(f["packet_id"].to_numpy(np.int64), wanted)]
+                       for s in range(len(run.flow_maps)) for f in [run.packet_flows(s)]],
+                      ignore_index=True)  # a share at a time: only the DNS rows' links
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
                                                      "Int64")})

@@ -61,8 +61,10 @@ class ShareItem:
 
 
 def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
-                 points: pd.DataFrame, context: PacketContext) -> ShareTables | None:
-    """The tables of ``share`` read from the run's store (None: it holds no packet)."""
+                 points: pd.DataFrame, context: PacketContext, *,
+                 with_packets: bool = True) -> ShareTables | None:
+    """The tables of ``share`` read from the run's store (None: it holds no packet);
+    ``with_packets`` False leaves the packet table (every sighting's columns) unread."""
     from pcapkit.partition.run import _flow_tables, _with_ids
 
     tables = _flow_tables(plan, share)
@@ -71,12 +73,12 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
     distinct, sightings = tables
     store = plan.store
     packets = []
-    for source in range(plan.shares):
+    for source in range(plan.shares if with_packets else 0):
         part = store.read("grouped", source, f"packets-to{share}")
         if part is not None:
             ids = store.read_array("ids", source, "ids", mapped=source != share)
             packets.append(_with_ids(part, ids))
-    packets = concat_tables(packets)
+    packets = concat_tables(packets) if packets else sightings.iloc[:0].assign(_row=0)
     packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
                                       kind="stable")).reset_index(drop=True)
     flow_id = _flow_ids(store, plan.shares, share, item, distinct)
@@ -115,3 +117,29 @@ def facts_task(plan, cluster: Cluster | None, points: pd.DataFrame,
         return None
     return {name: analysis(name).facts(tables, prepared)
             for name, prepared in item.prepared.items()}
+
+
+def select_task(plan, item: ShareItem) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The distinct packets of the flows ``item.prepared["flows"]`` and of the packets
+    ``item.prepared["packets"]`` (ids) in one share, and every sighting of them."""
+    tables = share_tables(plan, item.share, item, None, pd.DataFrame(), None,
+                          with_packets=False)
+    if tables is None:
+        return None
+    return select(tables.distinct, tables.sightings, item.prepared["flows"],
+                  item.prepared["packets"])
+
+
+def select(distinct: pd.DataFrame, sightings: pd.DataFrame, flows: np.ndarray,
+           packets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``distinct`` (with ``flow_id``) in the ``flows`` or with the ``packets``
+    ids, and the rows of ``sightings`` of those packets: what a finding's evidence reads."""
+    from pcapkit.column_arrays import int_isin
+
+    flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
+    ids = distinct["packet_id"].to_numpy(dtype=np.int64)
+    keep = int_isin(flow_of, np.asarray(flows, dtype=np.int64)) | \
+        int_isin(ids, np.asarray(packets, dtype=np.int64))
+    wanted = ids[keep]
+    seen = int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1), wanted)
+    return distinct[keep].reset_index(drop=True), sightings[seen].reset_index(drop=True)

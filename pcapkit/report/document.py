@@ -12,6 +12,9 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from pcapkit._version import __version__
 from pcapkit.findings import SEVERITIES, Finding
 from pcapkit.report.graph import talk_graph
@@ -27,21 +30,21 @@ def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
     """The report document of ``capture`` and its ``findings`` (``snapshot_files``: the
     cluster exports read; ``snapshot_discovered``: found in the incident directory, not
     named by ``--snapshot``)."""
-    decoded = capture.decoded
-    packets = decoded.packets
-    per_file = packets.groupby("file", observed=True).size() if len(packets) else {}
+    read = capture.files  # per file: packets, first and last capture time
+    per_file = dict(zip(read["file"].astype(str), read["packets"].astype(int), strict=True))
     nodes = dict(zip(capture.points["file"].astype(str), capture.points["node"].astype(str),
                      strict=True))
-    linktypes = decoded.interfaces.groupby("file", observed=True)["linktype"].first() \
-        if len(decoded.interfaces) else {}
+    interfaces = capture.interfaces
+    linktypes = interfaces.groupby("file", observed=True)["linktype"].first() \
+        if len(interfaces) else {}
     errors: dict[str, list[str]] = {}
-    for error in decoded.errors:
+    for error in capture.errors:
         errors.setdefault(str(error.file), []).append(str(error))
     files = sorted(set(nodes) | set(errors))
     archives = capture.inputs.archives  # a Retina tarball's members name their tarball
     on_disk = {name: str(path) for name, path in capture.inputs.on_disk.items()}
     inputs = [{"file": file, "node": nodes.get(file),
-               "packets": int(per_file.get(file, 0)) if len(per_file) else 0,
+               "packets": per_file.get(file, 0),
                "linktype": int(linktypes[file]) if file in linktypes else None,
                "errors": errors.get(file, []), "size": _file_size(on_disk.get(file, file)),
                **({"archive": archives[file]} if file in archives else {})} for file in files]
@@ -52,9 +55,9 @@ def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
         snapshot.update(pods=len(cluster.pods), services=len(cluster.services),
                         nodes=len(cluster.nodes), network_policies=len(cluster.policies))
     by_severity = Counter(f.severity for f in findings)
-    times = packets["ts"].dropna() if len(packets) else packets.get("ts")
+    times = _times(read)
     summary = {
-        "files": len(files), "packets": int(len(packets)),
+        "files": len(files), "packets": capture.packet_count,
         "flows": int(len(capture.flows)), "dns_transactions": int(len(capture.dns)),
         "rules": rules, "findings": len(findings),
         "by_severity": {s: by_severity.get(s, 0) for s in SEVERITIES},
@@ -70,6 +73,14 @@ def build_report(capture: Capture, findings: list[Finding], *, rules: int = 0,
             "summary": summary, "findings": documents,
             "timeline": dns_timeline(capture.dns, _span_s(times)),
             "graph": talk_graph(capture.flows, attempts, documents)}
+
+
+def _times(read: Any) -> pd.Series | None:
+    """The first and last capture times of the files (None: no packet)."""
+    stamps = np.concatenate([read["first_ns"].to_numpy(np.int64),
+                             read["last_ns"].to_numpy(np.int64)])
+    stamps = stamps[stamps != np.iinfo(np.int64).min]
+    return pd.Series(pd.to_datetime(stamps, utc=True)) if len(stamps) else None
 
 
 def _file_size(file: str) -> int | None:

@@ -55,10 +55,19 @@ def run_rules(source: TableSource, rules: Iterable[Rule],
     rules = list(rules)
     if tuning is not None:
         rules = tuning.apply(rules)
-    index = EvidenceIndex(source)
+    matched = [(rule, matched_rows(rule, source, tuning, findings_only=True))
+               for rule in rules]
+    # the ids every finding cites, so that only their packets are read (a share at a time
+    # when the incident is cut into shares)
+    flows, packets = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for rule, (frame, groups, _) in matched:
+        for column, pairs in _evidence_ids(rule, frame, groups):
+            (flows if _is_flow_column(column) else packets).append(pairs[:, 1])
+    index = EvidenceIndex(source, flows=np.unique(np.concatenate(flows)),
+                          packets=np.unique(np.concatenate(packets)))
     findings: list[Finding] = []
-    for rule in rules:
-        findings.extend(evaluate(rule, source, tuning, index))
+    for rule, (frame, groups, times) in matched:
+        findings.extend(_group_findings(rule, source, frame, groups, times, index))
     findings.sort(key=lambda f: (severity_rank(f.severity), f.first_seen or "", f.id))
     return findings
 
@@ -316,22 +325,34 @@ class EvidenceIndex:
     """The id-to-packet links of one incident, built once for every rule: sightings per
     packet as sorted arrays, so finding a group's evidence is a ``searchsorted`` over those,
     not a merge with the million-row tables per rule; a flow's packets are looked up for the
-    flows a rule cites."""
+    flows a rule cites. Given the ``flows`` and ``packets`` every finding cites, only theirs
+    are read (``source.evidence_tables``: a share at a time in a run cut into shares)."""
 
-    def __init__(self, source: TableSource) -> None:
+    def __init__(self, source: TableSource, *, flows: np.ndarray | None = None,
+                 packets: np.ndarray | None = None) -> None:
         self._source = source
+        self._wanted = None if flows is None and packets is None else (
+            np.zeros(0, np.int64) if flows is None else flows,
+            np.zeros(0, np.int64) if packets is None else packets)
         self._labels: dict[str, np.ndarray] = {}
+
+    @cached_property
+    def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(distinct, sightings): the source's, or only the cited ones'."""
+        if self._wanted is not None and hasattr(self._source, "evidence_tables"):
+            return self._source.evidence_tables(*self._wanted)
+        return self._source.distinct, self._source.sightings
 
     @cached_property
     def _flows(self) -> tuple[np.ndarray, np.ndarray]:
         """Every distinct packet's flow id (-1: none) and packet id, in the table's order."""
-        distinct = self._source.distinct
+        distinct = self._tables[0]
         return (distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1),
                 distinct["packet_id"].to_numpy(dtype=np.int64))
 
     @cached_property
     def _sightings(self) -> dict[str, np.ndarray]:
-        sightings = self._source.sightings
+        sightings = self._tables[1]
         packet = sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1)
         order = _sorting(packet)
         columns = {"packet_id": packet[order],
@@ -402,20 +423,9 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
     """The evidence sightings of each group (earliest first, at most EVIDENCE_LIMIT), how
     many there are in all, every one's frame as ranges per file (``_frame_lists``) and
     the time span they cover (``_spans``)."""
-    table = declaration(rule.table)
     group_parts, packet_parts = [], []
-    for column in rule.evidence:
-        if table[column].kind == "list":  # a list of ids per row (one per matched row)
-            lists = frame[column].to_numpy(dtype=object)
-            sizes = np.fromiter((len(ids) for ids in lists), np.int64, len(lists))
-            ids = np.array([i for row in lists for i in row], dtype=np.float64)
-            row_groups = np.repeat(groups, sizes)
-        else:
-            ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
-            row_groups = groups
-        present = ~np.isnan(ids)
-        pairs = _unique_pairs(row_groups[present], ids[present].astype(np.int64))
-        if column.removesuffix("s") == "flow_id":
+    for column, pairs in _evidence_ids(rule, frame, groups):
+        if _is_flow_column(column):
             found_groups, found_packets = index.packets_of_flows(pairs[:, 0], pairs[:, 1])
         else:
             found_groups, found_packets = pairs[:, 0], pairs[:, 1]
@@ -449,6 +459,31 @@ def _evidence(rule: Rule, frame: pd.DataFrame, groups: np.ndarray, index: Eviden
             str(file), frame_no, time, None if node is None else str(node),
             None if iface is None else str(iface)))
     return out, {g: int(n) for g, n in enumerate(totals) if n}, frame_lists, spans
+
+
+def _evidence_ids(rule: Rule, frame: pd.DataFrame, groups: np.ndarray
+                  ) -> list[tuple[str, np.ndarray]]:
+    """Per evidence column of the rule, the distinct (group, id) pairs its matched rows
+    cite (a list column: every id of the row's list)."""
+    table = declaration(rule.table)
+    out = []
+    for column in rule.evidence:
+        if table[column].kind == "list":  # a list of ids per row (one per matched row)
+            lists = frame[column].to_numpy(dtype=object)
+            sizes = np.fromiter((len(ids) for ids in lists), np.int64, len(lists))
+            ids = np.array([i for row in lists for i in row], dtype=np.float64)
+            row_groups = np.repeat(groups, sizes)
+        else:
+            ids = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            row_groups = groups
+        present = ~np.isnan(ids)
+        out.append((column, _unique_pairs(row_groups[present], ids[present].astype(np.int64))))
+    return out
+
+
+def _is_flow_column(column: str) -> bool:
+    """Whether an evidence column holds flow ids (flow_id, flow_ids), else packet ids."""
+    return column.removesuffix("s") == "flow_id"
 
 
 def _frame_lists(group: np.ndarray, rows: np.ndarray, index: EvidenceIndex
