@@ -21,6 +21,12 @@ from pcapkit.dnstx.arrays import as_column, joined_labels, plain_frame, position
 from pcapkit.errors import PcapkitError
 from pcapkit.vantage import point_ids_of
 
+#: the columns of the vantage packet table the DNS stage reads (sightings of DNS messages
+#: and the ICMP errors that quote them): a run cut into shares keeps only these for it
+PACKET_COLUMNS = ("file", "frame", "packet_id", "node", "ts", "ts_corrected", "interface",
+                  "if_index", "point_id", "direction", "src", "dst", "sport", "dport",
+                  "proto", "ip_version", "icmp_type", "icmp_code", "icmp_orig_src",
+                  "icmp_orig_dst", "icmp_orig_proto", "icmp_orig_sport", "icmp_orig_dport")
 _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
                "qtype_name", "rcode_name")
 

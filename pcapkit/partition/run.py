@@ -39,7 +39,7 @@ from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
-from pcapkit.dnstx.messages import node_capture_ends
+from pcapkit.dnstx.messages import PACKET_COLUMNS, node_capture_ends
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
@@ -50,6 +50,7 @@ from pcapkit.ingest.links import name_interfaces
 from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
+    CLOCK_SAMPLE_LIMIT,
     Vantage,
     _sightings,
     clock_candidates,
@@ -174,9 +175,33 @@ def _share_rows(plan: Plan, incident: Incident, share: int):
                         weights=incident.weights)
 
 
-def candidates_task(plan: Plan, incident: Incident, share: int) -> pd.DataFrame | None:
+def candidates_task(plan: Plan, incident: Incident, share: int) -> bool:
+    """The share's clock candidates, kept in the store (whether it has any)."""
     rows = _share_rows(plan, incident, share)
-    return None if rows is None else clock_candidates(rows, plan.clock_window_ns)
+    if rows is None:
+        return False
+    plan.store.write("candidates", share, "candidates",
+                     clock_candidates(rows, plan.clock_window_ns))
+    return True
+
+
+def first_bursts(frames: Sequence[pd.DataFrame | None],
+                 limit: int = CLOCK_SAMPLE_LIMIT) -> pd.DataFrame | None:
+    """The candidates of the first ``limit`` bursts in (fingerprint, time) order among
+    ``frames``: the ones ``offsets_from_candidates`` keeps of them, so folding the shares'
+    candidates in one at a time keeps memory at ``limit`` bursts and solves the same
+    offsets."""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return None
+    frame = concat_tables(frames) if len(frames) > 1 else frames[0]
+    burst_hash = frame["burst_hash"].to_numpy(dtype=np.uint64)
+    burst_ns = frame["burst_ns"].to_numpy(dtype=np.int64)
+    order = np.lexsort((burst_ns, burst_hash))
+    key_h, key_t = burst_hash[order], burst_ns[order]
+    starts = np.r_[True, (key_h[1:] != key_h[:-1]) | (key_t[1:] != key_t[:-1])]
+    keep = np.sort(order[(np.cumsum(starts) - 1) < limit])
+    return frame.take(keep).reset_index(drop=True)
 
 
 @dataclass
@@ -298,7 +323,8 @@ def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFra
     if {"icmp_orig_sport", "icmp_orig_dport"} <= set(packets):
         keep |= (packets["icmp_orig_sport"].notna() & packets["icmp_orig_dport"].notna()) \
             .to_numpy(dtype=bool, na_value=False)
-    return packets[keep].reset_index(drop=True)
+    columns = [c for c in (*PACKET_COLUMNS, "_row") if c in packets.columns]
+    return packets.loc[keep, columns].reset_index(drop=True)
 
 
 def _light(part: FlowPart) -> FlowPart:
@@ -521,13 +547,20 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)
     share_ids = list(range(plan.shares))
-    candidates = [c for c in engine.map(functools.partial(candidates_task, plan, incident),
-                                        share_ids) if c is not None]
+    held = engine.map(functools.partial(candidates_task, plan, incident), share_ids)
+    kept = None
+    for share in (s for s, has in zip(share_ids, held, strict=True) if has):
+        kept = first_bursts([kept, plan.store.read("candidates", share, "candidates")])
     names_ = [str(n) for n in pd.unique(incident.points["node"].astype(str))]
-    offsets = offsets_from_candidates(candidates, names_, incident.weights)
+    offsets = offsets_from_candidates([kept] if kept is not None else [], names_,
+                                      incident.weights)
     keys = engine.map(functools.partial(group_task, plan, incident, offsets), share_ids)
     for share, ids in enumerate(number_shares(keys)):
         plan.store.write_array("ids", share, "ids", ids)
+    node_ends = [k.node_ends for k in keys]
+    context = merge_contexts([k.context for k in keys if k.context]
+                             or [packet_context(_empty_packets())])
+    del keys  # the per-packet sort keys: numbered and written
     results = engine.map(functools.partial(flows_task, plan), share_ids)
     parts = [r.part for r in results]
     errors_part = _deferred_part(plan)
@@ -543,12 +576,11 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
         if plan.flow_options.merge_nat else None
     run = PartitionedRun(plan=plan, files=summaries, points=incident.points,
                          clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold,
-                         context=merge_contexts([k.context for k in keys if k.context]
-                                                or [packet_context(_empty_packets())]),
+                         context=context,
                          engine=engine, owner=store if store.owned else None)
     ends: dict[str, int] = {}
-    for result in keys:
-        for node, end in result.node_ends.items():
+    for found in node_ends:
+        for node, end in found.items():
             ends[node] = max(end, ends.get(node, end))
     run.dns_messages, run.dns = _dns(run, cluster,
                                      _with_capture_ends(dns_options or DnsOptions(), ends))

@@ -76,6 +76,9 @@ class Scale:
 
     @property
     def partitioned(self) -> bool:
+        """Whether the run is cut into shares whatever the incident's size (an engine
+        other than local, a memory limit or a share count given); the local engine by
+        default cuts only an incident bigger than the default budget (``run``)."""
         return self.engine not in (None, "local") or self.memory_limit is not None or \
             self.shares is not None
 
@@ -100,18 +103,19 @@ class Scale:
             max(1, workers) * SHARE_BYTES_PER_INPUT_BYTE * input_bytes / limit)))
 
     def run(self, capture: Capture) -> PartitionedRun | None:
-        """The partitioned run of ``capture``'s inputs, None when it runs in one pass: no
-        engine, or the local engine with an incident that fits the memory limit in one
-        share (nothing is gained by cutting it; the tables are the same)."""
-        if not self.partitioned:
-            return None
+        """The partitioned run of ``capture``'s inputs, None when it runs in one pass: the
+        local engine with an incident that fits the memory limit (given, or by default
+        half the machine's memory) in one share, since nothing is gained by cutting it
+        and the tables are the same; or with a decode cache and no limit given (the cache
+        holds one pass's decoded tables)."""
         from pcapkit.partition.run import run_partitioned
 
         inputs = capture.inputs
         size = sum(_data_bytes(path) for path in inputs.paths)
         local = self.engine in (None, "local")
-        if local and self.shares is None and \
-                self.share_count(size, self.workers or default_workers()) == 1:
+        if local and self.shares is None and (
+                self.share_count(size, self.workers or default_workers()) == 1
+                or (capture._cache is not None and self.memory_limit is None)):
             return None
         engine = self.engine_object()
         shares = self.share_count(size, getattr(engine, "workers", 1) or 1)

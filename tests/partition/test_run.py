@@ -87,6 +87,28 @@ def test_the_share_count_follows_the_memory_limit():
     assert not Scale.of("local", None, None, None, 2).partitioned  # the CLI's default
 
 
+def test_the_default_budget_cuts_only_an_incident_bigger_than_it(monkeypatch, tmp_path):
+    import pcapkit.partition.scale as scale
+
+    small = _open(FIXTURES / "demo")  # a few hundred kilobytes: one pass
+    assert small._run is None
+    # a machine whose default budget is a third of what one share of it would need
+    size = sum(scale._data_bytes(p) for p in small.inputs.paths)
+    budget = scale.SHARE_BYTES_PER_INPUT_BYTE * size / 3
+    monkeypatch.setattr(scale, "machine_memory",
+                        lambda: int(budget / scale.DEFAULT_MEMORY_FRACTION) + 1)
+    cut = _open(FIXTURES / "demo", workers=1)
+    try:
+        assert cut._run is not None and cut._run.plan.shares > 1
+        assert_same(small, cut, findings=True)
+    finally:
+        cut.close()
+    # with a decode cache (one pass's decoded tables) and no limit given: one pass
+    assert pcapkit.open(FIXTURES / "demo", cache=tmp_path / "cache")._run is None
+    assert pcapkit.open(FIXTURES / "demo", cache=tmp_path / "cache", workers=1,
+                        memory_limit=int(budget) + 1)._run is not None
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"engine": "spark"}, "engine must be one of local, dask"),
     ({"engine": 3}, "engine must be 'local', 'dask' or an object"),
