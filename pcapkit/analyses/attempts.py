@@ -61,7 +61,12 @@ _VERDICT_COLUMNS = ("verdict", "denied_by", "policies", "reason", "near_misses",
 
 def _attempts(capture: Capture) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
     """The flows rows that are attempts (one per connection), what happened to each, and
-    the owners table (every kept or dropped flow_id -> its kept row); None: no attempt."""
+    the owners table (every kept or dropped flow_id -> its kept row); None: no attempt.
+    Worked out once per Capture (its prepare and the table both ask)."""
+    return capture.shared("connection_attempts.attempts", _find_attempts)
+
+
+def _find_attempts(capture: Capture) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
     flows = capture.flows
     if not len(flows):
         return None

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pcapkit.column_arrays import NAT_NS, codes_of, packet_times_ns, per_row, shared_codes
+from pcapkit.column_arrays import (
+    NAT_NS,
+    codes_of,
+    int_isin,
+    packet_times_ns,
+    per_row,
+    shared_codes,
+    sorted_unique,
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ def _decap_nodes(packets: pd.DataFrame, node: np.ndarray, nodes: np.ndarray) -> 
     tunnelled = encapsulated(packets) & (ids >= 0)
     keys = ids * (len(nodes) + 1) + node  # one integer per (packet, node)
     bare = ~tunnelled & (ids >= 0) & (node >= 0)
-    shown = np.unique(node[tunnelled & (node >= 0) & np.isin(keys, keys[bare])])
+    shown = np.unique(node[tunnelled & (node >= 0) & int_isin(keys, keys[bare])])
     return frozenset(str(n) for n in nodes[shown])
 
 
@@ -134,8 +142,9 @@ def _file_addresses(packets: pd.DataFrame, file: np.ndarray, files: np.ndarray,
                              "address": pd.Series([], dtype=object)})
     codes, labels = shared_codes([packets[c] for c in columns])
     width = len(labels) + 1
-    keys = np.concatenate([(file[known] * width + c[known])[c[known] >= 0] for c in codes])
-    keys = np.unique(keys)
+    mine = file[known]
+    keys = sorted_unique(np.concatenate([(mine * width + c[known])[c[known] >= 0]
+                                         for c in codes]), (int(mine.max()) + 1) * width)
     return pd.DataFrame({"file": files[keys // width].astype(object),
                          "address": labels[keys % width].astype(object)})
 
@@ -157,7 +166,8 @@ def _underlay_evidence(packets: pd.DataFrame, node: np.ndarray, nodes: np.ndarra
     if not len(rows):
         return none
     (src, dst), labels = shared_codes([packets["outer_src"], packets["outer_dst"]])
-    used = frozenset(labels[np.unique(np.concatenate([src[rows], dst[rows]]))].astype(str))
+    used = frozenset(labels[sorted_unique(np.concatenate([src[rows], dst[rows]]),
+                                          len(labels))].astype(str))
     known_name = np.array([not str(n).startswith("unknown") for n in nodes] + [False])
     keep = rows[known_name[node[rows]]]
     if "direction" in packets:
@@ -169,8 +179,10 @@ def _underlay_evidence(packets: pd.DataFrame, node: np.ndarray, nodes: np.ndarra
     node, src, dst = node[keep], src[keep], dst[keep]
     width = len(labels)
 
+    space = (len(nodes) + 1) * width
+
     def pairs(address: np.ndarray, mask: np.ndarray) -> pd.DataFrame:
-        keys = np.unique(node[mask] * width + address[mask])
+        keys = sorted_unique(node[mask] * width + address[mask], space)
         return pd.DataFrame({"address": labels[keys % width].astype(object),
                              "node": nodes[keys // width].astype(object)})
 

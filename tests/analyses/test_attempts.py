@@ -170,6 +170,7 @@ def _stub(capture: pcapkit.Capture, cluster, ends: list[tuple[str, str, int]]):
     # the analysis's per-share facts of the stand-in, as one share (a Capture's facts())
     made = analysis("connection_attempts")
     stub.facts = lambda name: [made.facts(stub, made.prepare(stub))]
+    stub.shared = lambda key, build: build(stub)
     return stub
 
 
