@@ -14,6 +14,7 @@ Steps (all vectorised):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +33,12 @@ from pcapkit.vantage.fingerprint import (
     IP_FINGERPRINT_COLUMNS,
     packet_fingerprints,
 )
-from pcapkit.vantage.grouping import attach_truncated, find_bursts, group_sightings
+from pcapkit.vantage.grouping import (
+    attach_truncated,
+    find_bursts,
+    fingerprint_order,
+    group_sightings,
+)
 from pcapkit.vantage.points import node_of_rows, stream_of_rows
 
 if TYPE_CHECKING:
@@ -112,6 +118,13 @@ class Rows:
     def node_codes(self) -> np.ndarray:
         return np.asarray(self.node.codes, dtype=np.int64)
 
+    @cached_property
+    def by_fingerprint(self) -> np.ndarray:
+        """The eligible rows sorted by (fingerprint, node time, row), computed once: the
+        clock pass uses it as is, the grouping pass re-sorts only what the clock
+        correction reorders (``grouping.resorted``)."""
+        return fingerprint_order(self.hashes, self.eligible, self.ts_ns)
+
     def take(self, positions: np.ndarray) -> Rows:
         """The rows at ``positions``, with the incident-wide names and weights kept."""
         return Rows(self.packets.take(positions).reset_index(drop=True),
@@ -179,7 +192,8 @@ def group_rows(rows: Rows, offsets: pd.DataFrame, window_ns: int) -> Grouped:
     ts_ns = rows.ts_ns
     corrected_ns = np.where(ts_ns == NAT_NS, NAT_NS,  # a packet without a time keeps none
                             ts_ns - (shift[node_codes] if len(shift) else 0))
-    groups = group_sightings(rows.hashes, rows.eligible, corrected_ns, rows.keys, window_ns)
+    groups = group_sightings(rows.hashes, rows.eligible, corrected_ns, rows.keys, window_ns,
+                             rows.by_fingerprint)
     groups = _attach_truncated(rows.packets, groups, rows.eligible, corrected_ns, rows.keys,
                                window_ns)
     local_id, first_rows = _number_packets(groups, corrected_ns, rows.row)
@@ -351,7 +365,8 @@ def clock_candidates(rows: Rows, clock_window_ns: int,
     if len(rows.names) < 2:
         return pd.DataFrame({c: np.zeros(0, np.int64) for c in CANDIDATE_COLUMNS})
     node_codes = rows.node_codes
-    bursts = find_bursts(rows.hashes, rows.eligible, rows.ts_ns, rows.keys, clock_window_ns)
+    bursts = find_bursts(rows.hashes, rows.eligible, rows.ts_ns, rows.keys, clock_window_ns,
+                         rows.by_fingerprint)
     clean = ~bursts.repeated
     order = bursts.order[clean]
     burst = bursts.burst[clean]

@@ -29,11 +29,39 @@ class Bursts:
     repeated: np.ndarray     # True per sorted position when its burst has a repeated key
 
 
-def find_bursts(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray,
-                keys: np.ndarray, window_ns: int) -> Bursts:
-    """Bursts of equal fingerprints no more than ``window_ns`` apart, and repeated keys."""
+def fingerprint_order(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray) -> np.ndarray:
+    """The eligible rows sorted by (fingerprint, time, row)."""
     rows = np.flatnonzero(eligible)
-    order = rows[np.lexsort((ts_ns[rows], hashes[rows]))]  # stable: ties keep row order
+    return rows[np.lexsort((ts_ns[rows], hashes[rows]))]  # stable: ties keep row order
+
+
+def resorted(order: np.ndarray, hashes: np.ndarray, ts_ns: np.ndarray) -> np.ndarray:
+    """``order`` (rows sorted by fingerprint, e.g. by another clock's times) sorted by
+    (fingerprint, ``ts_ns``, row): only the runs of one fingerprint that these times put
+    out of order are sorted again, so the second grouping pass (corrected times) reuses
+    the first pass's sort of a million fingerprints instead of repeating it."""
+    h, t = hashes[order], ts_ns[order]
+    same = h[1:] == h[:-1]
+    wrong = same & ((t[1:] < t[:-1]) | ((t[1:] == t[:-1]) & (order[1:] < order[:-1])))
+    if not wrong.any():
+        return order
+    run = np.cumsum(np.r_[True, ~same]) - 1
+    redo = np.zeros(int(run[-1]) + 1, dtype=bool)
+    redo[run[1:][wrong]] = True
+    at = np.flatnonzero(redo[run])
+    out = order.copy()
+    out[at] = order[at[np.lexsort((order[at], t[at], run[at]))]]
+    return out
+
+
+def find_bursts(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray,
+                keys: np.ndarray, window_ns: int,
+                by_fingerprint: np.ndarray | None = None) -> Bursts:
+    """Bursts of equal fingerprints no more than ``window_ns`` apart, and repeated keys.
+    ``by_fingerprint``: the eligible rows already sorted by fingerprint (:func:`resorted`
+    finishes the sort by time); None: sorted here."""
+    order = fingerprint_order(hashes, eligible, ts_ns) if by_fingerprint is None \
+        else resorted(by_fingerprint, hashes, ts_ns)
     h, t, k = hashes[order], ts_ns[order], keys[order]
     m = len(order)
     start = np.ones(m, dtype=bool)
@@ -46,7 +74,8 @@ def find_bursts(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray,
         span = np.int64(k.max()) + 1 if m else np.int64(1)
         pair = burst.astype(np.int64) * span + k
         by_pair = np.argsort(pair, kind="stable")
-        same = pair[by_pair[1:]] == pair[by_pair[:-1]]
+        paired = pair[by_pair]
+        same = paired[1:] == paired[:-1]
         later = by_pair[1:][same]
         previous[later] = by_pair[:-1][same]
         if len(later):
@@ -57,13 +86,15 @@ def find_bursts(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray,
 
 
 def group_sightings(hashes: np.ndarray, eligible: np.ndarray, ts_ns: np.ndarray,
-                    keys: np.ndarray, window_ns: int) -> np.ndarray:
+                    keys: np.ndarray, window_ns: int,
+                    by_fingerprint: np.ndarray | None = None) -> np.ndarray:
     """A group number per row (int64): rows with the same number are one packet.
 
     Rows that are not ``eligible`` (no fingerprint) each get a group of their own.
+    ``by_fingerprint`` as for :func:`find_bursts`.
     """
     n = len(hashes)
-    b = find_bursts(hashes, eligible, ts_ns, keys, window_ns)
+    b = find_bursts(hashes, eligible, ts_ns, keys, window_ns, by_fingerprint)
     start = b.start.copy()
     _cut_repeats(start, b, keys[b.order])
     groups = np.empty(n, dtype=np.int64)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pcapkit.vantage.grouping import group_sightings
+from pcapkit.vantage.grouping import fingerprint_order, group_sightings, resorted
 
 SECOND = 1_000_000_000
 
@@ -87,3 +89,19 @@ def test_cut_copy_stays_apart_when_ambiguous_or_conflicting():
                    usable=[False, False]) == [0, 1]
     # too far apart in time
     assert _attach([0, 1], [7, 7], [False, True], [12, 7], [0, 5.0], [0, 1]) == [0, 1]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.integers(-3, 3),
+                          st.booleans()), max_size=40))
+def test_a_sort_by_other_times_resorted_is_the_sort_by_these_times(rows):
+    # the grouping pass starts from the clock pass's order (raw times) and corrects it
+    hashes = np.array([r[0] for r in rows], dtype=np.uint64)
+    raw = np.array([r[1] for r in rows], dtype=np.int64)
+    corrected = raw + np.array([r[2] for r in rows], dtype=np.int64)  # ties and swaps
+    eligible = np.array([r[3] for r in rows], dtype=bool)
+    reused = resorted(fingerprint_order(hashes, eligible, raw), hashes, corrected)
+    assert reused.tolist() == fingerprint_order(hashes, eligible, corrected).tolist()
+    keys = np.arange(len(rows), dtype=np.int64) % 2
+    assert group_sightings(hashes, eligible, corrected, keys, 2,
+                           fingerprint_order(hashes, eligible, raw)).tolist() == \
+        group_sightings(hashes, eligible, corrected, keys, 2).tolist()
