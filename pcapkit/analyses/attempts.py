@@ -13,21 +13,25 @@ address is evaluated against its backends, Multus and hostNetwork are said so), 
 per distinct (source address, source pod, destination address, destination pod, port,
 protocol, snapshot): a few hundred questions, not one per flow. Rules decide what is a
 finding: a denied attempt is a policy drop; an attempt policy allows is an unanswered
-connection, and one-way-by-design UDP (``reply_expected`` false) is neither unless denied.
+connection, and one-way-by-design UDP (``reply_expected`` false: a one-way port, or a group
+destination, multicast or broadcast by its address or its frames' link address) is neither
+unless denied.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pcapkit.analyses import register_analysis
+from pcapkit.analyses.paths import group_macs
 from pcapkit.cluster.identity.identity import POD_CIDR
 from pcapkit.cluster.policy.explain import explain_connection, policy_engine
 from pcapkit.cluster.policy.verdict import NO_POLICIES
-from pcapkit.column_arrays import codes_of, int_isin, packet_times_ns, times_ns
+from pcapkit.column_arrays import codes_of, int_isin, packet_times_ns, per_row, times_ns
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.path import interface_labels
 from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
@@ -108,7 +112,19 @@ def _places(tables: Any, wanted: pd.DataFrame) -> pd.DataFrame:
         "flow_id": packet_flow.loc[packet].to_numpy(dtype=np.int64), "packet_id": packet,
         "place": labels[codes].astype(object) if len(seen) else np.zeros(0, object),
         "node": seen["node"].astype(object).to_numpy(),
-        "t": packet_times_ns(seen) if len(seen) else np.zeros(0, np.int64)})
+        "t": packet_times_ns(seen) if len(seen) else np.zeros(0, np.int64),
+        "to_group": int_isin(packet, _to_group_mac(tables.packets))})
+
+
+def _to_group_mac(packets: pd.DataFrame) -> np.ndarray:
+    """The packet ids of the sightings framed to a broadcast or multicast MAC (a directed
+    broadcast such as NetBIOS's to 10.1.2.255 shows only there)."""
+    if "eth_dst" not in packets or not len(packets):
+        return np.zeros(0, np.int64)
+    codes, labels = codes_of(packets["eth_dst"])
+    group = per_row(codes, group_macs(labels), False) if len(labels) else \
+        np.zeros(len(packets), bool)
+    return np.unique(packets["packet_id"].to_numpy(dtype=np.int64, na_value=-1)[group])
 
 
 @register_analysis("connection_attempts", facts=_places, prepare=_wanted)
@@ -122,9 +138,9 @@ def connection_attempts(capture: Capture) -> pd.DataFrame:
     data: dict[str, Any] = {c.name: picked[c.name] for c in CONNECTION_ATTEMPTS.columns
                             if c.name in picked.columns}
     data["attempt"] = attempt
-    data["reply_expected"] = _reply_expected(picked)
-    data |= _verdicts(picked, capture.cluster)
     places = pd.concat(capture.facts("connection_attempts"), ignore_index=True)
+    data["reply_expected"] = _reply_expected(picked, _to_group(picked, owners, places))
+    data |= _verdicts(picked, capture.cluster)
     data |= _where_seen(capture, picked, owners, places)
     return build_frame(CONNECTION_ATTEMPTS, data)
 
@@ -193,11 +209,33 @@ def _one_row_per_connection(flows: pd.DataFrame, rows: np.ndarray, attempt: np.n
     return rows[kept], attempt[kept], owners
 
 
-def _reply_expected(picked: pd.DataFrame) -> pd.array:
+def _to_group(picked: pd.DataFrame, owners: pd.DataFrame, places: pd.DataFrame) -> np.ndarray:
+    """Per attempt: sent to a group (multicast or broadcast: the address, or any sighting's
+    link destination), which no one host need answer."""
+    codes, labels = codes_of(picked["resp_h"].astype(object))
+    group = per_row(codes, np.array([_group_address(str(a)) for a in labels], dtype=bool),
+                    False) if len(labels) else np.zeros(len(picked), dtype=bool)
+    if len(places) and "to_group" in places:
+        hit = places.loc[places["to_group"].to_numpy(dtype=bool), "flow_id"].to_numpy(np.int64)
+        rows = owners.loc[int_isin(owners["flow_id"].to_numpy(np.int64), hit), "row"]
+        group[rows.to_numpy(np.int64)] = True
+    return group
+
+
+def _group_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_multicast or address == "255.255.255.255"
+    except ValueError:
+        return False
+
+
+def _reply_expected(picked: pd.DataFrame, to_group: np.ndarray) -> pd.array:
+    """Whether silence means loss: TCP always, UDP to a request/response port (not to a
+    group), false for one-way-by-design ports and groups, unknown for other UDP ports."""
     port = picked["resp_p"].to_numpy(dtype=np.int64, na_value=-1)
     udp = (picked["proto"].astype(object) == "udp").to_numpy()
-    known = np.isin(port, REQUEST_RESPONSE_UDP) | np.isin(port, ONE_WAY_UDP)
-    values = np.where(udp, np.isin(port, REQUEST_RESPONSE_UDP), True)
+    known = np.isin(port, REQUEST_RESPONSE_UDP) | np.isin(port, ONE_WAY_UDP) | to_group
+    values = np.where(udp, np.isin(port, REQUEST_RESPONSE_UDP) & ~to_group, True)
     return pd.arrays.BooleanArray(values, udp & ~known)
 
 

@@ -10,7 +10,9 @@ everywhere. What breaks that, per flow (``reason``):
 ``underlay_pair_differs``
     The responder's underlay pairs (outer_src>outer_dst) are not the reverse of the
     originator's (a transit node re-encapsulated the reply); with a snapshot, also a
-    direction that left from a node other than the one hosting its pod.
+    direction that left from a node other than the one hosting its pod. Not when both
+    directions show the same pairs unreversed: one sender mirroring the conversation to a
+    collector (traffic mirroring, a load balancer's Geneve) routes neither.
 ``one_direction_at_point``
     A point saw one direction only, although the other direction passed while its capture
     ran (between its file's first and last packet, EDGE_S inside), and the two directions'
@@ -24,7 +26,9 @@ everywhere. What breaks that, per flow (``reason``):
     neighbour than the one the requests were sent to (a reply routed back through a second
     router of the subnet), or were sent to another one than the requests came from. Only
     unicast addresses count, and a request sent to a first-hop-redundancy virtual MAC (VRRP,
-    HSRP, GLBP), which the router answers from its own address, is not compared.
+    HSRP, GLBP), which the router answers from its own address, is not compared; nor is a
+    point where both directions were framed to one MAC (or from one): the two inputs (or
+    outputs) of one router seen by a mirror, not two next hops.
 ``ttl_differs``
     At each point that saw both directions the originator's TTL plus the responder's is
     the initial TTLs minus the hops of the round trip: the same everywhere on a symmetric
@@ -399,7 +403,13 @@ def _underlay(flows: pd.DataFrame, cluster: Cluster | None) -> tuple[np.ndarray,
         pd.Index(reverse, dtype=object)), -1)
     named_o = np.append(orig_labels != "", False)
     named_r = np.append(resp_labels != "", False)
-    hit = named_o[orig_codes] & named_r[resp_codes] & (orig_codes != reverse_code[resp_codes])
+    # both directions tunnelled the same way (request's pairs, not reversed) are one
+    # sender mirroring the conversation to a collector (VPC traffic mirroring's VXLAN,
+    # a load balancer's Geneve): no route in either direction to compare
+    same_code = np.append(pd.Index(orig_labels, dtype=object).get_indexer(
+        pd.Index(resp_labels, dtype=object)), -1)
+    hit = named_o[orig_codes] & named_r[resp_codes] & (orig_codes != reverse_code[resp_codes]) \
+        & (orig_codes != same_code[resp_codes])
     text = np.full(len(flows), "", dtype=object)
     at = np.flatnonzero(hit)
     text[at] = "orig underlay " + orig_labels[orig_codes[at]] + ", resp " + \
@@ -593,9 +603,13 @@ def _fhrp_or_group(labels: np.ndarray) -> np.ndarray:
     text = np.asarray(labels, dtype=str)
     if not len(text):
         return np.zeros(0, dtype=bool)
-    group = np.array([int(t[:2], 16) & 1 == 1 for t in text], dtype=bool)
     virtual = np.array([t.startswith(FHRP_MAC_PREFIXES) for t in text], dtype=bool)
-    return group | virtual
+    return group_macs(text) | virtual
+
+
+def group_macs(labels: np.ndarray) -> np.ndarray:
+    """Per MAC label ("aa:bb:..."): a group address (broadcast or multicast: the I/G bit)."""
+    return np.array([int(str(t)[:2], 16) & 1 == 1 for t in labels], dtype=bool)
 
 
 def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -632,6 +646,13 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     # places are not judged.
     framed, in_request, in_reply = _both_ways(e_place * n_pairs + e_pair, ~e_resp, e_resp)
     same = np.bincount(framed[in_request & in_reply] // n_pairs, minlength=n_places) > 0
+    # Nor are places where both directions were sent to one MAC (or from one): on a link
+    # the two directions swap their addresses, so requests and replies both framed to a
+    # router are its two inputs seen by one capture (a mirror of its ports, a hypervisor
+    # switch), which says nothing about the way back.
+    for macs in (e_dst, e_src):
+        keyed, by_request, by_reply = _both_ways(e_place * n_macs + macs, ~e_resp, e_resp)
+        same |= np.bincount(keyed[by_request & by_reply] // n_macs, minlength=n_places) > 0
     judged = ~same[e_place]
     request, reply = judged & ~e_resp, judged & e_resp
     has = (np.bincount(e_place[request], minlength=n_places) > 0) \

@@ -164,7 +164,7 @@ def _stub(capture: pcapkit.Capture, cluster, ends: list[tuple[str, str, int]]):
     stubbed = pd.concat(rows, ignore_index=True)
     for column in ("orig_h", "resp_h"):
         stubbed[column] = stubbed[column].astype(str).astype("category")
-    stub = SimpleNamespace(flows=stubbed, sightings=capture.sightings,
+    stub = SimpleNamespace(flows=stubbed, sightings=capture.sightings, packets=capture.packets,
                            distinct=capture.distinct, points=capture.points, cluster=cluster,
                            context=capture.context)
     # the analysis's per-share facts of the stand-in, as one share (a Capture's facts())
@@ -222,3 +222,16 @@ def test_committed_fixtures_are_what_their_generators_make(script) -> None:
     run = subprocess.run([sys.executable, str(POLICY / script), "--check"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_datagrams_to_a_group_expect_no_reply() -> None:
+    """Zeek's wikipedia trace: NetBIOS name queries to the subnet's directed broadcast
+    (141.142.220.255, framed to ff:ff:ff:ff:ff:ff) and mDNS to 224.0.0.251 and ff02::fb
+    go unanswered by design: attempts, but no reply is expected, so no unanswered-connection finding."""
+    capture = _open(FIX / "public" / "zeek-wikipedia.pcap")
+    frame = capture.table("connection_attempts")
+    assert {(str(h), int(p)) for h, p in zip(frame["resp_h"], frame["resp_p"], strict=True)} == {
+        ("141.142.220.255", 137), ("224.0.0.251", 5353), ("ff02::fb", 5353)}
+    # the broadcast is told by its link destination alone: the address could be a host's
+    assert frame["reply_expected"].eq(False).all()
+    assert "unanswered-connection" not in set(capture.findings.frame["category"])

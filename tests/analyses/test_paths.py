@@ -272,3 +272,23 @@ def test_mac_trap_fixtures_match_their_generator():
     done = subprocess.run([sys.executable, str(FIXTURES / "paths" / "make_crafted_macs.py"),
                            "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_router_both_ways_seen_from_its_inputs_is_symmetric():
+    """Zeek's 126-interface pcapng: an LDAP conversation routed between two IPv6 subnets
+    by one router, the capture seeing each direction on its way into that router (requests
+    from the client to it, replies from the server to it). Both directions framed to one
+    MAC are not a second next hop; the failed connection is no asymmetric route."""
+    table = paths_of("public/zeek-pcapng-126-idbs-mixed-linktypes.pcapng")
+    ldap = row(table, proto="tcp", resp_p=389)
+    assert ldap["conn_state"] == "RSTR" and ldap["points_both"] == 1
+    assert not ldap["asymmetric"], ldap["detail"]
+
+
+def test_a_conversation_mirrored_into_one_tunnel_is_symmetric():
+    """Zeek's Geneve sample (an AWS Gateway Load Balancer style capture): both directions
+    arrive tunnelled from the same sender to the same collector (192.168.33.179 >
+    192.168.179.33), which is a mirror, not a reply re-encapsulated by another node."""
+    table = paths_of("public/zeek-geneve-many-options.pcap")
+    web = row(table, proto="tcp", resp_p=80)
+    assert web["conn_state"] == "SF" and not web["asymmetric"], web["detail"]
