@@ -37,7 +37,8 @@ CONNECTION_ATTEMPTS = register(Table(
             Column("reply_expected", "bool",
                    "Whether the protocol answers: true for TCP and UDP request/response "
                    "ports (DNS, NTP, SNMP, QUIC ...), false for one-way-by-design UDP "
-                   "(syslog 514, statsd 8125, NetFlow/IPFIX/sFlow, GELF ...), NA for other "
+                   "(syslog 514, statsd 8125, NetFlow/IPFIX/sFlow, GELF ...) and UDP to a "
+                   "group (multicast, broadcast by address or link address), NA for other "
                    "UDP ports.", "flows"),
             Column("verdict", "category",
                    "NetworkPolicy verdict: " + ", ".join(VERDICTS) + " (no_policies: the "
