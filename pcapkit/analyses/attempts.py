@@ -215,7 +215,7 @@ def _to_group(picked: pd.DataFrame, owners: pd.DataFrame, places: pd.DataFrame) 
     codes, labels = codes_of(picked["resp_h"].astype(object))
     group = per_row(codes, np.array([_group_address(str(a)) for a in labels], dtype=bool),
                     False) if len(labels) else np.zeros(len(picked), dtype=bool)
-    if len(places) and "to_group" in places:
+    if len(places):
         hit = places.loc[places["to_group"].to_numpy(dtype=bool), "flow_id"].to_numpy(np.int64)
         rows = owners.loc[int_isin(owners["flow_id"].to_numpy(np.int64), hit), "row"]
         group[rows.to_numpy(np.int64)] = True

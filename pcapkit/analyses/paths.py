@@ -641,15 +641,12 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     e_place, places = pd.factorize(entry // (2 * n_pairs))  # places as codes 0..P-1
     n_places = len(places)
     e_src, e_dst = pairs[e_pair] // n_macs, pairs[e_pair] % n_macs
-    # A reply framed with a request's own (source, destination) says nothing about where
-    # it came from (no real link carries both directions so; a crafted capture does): such
-    # places are not judged.
-    framed, in_request, in_reply = _both_ways(e_place * n_pairs + e_pair, ~e_resp, e_resp)
-    same = np.bincount(framed[in_request & in_reply] // n_pairs, minlength=n_places) > 0
-    # Nor are places where both directions were sent to one MAC (or from one): on a link
-    # the two directions swap their addresses, so requests and replies both framed to a
-    # router are its two inputs seen by one capture (a mirror of its ports, a hypervisor
-    # switch), which says nothing about the way back.
+    # On a link the two directions swap their addresses. A place where a request and a
+    # reply were sent to one MAC (or from one) says nothing about the way back: a router's
+    # two inputs seen by one capture (a mirror of its ports, a hypervisor switch), or a
+    # reply framed with the request's own pair (a crafted capture). Such places are not
+    # judged.
+    same = np.zeros(n_places, dtype=bool)
     for macs in (e_dst, e_src):
         keyed, by_request, by_reply = _both_ways(e_place * n_macs + macs, ~e_resp, e_resp)
         same |= np.bincount(keyed[by_request & by_reply] // n_macs, minlength=n_places) > 0
