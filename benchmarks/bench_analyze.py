@@ -18,6 +18,7 @@ packets/s and at most 1.5 GiB for the uncached analysis.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,15 @@ def count_packets(capture: Path) -> int:
     return int(out.strip().splitlines()[-1].split()[-1])
 
 
+def _is_report(stdout: str) -> bool:
+    """Whether ``stdout`` is a JSON report: exit 1 also means "findings at --fail-on", so
+    the exit status alone cannot tell a finished analysis from one that never started."""
+    try:
+        return "findings" in json.loads(stdout)
+    except ValueError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=default_output(DEFAULT_PACKETS, 1))
@@ -74,9 +84,10 @@ def main() -> None:
 
     def best(argv: list[str], runs: int | None = None) -> tuple[float, float, int]:
         outcomes = []
+        is_pcapkit = argv[:len(pcapkit)] == pcapkit
         for _ in range(runs or args.repeat):
-            run = run_child(argv)
-            if run.returncode not in (0, 1):
+            run = run_child(argv, keep_stdout=is_pcapkit)
+            if run.returncode not in (0, 1) or (is_pcapkit and not _is_report(run.stdout)):
                 sys.exit(f"bench_analyze: {' '.join(argv)}: {run.failure()}")
             outcomes.append((run.seconds, run.cpu_seconds, run.peak_rss))
         return min(outcomes)

@@ -264,6 +264,73 @@ class Capture:
             self._derived[name] = analysis(name).build(self)
         return self._derived[name]
 
+    def compute(self, names: Iterable[str]) -> None:
+        """Build the tables ``names`` now, on this machine's cores (``workers``, default
+        every CPU; at most one process per ``MIN_SHARE`` packets): the flows in shares
+        beside the DNS transactions and the packet context, then the analyses, each task
+        taken by the next free process. The tables are those reading each in turn gives
+        (tests/test_compute.py). A run cut into shares spreads its own work, and a narrowed
+        Capture cuts its tables from its parent's: both read the tables in turn."""
+        from pcapkit.analyses import analyses
+        from pcapkit.engines.forked import worker_count
+
+        names = list(dict.fromkeys(names))
+        registered = analyses()
+        wanted = [n for n in names if n in registered and n not in self._derived]
+        if self._run is None and self.parent is None and (
+                {"flows", "dns", "distinct"} & set(names) or wanted) and len(self.packets):
+            workers = worker_count(len(self.packets), self._workers)
+            if workers > 1:
+                self._flows_beside_dns(workers)
+                self._spread_analyses(wanted, workers)
+        for name in names:
+            self.table(name)
+
+    def _flows_beside_dns(self, workers: int) -> None:
+        """The flows in ``2 * workers`` shares and, as one more task, the DNS transactions
+        (their flow ids joined after) and the packet context, over ``workers`` processes."""
+        from pcapkit.analyses.context import packet_context
+        from pcapkit.dnstx import build_dns_transactions
+        from pcapkit.dnstx.build import with_flow_ids
+        from pcapkit.engines.forked import run_pulled
+        from pcapkit.partition.flows import FlowShares
+
+        cluster, packets = self.cluster, self.packets
+        need_dns, need_context = "dns" not in self.__dict__, "context" not in self.__dict__
+        cut = None if "_flows" in self.__dict__ else \
+            FlowShares(self.vantage.distinct, self.sightings, 2 * workers, self._flow_options)
+
+        def run(task: int | None) -> object:
+            if task is not None:
+                return cut.part(task)
+            return (build_dns_transactions(self.decoded.dns, packets, cluster,
+                                           options=self._dns_options) if need_dns else None,
+                    packet_context(packets) if need_context else None)
+
+        tasks = ([None] if need_dns or need_context else []) + \
+            (list(range(cut.shares)) if cut is not None else [])
+        done = run_pulled(tasks, run, workers)
+        if cut is not None:
+            self._flows = cut.assemble(done[-cut.shares:], cluster)
+        if need_dns:
+            self.dns = with_flow_ids(done[0][0], self.distinct[["packet_id", "flow_id"]])
+        if need_context:
+            self.context = done[0][1]
+
+    def _spread_analyses(self, names: list[str], workers: int) -> None:
+        """The derived tables ``names`` over ``workers`` processes, each analysis in one
+        with those it reads (``analysis_groups``), the groups taken by the next free one."""
+        from pcapkit.analyses import analysis_groups
+        from pcapkit.engines.forked import run_pulled
+
+        self.distinct, self.context  # noqa: B018 - what analyses stand on, built before forking
+
+        def build(group: list[str]) -> dict[str, pd.DataFrame]:
+            return {name: self.table(name) for name in group}
+
+        for tables in run_pulled(analysis_groups(names), build, workers):
+            self._derived.update(tables)
+
     def facts(self, name: str) -> list:
         """The facts of analysis ``name`` (its per-share part, :mod:`pcapkit.analyses`):
         one result per share of a partitioned run, every analysis's computed in one pass

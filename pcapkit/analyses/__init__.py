@@ -25,6 +25,9 @@ per-packet tables (``tables``: packets, sightings, distinct, flows of that share
 points, context) and returns a small table keyed by ids; the analysis itself (``build``)
 judges on the facts of every share together (``Capture.facts``). In one pass over the
 whole incident the Capture is the one share: the same code either way.
+
+An analysis that reads another's table names it in ``needs``, so that when analyses are
+spread over processes (``Capture.compute``) the two run in one and neither twice.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Analysis:
     build: Build
     facts: Facts | None = None
     prepare: Prepare | None = None
+    needs: tuple[str, ...] = ()
 
 
 _ANALYSES: dict[str, Analysis] = {}
@@ -68,9 +72,11 @@ _loaded = False
 
 
 def register_analysis(name: str, *, facts: Facts | None = None,
-                      prepare: Prepare | None = None) -> Callable[[Build], Build]:
+                      prepare: Prepare | None = None, needs: tuple[str, ...] = ()
+                      ) -> Callable[[Build], Build]:
     """Register ``build`` as the analysis producing the registered table ``name``, with
-    its per-share ``facts`` (and their ``prepare``) when it reads per-packet tables.
+    its per-share ``facts`` (and their ``prepare``) when it reads per-packet tables, and
+    the derived tables it reads (``needs``).
     ``facts`` and ``prepare`` must be module-level functions (a share's task pickles them)."""
     if prepare is not None and facts is None:
         raise ValueError(f"analysis {name!r}: prepare without facts")
@@ -82,7 +88,7 @@ def register_analysis(name: str, *, facts: Facts | None = None,
             raise ValueError(f"analysis {name!r}: declare its table in pcapkit.schema first")
         if name in _ANALYSES and _ANALYSES[name].build is not build:
             raise ValueError(f"analysis {name!r} registered twice")
-        _ANALYSES[name] = Analysis(name, build, facts, prepare)
+        _ANALYSES[name] = Analysis(name, build, facts, prepare, tuple(needs))
         return build
     return wrap
 
@@ -108,3 +114,44 @@ def analysis(name: str) -> Analysis:
     if found is None:
         raise PcapkitError(f"no analysis produces the table {name!r}")
     return found
+
+
+def analysis_groups(names: list[str]) -> list[list[str]]:
+    """``names`` cut into groups to build one group per process: each analysis with the
+    analyses it needs (directly or through others), in the order to build them."""
+    registered = analyses()
+    groups: list[list[str]] = []
+    placed: dict[str, int] = {}
+
+    def add(name: str, group: int) -> None:
+        if name in placed:
+            return
+        placed[name] = group
+        for need in registered[name].needs if name in registered else ():
+            add(need, group)
+        groups[group].append(name)
+
+    for name in names:
+        linked = {placed[n] for n in _closure(name, registered) if n in placed}
+        if not linked:
+            groups.append([])
+            add(name, len(groups) - 1)
+            continue
+        first, *others = sorted(linked)
+        for other in others:  # two groups meet through this one: merge them
+            groups[first].extend(groups[other])
+            placed.update(dict.fromkeys(groups[other], first))
+            groups[other] = []
+        add(name, first)
+    return [group for group in groups if group]
+
+
+def _closure(name: str, registered: dict[str, Analysis]) -> set[str]:
+    """``name`` and every analysis it needs, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(registered[current].needs if current in registered else ())
+    return seen

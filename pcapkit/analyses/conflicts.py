@@ -60,7 +60,7 @@ class _Problem:
     hits: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-@register_analysis("policy_conflicts")
+@register_analysis("policy_conflicts", needs=("connection_attempts",))
 def policy_conflicts(capture: Capture) -> pd.DataFrame:
     """The policy_conflicts table of ``capture``'s snapshot (see the module docstring)."""
     cluster = capture.cluster

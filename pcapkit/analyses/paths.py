@@ -583,9 +583,10 @@ def _layered(seen: Seen, points: dict[str, np.ndarray], n: int) -> np.ndarray:
     ask["point"] = points["point"][ask["index"].to_numpy()]
     ask["file"] = points["file"][ask["index"].to_numpy()]
     columns = ["flow", "point", "pid", "ttl", "encap"]
-    mine = ask.merge(seen.rows[columns], on=["flow", "point"])
-    others = seen.rows[columns].rename(columns={"point": "other"}).merge(both,
-                                                                         on=["flow", "other"])
+    rows = seen.rows[columns]
+    rows = rows[int_isin(rows["flow"].to_numpy(), ask["flow"].to_numpy())]  # asked flows'
+    mine = ask.merge(rows, on=["flow", "point"])
+    others = rows.rename(columns={"point": "other"}).merge(both, on=["flow", "other"])
     pairs = mine.merge(others, on=["flow", "file", "pid", "ttl", "encap"])
     pairs = pairs[pairs["other"] != pairs["point"]]
     matched = pairs.groupby(["index", "other"])["pid"].nunique()
@@ -715,8 +716,19 @@ def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.nda
     several = np.bincount(points["flow"][points["mask"] == 3], minlength=n) >= 2
     flow = seen.rows["flow"].to_numpy()
     ttl = seen.rows[several[flow] & (seen.rows["ttl"].to_numpy() >= 0)]
-    stats = ttl.groupby(["flow", "point", "dir", "cap"], sort=True)["ttl"].agg(["min", "max"])
-    stats = stats[stats["min"] == stats["max"]]["min"].reset_index()
+    # one int key per (flow, point, dir, cap), grouped in key order (flow, point, dir, cap)
+    n_points = max(len(seen.point_labels), 1)
+    key = ((ttl["flow"].to_numpy() * n_points + ttl["point"].to_numpy()) * 2
+           + ttl["dir"].to_numpy()) * 3 + ttl["cap"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    key, values = key[order], ttl["ttl"].to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+    low = np.minimum.reduceat(values, starts) if len(key) else values
+    high = np.maximum.reduceat(values, starts) if len(key) else values
+    one = low == high
+    keys = key[starts][one]
+    stats = pd.DataFrame({"flow": keys // (6 * n_points), "point": keys // 6 % n_points,
+                          "dir": keys // 3 % 2, "cap": keys % 3, "min": low[one]})
     orig = stats[stats["dir"] == ORIG]
     resp = stats[stats["dir"] == RESP].assign(cap=lambda f: np.where(f["cap"] == 2, 2,
                                                                       1 - f["cap"]))

@@ -339,9 +339,20 @@ def _finish(tx: pd.DataFrame, messages: pd.DataFrame, extras: list[pd.DataFrame]
     for name, slot in (("nat_query_packet_id", "extra_q"), ("nat_response_packet_id", "extra_r")):
         rows = tx[slot].to_numpy() if slot in tx.columns else np.full(len(tx), -1)
         data[name] = _nullable_int(_take(ids, rows, -1), rows >= 0)
-    data["flow_id"] = _flow_of(_take(ids, either, -1), packet_flows)
-    table = build_frame(DNS, {**data, **_identities(data, cluster)})
-    return table.reset_index(drop=True)
+    data["flow_id"] = null_ints(len(tx))
+    table = build_frame(DNS, {**data, **_identities(data, cluster)}).reset_index(drop=True)
+    return table if packet_flows is None else with_flow_ids(table, packet_flows)
+
+
+def with_flow_ids(dns: pd.DataFrame, packet_flows: pd.DataFrame) -> pd.DataFrame:
+    """``dns`` (transactions) with the ``flow_id`` of the flow that carried each: its
+    query's packet's, or its response's when the query was not seen; ``packet_flows``:
+    ``packet_id`` -> ``flow_id`` (``Capture.distinct``)."""
+    packet = dns["query_packet_id"].fillna(dns["response_packet_id"]).to_numpy(
+        dtype=np.int64, na_value=-1)
+    out = dns.copy(deep=False)
+    out["flow_id"] = _flow_of(packet, packet_flows)
+    return out
 
 
 def _categorical_rows(column: pd.Series, rows: np.ndarray) -> pd.Categorical:

@@ -7,7 +7,9 @@ children need neither: they inherit what the parent prepared (framed batches,
 the mapped capture) and write their bulk output into memory shared with the
 parent, allocated before forking (:func:`shared_zeros`). Only small results
 travel back, pickled through a pipe. :mod:`pcapkit.decode.split` uses
-this for ``decode_file``.
+this for ``decode_file``. :func:`run_pulled` spreads tasks of uneven cost (the flow
+shares beside the DNS transactions, the analyses: ``Capture.compute``) by letting each
+process take the next task left.
 
 A child that fails in any way (an exception, an exit, a signal, a short pipe)
 has its share run again in the parent, so work given to :func:`run_split` must
@@ -19,6 +21,7 @@ platforms without ``fork`` everything runs in the calling process.
 from __future__ import annotations
 
 import mmap
+import multiprocessing
 import os
 import pickle
 import signal
@@ -102,6 +105,41 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], shares: Sequence[range]
     finally:
         for _, (pid, fd) in children:  # interrupted: do not leave children behind
             _kill(pid, fd)
+
+
+def run_pulled(tasks: Sequence[T], run: Callable[[T], R], workers: int) -> list[R]:
+    """``[run(t) for t in tasks]`` over this process and ``workers - 1`` forked children,
+    each taking the next task not yet taken until none is left, so one long task does not
+    hold back the rest. Tasks a failed child took are run again here; ``run`` must be
+    deterministic, and only what it returns (pickled) comes back from a child."""
+    if workers < 2 or len(tasks) < 2 or not can_fork() or in_task():
+        return [run(task) for task in tasks]
+    taken = shared_zeros(1, np.int64)
+    lock = multiprocessing.get_context("fork").Lock()
+
+    def take_all(_: object) -> dict[int, R]:
+        done = {}
+        while True:
+            with lock:
+                i = int(taken[0])
+                taken[0] = i + 1
+            if i >= len(tasks):
+                return done
+            done[i] = run(tasks[i])
+
+    children = []
+    try:
+        for _ in range(min(workers, len(tasks)) - 1):
+            children.append(_fork([None], take_all))
+        results = take_all(None)
+        while children:
+            child = children.pop(0)
+            done = _collect(*child)
+            results.update(done[0] if done is not None else {})
+    finally:
+        for child in children:
+            _kill(*child)
+    return [results[i] if i in results else run(task) for i, task in enumerate(tasks)]
 
 
 def _fork(share: list[T], run: Callable[[T], R]) -> tuple[int, int]:

@@ -166,3 +166,26 @@ def test_decode_file_redoes_a_failed_childs_share(monkeypatch):
     assert released  # the parent had let go of windows it then had to read again
     pd.testing.assert_frame_equal(one.packets, split.packets)
     pd.testing.assert_frame_equal(one.dns, split.dns)
+
+
+@needs_fork
+@pytest.mark.parametrize("failure", [None, "raise", "exit"])
+def test_pulled_tasks_come_back_in_order_each_once(failure):
+    parent = os.getpid()
+    ran = forked.shared_zeros(8, np.int64)  # how often each task ran, in any process
+
+    def run(i: int) -> tuple[int, bool]:
+        if os.getpid() != parent and failure == "raise" and i >= 2:
+            raise RuntimeError("boom")
+        if os.getpid() != parent and failure == "exit" and i >= 2:
+            os._exit(3)
+        ran[i] += 1
+        __import__("time").sleep(0.02 * (i % 3))  # uneven tasks: both processes take some
+        return i * i, os.getpid() == parent
+
+    results = forked.run_pulled(list(range(8)), run, 2)
+    assert [r[0] for r in results] == [i * i for i in range(8)]
+    if failure is None:
+        assert not all(here for _, here in results)  # the child took some
+        np.testing.assert_array_equal(ran, np.ones(8))
+    assert forked.run_pulled([3], run, 2)[0] == (9, True)  # one task: nothing forked

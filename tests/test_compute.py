@@ -1,0 +1,50 @@
+"""``Capture.compute``: tables built side by side on several processes equal the tables
+read one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pcapkit
+import pcapkit.engines.forked as forked
+from pcapkit.analyses import analyses, analysis_groups
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+INCIDENTS = [("kernel-dnat", "cluster.json"), ("demo", "cluster.json"), ("dnstx", None),
+             ("paths", None), ("policy", "cluster.json")]
+
+
+def _tables(capture: pcapkit.Capture) -> dict[str, pd.DataFrame]:
+    return {name: capture.table(name).reset_index(drop=True)
+            for name in ["flows", "dns", "distinct", *sorted(analyses())]}
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="this platform cannot fork")
+@pytest.mark.parametrize(("directory", "snapshot"), INCIDENTS)
+def test_tables_built_side_by_side_equal_those_read_in_turn(directory, snapshot, monkeypatch):
+    path = FIXTURES / directory
+    assert path.is_dir(), f"missing fixture {path}"
+    snap = path / snapshot if snapshot else None
+    one = _tables(pcapkit.open([path], snapshot=snap, workers=1))
+    monkeypatch.setattr(forked, "MIN_SHARE", 1)  # a small incident split all the same
+    forks = []
+    real = forked._fork
+    monkeypatch.setattr(forked, "_fork", lambda *a: forks.append(1) or real(*a))
+    capture = pcapkit.open([path], snapshot=snap, workers=2)
+    capture.compute(["flows", "dns", *sorted(analyses())])
+    assert len(forks) >= 2  # the flows beside DNS, then the analyses
+    spread = _tables(capture)
+    assert len(one["flows"]) and len(one["dns"]) + len(one["flow_paths"])
+    for name, table in one.items():
+        pd.testing.assert_frame_equal(table, spread[name], obj=f"{directory}: {name}")
+
+
+def test_analyses_that_read_another_run_with_it():
+    groups = analysis_groups(sorted(analyses()))
+    assert sorted(n for g in groups for n in g) == sorted(analyses())
+    together = next(g for g in groups if "policy_conflicts" in g)
+    assert together.index("connection_attempts") < together.index("policy_conflicts")
+    assert analysis_groups(["policy_conflicts"]) == [["connection_attempts", "policy_conflicts"]]
