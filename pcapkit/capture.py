@@ -212,12 +212,12 @@ class Capture:
 
     @cached_property
     def _flows(self) -> tuple[pd.DataFrame, pd.Series]:
-        from pcapkit.flows import assemble_flows
+        from pcapkit.partition.flows import assemble_flows_sized
 
         if self._run is not None:
             return self._run.flows, self._run.distinct_flow_ids(self.vantage.distinct)
-        return assemble_flows(self.vantage.distinct, self.sightings, cluster=self.cluster,
-                              options=self._flow_options)
+        return assemble_flows_sized(self.vantage.distinct, self.sightings, cluster=self.cluster,
+                                    options=self._flow_options)
 
     @property
     def flows(self) -> pd.DataFrame:

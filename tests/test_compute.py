@@ -48,3 +48,21 @@ def test_analyses_that_read_another_run_with_it():
     together = next(g for g in groups if "policy_conflicts" in g)
     assert together.index("connection_attempts") < together.index("policy_conflicts")
     assert analysis_groups(["policy_conflicts"]) == [["connection_attempts", "policy_conflicts"]]
+
+
+def test_a_large_incident_assembles_its_flows_in_shares_with_the_same_tables(monkeypatch):
+    import pcapkit.partition.flows as partition_flows
+    from pcapkit.flows import assemble_flows
+
+    path = FIXTURES / "kernel-dnat"
+    capture = pcapkit.open([path], snapshot=path / "cluster.json", workers=1)
+    whole = assemble_flows(capture.vantage.distinct, capture.sightings, cluster=capture.cluster)
+    monkeypatch.setattr(partition_flows, "FLOW_SHARE_ROWS", 5)  # this small one is large now
+    cut = []
+    real = partition_flows.assemble_flows_partitioned
+    monkeypatch.setattr(partition_flows, "assemble_flows_partitioned",
+                        lambda *a, **k: cut.append(a[2]) or real(*a, **k))
+    flows, ids = capture._flows
+    assert cut and cut[0] >= 2
+    pd.testing.assert_frame_equal(whole[0], flows)
+    pd.testing.assert_series_equal(whole[1], ids)

@@ -330,9 +330,12 @@ def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     if len(rows) and "node" in packets.columns:
         node_codes, node_labels = codes_of(packets["node"])
         codes = file_codes[rows]
-        first = pd.Series(codes).drop_duplicates().index.to_numpy()  # a hash, no sort
-        files, nodes = codes[first], node_codes[rows[first]]
-        known = (files >= 0) & (nodes >= 0)
+        filed = np.flatnonzero(codes >= 0)
+        first = np.full(len(file_labels), len(rows), dtype=np.int64)
+        np.minimum.at(first, codes[filed], filed)  # each file's first row: no hash, no sort
+        files = np.flatnonzero(first < len(rows))
+        nodes = node_codes[rows[first[files]]]
+        known = nodes >= 0
         names[files[known]] = node_labels[nodes[known]]
     return names
 
