@@ -10,8 +10,9 @@ files, packets between two nodes in both files. Every run is a whole process,
 interpreter start included: ``pcapkit analyze DIR --format json`` in one pass
 (``--memory-limit`` far above the incident), in shares on ``--jobs`` local processes
 (``--memory-limit`` as given), and on a Dask LocalCluster of ``--jobs`` workers. Peak
-memory is the most the whole process tree held at once (the sum of its processes' RSS,
-sampled every 0.1 s; shared pages count once per process, so it errs high). tshark reads
+memory is the most the whole process tree held at once (the sum of its processes'
+proportional set sizes, sampled every 0.1 s: a page shared by a forked child and its
+parent counts once in all). tshark reads
 every file with its conversation and DNS statistics, one process per file, in turn.
 The targets (issue 11): 20M packets in at most 90 s and 2 GiB on this 2-core machine, the
 cost per packet flat as the incident grows, Dask at 80% of the local engine's rate.
@@ -42,7 +43,7 @@ def tree_run(argv: list[str]) -> tuple[float, int, int]:
     while process.poll() is None:
         try:
             family = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in family if p.is_running()))
+            peak = max(peak, sum(_resident(p) for p in family if p.is_running()))
         except psutil.Error:
             pass
         time.sleep(0.1)
@@ -50,6 +51,16 @@ def tree_run(argv: list[str]) -> tuple[float, int, int]:
     if process.returncode not in (0, 1):
         sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
     return seconds, peak, process.returncode
+
+
+def _resident(process: psutil.Process) -> int:
+    """The memory ``process`` holds: its proportional set size (a page shared by N
+    processes, such as a forked child's pages of its parent, counts 1/N in each), or its
+    resident set where the kernel gives no PSS."""
+    try:
+        return process.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return process.memory_info().rss
 
 
 def analyze(directory: Path, mode: str, args: argparse.Namespace) -> tuple[float, int, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,7 +15,7 @@ from pcapkit.decode.buffers import ColumnBuffers
 from pcapkit.decode.config import DecodeAsEntries, DecodeConfig
 from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
-from pcapkit.decode.split import decode_split
+from pcapkit.decode.split import decode_framed, decode_split
 from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
 from pcapkit.engines.local import file_weights
 from pcapkit.errors import CaptureError
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from pcapkit.engines.base import Engine
 
 PathLike = str | os.PathLike
+#: files ``decode_files`` frames and splits over processes together, at most (open files)
+TOGETHER = 64
 
 
 class Decoded:
@@ -146,16 +149,41 @@ def decode_file(path: PathLike, *, config: DecodeConfig | None = None,
     ``$PCAPKIT_WORKERS``); the result is the same.
     """
     cfg = DecodeConfig.of(config, decode_as)
-    name = str(path)
     with open_capture(path, batch_size=batch_size) as reader:
         if reader.mapped and workers != 1:
             sink, used, parts = decode_split(reader, cfg, workers)
         else:
             sink, used, parts = _decode_stream(reader, cfg, _row_estimate(path))
-        packets = packet_frame(sink, used, name, reader.interfaces)
-        return Decoded(packets=packets, dns=parts,
-                       interfaces=interface_frame(name, reader.interfaces),
-                       errors=list(reader.errors))
+        return _decoded(path, reader, sink, used, parts)
+
+
+def _decoded(path: PathLike, reader: CaptureReader, sink: ColumnBuffers, used: int,
+             parts: DnsParts) -> Decoded:
+    """The tables of one file decoded into ``sink`` (its first ``used`` rows)."""
+    name = str(path)
+    return Decoded(packets=packet_frame(sink, used, name, reader.interfaces), dns=parts,
+                   interfaces=interface_frame(name, reader.interfaces),
+                   errors=list(reader.errors))
+
+
+def _decode_together(files: Sequence[PathLike], cfg: DecodeConfig,
+                     workers: int | None) -> list[Decoded]:
+    """``[decode_file(f) for f in files]``, the mapped files' batches framed first and
+    cut into shares over processes together (``decode_framed``): several files too small
+    to split alone still use every core. At most ``TOGETHER`` files are open at once."""
+    out = []
+    for start in range(0, len(files), TOGETHER):
+        group = files[start:start + TOGETHER]
+        with contextlib.ExitStack() as stack:
+            readers = [stack.enter_context(open_capture(path)) for path in group]
+            mapped = [i for i, reader in enumerate(readers) if reader.mapped]
+            framed = decode_framed([list(readers[i].batches()) for i in mapped], cfg, workers)
+            done = dict(zip(mapped, framed, strict=True))
+            for i, (path, reader) in enumerate(zip(group, readers, strict=True)):
+                sink, used, parts = done[i] if i in done else \
+                    _decode_stream(reader, cfg, _row_estimate(path))
+                out.append(_decoded(path, reader, sink, used, parts))
+    return out
 
 
 def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
@@ -186,8 +214,8 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
     """Decode files and directories (searched recursively for captures) into one set of
     tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`).
 
-    By default the files are decoded one after the other in this process, each split
-    over ``workers`` processes; an ``engine`` (:mod:`pcapkit.engines`) decodes one
+    By default the files are decoded in this process and ``workers`` forked ones, the
+    batches of every file cut into shares together (``decode_framed``); an ``engine`` (:mod:`pcapkit.engines`) decodes one
     file per task instead, each in one process, and the tables are the same. With a
     ``cache`` (:class:`pcapkit.decode.cache.DecodeCache`) a file decoded before with the
     same options is read from there, and a new one is kept there.
@@ -202,6 +230,8 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
         return decode_cached(files, cfg, cache,
                              lambda path: decode_file(path, config=cfg, workers=workers))
     if engine is None:
+        if workers != 1 and len(files) > 1:
+            return Decoded.from_parts(_decode_together(files, cfg, workers))
         return Decoded.from_parts([decode_file(p, config=cfg, workers=workers) for p in files])
     task = functools.partial(decode_file, config=cfg, workers=1)
     return Decoded.from_parts(engine.map(task, files, weights=file_weights(files)))

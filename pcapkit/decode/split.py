@@ -1,11 +1,12 @@
-"""Decoding one mapped capture over several processes into one table.
+"""Decoding mapped captures over several processes, one table per file.
 
-The whole file is framed first (the C framer, ~0.1 s per million records), so
-the batches and their rows are known; the batches are then cut into shares of
-about equal size (:func:`pcapkit.engines.forked.split_shares`). The parent
-decodes the first share straight into the table; each forked child decodes its
+The whole file (or every file: ``decode_framed``) is framed first (the C framer,
+~0.1 s per million records), so the batches and their rows are known; the batches
+are then cut into shares of about equal size
+(:func:`pcapkit.engines.forked.split_shares`), a share spanning files if need be. The parent
+decodes the first share straight into the tables; each forked child decodes its
 share into a scratch table in shared memory, which the parent copies into the
-table afterwards. The table itself is private memory, as any other: a process
+tables afterwards. The table itself is private memory, as any other: a process
 the user forks later cannot write through to it.
 """
 
@@ -27,33 +28,48 @@ def decode_split(reader: CaptureReader, cfg: DecodeConfig,
     """Frame the whole (mapped) file, then decode its batches over several
     processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
     scratch table in shared memory, copied into the file's table afterwards."""
-    batches = list(reader.batches())
-    sizes = [len(b) for b in batches]
-    used = sum(sizes)
-    bases = np.cumsum([0, *sizes[:-1]]).tolist() if batches else []
-    shares = split_shares(sizes, worker_count(used, workers))
-    sink = ColumnBuffers(used, DECODED_COLUMNS)
-    targets = [(sink, base) for base in bases]
+    return decode_framed([list(reader.batches())], cfg, workers)[0]
+
+
+def decode_framed(framed: list[list], cfg: DecodeConfig, workers: int | None
+                  ) -> list[tuple[ColumnBuffers, int, DnsParts]]:
+    """Decode framed batches (a list per file, each file's in order) into one table per
+    file, the batches of all files cut into shares of about equal rows (a share may
+    span files) over several processes; per file: (table, rows, DNS payloads by row)."""
+    flat = [batch for batches in framed for batch in batches]
+    file_of = np.repeat(np.arange(len(framed)), [len(b) for b in framed]).tolist()
+    sizes = [len(b) for b in flat]
+    bases, used = [], [0] * len(framed)
+    for f, size in zip(file_of, sizes, strict=True):
+        bases.append(used[f])
+        used[f] += size
+    shares = split_shares(sizes, worker_count(sum(sizes), workers))
+    sinks = [ColumnBuffers(n, DECODED_COLUMNS) for n in used]
+    targets = [(sinks[f], base) for f, base in zip(file_of, bases, strict=True)]
     scratch = []
     for share in shares[1:]:
-        first = bases[share[0]]
         table = ColumnBuffers(sum(sizes[i] for i in share), DECODED_COLUMNS, shared_zeros)
-        scratch.append((first, table))
+        offset = 0
         for i in share:
-            targets[i] = (table, bases[i] - first)
+            scratch.append((i, table, offset))
+            targets[i] = (table, offset)
+            offset += sizes[i]
 
     def run(i: int) -> DnsPayloads | None:
         table, start = targets[i]
-        found = decode_batch(batches[i], cfg, out=table.window(start, sizes[i])).dns
-        batches[i] = None  # its window is unmapped once no batch holds it
+        found = decode_batch(flat[i], cfg, out=table.window(start, sizes[i])).dns
+        flat[i] = None  # its window is unmapped once no batch holds it
         return found
 
     if len(shares) > 1:
-        _release_others(batches, shares[0])
-    found = run_split(range(len(batches)), run, shares)
-    for first, table in scratch:
-        sink.window(first, table.n).copy_from(table)
-    return sink, used, list(zip(bases, found, strict=True))
+        _release_others(flat, shares[0])
+    found = run_split(range(len(flat)), run, shares)
+    for i, table, offset in scratch:
+        sinks[file_of[i]].window(bases[i], sizes[i]).copy_from(table.window(offset, sizes[i]))
+    parts: list[DnsParts] = [[] for _ in framed]
+    for f, base, payloads in zip(file_of, bases, found, strict=True):
+        parts[f].append((base, payloads))
+    return list(zip(sinks, used, parts, strict=True))
 
 
 def _release_others(batches: list, mine: range) -> None:

@@ -189,3 +189,34 @@ def test_pulled_tasks_come_back_in_order_each_once(failure):
         assert not all(here for _, here in results)  # the child took some
         np.testing.assert_array_equal(ran, np.ones(8))
     assert forked.run_pulled([3], run, 2)[0] == (9, True)  # one task: nothing forked
+
+
+@needs_fork
+def test_several_files_decoded_together_over_processes_give_the_same_tables(monkeypatch):
+    """Files too small to split alone, framed together and cut into shares that span
+    files, give the tables of decoding each file on its own in one process."""
+    paths = sorted((FIXTURES / "kernel").glob("*.pcap")) + [FIXTURES / "public" /
+                                                            "tcpdump-vxlan.pcap"]
+    assert len(paths) >= 3
+    one = files.decode_files(paths, workers=1)
+    monkeypatch.setattr(forked, "MIN_SHARE", 50)
+    spans = []
+    real = split_decode.decode_framed
+
+    def counting(framed, cfg, workers):
+        spans.append([len(batches) for batches in framed])
+        return real(framed, cfg, workers)
+
+    monkeypatch.setattr(files, "decode_framed", counting)
+    shares = []
+    real_split = forked.run_split
+    monkeypatch.setattr(split_decode, "run_split",
+                        lambda tasks, run, split: shares.append(len(split))
+                        or real_split(tasks, run, split))
+    together = files.decode_files(paths, workers=3)
+    assert spans and len(spans[0]) == len(paths)
+    assert shares == [3]  # every file framed once, the batches of all over three processes
+    pd.testing.assert_frame_equal(one.packets, together.packets)
+    pd.testing.assert_frame_equal(one.dns, together.dns)
+    pd.testing.assert_frame_equal(one.interfaces, together.interfaces)
+    assert len(one.dns) > 0
