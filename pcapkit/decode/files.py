@@ -16,7 +16,13 @@ from pcapkit.decode.config import DecodeAsEntries, DecodeConfig
 from pcapkit.decode.dns.payloads import DnsParts
 from pcapkit.decode.packets import DECODED_COLUMNS, decode_batch
 from pcapkit.decode.split import decode_framed, decode_split
-from pcapkit.decode.table import concat_tables, dns_frame, interface_frame, packet_frame
+from pcapkit.decode.table import (
+    concat_tables,
+    dns_frame,
+    files_frame,
+    interface_frame,
+    packet_frame,
+)
 from pcapkit.engines.local import file_weights
 from pcapkit.errors import CaptureError
 from pcapkit.io.reader import CaptureReader, iter_capture_paths, open_capture
@@ -167,23 +173,35 @@ def _decoded(path: PathLike, reader: CaptureReader, sink: ColumnBuffers, used: i
 
 
 def _decode_together(files: Sequence[PathLike], cfg: DecodeConfig,
-                     workers: int | None) -> list[Decoded]:
-    """``[decode_file(f) for f in files]``, the mapped files' batches framed first and
-    cut into shares over processes together (``decode_framed``): several files too small
-    to split alone still use every core. At most ``TOGETHER`` files are open at once."""
-    out = []
+                     workers: int | None) -> Decoded:
+    """``decode_files(files)`` with every file's batches framed first and cut into shares
+    over processes together (``decode_framed``), decoded into one table (files too small to
+    split alone still use every core, and no per-file table is copied into a combined
+    one). At most ``TOGETHER`` files are open at once; a group with a compressed file
+    decodes that one in this process."""
+    groups = []
     for start in range(0, len(files), TOGETHER):
         group = files[start:start + TOGETHER]
         with contextlib.ExitStack() as stack:
             readers = [stack.enter_context(open_capture(path)) for path in group]
-            mapped = [i for i, reader in enumerate(readers) if reader.mapped]
-            framed = decode_framed([list(readers[i].batches()) for i in mapped], cfg, workers)
-            done = dict(zip(mapped, framed, strict=True))
-            for i, (path, reader) in enumerate(zip(group, readers, strict=True)):
-                sink, used, parts = done[i] if i in done else \
-                    _decode_stream(reader, cfg, _row_estimate(path))
-                out.append(_decoded(path, reader, sink, used, parts))
-    return out
+            if not all(reader.mapped for reader in readers):
+                groups.extend(_decoded(path, reader, *_decode_stream(
+                    reader, cfg, _row_estimate(path))) if not reader.mapped else
+                    _decoded(path, reader, *decode_split(reader, cfg, workers))
+                    for path, reader in zip(group, readers, strict=True))
+                continue
+            sink, used, parts = decode_framed([list(r.batches()) for r in readers], cfg,
+                                              workers)
+            names = [str(path) for path in group]
+            groups.append(Decoded(
+                packets=files_frame(sink, [(name, n, reader.interfaces) for name, n, reader
+                                           in zip(names, used, readers, strict=True)]),
+                dns=[part for file_parts in parts for part in file_parts],
+                interfaces=concat_tables([interface_frame(name, reader.interfaces)
+                                          for name, reader in zip(names, readers,
+                                                                  strict=True)]),
+                errors=[e for reader in readers for e in reader.errors]))
+    return groups[0] if len(groups) == 1 else Decoded.from_parts(groups)
 
 
 def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
@@ -231,7 +249,7 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
                              lambda path: decode_file(path, config=cfg, workers=workers))
     if engine is None:
         if workers != 1 and len(files) > 1:
-            return Decoded.from_parts(_decode_together(files, cfg, workers))
+            return _decode_together(files, cfg, workers)
         return Decoded.from_parts([decode_file(p, config=cfg, workers=workers) for p in files])
     task = functools.partial(decode_file, config=cfg, workers=1)
     return Decoded.from_parts(engine.map(task, files, weights=file_weights(files)))

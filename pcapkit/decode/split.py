@@ -28,32 +28,33 @@ def decode_split(reader: CaptureReader, cfg: DecodeConfig,
     """Frame the whole (mapped) file, then decode its batches over several
     processes (:mod:`pcapkit.engines.forked`): each child's share goes to a
     scratch table in shared memory, copied into the file's table afterwards."""
-    return decode_framed([list(reader.batches())], cfg, workers)[0]
+    sink, used, parts = decode_framed([list(reader.batches())], cfg, workers)
+    return sink, used[0], parts[0]
 
 
 def decode_framed(framed: list[list], cfg: DecodeConfig, workers: int | None
-                  ) -> list[tuple[ColumnBuffers, int, DnsParts]]:
-    """Decode framed batches (a list per file, each file's in order) into one table per
-    file, the batches of all files cut into shares of about equal rows (a share may
-    span files) over several processes; per file: (table, rows, DNS payloads by row)."""
+                  ) -> tuple[ColumnBuffers, list[int], list[DnsParts]]:
+    """Decode framed batches (a list per file, each file's in order) into one table, the
+    files' rows one after the other, the batches of all files cut into shares of about
+    equal rows (a share may span files) over several processes: (the table, each file's
+    rows, each file's DNS payloads by row of the table)."""
     flat = [batch for batches in framed for batch in batches]
     file_of = np.repeat(np.arange(len(framed)), [len(b) for b in framed]).tolist()
     sizes = [len(b) for b in flat]
-    bases, used = [], [0] * len(framed)
+    bases = np.cumsum([0, *sizes[:-1]]).tolist() if flat else []
+    used = [0] * len(framed)
     for f, size in zip(file_of, sizes, strict=True):
-        bases.append(used[f])
         used[f] += size
     shares = split_shares(sizes, worker_count(sum(sizes), workers))
-    sinks = [ColumnBuffers(n, DECODED_COLUMNS) for n in used]
-    targets = [(sinks[f], base) for f, base in zip(file_of, bases, strict=True)]
+    sink = ColumnBuffers(sum(sizes), DECODED_COLUMNS)
+    targets = [(sink, base) for base in bases]
     scratch = []
     for share in shares[1:]:
+        first = bases[share[0]]
         table = ColumnBuffers(sum(sizes[i] for i in share), DECODED_COLUMNS, shared_zeros)
-        offset = 0
+        scratch.append((first, table))
         for i in share:
-            scratch.append((i, table, offset))
-            targets[i] = (table, offset)
-            offset += sizes[i]
+            targets[i] = (table, bases[i] - first)
 
     def run(i: int) -> DnsPayloads | None:
         table, start = targets[i]
@@ -64,12 +65,12 @@ def decode_framed(framed: list[list], cfg: DecodeConfig, workers: int | None
     if len(shares) > 1:
         _release_others(flat, shares[0])
     found = run_split(range(len(flat)), run, shares)
-    for i, table, offset in scratch:
-        sinks[file_of[i]].window(bases[i], sizes[i]).copy_from(table.window(offset, sizes[i]))
+    for first, table in scratch:
+        sink.window(first, table.n).copy_from(table)
     parts: list[DnsParts] = [[] for _ in framed]
     for f, base, payloads in zip(file_of, bases, found, strict=True):
         parts[f].append((base, payloads))
-    return list(zip(sinks, used, parts, strict=True))
+    return sink, used, parts
 
 
 def _release_others(batches: list, mine: range) -> None:

@@ -49,6 +49,32 @@ def packet_frame(cols: ColumnBuffers, n: int, file: str,
     return pd.DataFrame(data, copy=False)
 
 
+def files_frame(cols: ColumnBuffers, files: Sequence[tuple[str, int, Sequence[Interface]]]
+                ) -> pd.DataFrame:
+    """The packet table of several files decoded into one set of buffers, one file's
+    rows after the other's (``files``: name, rows, interfaces, in that order): what
+    ``concat_tables`` of each file's ``packet_frame`` gives, the columns that need no
+    per-file labels taken whole instead of copied file by file."""
+    if len(files) == 1:
+        name, n, interfaces = files[0]
+        return packet_frame(cols, n, name, interfaces)
+    total, starts = 0, []
+    for _, n, _ in files:
+        starts.append(total)
+        total += n
+    per_file = [list(packet_columns(cols.window(start, n), n, name, interfaces))
+                for (name, n, interfaces), start in zip(files, starts, strict=True)]
+    data = {}
+    for i, (name, kind, _, _, _) in enumerate(per_file[0]):
+        if kind in DICTIONARY_KINDS:
+            data[name] = union_categoricals(
+                [_object_categories(pd.Series(to_series(*parts[i][1:]))) for parts in per_file],
+                ignore_order=True)
+        else:
+            data[name] = to_series(kind, cols.values[name][:total], cols.valid[name][:total])
+    return pd.DataFrame(data, copy=False)
+
+
 def dns_frame(parts: DnsParts,
               packets: pd.DataFrame) -> pd.DataFrame:
     """The DNS table of ``packets``: parsed messages keyed by (file, frame), with the
