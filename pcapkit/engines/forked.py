@@ -20,6 +20,7 @@ platforms without ``fork`` everything runs in the calling process.
 
 from __future__ import annotations
 
+import gc
 import mmap
 import multiprocessing
 import os
@@ -144,11 +145,20 @@ def run_pulled(tasks: Sequence[T], run: Callable[[T], R], workers: int) -> list[
 
 def _fork(share: list[T], run: Callable[[T], R]) -> tuple[int, int]:
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about forking a process that has threads; the child
-        # here runs only numpy on inherited memory and leaves with os._exit.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    # The child's garbage collector leaves alone every object it inherits (frozen): its
+    # passes would write to each one's header and so copy the parent's pages (the gc
+    # module's advice for fork without exec). The parent thaws its own at once.
+    gc.freeze()
+    pid = -1
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process that has threads; the child
+            # here runs only numpy on inherited memory and leaves with os._exit.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    finally:
+        if pid != 0:  # the parent, or no child
+            gc.unfreeze()
     if pid == 0:  # pragma: no cover - runs in the child, which never returns
         os.close(read_end)
         status = 0
