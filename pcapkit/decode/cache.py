@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from pcapkit._version import __version__
@@ -173,7 +174,11 @@ def with_dtypes(table: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
             continue
         kind, _, labels = dtype.partition(":")
         column = table[name]
-        if kind == "category":
+        if kind == "category" and not isinstance(column.dtype, pd.CategoricalDtype) \
+                and not column.notna().any():  # all null: no category to find row by row
+            table[name] = pd.Categorical.from_codes(np.full(len(column), -1, dtype=np.int8),
+                                                    categories=pd.Index([], dtype=labels))
+        elif kind == "category":
             column = column if isinstance(column.dtype, pd.CategoricalDtype) else \
                 column.astype("category")
             table[name] = column.cat.rename_categories(
@@ -192,9 +197,15 @@ def dtype_name(column: pd.Series) -> str:
 
 def decode_cached(files: list[Path], config: DecodeConfig, cache: DecodeCache,
                   decode: Callable[[Path], Decoded]) -> Decoded:
-    """The tables of ``files``: each from the cache, else ``decode(file)`` and kept there."""
+    """The tables of ``files``: each from the cache, else ``decode(file)`` and kept there.
+    When every file is in the cache, their tables are read as Arrow and turned into pandas
+    once (``_read_together``), not file by file and then concatenated."""
     from pcapkit.decode.files import Decoded
 
+    together = _read_together(files, config, cache)
+    if together is not None:
+        cache.save_index()
+        return together
     parts = []
     for path in files:
         entry = cache.load(path, config) if _worth_caching(path) else None
@@ -231,3 +242,51 @@ def _categories_of(dns: pd.DataFrame, packets: pd.DataFrame,
             dns[name] = dns[name].cat.rename_categories(
                 pd.Index(dns[name].cat.categories, dtype=labels))
     return dns
+
+
+def _read_together(files: list[Path], config: DecodeConfig, cache: DecodeCache
+                   ) -> Decoded | None:
+    """Every file's cached tables as one set, or None when a file has no entry (or its
+    entries do not line up: the file-by-file path then decides)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pcapkit.decode.files import Decoded
+
+    if not files or not all(_worth_caching(path) for path in files):
+        return None
+    try:
+        entries = [cache.directory / cache.key(path, config) for path in files]
+        if not all((entry / "done").exists() for entry in entries):
+            return None
+        dtypes = json.loads((entries[0] / "dtypes.json").read_text())
+        tables = {}
+        for name in _TABLES:
+            parts = [_named(pq.read_table(entry / f"{name}.parquet"), str(path))
+                     for path, entry in zip(files, entries, strict=True)]
+            tables[name] = with_dtypes(pa.concat_tables(parts).to_pandas(), dtypes[name])
+        errors = [CaptureError(str(path), e["offset"], e["message"])
+                  for path, entry in zip(files, entries, strict=True)
+                  for e in json.loads((entry / "errors.json").read_text())]
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    cache.hits += len(files)
+    dns = _categories_of(tables["dns"], tables["packets"], tables["dns"])
+    return Decoded(tables["packets"], dns, tables["interfaces"], errors)
+
+
+def _named(table, name: str):
+    """An entry's Arrow table with its ``file`` column naming ``name`` (the path given
+    this time), as ``Decoded.renamed`` names a pandas one."""
+    import pyarrow as pa
+
+    if "file" not in table.column_names:
+        return table
+    at = table.column_names.index("file")
+    column = table.column("file").combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        labels = pa.array([name] if len(column.dictionary) else [], type=pa.string())
+        renamed = pa.DictionaryArray.from_arrays(column.indices, labels)
+    else:
+        renamed = pa.array([name] * len(column), type=column.type)
+    return table.set_column(at, table.schema.field(at).with_type(renamed.type), renamed)
