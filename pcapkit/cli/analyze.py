@@ -59,8 +59,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option("--until", metavar="TIME", callback=_time_bound,
               help="Only packets captured at or before TIME.")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Processes to work with, for every stage of a run in shares and for "
-                   "decoding (default: every CPU; 1: none).")
+              help="Processes to work with, for every stage (default: every CPU; 1: none).")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
               show_default=True,
               help="Where the work runs: this machine's processes, or a Dask cluster "
