@@ -62,7 +62,7 @@ def to_kind(values: Any, kind: str) -> Any:
     if kind in _CATEGORICAL_KINDS:
         return pd.Categorical(_objects(values))
     if kind == "str":
-        return pd.array(_objects(values), dtype=STRING)
+        return _strings(_objects(values))
     if kind == "bool":
         array = np.asarray(values)
         if array.dtype == bool:
@@ -76,6 +76,20 @@ def to_kind(values: Any, kind: str) -> Any:
             return pd.array(_objects(values), dtype="Float64").to_numpy(np.float64, np.nan)
         return array.astype(np.float64)
     return np.asarray(values, dtype=object)  # list
+
+
+def _strings(objects: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array of text and None as STRING: converted by pyarrow in one pass when
+    every value is text (pandas' own conversion checks each value in Python first)."""
+    if STRING.storage == "pyarrow":
+        import pyarrow as pa
+
+        try:
+            return pd.arrays.ArrowStringArray(pa.array(objects, type=pa.large_string(),
+                                                       from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # something other than text: pandas makes it text
+    return pd.array(objects, dtype=STRING)
 
 
 def _objects(values: Any) -> np.ndarray:
