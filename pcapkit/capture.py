@@ -281,14 +281,16 @@ class Capture:
                 {"flows", "dns", "distinct"} & set(names) or wanted) and len(self.packets):
             workers = worker_count(len(self.packets), self._workers)
             if workers > 1:
-                self._flows_beside_dns(workers)
-                self._spread_analyses(wanted, workers)
+                self._flows_beside_dns(workers, dns="dns" in names or bool(wanted))
+                if wanted:
+                    self._spread_analyses(wanted, workers)
         for name in names:
             self.table(name)
 
-    def _flows_beside_dns(self, workers: int) -> None:
-        """The flows in ``2 * workers`` shares and, as one more task, the DNS transactions
-        (their flow ids joined after) and the packet context, over ``workers`` processes."""
+    def _flows_beside_dns(self, workers: int, *, dns: bool) -> None:
+        """The flows in ``2 * workers`` shares and, with ``dns``, one more task: the DNS
+        transactions (their flow ids joined after) and the packet context the analyses
+        stand on; over ``workers`` processes."""
         from pcapkit.analyses.context import packet_context
         from pcapkit.dnstx import build_dns_transactions
         from pcapkit.dnstx.build import with_flow_ids
@@ -296,7 +298,8 @@ class Capture:
         from pcapkit.partition.flows import FlowShares
 
         cluster, packets = self.cluster, self.packets
-        need_dns, need_context = "dns" not in self.__dict__, "context" not in self.__dict__
+        need_dns = dns and "dns" not in self.__dict__
+        need_context = dns and "context" not in self.__dict__
         cut = None if "_flows" in self.__dict__ else \
             FlowShares(self.vantage.distinct, self.sightings, 2 * workers, self._flow_options)
 

@@ -66,3 +66,16 @@ def test_a_large_incident_assembles_its_flows_in_shares_with_the_same_tables(mon
     assert cut and cut[0] >= 2
     pd.testing.assert_frame_equal(whole[0], flows)
     pd.testing.assert_series_equal(whole[1], ids)
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="this platform cannot fork")
+def test_only_the_tables_asked_for_are_built(monkeypatch):
+    monkeypatch.setattr(forked, "MIN_SHARE", 1)
+    path = FIXTURES / "dnstx"
+    capture = pcapkit.open([path], workers=2)
+    capture.compute(["flows"])
+    assert "_flows" in capture.__dict__
+    assert "dns" not in capture.__dict__ and "context" not in capture.__dict__
+    capture.compute(["dns"])
+    assert "dns" in capture.__dict__ and not capture._derived
+    pd.testing.assert_frame_equal(capture.dns, pcapkit.open([path], workers=1).dns)
