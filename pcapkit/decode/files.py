@@ -179,21 +179,21 @@ def _decode_together(files: Sequence[PathLike], cfg: DecodeConfig,
     split alone still use every core, and no per-file table is copied into a combined
     one). At most ``TOGETHER`` files are open at once; a group with a compressed file
     decodes that one in this process."""
-    groups = []
+    decoded = []
     for start in range(0, len(files), TOGETHER):
         group = files[start:start + TOGETHER]
         with contextlib.ExitStack() as stack:
             readers = [stack.enter_context(open_capture(path)) for path in group]
-            if not all(reader.mapped for reader in readers):
-                groups.extend(_decoded(path, reader, *_decode_stream(
-                    reader, cfg, _row_estimate(path))) if not reader.mapped else
-                    _decoded(path, reader, *decode_split(reader, cfg, workers))
-                    for path, reader in zip(group, readers, strict=True))
+            if not all(reader.mapped for reader in readers):  # each file on its own
+                for path, reader in zip(group, readers, strict=True):
+                    table = decode_split(reader, cfg, workers) if reader.mapped else \
+                        _decode_stream(reader, cfg, _row_estimate(path))
+                    decoded.append(_decoded(path, reader, *table))
                 continue
             sink, used, parts = decode_framed([list(r.batches()) for r in readers], cfg,
                                               workers)
             names = [str(path) for path in group]
-            groups.append(Decoded(
+            decoded.append(Decoded(
                 packets=files_frame(sink, [(name, n, reader.interfaces) for name, n, reader
                                            in zip(names, used, readers, strict=True)]),
                 dns=[part for file_parts in parts for part in file_parts],
@@ -201,7 +201,7 @@ def _decode_together(files: Sequence[PathLike], cfg: DecodeConfig,
                                           for name, reader in zip(names, readers,
                                                                   strict=True)]),
                 errors=[e for reader in readers for e in reader.errors]))
-    return groups[0] if len(groups) == 1 else Decoded.from_parts(groups)
+    return decoded[0] if len(decoded) == 1 else Decoded.from_parts(decoded)
 
 
 def _decode_stream(reader: CaptureReader, cfg: DecodeConfig,
@@ -233,8 +233,9 @@ def decode_files(paths: Iterable[PathLike] | PathLike, *, config: DecodeConfig |
     tables (``config``, ``decode_as`` and ``workers`` as for :func:`decode_file`).
 
     By default the files are decoded in this process and ``workers`` forked ones, the
-    batches of every file cut into shares together (``decode_framed``); an ``engine`` (:mod:`pcapkit.engines`) decodes one
-    file per task instead, each in one process, and the tables are the same. With a
+    batches of every file cut into shares together (``decode_framed``); an ``engine``
+    (:mod:`pcapkit.engines`) decodes one file per task instead, each in one process, and
+    the tables are the same. With a
     ``cache`` (:class:`pcapkit.decode.cache.DecodeCache`) a file decoded before with the
     same options is read from there, and a new one is kept there.
     """
