@@ -39,6 +39,7 @@ def flows(captures: CaptureInputs, output: Output, flow_options: FlowOptions) ->
     """
     output = output.of(TABLES["flows"])
     capture = captures.with_found_snapshots()[0].open(flow_options=flow_options)
+    capture.compute(["flows"])  # on every core
     output.write(capture.flows)
     warn_damaged(capture.errors)
 
@@ -61,5 +62,6 @@ def dns(captures: CaptureInputs, output: Output, dns_options: DnsOptions) -> Non
     """
     output = output.of(TABLES["dns"])
     capture = captures.with_found_snapshots()[0].open(dns_options=dns_options)
+    capture.compute(["dns"])  # on every core: the flows it names beside it
     output.write(capture.dns)
     warn_damaged(capture.errors)
