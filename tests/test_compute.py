@@ -79,3 +79,31 @@ def test_only_the_tables_asked_for_are_built(monkeypatch):
     capture.compute(["dns"])
     assert "dns" in capture.__dict__ and not capture._derived
     pd.testing.assert_frame_equal(capture.dns, pcapkit.open([path], workers=1).dns)
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="this platform cannot fork")
+def test_analyze_on_two_processes_reports_what_one_reports(monkeypatch, tmp_path):
+    """The whole command, its stages spread (a split threshold of one packet) against
+    ``--jobs 1``: the same report, finding for finding."""
+    import json
+
+    from click.testing import CliRunner
+
+    from pcapkit.cli import main
+
+    monkeypatch.setattr(forked, "MIN_SHARE", 1)
+    forks = []
+    real = forked._fork
+    monkeypatch.setattr(forked, "_fork", lambda *a: forks.append(1) or real(*a))
+    reports = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"report-{jobs}.json"
+        result = CliRunner().invoke(main, ["analyze", str(FIXTURES / "demo"), "--format",
+                                           "json", "-o", str(out), "--jobs", jobs, "-q"])
+        assert result.exit_code in (0, 1), result.output
+        report = json.loads(out.read_text())
+        report["summary"].pop("seconds")
+        reports[jobs] = report
+        assert bool(forks) == (jobs == "2")  # decode, flows and DNS, analyses: forked
+    assert reports["1"]["findings"], "the demo incident has findings"
+    assert reports["1"] == reports["2"]
