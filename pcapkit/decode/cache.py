@@ -83,7 +83,7 @@ class DecodeCache:
             dtypes = json.loads((entry / "dtypes.json").read_text())
             tables = {name: with_dtypes(pd.read_parquet(entry / f"{name}.parquet"),
                                          dtypes[name]) for name in _TABLES}
-            errors = json.loads((entry / "errors.json").read_text())
+            errors = _entry_errors(entry, str(path))
         except (OSError, ValueError) as exc:
             log.warning("cache entry %s unreadable (%s): decoding again", entry, exc)
             self.misses += 1
@@ -95,8 +95,7 @@ class DecodeCache:
         stored = {str(c) for table in tables.values() if "file" in table.columns
                   and isinstance(table["file"].dtype, pd.CategoricalDtype)
                   for c in table["file"].cat.categories}
-        decoded = Decoded(tables["packets"], tables["dns"], tables["interfaces"],
-                          [CaptureError(name, e["offset"], e["message"]) for e in errors])
+        decoded = Decoded(tables["packets"], tables["dns"], tables["interfaces"], errors)
         return decoded.renamed({old: name for old in stored})  # the path given this time
 
     def store(self, path: str | os.PathLike, config: DecodeConfig, packets: pd.DataFrame,
@@ -265,14 +264,19 @@ def _read_together(files: list[Path], config: DecodeConfig, cache: DecodeCache
             parts = [_named(pq.read_table(entry / f"{name}.parquet"), str(path))
                      for path, entry in zip(files, entries, strict=True)]
             tables[name] = with_dtypes(pa.concat_tables(parts).to_pandas(), dtypes[name])
-        errors = [CaptureError(str(path), e["offset"], e["message"])
-                  for path, entry in zip(files, entries, strict=True)
-                  for e in json.loads((entry / "errors.json").read_text())]
+        errors = [e for path, entry in zip(files, entries, strict=True)
+                  for e in _entry_errors(entry, str(path))]
     except (OSError, ValueError, pa.ArrowException):
         return None
     cache.hits += len(files)
     dns = _categories_of(tables["dns"], tables["packets"], tables["dns"])
     return Decoded(tables["packets"], dns, tables["interfaces"], errors)
+
+
+def _entry_errors(entry: Path, name: str) -> list[CaptureError]:
+    """The read errors an entry keeps, as errors of the file called ``name`` this time."""
+    return [CaptureError(name, e["offset"], e["message"])
+            for e in json.loads((entry / "errors.json").read_text())]
 
 
 def _named(table, name: str):

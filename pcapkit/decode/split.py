@@ -1,13 +1,12 @@
-"""Decoding mapped captures over several processes, one table per file.
+"""Decoding mapped captures over several processes into one table.
 
-The whole file (or every file: ``decode_framed``) is framed first (the C framer,
-~0.1 s per million records), so the batches and their rows are known; the batches
-are then cut into shares of about equal size
-(:func:`pcapkit.engines.forked.split_shares`), a share spanning files if need be. The parent
-decodes the first share straight into the tables; each forked child decodes its
-share into a scratch table in shared memory, which the parent copies into the
-tables afterwards. The table itself is private memory, as any other: a process
-the user forks later cannot write through to it.
+Every file is framed first (the C framer, ~0.1 s per million records), so the batches
+and their rows are known; the batches of all files are then cut into shares of about
+equal size (:func:`pcapkit.engines.forked.split_shares`), a share spanning files if need
+be. The parent decodes the first share straight into the table; each forked child
+decodes its share into a scratch table in shared memory, which the parent copies into
+the table afterwards. The table itself is private memory, as any other: a process the
+user forks later cannot write through to it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import pandas as pd
 
 from pcapkit.cluster import Cluster
 from pcapkit.column_arrays import nullable
-from pcapkit.engines.forked import run_split, split_shares
 from pcapkit.flows.build import (
     FlowPart,
     assemble_flows,
@@ -47,14 +46,12 @@ def assemble_flows_sized(distinct: pd.DataFrame, sightings: pd.DataFrame, *,
 
 def assemble_flows_partitioned(distinct: pd.DataFrame, sightings: pd.DataFrame, shares: int,
                                *, cluster: Cluster | None = None,
-                               options: FlowOptions | None = None, workers: int = 1
+                               options: FlowOptions | None = None
                                ) -> tuple[pd.DataFrame, pd.Series]:
     """``assemble_flows(distinct, sightings, cluster=..., options=...)``, computed one share
-    of ``shares`` at a time, the shares' parts over ``workers`` processes (forked: each
-    child's part comes back pickled)."""
+    of ``shares`` at a time (``Capture.compute`` spreads the same shares over processes)."""
     cut = FlowShares(distinct, sightings, shares, options)
-    parts = run_split(range(cut.shares), cut.part, split_shares([1] * cut.shares, workers))
-    return cut.assemble(parts, cluster)
+    return cut.assemble([cut.part(s) for s in range(cut.shares)], cluster)
 
 
 class FlowShares:
