@@ -7,7 +7,10 @@ or a Dask cluster: :mod:`pcapkit.engines`), with only small results travelling b
    ``partition_of`` and written to the store; back come the file's row count, interfaces,
    read errors, capture points and snapshot vote.
 2. ``candidates`` (per share): clock-offset candidates; the offsets are solved once from
-   all of them, as one pass does.
+   all of them, as one pass does. In a large incident they are first sought among the
+   rows whose fingerprint is below a threshold (``clock_sample_below``), reading only the
+   columns the clock pass needs: those rows hold the first bursts whenever they hold
+   enough.
 3. ``group`` (per share): sightings grouped on corrected times, tables written with
    share-local packet ids; back come the sort keys of each packet (first corrected time,
    incident row), from which packet ids are numbered across shares.
@@ -51,6 +54,7 @@ from pcapkit.partition.keys import flow_share_of, partition_of
 from pcapkit.partition.store import PartStore
 from pcapkit.vantage.build import (
     CLOCK_SAMPLE_LIMIT,
+    POINT_COLUMNS,
     Vantage,
     _sightings,
     clock_candidates,
@@ -60,10 +64,17 @@ from pcapkit.vantage.build import (
     point_table,
     prepare_rows,
 )
+from pcapkit.vantage.fingerprint import FINGERPRINT_COLUMNS, packet_fingerprints
 from pcapkit.vantage.points import capture_points, file_spans, snapshot_vote, vote_rows
 
 #: packets a decode task reads at a time
 BATCH = 262144
+#: the clock sample holds this many rows per burst the estimate keeps (a packet seen at
+#: two capture points is two rows and one burst; one seen at one point makes none)
+SAMPLE_MARGIN = 6
+#: what the clock pass reads of a share's rows (prepare_rows and clock_candidates)
+CLOCK_COLUMNS = tuple(dict.fromkeys(("_file", "_row", "ts", "pkt_type", "ttl", "outer_src",
+                                     *POINT_COLUMNS, *FINGERPRINT_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class Plan:
     window_ns: int = 1_000_000_000
     clock_window_ns: int = 300_000_000_000
     flow_options: FlowOptions = field(default_factory=FlowOptions)
+    clock_limit: int = CLOCK_SAMPLE_LIMIT
 
     @property
     def store(self) -> PartStore:
@@ -164,25 +176,66 @@ class Incident:
     weights: np.ndarray           # sightings per node, in the points' node order
 
 
-def _share_rows(plan: Plan, incident: Incident, share: int):
-    """The share's packet rows as read from the store, ready for grouping (None: none)."""
-    packets = plan.store.read_all("decoded", share)
+def _share_rows(plan: Plan, incident: Incident, share: int, *,
+                columns: Sequence[str] | None = None, below: int | None = None):
+    """The share's packet rows as read from the store (``columns``: only those), ready
+    for grouping (None: none); ``below``: only the rows whose fingerprint is below it."""
+    packets = plan.store.read_all("decoded", share, columns=columns)
     if packets is None:
         return None
+    if below is not None:
+        hashes, eligible = packet_fingerprints(packets)
+        packets = packets.take(np.flatnonzero(eligible & (hashes < np.uint64(below))))
     row = incident.offsets[packets.pop("_file").to_numpy(np.int64)] + \
         packets.pop("_row").to_numpy(np.int64)
     return prepare_rows(packets, incident.points, row=row, point_table=incident.point_table,
                         weights=incident.weights)
 
 
-def candidates_task(plan: Plan, incident: Incident, share: int) -> bool:
-    """The share's clock candidates, kept in the store (whether it has any)."""
-    rows = _share_rows(plan, incident, share)
+def candidates_task(plan: Plan, incident: Incident, below: int | None, share: int) -> bool:
+    """The share's clock candidates (among the rows whose fingerprint is ``below``, None:
+    all), kept in the store (whether it has any)."""
+    rows = _share_rows(plan, incident, share, columns=CLOCK_COLUMNS, below=below)
     if rows is None:
         return False
     plan.store.write("candidates", share, "candidates",
-                     clock_candidates(rows, plan.clock_window_ns))
+                     clock_candidates(rows, plan.clock_window_ns, plan.clock_limit))
     return True
+
+
+def clock_offsets(plan: Plan, incident: Incident, engine, below: int | None) -> pd.DataFrame:
+    """The clock offsets, from the first ``plan.clock_limit`` bursts in fingerprint order,
+    sought first among the rows whose fingerprint is ``below`` (None: among all). Every
+    sighting of a packet has its fingerprint, so those rows hold every burst of the
+    fingerprints below: when they hold that many bursts, they are the first of all;
+    otherwise every row is searched."""
+    for threshold in dict.fromkeys([below, None]):
+        held = engine.map(functools.partial(candidates_task, plan, incident, threshold),
+                          list(range(plan.shares)))
+        kept = None
+        for share in (s for s, has in enumerate(held) if has):
+            kept = first_bursts([kept, plan.store.read("candidates", share, "candidates")],
+                                plan.clock_limit)
+        if threshold is None or burst_count(kept) >= plan.clock_limit:
+            break
+    names = [str(n) for n in pd.unique(incident.points["node"].astype(str))]
+    return offsets_from_candidates([kept] if kept is not None else [], names,
+                                   incident.weights, plan.clock_limit)
+
+
+def burst_count(candidates: pd.DataFrame | None) -> int:
+    """Bursts among clock candidates."""
+    if candidates is None or not len(candidates):
+        return 0
+    return len(candidates[["burst_hash", "burst_ns"]].drop_duplicates())
+
+
+def clock_sample_below(rows: int, limit: int = CLOCK_SAMPLE_LIMIT) -> int | None:
+    """The fingerprint threshold of the clock sample of an incident of ``rows`` packet
+    rows: ``SAMPLE_MARGIN`` rows per burst wanted, as a share of the hash range; None
+    when that is most of the incident."""
+    fraction = SAMPLE_MARGIN * limit / rows if rows else 1.0
+    return int(fraction * 2.0 ** 64) if fraction < 0.5 else None
 
 
 def first_bursts(frames: Sequence[pd.DataFrame | None],
@@ -525,12 +578,16 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                     since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                     window: float = 1.0, clock_window: float = 300.0,
                     flow_options: FlowOptions | None = None,
-                    dns_options: DnsOptions | None = None) -> PartitionedRun:
+                    dns_options: DnsOptions | None = None,
+                    clock_limit: int = CLOCK_SAMPLE_LIMIT,
+                    clock_sample: int | None | str = "auto") -> PartitionedRun:
     """Decode, vantage and flows of ``files`` in ``shares`` shares (see the module
     docstring); ``engine`` maps the tasks (None: this process); ``root``: where the run
     makes its store's directory (None: the system's temporary directory), removed with the
     run. ``names``: path -> shown name; ``interface_names``: shown name -> ifindex ->
-    interface name (as ``Inputs.label`` applies them in one pass)."""
+    interface name (as ``Inputs.label`` applies them in one pass). ``clock_limit``: the
+    bursts the clock estimate keeps; ``clock_sample``: the clock sample's fingerprint
+    threshold (None: no sample; ``"auto"``: ``clock_sample_below`` of the rows decoded)."""
     from pcapkit.engines.local import LocalEngine
 
     engine = engine or LocalEngine(1)
@@ -538,7 +595,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     plan = Plan(root=str(store.root), shares=max(1, shares),
                 config=DecodeConfig.of(config, None), since=since, until=until,
                 window_ns=int(window * 1e9), clock_window_ns=int(clock_window * 1e9),
-                flow_options=flow_options or FlowOptions())
+                flow_options=flow_options or FlowOptions(), clock_limit=clock_limit)
     names = names or {}
     links = interface_names or {}
     items = [(i, str(p), shown, links.get(shown)) for i, p in enumerate(files)
@@ -547,13 +604,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)
     share_ids = list(range(plan.shares))
-    held = engine.map(functools.partial(candidates_task, plan, incident), share_ids)
-    kept = None
-    for share in (s for s, has in zip(share_ids, held, strict=True) if has):
-        kept = first_bursts([kept, plan.store.read("candidates", share, "candidates")])
-    names_ = [str(n) for n in pd.unique(incident.points["node"].astype(str))]
-    offsets = offsets_from_candidates([kept] if kept is not None else [], names_,
-                                      incident.weights)
+    offsets = clock_offsets(plan, incident, engine, clock_sample_below(sum(s.rows for s in summaries), plan.clock_limit)
+                            if clock_sample == "auto" else clock_sample)
     keys = engine.map(functools.partial(group_task, plan, incident, offsets), share_ids)
     for share, ids in enumerate(number_shares(keys)):
         plan.store.write_array("ids", share, "ids", ids)

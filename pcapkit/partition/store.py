@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,14 @@ class PartStore:
 
     def write(self, step: str, share: int, name: str, table: pd.DataFrame) -> None:
         """Keep ``table`` as ``step``/``share``/``name`` (replacing an older one)."""
-        self._write_arrow(step, share, name, _arrow(table))
+        self._write_arrow(step, share, name, to_arrow(table))
 
-    def write_split(self, step: str, name: str, table: pd.DataFrame,
+    def write_split(self, step: str, name: str, table: pd.DataFrame | pa.Table,
                     share: np.ndarray) -> None:
-        """Keep the rows of ``table`` of each share (``share[i]``: row i's) as
-        ``step``/<that share>/``name``: one conversion to Arrow for all of them."""
-        arrow = _arrow(table)
+        """Keep the rows of ``table`` (pandas, or already :func:`to_arrow`) of each share
+        (``share[i]``: row i's) as ``step``/<that share>/``name``: one conversion to Arrow
+        for all of them."""
+        arrow = table if isinstance(table, pa.Table) else to_arrow(table)
         order = np.argsort(share, kind="stable")
         values, starts = np.unique(share[order], return_index=True)
         bounds = np.append(starts, len(order))
@@ -78,12 +80,13 @@ class PartStore:
         path = self.path(step, share, name)
         return _frame([feather.read_table(path)]) if path.exists() else None
 
-    def read_all(self, step: str, share: int, names: list[str] | None = None
-                 ) -> pd.DataFrame | None:
+    def read_all(self, step: str, share: int, names: list[str] | None = None, *,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame | None:
         """Several tables of ``step``/``share`` (default: all, in name order) as one, their
-        categories united by Arrow; None if there are none."""
+        categories united by Arrow; None if there are none. ``columns``: only those of
+        them the tables have (the others are never decompressed)."""
         names = self.names(step, share) if names is None else names
-        tables = [feather.read_table(self.path(step, share, n)) for n in names
+        tables = [_read(self.path(step, share, n), columns) for n in names
                   if self.path(step, share, n).exists()]
         return _frame(tables) if tables else None
 
@@ -111,11 +114,19 @@ class PartStore:
         return f"PartStore({str(self.root)!r})"
 
 
-def _arrow(table: pd.DataFrame) -> pa.Table:
+def to_arrow(table: pd.DataFrame) -> pa.Table:
     """``table`` as Arrow, its pandas dtypes in the metadata."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     dtypes = json.dumps({c: dtype_name(table[c]) for c in table.columns}).encode()
     return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), _DTYPES: dtypes})
+
+
+def _read(path: Path, columns: Sequence[str] | None) -> pa.Table:
+    if columns is None:
+        return feather.read_table(path)
+    with pa.memory_map(str(path)) as source:
+        held = set(pa.ipc.open_file(source).schema.names)
+    return feather.read_table(path, columns=[c for c in columns if c in held])
 
 
 def _frame(tables: list[pa.Table]) -> pd.DataFrame:

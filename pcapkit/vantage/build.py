@@ -283,7 +283,8 @@ def _attach_truncated(packets: pd.DataFrame, groups: np.ndarray, eligible: np.nd
                             keys, window_ns)
 
 
-_POINT_COLUMNS = ("file", "interface", "if_index")
+#: what names a capture point besides its direction (a column a table lacks is left out)
+POINT_COLUMNS = ("file", "interface", "if_index")
 
 
 def point_table(packets: pd.DataFrame) -> pd.DataFrame:
@@ -304,7 +305,7 @@ def _first_points(packets: pd.DataFrame, direction: np.ndarray
     first = np.unique(ids, return_index=True)[1]
     rows = packets.iloc[first]
     frame = {name: rows[name].astype(object).fillna("\0").astype(str).to_numpy()
-             for name in _POINT_COLUMNS if name in rows}
+             for name in POINT_COLUMNS if name in rows}
     return ids, pd.DataFrame({**frame,
                               "direction": np.asarray(direction, dtype=np.int64)[first]})
 
@@ -323,8 +324,7 @@ def _listed_point_ids(packets: pd.DataFrame, direction: np.ndarray,
 def _point_ids(packets: pd.DataFrame, direction: np.ndarray) -> np.ndarray:
     """The capture point of every row: one dense id (numbered by first appearance) per
     (file, interface, if_index, direction code); a column the table lacks is left out."""
-    parts = [codes_of(packets[name])[0] for name in ("file", "interface", "if_index")
-             if name in packets]
+    parts = [codes_of(packets[name])[0] for name in POINT_COLUMNS if name in packets]
     parts.append(np.asarray(direction, dtype=np.int64))
     combined = np.zeros(len(packets), dtype=np.int64)
     span = 1

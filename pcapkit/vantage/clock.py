@@ -83,17 +83,25 @@ def pair_samples(groups: np.ndarray, node: np.ndarray, ts_ns: np.ndarray, ttl: n
 
 
 def estimate_pairs(samples: pd.DataFrame, names: list[str]) -> list[PairEstimate]:
-    """An offset estimate for every pair of nodes that share packets."""
-    estimates = []
-    for (a, b), rows in samples.groupby(["a", "b"], sort=True):
-        estimates.append(_estimate_pair(rows, names[int(a)], names[int(b)]))
-    return estimates
+    """An offset estimate for every pair of nodes that share packets: the directions
+    labelled for every pair at once, then each pair's medians on its slice."""
+    if not len(samples):
+        return []
+    sign = _label_directions(samples)
+    a, b = samples["a"].to_numpy(np.int64), samples["b"].to_numpy(np.int64)
+    order = np.lexsort((b, a))
+    a, b, sign = a[order], b[order], sign[order]
+    fwd, rev = samples["fwd"].to_numpy()[order], samples["rev"].to_numpy()[order]
+    cuts = np.flatnonzero((a[1:] != a[:-1]) | (b[1:] != b[:-1])) + 1
+    bounds = zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(a)]]), strict=True)
+    return [_estimate_pair(fwd[lo:hi][sign[lo:hi] > 0], rev[lo:hi][sign[lo:hi] < 0],
+                           hi - lo, names[int(a[lo])], names[int(b[lo])])
+            for lo, hi in bounds]
 
 
-def _estimate_pair(rows: pd.DataFrame, a: str, b: str) -> PairEstimate:
-    sign = _label_directions(rows)
-    forward = rows["fwd"].to_numpy()[sign > 0]
-    backward = rows["rev"].to_numpy()[sign < 0]
+def _estimate_pair(forward: np.ndarray, backward: np.ndarray, rows: int, a: str,
+                   b: str) -> PairEstimate:
+    """One pair's estimate from its a -> b delays (``forward``) and b -> a ones."""
     if len(forward) and len(backward):
         m_ab, m_ba = float(np.median(forward)), float(np.median(backward))
         delay = (m_ab - m_ba) / 2
@@ -108,16 +116,18 @@ def _estimate_pair(rows: pd.DataFrame, a: str, b: str) -> PairEstimate:
         offset = max(0.0, float(backward.max()))
         return PairEstimate(a, b, offset, _iqr(backward), len(backward),
                             ONE_WAY.format(a=b, b=a))
-    return PairEstimate(a, b, 0.0, float("nan"), len(rows), NO_DIRECTION)
+    return PairEstimate(a, b, 0.0, float("nan"), rows, NO_DIRECTION)
 
 
-def _label_directions(rows: pd.DataFrame) -> np.ndarray:
-    """+1 (a -> b), -1 (b -> a) or 0 per row, decided per innermost (src, dst)."""
-    labels = rows.groupby(["src", "dst"], sort=False).agg(
+def _label_directions(samples: pd.DataFrame) -> np.ndarray:
+    """+1 (a -> b), -1 (b -> a) or 0 per row, decided per node pair and innermost
+    (src, dst)."""
+    key = ["a", "b", "src", "dst"]
+    labels = samples.groupby(key, sort=False).agg(
         fwd=("fwd", "median"), rev=("rev", "median"), vote=("vote", "sum")).reset_index()
     reverse = labels.rename(columns={"src": "dst", "dst": "src", "fwd": "fwd_r",
                                      "rev": "rev_r", "vote": "vote_r"})
-    labels = labels.merge(reverse, on=["src", "dst"], how="left")
+    labels = labels.merge(reverse, on=key, how="left")
     paired = labels["fwd_r"].notna().to_numpy()
     # d_this: this label a->b, reverse b->a; d_other: the other way round.
     d_this = (labels["fwd"] - labels["rev_r"]).to_numpy() / 2
@@ -126,8 +136,7 @@ def _label_directions(rows: pd.DataFrame) -> np.ndarray:
     paired_sign = np.where((d_this > d_other) | ((d_this == d_other) & tie_this), 1, -1)
     voted_sign = np.sign(labels["vote"].to_numpy())
     labels["sign"] = np.where(paired, paired_sign, voted_sign).astype(np.int64)
-    keyed = rows[["src", "dst"]].merge(labels[["src", "dst", "sign"]], on=["src", "dst"],
-                                       how="left")
+    keyed = samples[key].merge(labels[[*key, "sign"]], on=key, how="left")
     return keyed["sign"].to_numpy(dtype=np.int64)
 
 

@@ -453,9 +453,15 @@ def vote_rows(packets: pd.DataFrame) -> pd.DataFrame:
     if not len(packets):
         return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns},
                              "count": pd.Series(dtype=np.int64)})
-    table = packets[columns].astype(object)
-    return table.groupby(columns, dropna=False, sort=False).size().rename("count") \
-        .reset_index()
+    key = np.zeros(len(packets), dtype=np.int64)
+    for column in columns:  # one dense code per distinct combination so far
+        codes, labels = codes_of(packets[column])
+        key, _ = pd.factorize(key * (len(labels) + 1) + codes + 1)
+        key = key.astype(np.int64, copy=False)
+    _, first, count = np.unique(key, return_index=True, return_counts=True)
+    appearance = np.argsort(first, kind="stable")  # groups in order of first appearance
+    rows = packets[columns].iloc[first[appearance]].astype(object).reset_index(drop=True)
+    return rows.assign(count=count[appearance].astype(np.int64))
 
 
 def _direction_votes(rows: pd.DataFrame, src: pd.Series, dst: pd.Series,

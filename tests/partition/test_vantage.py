@@ -53,3 +53,52 @@ def test_both_directions_share_a_partition():
     assert share[0] == share[1]
     assert share[3] == 0                      # not IP
     assert partition_of(frame, 1).tolist() == [0, 0, 0, 0]
+
+
+def _fingerprint_quantile(path: Path, q: float) -> int:
+    """The fingerprint below which a share ``q`` of the incident's IP rows fall."""
+    from pcapkit.vantage.fingerprint import packet_fingerprints
+
+    hashes, eligible = packet_fingerprints(pcapkit.open(path).decoded.packets)
+    return int(np.quantile(hashes[eligible].astype(np.float64), q))
+
+
+@pytest.mark.parametrize(("name", "quantile", "whole_pass"), [
+    ("vantage/skew", 0.7, False),  # the rows below the threshold hold the first bursts
+    ("demo", 0.7, False),
+    ("vantage/skew", 0.0, True),   # too few below it: every row is searched
+])
+def test_the_clock_sample_gives_the_offsets_of_every_row(name, quantile, whole_pass,
+                                                          monkeypatch):
+    import pcapkit.partition.run as run_module
+
+    path = FIXTURES / name
+    assert path.is_dir(), f"missing committed fixture {path}"
+    files = sorted(str(p) for p in path.rglob("*.pcap*"))
+    limit = 3  # bursts kept: fewer than the fixture has, so which are first matters
+    whole = run_module.run_partitioned(files, 3, clock_limit=limit, clock_sample=None)
+    searched = []
+    task = run_module.candidates_task
+
+    def spy(plan, incident, below, share):
+        searched.append(below)
+        return task(plan, incident, below, share)
+
+    monkeypatch.setattr(run_module, "candidates_task", spy)
+    below = _fingerprint_quantile(path, quantile)
+    sampled = run_module.run_partitioned(files, 3, clock_limit=limit, clock_sample=below)
+    assert list(dict.fromkeys(searched)) == ([below, None] if whole_pass else [below])
+    pd.testing.assert_frame_equal(whole.clock_offsets, sampled.clock_offsets)
+    assert (whole.clock_offsets["samples"] > 0).any(), "the offsets must be measured"
+    for name in ("packets", "sightings", "distinct"):
+        pd.testing.assert_frame_equal(getattr(whole.vantage(), name),
+                                      getattr(sampled.vantage(), name), obj=name)
+
+
+def test_the_clock_sample_is_taken_only_from_a_large_incident():
+    from pcapkit.partition.run import SAMPLE_MARGIN, clock_sample_below
+
+    assert clock_sample_below(1_000_000) is None
+    below = clock_sample_below(20_000_000)
+    assert 0 < below / 2 ** 64 < 0.5
+    assert below / 2 ** 64 * 20_000_000 == pytest.approx(SAMPLE_MARGIN * 200_000)
