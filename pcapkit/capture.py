@@ -401,7 +401,8 @@ class Capture:
     @property
     def dns_messages(self) -> pd.DataFrame:
         """Every DNS message as decoded (one row per sighting)."""
-        return self.decoded.dns
+        run = self._run
+        return run.dns_messages if run is not None else self.decoded.dns
 
     # -- findings -----------------------------------------------------------------------
 

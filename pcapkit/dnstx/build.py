@@ -23,7 +23,7 @@ from pcapkit.dnstx.arrays import (
 from pcapkit.dnstx.chains import find_resolver_chains
 from pcapkit.dnstx.icmp import link_icmp_errors
 from pcapkit.dnstx.identities import cluster_dns_addresses, cluster_namespaces
-from pcapkit.dnstx.messages import distinct_messages, sighting_points
+from pcapkit.dnstx.messages import MESSAGE_COLUMNS, distinct_messages, sighting_points
 from pcapkit.dnstx.nat import backend_views, merge_service_dnat
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.dnstx.pairing import orient, pair_messages
@@ -251,6 +251,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     cluster = check_cluster(cluster, "build_dns_transactions")
     timeout = options.timeout
 
+    dns = dns[[c for c in MESSAGE_COLUMNS if c in dns.columns]]  # what the steps read
     messages = distinct_messages(dns, packets, options.capture_end)
     view = orient(messages)
     pairs = pair_messages(view, timeout)

@@ -29,6 +29,10 @@ PACKET_COLUMNS = ("file", "frame", "packet_id", "node", "ts", "ts_corrected", "i
                   "icmp_orig_dst", "icmp_orig_proto", "icmp_orig_sport", "icmp_orig_dport")
 _NEEDED_DNS = ("file", "frame", "ts", "src", "dst", "sport", "dport", "dns_id", "qr", "qname",
                "qtype_name", "rcode_name")
+#: every column of the decoder's DNS table (pcapkit.schema.decode) that the transactions
+#: read; a partitioned run reads only these from its store
+MESSAGE_COLUMNS = (*_NEEDED_DNS, "interface", "transport", "tc", "ancount", "qtype",
+                   "answers", "answer_addrs", "malformed", "incomplete")
 
 
 def _row_keys(file: pd.Series, frame: pd.Series, files: pd.Index) -> np.ndarray:

@@ -26,6 +26,7 @@ docs/scale.md for the design and its measurements.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import os
@@ -42,7 +43,7 @@ from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
-from pcapkit.dnstx.messages import PACKET_COLUMNS, node_capture_ends
+from pcapkit.dnstx.messages import MESSAGE_COLUMNS, PACKET_COLUMNS, node_capture_ends
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
@@ -366,7 +367,7 @@ def flows_task(plan: Plan, share: int) -> FlowResult:
 def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFrame:
     """The packet rows the DNS stage reads: the sightings of DNS messages and the ICMP
     errors that quote ports (pcapkit.dnstx links them to queries)."""
-    keys = store.read_all("dns", share)
+    keys = store.read_all("dns", share, columns=["file", "frame"])
     wanted = pd.MultiIndex.from_arrays([keys["file"].astype(object),
                                         keys["frame"].to_numpy(np.int64)]) \
         if keys is not None else pd.MultiIndex.from_arrays([[], []])
@@ -411,7 +412,6 @@ class PartitionedRun:
     flow_maps: list[np.ndarray]
     links_fold: np.ndarray | None
     dns: pd.DataFrame = field(default_factory=pd.DataFrame)
-    dns_messages: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the analyses' packet context of the whole incident (every share's merged)
     context: PacketContext | None = None
     #: the engine the tasks ran on (the analyses' shares run there too)
@@ -431,6 +431,12 @@ class PartitionedRun:
     @property
     def interfaces(self) -> pd.DataFrame:
         return concat_tables([f.interfaces for f in self.files if len(f.interfaces)])
+
+    @property
+    def dns_messages(self) -> pd.DataFrame:
+        """Every DNS message as decoded (a row per sighting), in one pass's order: read
+        from the store when asked, not kept (no rule reads it)."""
+        return _dns_messages(self)
 
     def packet_flows(self, share: int) -> pd.DataFrame:
         """(packet_id, flow_id) of the packets of one share's flows."""
@@ -613,6 +619,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     context = merge_contexts([k.context for k in keys if k.context]
                              or [packet_context(_empty_packets())])
     del keys  # the per-packet sort keys: numbered and written
+    give_back_memory()
     results = engine.map(functools.partial(flows_task, plan), share_ids)
     parts = [r.part for r in results]
     errors_part = _deferred_part(plan)
@@ -634,9 +641,19 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     for found in node_ends:
         for node, end in found.items():
             ends[node] = max(end, ends.get(node, end))
-    run.dns_messages, run.dns = _dns(run, cluster,
-                                     _with_capture_ends(dns_options or DnsOptions(), ends))
+    run.dns = _dns(run, cluster, _with_capture_ends(dns_options or DnsOptions(), ends))
+    give_back_memory()
     return run
+
+
+def give_back_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``): a step
+    that built and dropped large tables leaves them free but still held by the process,
+    counted in its memory until a later step reuses them."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _with_capture_ends(options: DnsOptions, ends: dict[str, int]) -> DnsOptions:
@@ -650,22 +667,27 @@ def _with_capture_ends(options: DnsOptions, ends: dict[str, int]) -> DnsOptions:
     return dataclasses.replace(options, capture_end=merged)
 
 
+def _dns_messages(run: PartitionedRun, columns: Sequence[str] | None = None
+                  ) -> pd.DataFrame:
+    """Every share's DNS messages (``columns``: only those) in one pass's row order (files
+    in order, rows in order)."""
+    store, order = run.store, {f.name: f.index for f in run.files}
+    messages = concat_tables([m for s in range(run.plan.shares)
+                              if (m := store.read_all("dns", s, columns=columns)) is not None])
+    if not len(messages):
+        return _empty_dns()
+    key = messages["file"].astype(object).map(order).to_numpy(np.int64)
+    return messages.take(np.lexsort((messages["frame"].to_numpy(np.int64), key))) \
+        .reset_index(drop=True)
+
+
 def _dns(run: PartitionedRun, cluster: Cluster | None,
-         options: DnsOptions | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """DNS transactions from the DNS messages and the packet rows they need, every share's
-    (one pass's row order: files in order, rows in order)."""
+         options: DnsOptions | None) -> pd.DataFrame:
+    """DNS transactions from the DNS messages and the packet rows they need, every share's."""
     from pcapkit.dnstx import build_dns_transactions
 
     store, shares = run.store, run.plan.shares
-    order = {f.name: f.index for f in run.files}
-    messages = concat_tables([m for s in range(shares)
-                              if (m := store.read_all("dns", s)) is not None])
-    if len(messages):
-        key = messages["file"].astype(object).map(order).to_numpy(np.int64)
-        messages = messages.take(np.lexsort((messages["frame"].to_numpy(np.int64), key))) \
-            .reset_index(drop=True)
-    else:
-        messages = _empty_dns()
+    messages = _dns_messages(run, MESSAGE_COLUMNS)
     rows = concat_tables([_with_ids(t, store.read_array("ids", s, "ids"))
                           for s in range(shares)
                           if (t := store.read("grouped", s, "dns-rows")) is not None])
@@ -679,8 +701,8 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
                                                      "Int64")})
-    return messages, build_dns_transactions(messages, rows if len(rows) else None, cluster,
-                                            options=options, packet_flows=packet_flows)
+    return build_dns_transactions(messages, rows if len(rows) else None, cluster,
+                                  options=options, packet_flows=packet_flows)
 
 
 def _empty_packets() -> pd.DataFrame:
