@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -197,16 +198,17 @@ def _capture_end(messages: pd.DataFrame, tx: pd.DataFrame) -> np.ndarray:
     return end_t
 
 
-def _point_check(dns: pd.DataFrame, packets: pd.DataFrame | None):
+def _point_check(points: Callable[[], pd.DataFrame]):
     """A function telling, for pairs of packet ids, whether one capture point saw both.
 
-    The capture points of the DNS sightings are worked out on the first call only (most
-    captures have no DNAT candidates at all) and reused by later calls."""
+    The capture points of the DNS sightings (``points()``: ``sighting_points``) are worked
+    out on the first call only (most captures have no DNAT candidates at all) and reused
+    by later calls."""
     cache: list[pd.DataFrame] = []
 
     def same_point(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         if not cache:
-            cache.append(sighting_points(dns, packets).rename(columns={"packet_id": "item"}))
+            cache.append(points().rename(columns={"packet_id": "item"}))
         return seen_at_one_point(cache[0], first, second)
     return same_point
 
@@ -249,15 +251,27 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
     if not isinstance(dns, pd.DataFrame):
         raise PcapkitError("build_dns_transactions: dns must be the decoder's DNS DataFrame")
     cluster = check_cluster(cluster, "build_dns_transactions")
-    timeout = options.timeout
-
     dns = dns[[c for c in MESSAGE_COLUMNS if c in dns.columns]]  # what the steps read
-    messages = distinct_messages(dns, packets, options.capture_end)
+    return transactions_of(distinct_messages(dns, packets, options.capture_end),
+                           lambda: sighting_points(dns, packets), packets, cluster,
+                           options=options, packet_flows=packet_flows)
+
+
+def transactions_of(messages: pd.DataFrame, points: Callable[[], pd.DataFrame],
+                    errors: pd.DataFrame | None, cluster: Cluster | None, *,
+                    options: DnsOptions, packet_flows: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
+    """The transactions of ``build_dns_transactions`` from what it makes of the sightings:
+    the distinct messages (``distinct_messages``), a function giving their capture points
+    (``sighting_points``, asked only when a DNAT needs them) and the packet rows holding
+    the ICMP errors that quote ports (any packet table that has them). A partitioned run
+    makes the three a share at a time: every sighting of a message is in one share."""
+    timeout = options.timeout
     view = orient(messages)
     pairs = pair_messages(view, timeout)
     tx = _base_table(messages, view, pairs)
     tx = merge_service_dnat(tx, messages["packet_id"].to_numpy(dtype=np.int64),
-                            _point_check(dns, packets),
+                            _point_check(points),
                             cluster.service_backends() if cluster is not None else None,
                             seconds_to_ns(options.nat_window))
 
@@ -268,7 +282,7 @@ def build_dns_transactions(dns: pd.DataFrame, packets: pd.DataFrame | None = Non
                            parallel_window=options.parallel_window)
     for column in retries.columns:
         tx[column] = retries[column]
-    icmp = _icmp_errors(tx, packets, timeout)
+    icmp = _icmp_errors(tx, errors, timeout)
     end_t = _capture_end(messages, tx)
     tx["status"] = as_column(_status(tx, retries, end_t, timeout,
                                      icmp["icmp_error"].notna().to_numpy(dtype=bool)), tx.index)

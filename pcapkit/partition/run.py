@@ -43,7 +43,13 @@ from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
-from pcapkit.dnstx.messages import MESSAGE_COLUMNS, PACKET_COLUMNS, node_capture_ends
+from pcapkit.dnstx.messages import (
+    MESSAGE_COLUMNS,
+    PACKET_COLUMNS,
+    distinct_messages,
+    node_capture_ends,
+    sighting_points,
+)
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
@@ -676,33 +682,101 @@ def _dns_messages(run: PartitionedRun, columns: Sequence[str] | None = None
                               if (m := store.read_all("dns", s, columns=columns)) is not None])
     if not len(messages):
         return _empty_dns()
-    key = messages["file"].astype(object).map(order).to_numpy(np.int64)
-    return messages.take(np.lexsort((messages["frame"].to_numpy(np.int64), key))) \
+    return _in_file_order(messages, order)
+
+
+@dataclass
+class DnsPart:
+    """What the DNS transactions need of one share's DNS sightings (every sighting of a
+    message is in its share): its distinct messages, their capture points and the packet
+    rows holding ICMP errors that quote ports (with their incident row, ``_row``)."""
+
+    messages: pd.DataFrame
+    points: pd.DataFrame
+    errors: pd.DataFrame
+
+
+def dns_task(plan: Plan, order: Mapping[str, int], capture_end, share: int) -> bool:
+    """The share's ``DnsPart``, kept in the store (whether it has one: not without DNS
+    rows); ``order``: file name -> index, ``capture_end``: ``DnsOptions.capture_end``,
+    with every node's. Arrow carries its tables back faster than pickling does."""
+    part = dns_part(plan, order, capture_end, share)
+    if part is None:
+        return False
+    for name in ("messages", "points", "errors"):
+        plan.store.write("dns-part", share, name, getattr(part, name))
+    return True
+
+
+def dns_part(plan: Plan, order: Mapping[str, int], capture_end,
+             share: int) -> DnsPart | None:
+    """The share's ``DnsPart`` (None: it has no DNS rows)."""
+    store = plan.store
+    rows = store.read("grouped", share, "dns-rows")
+    if rows is None or not len(rows):
+        return None
+    rows = _with_ids(rows, store.read_array("ids", share, "ids"))
+    rows = rows.take(np.argsort(rows["_row"].to_numpy(np.int64), kind="stable")) \
+        .reset_index(drop=True)
+    dns = store.read_all("dns", share, columns=MESSAGE_COLUMNS)
+    dns = _empty_dns()[list(MESSAGE_COLUMNS)] if dns is None else _in_file_order(dns, order)
+    quoting = (rows["icmp_orig_sport"].notna() & rows["icmp_orig_dport"].notna()).to_numpy(
+        dtype=bool, na_value=False) if "icmp_orig_sport" in rows else np.zeros(len(rows), bool)
+    return DnsPart(messages=distinct_messages(dns, rows, capture_end),
+                   points=sighting_points(dns, rows), errors=rows[quoting])
+
+
+def _in_file_order(table: pd.DataFrame, order: Mapping[str, int]) -> pd.DataFrame:
+    """Rows of the decoder's tables in one pass's order: files in order, frames in order."""
+    key = table["file"].astype(object).map(order).to_numpy(np.int64)
+    return table.take(np.lexsort((table["frame"].to_numpy(np.int64), key))) \
         .reset_index(drop=True)
 
 
 def _dns(run: PartitionedRun, cluster: Cluster | None,
-         options: DnsOptions | None) -> pd.DataFrame:
-    """DNS transactions from the DNS messages and the packet rows they need, every share's."""
-    from pcapkit.dnstx import build_dns_transactions
+         options: DnsOptions) -> pd.DataFrame:
+    """DNS transactions from every share's ``DnsPart`` (``dns_task``, on the run's
+    engine): its messages in one pass's order (by packet id), its ICMP errors in incident
+    row order."""
+    from pcapkit.dnstx.build import transactions_of
+    from pcapkit.engines.forked import MIN_SHARE
 
-    store, shares = run.store, run.plan.shares
-    messages = _dns_messages(run, MESSAGE_COLUMNS)
-    rows = concat_tables([_with_ids(t, store.read_array("ids", s, "ids"))
-                          for s in range(shares)
-                          if (t := store.read("grouped", s, "dns-rows")) is not None])
-    if len(rows):
-        rows = rows.take(np.argsort(rows.pop("_row").to_numpy(np.int64), kind="stable")) \
-            .reset_index(drop=True)
-    wanted = rows["packet_id"].to_numpy(np.int64) if len(rows) else np.zeros(0, np.int64)
+    order = {f.name: f.index for f in run.files}
+    end = options.capture_end
+    end = dict(end) if isinstance(end, Mapping) else end  # a plain dict travels to workers
+    # a few DNS messages are not worth starting the engine's workers for
+    engine = run.engine if sum(f.dns_rows for f in run.files) >= MIN_SHARE else None
+    if engine is None:
+        parts = [p for s in range(run.plan.shares)
+                 if (p := dns_part(run.plan, order, end, s)) is not None]
+    else:
+        held = engine.map(functools.partial(dns_task, run.plan, order, end),
+                          list(range(run.plan.shares)))
+        parts = [DnsPart(*(run.store.read("dns-part", s, n)
+                           for n in ("messages", "points", "errors")))
+                 for s, has in enumerate(held) if has]
+    if parts:
+        messages = concat_tables([p.messages for p in parts])
+        messages = messages.take(np.argsort(messages["packet_id"].to_numpy(np.int64),
+                                            kind="stable")).reset_index(drop=True)
+        points = pd.concat([p.points for p in parts], ignore_index=True)
+        errors = concat_tables([p.errors for p in parts])
+        errors = errors.take(np.argsort(errors.pop("_row").to_numpy(np.int64),
+                                        kind="stable")).reset_index(drop=True)
+    else:
+        messages = distinct_messages(_empty_dns()[list(MESSAGE_COLUMNS)], None,
+                                     options.capture_end)
+        points, errors = sighting_points(_empty_dns(), None), None
+    del parts
+    wanted = messages["packet_id"].to_numpy(np.int64)
     flows = pd.concat([f[int_isin(f["packet_id"].to_numpy(np.int64), wanted)]
                        for s in range(len(run.flow_maps)) for f in [run.packet_flows(s)]],
-                      ignore_index=True)  # a share at a time: only the DNS rows' links
+                      ignore_index=True)  # a share at a time: only the DNS messages' links
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
                                                      "Int64")})
-    return build_dns_transactions(messages, rows if len(rows) else None, cluster,
-                                  options=options, packet_flows=packet_flows)
+    return transactions_of(messages, lambda: points, errors, cluster, options=options,
+                           packet_flows=packet_flows)
 
 
 def _empty_packets() -> pd.DataFrame:

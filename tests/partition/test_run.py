@@ -46,6 +46,18 @@ def test_same_tables_as_one_pass(name, shares):
     assert two._run is not None and two._run.plan.shares == shares
 
 
+def test_dns_a_share_at_a_time_on_worker_processes(monkeypatch):
+    # the DNS step's shares go to the workers only when there are many messages: here all
+    import pcapkit.engines.forked
+
+    monkeypatch.setattr(pcapkit.engines.forked, "MIN_SHARE", 1)
+    for name in ("dnstx", "demo"):
+        one = _open(FIXTURES / name)
+        two = _open(FIXTURES / name, shares=3, workers=2)
+        pd.testing.assert_frame_equal(one.dns, two.dns, obj=name)
+        assert len(two.dns) > 0
+
+
 def _damaged_incident(tmp_path: Path) -> Path:
     """The demo incident plus a truncated capture, a garbage one and an empty one."""
     incident = tmp_path / "incident"
