@@ -63,10 +63,16 @@ class DaskEngine:
         order = range(len(items)) if weights is None else \
             sorted(range(len(items)), key=lambda i: weights[i], reverse=True)
         batch = uuid.uuid4().hex[:12]
-        futures = {i: self.client.submit(_marked, task, items[i], pure=False,
+        # the task (a partial holding what every item needs: the plan, the analyses'
+        # prepared state) goes to each worker once, not in every item's graph
+        shared = self.client.scatter(task, broadcast=True, hash=False)
+        futures = {i: self.client.submit(_marked, shared, items[i], pure=False,
                                          retries=RETRIES, key=f"pcapkit-{batch}-{i}")
                    for i in order}
-        return self.client.gather([futures[i] for i in range(len(items))])
+        try:
+            return self.client.gather([futures[i] for i in range(len(items))])
+        finally:
+            shared.release()
 
     def close(self) -> None:
         self.client.close()
