@@ -12,8 +12,9 @@ or a Dask cluster: :mod:`pcapkit.engines`), with only small results travelling b
    columns the clock pass needs: those rows hold the first bursts whenever they hold
    enough.
 3. ``group`` (per share): sightings grouped on corrected times, tables written with
-   share-local packet ids; back come the sort keys of each packet (first corrected time,
-   incident row), from which packet ids are numbered across shares.
+   share-local packet ids, with the sort key of each packet (first corrected time,
+   incident row); packet ids are then numbered across shares by merging those keys a
+   window at a time (``number_shares``).
 4. ``flows`` (per share, with the ICMP errors that quote its pairs): packet ids made
    incident-wide, flows of the share (``flow_part``), the rows the DNS stage reads.
 5. once: the set-aside ICMP errors' flows, flow numbering, Service-DNAT links and
@@ -264,14 +265,17 @@ def first_bursts(frames: Sequence[pd.DataFrame | None],
     return frame.take(keep).reset_index(drop=True)
 
 
+#: packets the numbering step sorts at a time
+NUMBER_WINDOW = 1 << 20
+
+
 @dataclass
 class GroupKeys:
-    """Per packet of one share (by local id): its first corrected time and incident row;
-    where each node's capture ended in this share (ns); the share's packet context (what
-    the analyses need of the whole incident's packets, merged over the shares)."""
+    """What grouping a share sends back: where each node's capture ended in it (ns) and
+    its packet context (what the analyses need of the whole incident's packets, merged
+    over the shares). Each packet's sort key, its first corrected time and incident row
+    by local id, stays in the store (``keys``), already in order."""
 
-    first_ns: np.ndarray
-    first_row: np.ndarray
     node_ends: dict[str, int] = field(default_factory=dict)
     context: PacketContext | None = None
 
@@ -283,12 +287,16 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
     share their flows are in (``flow_share_of``: an ICMP error goes where the pair it
     quotes is), so that a share's flows find all their packets in one share."""
     rows = _share_rows(plan, incident, share)
-    empty = np.zeros(0, np.int64)
-    if rows is None:
-        return GroupKeys(empty, empty)
-    part = group_rows(rows, offsets, plan.window_ns)
-    view = finish(part, part.local_id, offsets)
     store = plan.store
+    if rows is None:
+        empty = np.zeros(0, np.int64)
+        store.write_array("keys", share, "first_ns", empty)
+        store.write_array("keys", share, "first_row", empty)
+        return GroupKeys()
+    part = group_rows(rows, offsets, plan.window_ns)
+    store.write_array("keys", share, "first_ns", part.first_ns)
+    store.write_array("keys", share, "first_row", part.first_row)
+    view = finish(part, part.local_id, offsets)
     packets = view.packets.assign(_row=rows.row)
     store.write("grouped", share, "dns-rows", _dns_rows(store, share, packets))
     target = flow_share_of(view.distinct, plan.shares)
@@ -304,18 +312,40 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
                     view.sightings[sighting_target == t].reset_index(drop=True))
         store.write("grouped", share, f"packets-to{int(t)}",
                     packets[packet_target == t].reset_index(drop=True))
-    return GroupKeys(part.first_ns, part.first_row, node_capture_ends(packets),
-                     packet_context(packets))
+    return GroupKeys(node_capture_ends(packets), packet_context(packets))
 
 
-def number_shares(keys: Sequence[GroupKeys]) -> list[np.ndarray]:
-    """The incident-wide packet_id of each share's local ids (by earliest sighting)."""
-    first_ns = np.concatenate([k.first_ns for k in keys])
-    first_row = np.concatenate([k.first_row for k in keys])
-    rank = np.empty(len(first_ns), dtype=np.int64)
-    rank[np.lexsort((first_row, first_ns))] = np.arange(len(first_ns))
-    bounds = np.cumsum([0] + [len(k.first_ns) for k in keys])
-    return [rank[bounds[i]:bounds[i + 1]] for i in range(len(keys))]
+def number_shares(store: PartStore, shares: int, window: int = NUMBER_WINDOW) -> None:
+    """Number every share's packets incident-wide, by earliest sighting (first corrected
+    time, then incident row), as one pass numbers them: the ``ids`` of each share's local
+    ids, written to the store. Each share's keys are sorted already, so the shares are
+    merged a window of first times at a time (about ``window`` packets, read from the
+    mapped key files): memory stays at one window whatever the incident's size."""
+    ns = [store.read_array("keys", s, "first_ns", mapped=True) for s in range(shares)]
+    rows = [store.read_array("keys", s, "first_row", mapped=True) for s in range(shares)]
+    total = sum(len(a) for a in ns)
+    ids = [store.new_array("ids", s, "ids", len(a)) for s, a in enumerate(ns)]
+    # window edges: first times at even steps of a sample of every share's sorted keys
+    sample = np.sort(np.concatenate([a[::max(1, len(a) // 256)] for a in ns])) if total \
+        else np.zeros(0, np.int64)
+    windows = max(1, -(-total // window))
+    edges = np.unique(sample[np.linspace(0, len(sample), windows + 1)[1:-1].astype(np.int64)])
+    cuts = [np.concatenate([[0], np.searchsorted(a, edges, side="left"), [len(a)]])
+            for a in ns]
+    numbered = 0
+    for w in range(len(edges) + 1):
+        spans = [(c[w], c[w + 1]) for c in cuts]
+        first_ns = np.concatenate([a[lo:hi] for a, (lo, hi) in zip(ns, spans, strict=True)])
+        first_row = np.concatenate([a[lo:hi] for a, (lo, hi) in zip(rows, spans, strict=True)])
+        rank = np.empty(len(first_ns), dtype=np.int64)
+        rank[np.lexsort((first_row, first_ns))] = numbered + np.arange(len(first_ns))
+        start = 0
+        for out, (lo, hi) in zip(ids, spans, strict=True):
+            out[lo:hi] = rank[start:start + hi - lo]
+            start += hi - lo
+        numbered += len(first_ns)
+    for out in ids:
+        out.flush()
 
 
 # 4. flows --------------------------------------------------------------------------------
@@ -616,16 +646,15 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                            weights=[_size(p) for p in files])
     incident = _incident(summaries, cluster, nodes, inferred)
     share_ids = list(range(plan.shares))
-    offsets = clock_offsets(plan, incident, engine, clock_sample_below(sum(s.rows for s in summaries), plan.clock_limit)
-                            if clock_sample == "auto" else clock_sample)
+    below = clock_sample_below(sum(s.rows for s in summaries), plan.clock_limit) \
+        if clock_sample == "auto" else clock_sample
+    offsets = clock_offsets(plan, incident, engine, below)
     keys = engine.map(functools.partial(group_task, plan, incident, offsets), share_ids)
-    for share, ids in enumerate(number_shares(keys)):
-        plan.store.write_array("ids", share, "ids", ids)
+    number_shares(plan.store, plan.shares)
     node_ends = [k.node_ends for k in keys]
     context = merge_contexts([k.context for k in keys if k.context]
                              or [packet_context(_empty_packets())])
-    del keys  # the per-packet sort keys: numbered and written
-    give_back_memory()
+    del keys
     results = engine.map(functools.partial(flows_task, plan), share_ids)
     parts = [r.part for r in results]
     errors_part = _deferred_part(plan)

@@ -100,6 +100,13 @@ class PartStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, values)
 
+    def new_array(self, step: str, share: int, name: str, length: int) -> np.ndarray:
+        """A new int64 array kept as ``step``/``share``/``name`` (read by read_array),
+        written in place through its mapping (``flush`` when done)."""
+        path = self.path(step, share, name, ".npy")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(length,))
+
     def read_array(self, step: str, share: int, name: str, *, mapped: bool = False
                    ) -> np.ndarray:
         """An array kept by write_array; ``mapped``: read only the pages that are used."""

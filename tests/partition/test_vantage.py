@@ -102,3 +102,30 @@ def test_the_clock_sample_is_taken_only_from_a_large_incident():
     below = clock_sample_below(20_000_000)
     assert 0 < below / 2 ** 64 < 0.5
     assert below / 2 ** 64 * 20_000_000 == pytest.approx(SAMPLE_MARGIN * 200_000)
+
+
+@pytest.mark.parametrize("window", [1, 7, 1 << 20])
+def test_packets_are_numbered_a_window_at_a_time_as_in_one_sort(tmp_path, window):
+    from pcapkit.partition.run import number_shares
+    from pcapkit.partition.store import PartStore
+
+    rng = np.random.default_rng(5)
+    store = PartStore(tmp_path / "store")
+    keys = []
+    for share, n in enumerate([40, 0, 25, 60]):
+        # first times with ties inside and across shares; rows unique incident-wide
+        first_ns = np.sort(rng.integers(0, 30, n)) * 1_000
+        first_row = np.zeros(n, np.int64)
+        for t in np.unique(first_ns):  # a share's keys come sorted by (time, row)
+            at = np.flatnonzero(first_ns == t)
+            first_row[at] = np.sort(rng.choice(10_000, len(at), replace=False)) * 4 + share
+        store.write_array("keys", share, "first_ns", first_ns)
+        store.write_array("keys", share, "first_row", first_row)
+        keys.append((first_ns, first_row))
+    number_shares(store, len(keys), window=window)
+    first_ns = np.concatenate([k[0] for k in keys])
+    first_row = np.concatenate([k[1] for k in keys])
+    expected = np.empty(len(first_ns), np.int64)
+    expected[np.lexsort((first_row, first_ns))] = np.arange(len(first_ns))
+    got = np.concatenate([store.read_array("ids", s, "ids") for s in range(len(keys))])
+    assert got.tolist() == expected.tolist()
