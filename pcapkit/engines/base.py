@@ -12,6 +12,7 @@ processes: inside one, :func:`in_task` is True and
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -40,3 +41,17 @@ def enter_task_process() -> None:
     """Mark this process as an engine's worker (run once, as it starts)."""
     global _in_task
     _in_task = True
+
+
+def give_back_memory() -> None:
+    """Hand freed memory back to the system: Arrow's pool (pandas' text columns live
+    there) and glibc's heap (``malloc_trim``). A step that built and dropped large tables
+    leaves its memory free but still held by the process, counted in its size until a
+    later step reuses it; a long-lived worker holds it across tasks."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

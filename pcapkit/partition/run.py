@@ -27,7 +27,6 @@ docs/scale.md for the design and its measurements.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import functools
 import os
@@ -52,6 +51,7 @@ from pcapkit.dnstx.messages import (
     sighting_points,
 )
 from pcapkit.dnstx.options import DnsOptions
+from pcapkit.engines.base import give_back_memory
 from pcapkit.errors import CaptureError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
 from pcapkit.flows.natview import folded_flow_ids
@@ -655,6 +655,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     context = merge_contexts([k.context for k in keys if k.context]
                              or [packet_context(_empty_packets())])
     del keys
+    give_back_memory()
     results = engine.map(functools.partial(flows_task, plan), share_ids)
     parts = [r.part for r in results]
     errors_part = _deferred_part(plan)
@@ -679,16 +680,6 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     run.dns = _dns(run, cluster, _with_capture_ends(dns_options or DnsOptions(), ends))
     give_back_memory()
     return run
-
-
-def give_back_memory() -> None:
-    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``): a step
-    that built and dropped large tables leaves them free but still held by the process,
-    counted in its memory until a later step reuses them."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _with_capture_ends(options: DnsOptions, ends: dict[str, int]) -> DnsOptions:
