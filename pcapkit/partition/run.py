@@ -18,8 +18,10 @@ or a Dask cluster: :mod:`pcapkit.engines`), with only small results travelling b
 4. ``flows`` (per share, with the ICMP errors that quote its pairs): packet ids made
    incident-wide, flows of the share (``flow_part``), the rows the DNS stage reads.
 5. once: the set-aside ICMP errors' flows, flow numbering, Service-DNAT links and
-   identities (``finish_flows``/``complete_flows``), then DNS transactions over the DNS
-   and ICMP-error rows only.
+   identities (``finish_flows``/``complete_flows``).
+6. ``dns`` (per share, on the engine when there are many DNS rows): the share's DNS
+   sightings collapsed into distinct messages, with their capture points and the ICMP
+   errors that quote ports; then once, the DNS transactions over all of them.
 
 The tables equal those of one pass over the whole incident (tests/partition); see
 docs/scale.md for the design and its measurements.
