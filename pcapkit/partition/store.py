@@ -53,14 +53,13 @@ class PartStore:
 
     def write(self, step: str, share: int, name: str, table: pd.DataFrame) -> None:
         """Keep ``table`` as ``step``/``share``/``name`` (replacing an older one)."""
-        self._write_arrow(step, share, name, to_arrow(table))
+        self._write_arrow(step, share, name, _arrow(table))
 
-    def write_split(self, step: str, name: str, table: pd.DataFrame | pa.Table,
+    def write_split(self, step: str, name: str, table: pd.DataFrame,
                     share: np.ndarray) -> None:
-        """Keep the rows of ``table`` (pandas, or already :func:`to_arrow`) of each share
-        (``share[i]``: row i's) as ``step``/<that share>/``name``: one conversion to Arrow
-        for all of them."""
-        arrow = table if isinstance(table, pa.Table) else to_arrow(table)
+        """Keep the rows of ``table`` of each share (``share[i]``: row i's) as
+        ``step``/<that share>/``name``: one conversion to Arrow for all of them."""
+        arrow = _arrow(table)
         order = np.argsort(share, kind="stable")
         values, starts = np.unique(share[order], return_index=True)
         bounds = np.append(starts, len(order))
@@ -121,7 +120,7 @@ class PartStore:
         return f"PartStore({str(self.root)!r})"
 
 
-def to_arrow(table: pd.DataFrame) -> pa.Table:
+def _arrow(table: pd.DataFrame) -> pa.Table:
     """``table`` as Arrow, its pandas dtypes in the metadata."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     dtypes = json.dumps({c: dtype_name(table[c]) for c in table.columns}).encode()
@@ -129,6 +128,7 @@ def to_arrow(table: pd.DataFrame) -> pa.Table:
 
 
 def _read(path: Path, columns: Sequence[str] | None) -> pa.Table:
+    """The Arrow table at ``path``; ``columns``: only those of them it has."""
     if columns is None:
         return feather.read_table(path)
     with pa.memory_map(str(path)) as source:
