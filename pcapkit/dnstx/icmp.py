@@ -36,14 +36,22 @@ def icmp_error_name(is_v6: bool, icmp_type: int, code: int) -> str:
     return _V4_OTHER.get(icmp_type, f"icmp-type-{icmp_type}")
 
 
+def quotes_ports(packets: pd.DataFrame) -> np.ndarray:
+    """Per row of a packet table: whether it quotes a packet's ports (an ICMP error that
+    may answer a query; the rows the DNS transactions read besides the DNS sightings)."""
+    if not {"icmp_orig_sport", "icmp_orig_dport"} <= set(packets.columns):
+        return np.zeros(len(packets), dtype=bool)
+    return (packets["icmp_orig_sport"].notna() & packets["icmp_orig_dport"].notna()).to_numpy(
+        dtype=bool, na_value=False)
+
+
 def _errors(packets: pd.DataFrame) -> pd.DataFrame:
     """Distinct ICMP errors quoting a UDP or TCP packet: t, the quoted 4-tuple, name, from."""
     needed = ("icmp_type", "icmp_code", "icmp_orig_src", "icmp_orig_dst", "icmp_orig_sport",
               "icmp_orig_dport")
     if packets is None or any(c not in packets.columns for c in needed):
         return pd.DataFrame()
-    quoted = packets["icmp_orig_sport"].notna() & packets["icmp_orig_dport"].notna()
-    rows = packets[quoted.to_numpy(dtype=bool, na_value=False)]
+    rows = packets[quotes_ports(packets)]
     if rows.empty:
         return pd.DataFrame()
     frame = pd.DataFrame({

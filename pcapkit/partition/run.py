@@ -45,6 +45,7 @@ from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.files import Decoded, iter_decode
 from pcapkit.decode.table import concat_tables
+from pcapkit.dnstx.icmp import quotes_ports
 from pcapkit.dnstx.messages import (
     MESSAGE_COLUMNS,
     PACKET_COLUMNS,
@@ -411,10 +412,7 @@ def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFra
         if keys is not None else pd.MultiIndex.from_arrays([[], []])
     have = pd.MultiIndex.from_arrays([packets["file"].astype(object),
                                       packets["frame"].to_numpy(np.int64)])
-    keep = have.isin(wanted)
-    if {"icmp_orig_sport", "icmp_orig_dport"} <= set(packets):
-        keep |= (packets["icmp_orig_sport"].notna() & packets["icmp_orig_dport"].notna()) \
-            .to_numpy(dtype=bool, na_value=False)
+    keep = have.isin(wanted) | quotes_ports(packets)
     columns = [c for c in (*PACKET_COLUMNS, "_row") if c in packets.columns]
     return packets.loc[keep, columns].reset_index(drop=True)
 
@@ -742,10 +740,8 @@ def dns_part(plan: Plan, order: Mapping[str, int], capture_end,
         .reset_index(drop=True)
     dns = store.read_all("dns", share, columns=MESSAGE_COLUMNS)
     dns = _empty_dns()[list(MESSAGE_COLUMNS)] if dns is None else _in_file_order(dns, order)
-    quoting = (rows["icmp_orig_sport"].notna() & rows["icmp_orig_dport"].notna()).to_numpy(
-        dtype=bool, na_value=False) if "icmp_orig_sport" in rows else np.zeros(len(rows), bool)
     return DnsPart(messages=distinct_messages(dns, rows, capture_end),
-                   points=sighting_points(dns, rows), errors=rows[quoting])
+                   points=sighting_points(dns, rows), errors=rows[quotes_ports(rows)])
 
 
 def _in_file_order(table: pd.DataFrame, order: Mapping[str, int]) -> pd.DataFrame:
