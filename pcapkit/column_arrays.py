@@ -27,11 +27,28 @@ def codes_of(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     A categorical column keeps its own codes (unused categories keep their labels);
     any other column is factorized in order of first appearance."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return (series.cat.codes.to_numpy(dtype=np.int64),
-                np.asarray(series.cat.categories.astype(str), dtype=object))
+        return (series.cat.codes.to_numpy(dtype=np.int64), text_labels(series.cat.categories))
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False), np.asarray(pd.Index(uniques).astype(str),
-                                                          dtype=object)
+    return codes.astype(np.int64, copy=False), text_labels(pd.Index(uniques))
+
+
+def text_labels(labels: pd.Index) -> np.ndarray:
+    """``labels`` as an object array of ``str``: as they are when they are text already
+    (no round trip through an Arrow string array, which costs a few ms per 10,000)."""
+    if labels.dtype == object and pd.api.types.infer_dtype(labels, skipna=False) == "string":
+        return np.asarray(labels, dtype=object)
+    if labels.dtype == "str":
+        return labels.to_numpy(dtype=object)
+    return np.asarray(labels.astype(str), dtype=object)
+
+
+def object_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A frame of these arrays as they are, for tables inside a stage (an analysis's
+    facts): object arrays (text, None) stay object columns. pandas would turn each into an
+    Arrow string array row by row, and reading it back as objects costs as much again."""
+    return pd.DataFrame({name: pd.Series(values, dtype=object, copy=False)
+                         if isinstance(values, np.ndarray) and values.dtype == object
+                         else values for name, values in columns.items()}, copy=False)
 
 
 def dense_factorize(values: np.ndarray, size: int | None = None
@@ -57,12 +74,21 @@ def dense_factorize(values: np.ndarray, size: int | None = None
     return code_of[values], uniques
 
 
-def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_inverse(values: np.ndarray, size: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` of a 1-D integer array (the sorted
     distinct values, each row's index into them) by hashing the rows and sorting only the
     distinct values: much cheaper than np.unique's sort of every row when few values repeat
-    a lot (flow keys over a million packets)."""
-    codes, uniques = pd.factorize(np.asarray(values))
+    a lot (flow keys over a million packets). Non-negative values below ``size`` use a
+    presence table of ``size`` slots instead when that is not much larger than the row
+    count (no hashing at all)."""
+    values = np.asarray(values)
+    if size is not None and size <= 4 * len(values) + 1024:
+        present = np.zeros(size, dtype=bool)
+        present[values] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return np.flatnonzero(present).astype(values.dtype, copy=False), rank[values]
+    codes, uniques = pd.factorize(values)
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[order] = np.arange(len(uniques), dtype=np.int64)

@@ -14,10 +14,12 @@ from pcapkit.column_arrays import (
     dense_factorize,
     labels_at,
     nullable,
+    object_frame,
     packet_times_ns,
     per_row,
     shared_codes,
     sorted_unique,
+    text_labels,
     times_ns,
     unique_inverse,
 )
@@ -98,6 +100,29 @@ def test_unique_inverse_is_np_unique_with_inverse(values):
     assert uniques.dtype == expected.dtype
     assert uniques.tolist() == expected.tolist()
     assert inverse.tolist() == expected_inverse.ravel().tolist()
+
+
+@given(st.lists(st.integers(0, 300), max_size=60), st.sampled_from([301, 10**9]))
+def test_unique_inverse_by_presence_table_is_np_unique_with_inverse(values, size):
+    values = np.array(values, dtype=np.int64)
+    uniques, inverse = unique_inverse(values, size)  # 301: a presence table; 10**9: hashed
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert uniques.dtype == np.int64 and inverse.dtype == np.int64
+    assert uniques.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()
+
+
+@pytest.mark.parametrize("labels", [pd.Index(["b", "a"], dtype=object), pd.Index(["b", "a"]),
+                                    pd.Index([4789, 8472]), pd.Index(["b", 3], dtype=object)])
+def test_text_labels_are_an_object_array_of_str(labels):
+    out = text_labels(labels)
+    assert out.dtype == object and out.tolist() == [str(v) for v in labels]
+
+
+def test_object_frame_keeps_object_arrays_as_objects():
+    frame = object_frame({"n": np.arange(3), "text": np.array(["a", None, ""], dtype=object)})
+    assert frame["text"].dtype == object and frame["n"].dtype == np.int64
+    assert frame["text"].tolist() == ["a", None, ""]
 
 
 @given(st.lists(st.integers(0, 300), max_size=60), st.sampled_from([301, 10**9]))

@@ -31,7 +31,15 @@ from pcapkit.analyses.paths import group_macs
 from pcapkit.cluster.identity.identity import POD_CIDR
 from pcapkit.cluster.policy.explain import explain_connection, policy_engine
 from pcapkit.cluster.policy.verdict import NO_POLICIES
-from pcapkit.column_arrays import codes_of, int_isin, packet_times_ns, per_row, times_ns
+from pcapkit.column_arrays import (
+    codes_of,
+    int_isin,
+    labels_at,
+    object_frame,
+    packet_times_ns,
+    per_row,
+    times_ns,
+)
 from pcapkit.errors import PcapkitError
 from pcapkit.flows.path import interface_labels
 from pcapkit.schema.attempts import CONNECTION_ATTEMPTS
@@ -87,8 +95,8 @@ def _wanted(capture: Capture) -> pd.DataFrame:
     if found is None:
         return pd.DataFrame({"flow_id": np.zeros(0, np.int64), "origin": np.zeros(0, object)})
     rows, _, owners = found
-    origin = capture.flows["orig_h"].astype(str).to_numpy()[rows]
-    return pd.DataFrame({"flow_id": owners["flow_id"].to_numpy(np.int64),
+    origin = labels_at(capture.flows["orig_h"], rows)
+    return object_frame({"flow_id": owners["flow_id"].to_numpy(np.int64),
                          "origin": origin[owners["row"].to_numpy(np.int64)]})
 
 

@@ -58,9 +58,11 @@ from pcapkit.analyses import register_analysis
 from pcapkit.column_arrays import (
     codes_of,
     int_isin,
+    object_frame,
     packet_times_ns,
     per_row,
     shared_codes,
+    unique_inverse,
 )
 from pcapkit.flows.groups import set_labels
 from pcapkit.flows.path import flow_of_sightings, interface_labels
@@ -98,8 +100,9 @@ def _path_facts(tables: Any, _: None) -> dict[str, Any]:
     n = len(flows)
     flow_ids = flows["flow_id"].to_numpy(dtype=np.int64)
     times = packet_times_ns(packets) if len(packets) else np.zeros(0, np.int64)
-    seen = _directed_sightings(flows, packets, tables.distinct, times)
     _, files = codes_of(packets["file"]) if len(packets) else (None, np.zeros(0, object))
+    seen = _directed_sightings(flows, packets, tables.distinct, times,
+                               _file_nodes(tables.context, files))
     windows = _file_windows(tables.context, files)
     per_flow = {"flow_id": flow_ids}
     for name, (hit, text) in (("encap", _encap_one_way(seen, n)),
@@ -113,7 +116,7 @@ def _path_facts(tables: Any, _: None) -> dict[str, Any]:
     point_files = np.zeros(len(seen.point_labels), dtype=np.int64)
     point_files[points["point"]] = points["file"]
     syns, synacks = _handshakes(seen, flows)
-    return {"flows": pd.DataFrame(per_flow),
+    return {"flows": object_frame(per_flow),
             "points": pd.DataFrame({"flow_id": flow_ids[points["flow"]],
                                     "point": points["point"], "file": points["file"],
                                     "mask": points["mask"]}),
@@ -236,12 +239,13 @@ class Seen:
 
 
 def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
-                        distinct: pd.DataFrame, times: np.ndarray) -> Seen:
+                        distinct: pd.DataFrame, times: np.ndarray,
+                        file_nodes: np.ndarray) -> Seen:
     """The sightings of the flows' own packets (ICMP errors counted on a flow left out):
     row of the flow in ``flows``, direction, point, and what the path checks read. Works on
     whole columns as arrays indexed by the kept rows (no copy of the packet table; none of
     a column either when every sighting is kept, as in a capture of flows alone);
-    ``times``: every sighting's time (ns)."""
+    ``times``: every sighting's time (ns); ``file_nodes``: the node of each file code."""
     pid = distinct["packet_id"].to_numpy(dtype=np.int64)
     flow_ids = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     in_flow = flow_ids >= 0
@@ -302,7 +306,7 @@ def _directed_sightings(flows: pd.DataFrame, packets: pd.DataFrame,
         "t": at(times)}, copy=False)  # fresh arrays: no consolidating copy
     point_labels = labels[(point_uniques % (len(labels) + 1)).astype(np.int64)] \
         if len(point_uniques) else np.zeros(0, dtype=object)
-    return Seen(out, point_labels, _node_of_file(packets, sel), mac_labels)
+    return Seen(out, point_labels, file_nodes, mac_labels)
 
 
 def _rows_taker(rows: np.ndarray, n: int):
@@ -322,22 +326,12 @@ def rows_of(flow_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return pd.Index(flow_ids).get_indexer(wanted)
 
 
-def _node_of_file(packets: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """The node name of each file code (as ``codes_of(packets.file)`` numbers them), from
-    the first of ``rows`` in that file."""
-    file_codes, file_labels = codes_of(packets["file"])
-    names = np.full(len(file_labels), "unknown", dtype=object)
-    if len(rows) and "node" in packets.columns:
-        node_codes, node_labels = codes_of(packets["node"])
-        codes = file_codes[rows]
-        filed = np.flatnonzero(codes >= 0)
-        first = np.full(len(file_labels), len(rows), dtype=np.int64)
-        np.minimum.at(first, codes[filed], filed)  # each file's first row: no hash, no sort
-        files = np.flatnonzero(first < len(rows))
-        nodes = node_codes[rows[first[files]]]
-        known = nodes >= 0
-        names[files[known]] = node_labels[nodes[known]]
-    return names
+def _file_nodes(context: Any, files: np.ndarray) -> np.ndarray:
+    """The node of each file code of a share (``files``: its file names), as the
+    incident's context names it ("unknown": none)."""
+    nodes = context.windows["node"].reindex(pd.Index(np.asarray(files, dtype=object)
+                                                     .astype(str)))
+    return np.asarray(nodes.astype(object).fillna("unknown"), dtype=object)
 
 
 def _file_windows(context: Any, files: np.ndarray) -> pd.DataFrame:
@@ -351,7 +345,7 @@ def _points(seen: Seen, n: int) -> dict[str, np.ndarray]:
     """One entry per (flow, point): which directions it saw (bit 1 orig, 2 resp)."""
     n_points = max(len(seen.point_labels), 1)
     flow = seen.rows["flow"].to_numpy()
-    codes, keys = pd.factorize(flow * n_points + seen.rows["point"].to_numpy(), sort=True)
+    keys, codes = unique_inverse(flow * n_points + seen.rows["point"].to_numpy(), n * n_points)
     resp = seen.rows["dir"].to_numpy() == RESP
     mask = np.where(np.bincount(codes[~resp], minlength=len(keys)) > 0, 1, 0) \
         | np.where(np.bincount(codes[resp], minlength=len(keys)) > 0, 2, 0)

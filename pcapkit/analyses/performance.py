@@ -33,7 +33,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.analyses.underlay import underlay_nodes
-from pcapkit.column_arrays import NAT_NS, codes_of, per_row, shared_codes, times_ns
+from pcapkit.column_arrays import NAT_NS, codes_of, object_frame, per_row, shared_codes, times_ns
 from pcapkit.schema.convert import build_frame, empty_frame
 from pcapkit.schema.performance import PATH_PERFORMANCE
 
@@ -79,7 +79,7 @@ def _segment_facts(tables: Any, _: None) -> pd.DataFrame:
                              "sent_resp": np.zeros(0, np.int64),
                              "node_orig": np.zeros(0, object), "node_resp": np.zeros(0, object)})
     (sent_orig, sent_resp), (node_orig, node_resp) = _segments(tables, flows)
-    return pd.DataFrame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64),
+    return object_frame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64),
                          "sent_orig": sent_orig, "sent_resp": sent_resp,
                          "node_orig": node_orig, "node_resp": node_resp})
 

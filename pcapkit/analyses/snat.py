@@ -40,6 +40,7 @@ from pcapkit.column_arrays import (
     NAT_NS,
     codes_of,
     int_isin,
+    object_frame,
     packet_times_ns,
     per_row,
     shared_codes,
@@ -78,7 +79,7 @@ def _syn_facts(tables: Any, _: None) -> pd.DataFrame:
     syn = _first_syns(flows, tables.distinct, tables.context.windows)
     labels = syn.pop("node_labels")
     node = syn.pop("node")
-    return pd.DataFrame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64), **syn,
+    return object_frame({"flow_id": flows["flow_id"].to_numpy(dtype=np.int64), **syn,
                          "node": per_row(node, np.asarray(labels, dtype=object), None)})
 
 

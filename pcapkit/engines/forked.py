@@ -6,7 +6,7 @@ transfer as for the decoding (see :mod:`pcapkit.engines.local`). Forked
 children need neither: they inherit what the parent prepared (framed batches,
 the mapped capture) and write their bulk output into memory shared with the
 parent, allocated before forking (:func:`shared_zeros`). Only small results
-travel back, pickled through a pipe. :mod:`pcapkit.decode.split` uses
+travel back, pickled into a file in memory. :mod:`pcapkit.decode.split` uses
 this for ``decode_file``. :func:`run_pulled` spreads tasks of uneven cost (the flow
 shares beside the DNS transactions, the analyses: ``Capture.compute``) by letting each
 process take the next task left.
@@ -20,15 +20,16 @@ platforms without ``fork`` everything runs in the calling process.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import mmap
 import multiprocessing
 import os
 import pickle
 import signal
-import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -100,12 +101,12 @@ def run_split(tasks: Sequence[T], run: Callable[[T], R], shares: Sequence[range]
         results: list[R] = [run(tasks[i]) for i in shares[0]]
         while children:
             share, child = children.pop(0)  # collected: not to be killed any more
-            done = _collect(*child)
+            done = _collect(child)
             results.extend(done if done is not None else [run(tasks[i]) for i in share])
         return results
     finally:
-        for _, (pid, fd) in children:  # interrupted: do not leave children behind
-            _kill(pid, fd)
+        for _, child in children:  # interrupted: do not leave children behind
+            _kill(child)
 
 
 def run_pulled(tasks: Sequence[T], run: Callable[[T], R], workers: int) -> list[R]:
@@ -135,16 +136,30 @@ def run_pulled(tasks: Sequence[T], run: Callable[[T], R], workers: int) -> list[
         results = take_all(None)
         while children:
             child = children.pop(0)
-            done = _collect(*child)
+            done = _collect(child)
             results.update(done[0] if done is not None else {})
     finally:
         for child in children:
-            _kill(*child)
+            _kill(child)
     return [results[i] if i in results else run(task) for i, task in enumerate(tasks)]
 
 
-def _fork(share: list[T], run: Callable[[T], R]) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Child:
+    """A forked child: its pid, the pipe it reports on and the file its result goes to."""
+
+    pid: int
+    status: int  # read end of a pipe: one byte, 0 for a result, when the child is done
+    result: int  # an unlinked file the child writes its pickled result into
+
+
+def _fork(share: list[T], run: Callable[[T], R]) -> _Child:
+    """``[run(t) for t in share]`` in a forked child. The child writes its pickled result
+    into a file (not the pipe, so it never waits for the parent to read), reports on the
+    pipe and leaves: tearing down the address space of a child that inherited a large
+    parent takes tens of milliseconds, which then pass while the parent works on."""
     read_end, write_end = os.pipe()
+    result = _result_file()
     # The child's garbage collector leaves alone every object it inherits (frozen): its
     # passes would write to each one's header and so copy the parent's pages (the gc
     # module's advice for fork without exec). The parent thaws its own at once.
@@ -159,52 +174,72 @@ def _fork(share: list[T], run: Callable[[T], R]) -> tuple[int, int]:
     finally:
         if pid != 0:  # the parent, or no child
             gc.unfreeze()
+            if pid < 0:
+                for fd in (read_end, write_end, result):
+                    os.close(fd)
     if pid == 0:  # pragma: no cover - runs in the child, which never returns
         os.close(read_end)
-        status = 0
+        status = 1
         try:
-            payload = pickle.dumps(("ok", [run(task) for task in share]),
+            payload = pickle.dumps([run(task) for task in share],
                                    protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException:  # noqa: B036 - anything: the parent redoes the share
-            payload = pickle.dumps(("error", traceback.format_exc()))
-            status = 1
-        try:
             view = memoryview(payload)
             while view:
-                view = view[os.write(write_end, view):]
+                view = view[os.write(result, view):]
+            status = 0
+        except BaseException:  # noqa: B036, S110 - anything: the parent redoes the share
+            pass
+        try:
+            os.write(write_end, bytes([status]))
+            os.close(write_end)  # the parent reads the result while this process leaves
         finally:
             os._exit(status)
     os.close(write_end)
-    return pid, read_end
+    return _Child(pid, read_end, result)
 
 
-def _collect(pid: int, fd: int) -> list | None:
-    """The child's results, or None if it failed (its share is then redone)."""
-    chunks = []
+def _result_file() -> int:
+    """An unlinked file in memory (``memfd``; a temporary file where there is none)."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("pcapkit-result", os.MFD_CLOEXEC)
+    import tempfile
+
+    with tempfile.TemporaryFile() as handle:
+        return os.dup(handle.fileno())
+
+
+def _collect(child: _Child) -> list | None:
+    """The child's results, or None if it failed (its share is then redone). The result
+    is read while the child leaves, and the child reaped after."""
     try:
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
+        status = os.read(child.status, 1)
     except OSError:
-        chunks = []
+        status = b""
     finally:
-        os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not chunks:
-        return None
+        os.close(child.status)
     try:
-        kind, value = pickle.loads(b"".join(chunks))
+        if status != b"\x00":  # it failed or died: nothing to read
+            return None
+        size = os.fstat(child.result).st_size
+        with mmap.mmap(child.result, size, access=mmap.ACCESS_READ) as region:
+            return pickle.loads(region)
     except Exception:
         return None
-    return value if kind == "ok" else None
+    finally:
+        os.close(child.result)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child.pid, 0)
 
 
-def _kill(pid: int, fd: int) -> None:
+def _kill(child: _Child) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        os.kill(child.pid, signal.SIGKILL)
+        os.waitpid(child.pid, 0)
     except OSError:
         pass
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+    for fd in (child.status, child.result):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+

@@ -15,6 +15,7 @@ tests run it over every table pcapkit builds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -161,7 +162,13 @@ def conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
-    """A table with no rows and every declared column, with its dtype."""
+    """A table with no rows and every declared column, with its dtype (a copy of one built
+    once per table: building one costs milliseconds, a copy a tenth of one)."""
+    return _empty_frame(table).copy()
+
+
+@functools.cache
+def _empty_frame(table: Table) -> pd.DataFrame:
     return build_frame(table, {c.name: _empty(c) for c in table.columns})
 
 
