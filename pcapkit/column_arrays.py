@@ -151,12 +151,11 @@ def int_isin(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     top = int(members.max()) + 1 if len(members) else 0
     if top > LOOKUP_LIMIT or (len(members) and members.min() < 0):
         return np.isin(values, members)
-    table = np.zeros(top, dtype=bool)
+    table = np.zeros(top + 1, dtype=bool)  # slot ``top``: every value outside the range
     table[members] = True
-    out = np.zeros(len(values), dtype=bool)
-    inside = (values >= 0) & (values < top)
-    out[inside] = table[values[inside]]
-    return out
+    values = np.asarray(values).astype(np.int64, copy=False)
+    # as unsigned, a negative value is above every member: one clip sends both ways out
+    return table[np.minimum(values.view(np.uint64), np.uint64(top))]
 
 
 def categorical_at(series: pd.Series, rows: np.ndarray | None = None) -> pd.Categorical:

@@ -57,6 +57,7 @@ import pandas as pd
 from pcapkit.analyses import register_analysis
 from pcapkit.column_arrays import (
     codes_of,
+    dense_factorize,
     int_isin,
     object_frame,
     packet_times_ns,
@@ -630,7 +631,7 @@ def _next_hop_macs(seen: Seen, n: int) -> tuple[np.ndarray, np.ndarray]:
     n_points, n_macs = max(len(seen.point_labels), 1), max(len(seen.mac_labels), 1)
     # one entry per distinct (place, direction, MAC pair): a hash over the sightings, then
     # everything on those few (a flow's packets share their MACs at a point)
-    pair, pairs = pd.factorize(src[known] * n_macs + dst[known])
+    pair, pairs = dense_factorize(src[known] * n_macs + dst[known], n_macs * n_macs)
     n_pairs = max(len(pairs), 1)
     place = rows["flow"].to_numpy()[known] * n_points + rows["point"].to_numpy()[known]
     resp = (rows["dir"].to_numpy()[known] == RESP).astype(np.int64)

@@ -91,17 +91,22 @@ def _share_counts(tables: Any, packets: pd.DataFrame, owners: dict[str, str]
     seen_keys = keys[keys >= 0]
     shows_decap = nodes.get_indexer(pd.Index(sorted(context.decap_nodes), dtype=object))
 
-    rows = np.flatnonzero(tunnelled)
+    # the sightings read below: a sender's own (its packets' sends) and, with a bad
+    # outer checksum, a receiver's
+    bad = (packets["outer_udp_checksum_ok"] == False).to_numpy(  # noqa: E712
+        dtype=bool, na_value=False)
+    src_owner, dst_owner = owner_of["outer_src"], owner_of["outer_dst"]
+    rows = np.flatnonzero(tunnelled & (dst_owner >= 0)
+                          & ((node == src_owner) | (bad & (node == dst_owner))))
     sights = pd.DataFrame({
         "packet_id": ids[rows], "t": t[rows], "node": node[rows],
-        "src_owner": owner_of["outer_src"][rows], "dst_owner": owner_of["outer_dst"][rows],
+        "src_owner": src_owner[rows], "dst_owner": dst_owner[rows],
         "src_underlay": categorical_at(packets["outer_src"], rows),
         "dst_underlay": categorical_at(packets["outer_dst"], rows),
         "tunnel": _outermost(packets["encap"], rows),
         "tunnel_port": packets["outer_dport"].to_numpy(dtype=np.int64, na_value=-1)[rows],
         "vni": packets["vni"].to_numpy(dtype=np.int64, na_value=-1)[rows],
-        "bad": (packets["outer_udp_checksum_ok"] == False).to_numpy(  # noqa: E712
-            dtype=bool, na_value=False)[rows],
+        "bad": bad[rows],
     }, copy=False)  # fresh arrays: no consolidating copy of a million rows
     sends = _sends(sights, _windows(context, owners, nodes))
     delivered = int_isin(_key(sends["packet_id"].to_numpy(), sends["dst_owner"].to_numpy(),
@@ -135,8 +140,9 @@ def _share_counts(tables: Any, packets: pd.DataFrame, owners: dict[str, str]
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The tunnel's text columns as plain text (each share's Categoricals differ)."""
-    return frame.assign(**{c: frame[c].astype(object).to_numpy() for c in
-                           ("src_underlay", "dst_underlay", "tunnel")})
+    return frame.assign(**{c: pd.Series(frame[c].astype(object).to_numpy(), dtype=object,
+                                        index=frame.index)
+                           for c in ("src_underlay", "dst_underlay", "tunnel")})
 
 
 def _key(ids: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcapkit.column_arrays import codes_of
+from pcapkit.column_arrays import codes_of, dense_factorize
 from pcapkit.flows.groups import set_labels
 from pcapkit.ingest.links import names_device
 
@@ -47,7 +47,25 @@ def flow_of_sightings(packet_ids: np.ndarray, pid: np.ndarray,
 def interface_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """"node:interface" per sighting: the interface's device name (a pcapng interface's,
     or the one the node's interface list gives an SLL2 ifindex: ingest/links.py); an SLL2
-    ifindex nothing names is ``if<n>`` (a capture on ``any`` names no device)."""
+    ifindex nothing names is ``if<n>`` (a capture on ``any`` names no device). Codes of
+    the labels per row, numbered by first appearance, and the labels.
+
+    A sightings table's capture points (``point_id``: file, interface, ifindex and
+    direction) each name one place, so the labels are worked out on each point's first row
+    and spread through the point ids (no hash over every row)."""
+    if "point_id" in sightings.columns and len(sightings):
+        ids = sightings["point_id"].to_numpy(dtype=np.int64, na_value=-1)
+        if ids.min() >= 0:
+            point, points = dense_factorize(ids)
+            first = np.full(len(points), len(ids), dtype=np.int64)
+            np.minimum.at(first, point, np.arange(len(ids), dtype=np.int64))
+            place, labels = _row_labels(sightings.iloc[first])
+            return place[point], labels
+    return _row_labels(sightings)
+
+
+def _row_labels(sightings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``interface_labels`` from each row's node, interface and ifindex."""
     node, node_labels = codes_of(sightings["node"]) if "node" in sightings.columns else (
         np.zeros(len(sightings), np.int64), np.array(["unknown"], dtype=object))
     iface, iface_labels = codes_of(sightings["interface"]) if "interface" in sightings.columns \
