@@ -82,17 +82,22 @@ def _candidates(distinct: pd.DataFrame, flows: pd.DataFrame,
     errors (a stuck segment is retransmitted), the too-big errors, and the packets of
     tunnel flows whose outer source port such an error quotes (``too_big_ports``, of the
     whole incident). Healthy traffic is cheap."""
-    def ints(name: str) -> np.ndarray:
-        return distinct[name].to_numpy(dtype=np.int64, na_value=-1)
+    def ints(name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        column = distinct[name].array if rows is None else distinct[name].array[rows]
+        return column.to_numpy(dtype=np.int64, na_value=-1)
 
     suspects = flows["flow_id"].to_numpy(dtype=np.int64)[
         (flows["orig_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
         | (flows["resp_retrans"].to_numpy(dtype=np.int64, na_value=0) > 0)
         | (flows["icmp_errors"].to_numpy(dtype=np.int64, na_value=0) > 0)]
-    errors = too_big(ints("ip_version"), ints("proto"), ints("icmp_type"), ints("icmp_code"))
-    sport = ints("outer_sport")
-    return (int_isin(ints("flow_id"), suspects) | errors
-            | (int_isin(sport, too_big_ports) & (sport >= 0)))
+    out = int_isin(ints("flow_id"), suspects)
+    icmp = np.flatnonzero(distinct["icmp_type"].notna().to_numpy())  # the few ICMP packets
+    out[icmp[too_big(ints("ip_version", icmp), ints("proto", icmp), ints("icmp_type", icmp),
+                     ints("icmp_code", icmp))]] = True
+    if len(too_big_ports):
+        sport = ints("outer_sport")
+        out |= int_isin(sport, too_big_ports) & (sport >= 0)
+    return out
 
 
 def _with_sender(distinct: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:

@@ -64,7 +64,8 @@ LEVELS = (("node_pair", "orig_node", "resp_node"),
 def _tcp_flows(flows: pd.DataFrame) -> pd.DataFrame:
     """The TCP flows that count (the Service side of a DNAT'd connection does not: its
     backend side does), with the columns read below (no copy of the others)."""
-    tcp = (flows["proto"].astype(object) == "tcp").to_numpy(dtype=bool)
+    codes, protocols = codes_of(flows["proto"])
+    tcp = per_row(codes, protocols == "tcp", False)
     if "nat_side" in flows:
         tcp = tcp & (flows["nat_side"] != "service").to_numpy(dtype=bool, na_value=True)
     return flows[_FLOW_COLUMNS][tcp]
