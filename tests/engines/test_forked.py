@@ -192,6 +192,25 @@ def test_pulled_tasks_come_back_in_order_each_once(failure):
 
 
 @needs_fork
+def test_a_childs_large_result_comes_back_whole_and_the_child_is_reaped():
+    parent = os.getpid()
+
+    def run(i: int) -> tuple[np.ndarray, int]:
+        time_to_wait = 0.3 if os.getpid() == parent else 0.0  # the child is done first
+        __import__("time").sleep(time_to_wait)
+        return np.arange(4_000_000, dtype=np.int64) + i, os.getpid()  # 32 MB: no pipe holds it
+
+    results = forked.run_pulled([0, 1], run, 2)
+    for i, (values, _) in enumerate(results):
+        np.testing.assert_array_equal(values, np.arange(4_000_000, dtype=np.int64) + i)
+    children = {pid for _, pid in results} - {parent}
+    assert children  # one task ran in a child, and it has been reaped
+    for pid in children:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+@needs_fork
 def test_several_files_decoded_together_over_processes_give_the_same_tables(monkeypatch):
     """Files too small to split alone, framed together and cut into shares that span
     files, give the tables of decoding each file on its own in one process."""
