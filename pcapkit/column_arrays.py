@@ -120,8 +120,12 @@ def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.nda
     coded = [codes_of(series) for series in columns]
     space = pd.Index(np.concatenate([labels for _, labels in coded] or [np.zeros(0, object)]),
                      dtype=object).unique()
-    codes = [per_row(c, space.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64), -1)
-             for c, labels in coded]
+    codes = []
+    for c, labels in coded:
+        at = space.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
+        # the first column's codes are the space's already (no gather of a million rows)
+        same = len(at) == 0 or bool(np.array_equal(at, np.arange(len(at))))
+        codes.append(c if same else per_row(c, at, -1))
     return codes, np.asarray(space, dtype=object)
 
 

@@ -519,8 +519,8 @@ def _or_per_key(keys: np.ndarray, bits: np.ndarray, wanted: np.ndarray) -> np.nd
 
 def _passed_during(cand: pd.DataFrame, seen: Seen, windows: pd.DataFrame) -> np.ndarray:
     """Candidates whose missing direction had a packet inside their file's capture window."""
-    rows = seen.rows[["pid", "flow", "dir", "t"]][
-        int_isin(seen.rows["flow"].to_numpy(), cand["flow"].unique())]
+    rows = seen.rows.loc[int_isin(seen.rows["flow"].to_numpy(), cand["flow"].unique()),
+                         ["pid", "flow", "dir", "t"]]
     first = rows.groupby("pid", sort=False).agg(flow=("flow", "first"), dir=("dir", "first"),
                                                 t=("t", "min"))
     wanted = cand.reset_index(drop=True).reset_index().merge(
@@ -581,8 +581,8 @@ def _layered(seen: Seen, points: dict[str, np.ndarray], n: int) -> np.ndarray:
     ask["point"] = points["point"][ask["index"].to_numpy()]
     ask["file"] = points["file"][ask["index"].to_numpy()]
     columns = ["flow", "point", "pid", "ttl", "encap"]
-    rows = seen.rows[columns]
-    rows = rows[int_isin(rows["flow"].to_numpy(), ask["flow"].to_numpy())]  # asked flows'
+    rows = seen.rows.loc[int_isin(seen.rows["flow"].to_numpy(), ask["flow"].to_numpy()),
+                         columns]  # the asked flows' (one copy, of those rows only)
     mine = ask.merge(rows, on=["flow", "point"])
     others = rows.rename(columns={"point": "other"}).merge(both, on=["flow", "other"])
     pairs = mine.merge(others, on=["flow", "file", "pid", "ttl", "encap"])
@@ -713,18 +713,19 @@ def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.nda
     (only flows with two or more such points can differ)."""
     several = np.bincount(points["flow"][points["mask"] == 3], minlength=n) >= 2
     flow = seen.rows["flow"].to_numpy()
-    ttl = seen.rows[several[flow] & (seen.rows["ttl"].to_numpy() >= 0)]
+    rows = np.flatnonzero(several[flow] & (seen.rows["ttl"].to_numpy() >= 0))
+    ttl = {name: seen.rows[name].to_numpy()[rows] for name in ("point", "dir", "cap", "ttl")}
     # one int key per (flow, point, dir, cap), grouped in key order (flow, point, dir, cap)
     n_points = max(len(seen.point_labels), 1)
-    key = ((ttl["flow"].to_numpy() * n_points + ttl["point"].to_numpy()) * 2
-           + ttl["dir"].to_numpy()) * 3 + ttl["cap"].to_numpy()
-    order = np.argsort(key, kind="stable")
-    key, values = key[order], ttl["ttl"].to_numpy()[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
-    low = np.minimum.reduceat(values, starts) if len(key) else values
-    high = np.maximum.reduceat(values, starts) if len(key) else values
+    key = ((flow[rows] * n_points + ttl["point"]) * 2 + ttl["dir"]) * 3 + ttl["cap"]
+    distinct, of_row = unique_inverse(key, n * n_points * 6)  # sorted keys, no sort of rows
+    values = ttl["ttl"].astype(np.int64, copy=False)
+    low = np.full(len(distinct), np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(len(distinct), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(low, of_row, values)
+    np.maximum.at(high, of_row, values)
     one = low == high
-    keys = key[starts][one]
+    keys = distinct[one]
     stats = pd.DataFrame({"flow": keys // (6 * n_points), "point": keys // 6 % n_points,
                           "dir": keys // 3 % 2, "cap": keys % 3, "min": low[one]})
     orig = stats[stats["dir"] == ORIG]

@@ -114,7 +114,8 @@ def test_every_message_is_in_exactly_one_transaction(stream):
     assert (both["latency_s"] >= 0).all() and (both["latency_s"] <= 5.0).all()
     assert (both["dns_id"] == dns["dns_id"].iloc[both["response_frame"] - 1].to_numpy()).all()
     assert ((tx["status"] == "response_only") == tx["query_frame"].isna()).all()
-    # Attempts number each retry chain 1..n in time order.
+    # Attempts number each retry chain 1..n in time order (queries at one instant in
+    # capture order: a sort that is not stable would shuffle them).
     for _, chain in tx.dropna(subset=["retry_of"]).groupby("retry_of"):
-        assert chain.sort_values("query_ts")["attempt"].tolist() == list(
+        assert chain.sort_values(["query_ts", "query_frame"])["attempt"].tolist() == list(
             range(1, len(chain) + 1))
