@@ -65,7 +65,8 @@ def _reply_status(rcode: np.ndarray, tc: np.ndarray, has_reply: np.ndarray) -> n
 
 
 def _base_table(messages: pd.DataFrame, view: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per transaction with the query/response fields, ordered by first time."""
+    """One row per transaction with the query/response fields, ordered by first time (messages
+    at one instant in table order, so retry chains number them as they were captured)."""
     q = pairs["q"].to_numpy()
     r = pairs["r"].to_numpy()
     either = np.where(q >= 0, q, r)
@@ -73,7 +74,7 @@ def _base_table(messages: pd.DataFrame, view: pd.DataFrame, pairs: pd.DataFrame)
     query_t = np.where(q >= 0, t[np.maximum(q, 0)], -1) if len(t) else q
     response_t = np.where(r >= 0, t[np.maximum(r, 0)], -1) if len(t) else r
     first_t = np.where(q >= 0, query_t, response_t)
-    order = np.argsort(first_t, kind="stable")
+    order = np.lexsort((either, first_t))
     q, r, either = q[order], r[order], either[order]
     query_t, response_t = query_t[order], response_t[order]
 
