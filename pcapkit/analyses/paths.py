@@ -38,7 +38,11 @@ everywhere. What breaks that, per flow (``reason``):
     A capture file's first packet of the flow is a SYN-ACK and it never saw the SYN (Zeek's
     split routing, a sensor seeing one side), EDGE_S or more after the capture began, so
     the SYN would have been seen had it passed there (past a NAT, the SYN of another flow
-    of the same client socket counts).
+    of the same client socket counts). The file saw none of the client's packets (a point
+    the client's ACK passes saw its SYN pass too, unless the SYN came before the capture),
+    and the server went on past the SYN-ACK; a SYN-ACK alone counts only SYNACK_RESEND_S
+    or more after the capture began, since a server re-sends an unanswered one for a SYN
+    sent before then.
 
 Exempt (never asymmetric): Istio's redirection, HBONE and health ports. Directions are
 told apart by the flow's ends (the address, and for TCP/UDP the originator's port), so ICMP
@@ -76,6 +80,10 @@ if TYPE_CHECKING:
 
 #: seconds inside a capture's first and last packet before a point "should" have seen a packet
 EDGE_S = 0.5
+#: seconds after its SYN a server may still re-send an unanswered SYN-ACK: Linux sends it
+#: again 1, 3, 7, 15 and 31 s after the first (net.ipv4.tcp_synack_retries = 5)
+SYNACK_RESEND_S = 32.0
+NEVER = np.iinfo(np.int64).max
 #: Istio: outbound/inbound sidecar redirection, HBONE, health, status and Envoy metrics ports
 ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)
 #: TCP states of a connection that did not complete or was torn down by a reset (SHR, the
@@ -755,7 +763,9 @@ def _ttl_sums(seen: Seen, points: dict[str, np.ndarray], n: int) -> tuple[np.nda
 def _handshakes(seen: Seen, flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """facts of split routing: the distinct (flow, file) of the share's SYNs, and per
     (flow, file) whose client socket's SYN the share never saw in that file, the first
-    SYN-ACK's time and the flow's first packet's time in the file (``opened``)."""
+    SYN-ACK's time, the flow's first packet's time in the file (``opened``), whether the
+    file saw a packet of the client (``client_seen``) and one of the server's after the
+    SYN-ACK that is not a SYN-ACK (``went_on``)."""
     rows = seen.rows
     flow, file, flags = rows["flow"].to_numpy(), rows["file"].to_numpy(), rows["flags"].to_numpy()
     tcp = flows["ip_proto"].to_numpy(dtype=np.int64, na_value=-1)[flow] == 6
@@ -764,7 +774,8 @@ def _handshakes(seen: Seen, flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     syns = pd.DataFrame({"flow": flow[is_syn], "file": file[is_syn]}).drop_duplicates(
         ignore_index=True)
     answers = pd.DataFrame({"flow": np.zeros(0, np.int64), "file": np.zeros(0, np.int64),
-                            "t": np.zeros(0, np.int64), "opened": np.zeros(0, np.int64)})
+                            "t": np.zeros(0, np.int64), "opened": np.zeros(0, np.int64),
+                            "client_seen": np.zeros(0, bool), "went_on": np.zeros(0, bool)})
     if not is_synack.any():
         return syns, answers
     # a SYN-ACK whose file saw a SYN of its client socket is never split routing: most are
@@ -777,9 +788,18 @@ def _handshakes(seen: Seen, flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     if not is_synack.any():
         return syns, answers
     answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
-    mine = rows[["flow", "file", "t"]][int_isin(flow, answers["flow"].unique())]
-    opened = mine.groupby(["flow", "file"], sort=True)["t"].min().rename("opened")
-    return syns, answers.join(opened, on=["flow", "file"]).reset_index(drop=True)
+    wanted = int_isin(flow, answers["flow"].unique())
+    mine = rows[["flow", "file", "t"]][wanted].join(
+        answers.set_index(["flow", "file"])["t"].astype("Int64").rename("synack"),
+        on=["flow", "file"])
+    direction = rows["dir"].to_numpy()[wanted]
+    server_synack = ((flags[wanted] & (SYN | ACK)) == (SYN | ACK)) & (direction == RESP)
+    mine["client_seen"] = direction == ORIG
+    mine["went_on"] = (direction == RESP) & ~server_synack & \
+        (mine["t"].to_numpy() > mine["synack"].to_numpy(dtype=np.int64, na_value=NEVER))
+    ends = mine.groupby(["flow", "file"], sort=True).agg(
+        opened=("t", "min"), client_seen=("client_seen", "any"), went_on=("went_on", "any"))
+    return syns, answers.join(ends, on=["flow", "file"]).reset_index(drop=True)
 
 
 def _split_routing(part: dict[str, Any], flows: pd.DataFrame,
@@ -800,10 +820,14 @@ def _split_routing(part: dict[str, Any], flows: pd.DataFrame,
     syn_keys = np.unique(client[syns["flow"].to_numpy()] * n_files + syns["file"].to_numpy())
     had_syn = np.isin(client[answers["flow"].to_numpy()] * n_files
                       + answers["file"].to_numpy(), syn_keys)
-    late = answers["t"].to_numpy() >= windows["first"].to_numpy()[answers["file"].to_numpy()] \
-        + int(EDGE_S * 1e9)
-    first = answers["opened"].to_numpy() == answers["t"].to_numpy()
-    odd = answers[~had_syn & late & first]
+    began = windows["first"].to_numpy()[answers["file"].to_numpy()]
+    t = answers["t"].to_numpy()
+    first = answers["opened"].to_numpy() == t
+    one_sided = ~answers["client_seen"].to_numpy(dtype=bool)
+    went_on = answers["went_on"].to_numpy(dtype=bool)
+    late = (went_on & (t >= began + int(EDGE_S * 1e9))) | \
+        (t >= began + int(SYNACK_RESEND_S * 1e9))
+    odd = answers[~had_syn & late & first & one_sided]
     if not len(odd):
         return hit, text
     codes, uniques = pd.factorize(part["file_nodes"][odd["file"].to_numpy()])

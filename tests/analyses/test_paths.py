@@ -139,6 +139,26 @@ def test_split_routing_traps():
     assert set(table["conn_state"].astype(str)) == {"SF", "S0", "SHR"}
 
 
+def test_split_routing_is_not_a_resent_synack():
+    """A SYN-ACK the server re-sends for a SYN sent before the capture began: alone 2.7 s
+    in, or answered by the client at this point, is no split routing; a lone SYN-ACK 40 s
+    in (later than any re-sending) is."""
+    table = paths_of("asymmetric/split-routing-synack-resent.pcap")
+    assert not row(table, proto="tcp", orig_p=40010)["asymmetric"]
+    answered = row(table, proto="tcp", orig_p=40011)
+    assert answered["conn_state"] == "SF" and not answered["asymmetric"]
+    late = row(table, proto="tcp", orig_p=40012)
+    assert late["asymmetric"] and late["reason"] == "split_routing"
+
+
+def test_a_lone_synack_in_a_real_trace_is_no_finding():
+    """Zeek's wikipedia trace: one SYN-ACK 2.7 s in, nothing else of its connection."""
+    capture = open_capture("public/zeek-wikipedia.pcap")
+    flow = row(capture.table("flow_paths"), proto="tcp", orig_p=6705)
+    assert flow["history"] == "^h" and not flow["asymmetric"]
+    assert "asymmetric-route" not in set(capture.findings.frame["category"])
+
+
 def test_ttl_detour():
     flow = row(paths_of("asymmetric/ttl-detour/node1-eth0.pcap",
                         "asymmetric/ttl-detour/node2-eth0.pcap"), proto="tcp")
