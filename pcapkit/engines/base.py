@@ -43,6 +43,27 @@ def enter_task_process() -> None:
     _in_task = True
 
 
+#: glibc's mallopt parameters, and the most its dynamic thresholds reach on 64-bit systems
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 64 << 20, 32 << 20
+
+
+def reuse_freed_memory() -> None:
+    """Let glibc's heap keep and reuse what a task frees, as it does by default once large
+    blocks have been freed: blocks up to 32 MiB come from the heap, and its free top goes
+    back at 64 MiB. A worker started with ``MALLOC_TRIM_THRESHOLD_`` set (Dask's nannies
+    set 65536) has glibc's thresholds fixed, so every array of more than 128 KiB is a
+    fresh mapping whose pages fault in again, and freed pages go back at once: a task
+    spends as much time in page faults as in its work (docs/scale.md). Memory still goes
+    back between tasks (:func:`give_back_memory`)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def give_back_memory() -> None:
     """Hand freed memory back to the system: Arrow's pool (pandas' text columns live
     there) and glibc's heap (``malloc_trim``). A step that built and dropped large tables
