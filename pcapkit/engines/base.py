@@ -38,9 +38,11 @@ def in_task() -> bool:
 
 
 def enter_task_process() -> None:
-    """Mark this process as an engine's worker (run once, as it starts)."""
+    """Mark this process as an engine's worker (run as it starts, or before each task),
+    with glibc's heap set to reuse what its tasks free (:func:`reuse_freed_memory`)."""
     global _in_task
     _in_task = True
+    reuse_freed_memory()
 
 
 #: glibc's mallopt parameters, and the most its dynamic thresholds reach on 64-bit systems

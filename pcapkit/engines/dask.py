@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from pcapkit.engines.base import enter_task_process, give_back_memory, reuse_freed_memory
+from pcapkit.engines.base import enter_task_process, give_back_memory
 from pcapkit.engines.local import default_workers
 from pcapkit.errors import PcapkitError
 
@@ -29,7 +29,6 @@ RETRIES = 2
 def _marked(task: Callable[[T], R], item: T) -> R:
     """``task(item)`` in a worker, which is one of many running side by side."""
     enter_task_process()
-    reuse_freed_memory()
     try:
         return task(item)
     finally:
