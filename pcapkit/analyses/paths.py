@@ -83,6 +83,7 @@ EDGE_S = 0.5
 #: seconds after its SYN a server may still re-send an unanswered SYN-ACK: Linux sends it
 #: again 1, 3, 7, 15 and 31 s after the first (net.ipv4.tcp_synack_retries = 5)
 SYNACK_RESEND_S = 32.0
+#: a time later than every packet's (nanoseconds)
 NEVER = np.iinfo(np.int64).max
 #: Istio: outbound/inbound sidecar redirection, HBONE, health, status and Envoy metrics ports
 ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)

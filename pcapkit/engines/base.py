@@ -55,9 +55,9 @@ def reuse_freed_memory() -> None:
     blocks have been freed: blocks up to 32 MiB come from the heap, and its free top goes
     back at 64 MiB. A worker started with ``MALLOC_TRIM_THRESHOLD_`` set (Dask's nannies
     set 65536) has glibc's thresholds fixed, so every array of more than 128 KiB is a
-    fresh mapping whose pages fault in again, and freed pages go back at once: a task
-    spends as much time in page faults as in its work (docs/scale.md). Memory still goes
-    back between tasks (:func:`give_back_memory`)."""
+    fresh mapping whose pages fault in again, and freed pages go back at once: about a
+    quarter of a Dask task's time went to that (docs/scale.md). Memory still goes back
+    between tasks (:func:`give_back_memory`)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
