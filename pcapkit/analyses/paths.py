@@ -60,6 +60,7 @@ import pandas as pd
 
 from pcapkit.analyses import register_analysis
 from pcapkit.column_arrays import (
+    NAT_NS,
     codes_of,
     dense_factorize,
     int_isin,
@@ -83,8 +84,6 @@ EDGE_S = 0.5
 #: seconds after its SYN a server may still re-send an unanswered SYN-ACK: Linux sends it
 #: again 1, 3, 7, 15 and 31 s after the first (net.ipv4.tcp_synack_retries = 5)
 SYNACK_RESEND_S = 32.0
-#: a time later than every packet's (nanoseconds)
-NEVER = np.iinfo(np.int64).max
 #: Istio: outbound/inbound sidecar redirection, HBONE, health, status and Envoy metrics ports
 ISTIO_PORTS = (15001, 15006, 15008, 15020, 15021, 15090)
 #: TCP states of a connection that did not complete or was torn down by a reset (SHR, the
@@ -790,17 +789,17 @@ def _handshakes(seen: Seen, flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         return syns, answers
     answers = rows[is_synack].groupby(["flow", "file"], sort=True)["t"].min().reset_index()
     wanted = int_isin(flow, answers["flow"].unique())
-    mine = rows[["flow", "file", "t"]][wanted].join(
-        answers.set_index(["flow", "file"])["t"].astype("Int64").rename("synack"),
-        on=["flow", "file"])
+    mine = rows[["flow", "file", "t"]][wanted]
     direction = rows["dir"].to_numpy()[wanted]
     server_synack = ((flags[wanted] & (SYN | ACK)) == (SYN | ACK)) & (direction == RESP)
-    mine["client_seen"] = direction == ORIG
-    mine["went_on"] = (direction == RESP) & ~server_synack & \
-        (mine["t"].to_numpy() > mine["synack"].to_numpy(dtype=np.int64, na_value=NEVER))
-    ends = mine.groupby(["flow", "file"], sort=True).agg(
-        opened=("t", "min"), client_seen=("client_seen", "any"), went_on=("went_on", "any"))
-    return syns, answers.join(ends, on=["flow", "file"]).reset_index(drop=True)
+    server_other = (direction == RESP) & ~server_synack
+    ends = mine.assign(client_seen=direction == ORIG,
+                       server_t=np.where(server_other, mine["t"].to_numpy(), NAT_NS)) \
+        .groupby(["flow", "file"], sort=True).agg(
+            opened=("t", "min"), client_seen=("client_seen", "any"), server_t=("server_t", "max"))
+    answers = answers.join(ends, on=["flow", "file"]).reset_index(drop=True)
+    answers["went_on"] = answers.pop("server_t").to_numpy() > answers["t"].to_numpy()
+    return syns, answers
 
 
 def _split_routing(part: dict[str, Any], flows: pd.DataFrame,

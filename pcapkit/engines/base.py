@@ -13,6 +13,7 @@ processes: inside one, :func:`in_task` is True and
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -58,12 +59,10 @@ def reuse_freed_memory() -> None:
     fresh mapping whose pages fault in again, and freed pages go back at once: about a
     quarter of a Dask task's time went to that (docs/scale.md). Memory still goes back
     between tasks (:func:`give_back_memory`)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _glibc()
+    if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def give_back_memory() -> None:
@@ -74,7 +73,17 @@ def give_back_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, for its allocator's calls (None where the C library is another)."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist
+    except (OSError, AttributeError):
+        return None
+    return libc
