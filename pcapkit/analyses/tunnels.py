@@ -277,9 +277,7 @@ def _finish(pairs: pd.DataFrame, owners: dict[str, str], cited: pd.DataFrame
         "vni": pairs["vni"].to_numpy(np.int64), **count, "lost": lost,
         "loss_rate": loss_rate, "first_ts": np.nan_to_num(first, nan=-1).astype(np.int64),
         "last_ts": np.nan_to_num(last, nan=-1).astype(np.int64), "verdict": verdict,
-        "reason": [_reason(v, s, d, pairs.iloc[i], count, i, lost[i])
-                   for i, (v, s, d) in enumerate(zip(verdict, src_node, dst_node,
-                                                     strict=True))],
+        "reason": _reasons(verdict, src_node, dst_node, pairs, count, lost),
         "evidence_packet_ids": _evidence(pairs, cited),
     }
     return build_frame(TUNNEL_PAIRS, data)
@@ -309,21 +307,32 @@ def _evidence(pairs: pd.DataFrame, cited: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _reason(verdict: str, src: str | None, dst: str | None, pair: pd.Series,
-            count: dict[str, np.ndarray], i: int, lost: int) -> str:
-    route = (f"{src or pair['src_underlay']} ({pair['src_underlay']}) -> "
-             f"{dst or pair['dst_underlay']} ({pair['dst_underlay']}) over {pair['tunnel']}"
-             + (f" port {int(pair['tunnel_port'])}" if pair["tunnel_port"] >= 0 else "")
-             + (f" VNI {int(pair['vni'])}" if pair["vni"] >= 0 else ""))
-    sent, undecap = int(count["sent"][i]), int(count["undecapsulated"][i])
+def _reasons(verdict: np.ndarray, src_node: list, dst_node: list, pairs: pd.DataFrame,
+             count: dict[str, np.ndarray], lost: np.ndarray) -> list[str]:
+    """One sentence per tunnel pair from its verdict and counts (plain values, not a row
+    object per pair: there can be thousands of pairs)."""
+    columns = (pairs["src_underlay"].tolist(), pairs["dst_underlay"].tolist(),
+               pairs["tunnel"].tolist(), pairs["tunnel_port"].to_numpy(np.int64).tolist(),
+               pairs["vni"].to_numpy(np.int64).tolist())
+    figures = (count["sent"].tolist(), count["undecapsulated"].tolist(),
+               count["icmp_unreachable"].tolist(), count["bad_checksums"].tolist(),
+               lost.tolist())
+    return [_reason(v, s, d, *row) for v, s, d, *row in
+            zip(verdict.tolist(), src_node, dst_node, *columns, *figures, strict=True)]
+
+
+def _reason(verdict: str, src: str | None, dst: str | None, src_underlay: str,
+            dst_underlay: str, tunnel: str, port: int, vni: int, sent: int, undecap: int,
+            unreachable: int, bad_checksums: int, lost: int) -> str:
+    route = (f"{src or src_underlay} ({src_underlay}) -> {dst or dst_underlay} "
+             f"({dst_underlay}) over {tunnel}" + (f" port {port}" if port >= 0 else "")
+             + (f" VNI {vni}" if vni >= 0 else ""))
     parts = [f"{route}: {sent} packets sent, {lost} never reached {dst or 'the receiver'}'s "
              f"capture"]
     if undecap:
         parts.append(f"{undecap} reached its NIC but were never decapsulated")
-    if count["icmp_unreachable"][i]:
-        parts.append(f"{int(count['icmp_unreachable'][i])} ICMP unreachable errors came "
-                     f"back for the tunnel port")
-    if count["bad_checksums"][i]:
-        parts.append(f"{int(count['bad_checksums'][i])} packets arrived with a bad outer "
-                     f"UDP checksum")
+    if unreachable:
+        parts.append(f"{unreachable} ICMP unreachable errors came back for the tunnel port")
+    if bad_checksums:
+        parts.append(f"{bad_checksums} packets arrived with a bad outer UDP checksum")
     return f"{verdict}: " + "; ".join(parts)

@@ -62,10 +62,11 @@ from pcapkit.flows.options import FlowOptions
 from pcapkit.ingest import Inputs
 from pcapkit.ingest.links import name_interfaces
 from pcapkit.partition.keys import flow_share_of, partition_of
-from pcapkit.partition.store import PartStore
+from pcapkit.partition.store import PartStore, SplitWriter
 from pcapkit.vantage.build import (
     CLOCK_SAMPLE_LIMIT,
     POINT_COLUMNS,
+    Rows,
     Vantage,
     _sightings,
     clock_candidates,
@@ -130,8 +131,9 @@ def decode_task(plan: Plan, cluster: Cluster | None,
     whatever the file's size), each batch's rows split by share; ``item``: the file's
     index, path, shown name and node's interface names (``Inputs.interface_names``)."""
     index, path, name, links = item
-    store = plan.store
-    rows = dns_rows = batches = 0
+    decoded = SplitWriter(plan.store, "decoded", f"f{index:06d}")
+    messages = SplitWriter(plan.store, "dns", f"f{index:06d}")
+    rows = dns_rows = 0
     points, votes, spans, interfaces, errors = [], [], [], None, []
     for batch in iter_decode(path, config=plan.config, batch_size=BATCH):
         batch = (batch.renamed({str(path): name}) if name != str(path) else batch)
@@ -140,23 +142,25 @@ def decode_task(plan: Plan, cluster: Cluster | None,
         packets, dns = batch.packets, batch.dns
         interfaces = batch.interfaces
         errors.extend(batch.errors)
-        packets = packets.assign(_file=np.int32(index),
-                                 _row=np.arange(rows, rows + len(packets), dtype=np.int64))
-        share = partition_of(packets, plan.shares)
         where = pd.Index(packets["frame"].to_numpy(dtype=np.int64)).get_indexer(
             dns["frame"].to_numpy(dtype=np.int64)) if len(dns) else np.zeros(0, np.int64)
+        has_dns = np.zeros(len(packets), dtype=bool)
+        has_dns[where[where >= 0]] = True
+        packets = packets.assign(_file=np.int32(index),
+                                 _row=np.arange(rows, rows + len(packets), dtype=np.int64),
+                                 _dns=has_dns)
+        share = partition_of(packets, plan.shares)
         dns_share = np.where(where >= 0, share[np.maximum(where, 0)], 0) if len(share) \
             else np.zeros(len(dns), np.int64)
-        part = f"f{index:06d}b{batches:05d}"
-        store.write_split("decoded", part, packets, share)
-        if len(dns):
-            store.write_split("dns", part, dns, dns_share)
+        decoded.add(packets, share)
+        messages.add(dns, dns_share)
         points.append(point_table(packets))
         spans.append(file_spans(packets).get(name))
         votes.append(vote_rows(packets))
         rows += len(packets)
         dns_rows += len(dns)
-        batches += 1
+    decoded.flush()
+    messages.flush()
     votes = pd.concat(votes, ignore_index=True) if votes else vote_rows(pd.DataFrame())
     columns = [c for c in votes.columns if c != "count"]
     votes = votes.groupby(columns, dropna=False, sort=False)["count"].sum().reset_index() \
@@ -188,25 +192,28 @@ class Incident:
 
 
 def _share_rows(plan: Plan, incident: Incident, share: int, *,
-                columns: Sequence[str] | None = None, below: int | None = None):
+                columns: Sequence[str] | None = None, below: int | None = None
+                ) -> tuple[Rows | None, np.ndarray | None]:
     """The share's packet rows as read from the store (``columns``: only those), ready
-    for grouping (None: none); ``below``: only the rows whose fingerprint is below it."""
+    for grouping (None: none), and whether each holds a DNS message (None: not read);
+    ``below``: only the rows whose fingerprint is below it."""
     packets = plan.store.read_all("decoded", share, columns=columns)
     if packets is None:
-        return None
+        return None, None
     if below is not None:
         hashes, eligible = packet_fingerprints(packets)
         packets = packets.take(np.flatnonzero(eligible & (hashes < np.uint64(below))))
     row = incident.offsets[packets.pop("_file").to_numpy(np.int64)] + \
         packets.pop("_row").to_numpy(np.int64)
+    has_dns = packets.pop("_dns").to_numpy(bool) if "_dns" in packets else None
     return prepare_rows(packets, incident.points, row=row, point_table=incident.point_table,
-                        weights=incident.weights)
+                        weights=incident.weights), has_dns
 
 
 def candidates_task(plan: Plan, incident: Incident, below: int | None, share: int) -> bool:
     """The share's clock candidates (among the rows whose fingerprint is ``below``, None:
     all), kept in the store (whether it has any)."""
-    rows = _share_rows(plan, incident, share, columns=CLOCK_COLUMNS, below=below)
+    rows, _ = _share_rows(plan, incident, share, columns=CLOCK_COLUMNS, below=below)
     if rows is None:
         return False
     plan.store.write("candidates", share, "candidates",
@@ -289,7 +296,7 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
     DNS reads, and the packets (every sighting), distinct packets and sightings by the
     share their flows are in (``flow_share_of``: an ICMP error goes where the pair it
     quotes is), so that a share's flows find all their packets in one share."""
-    rows = _share_rows(plan, incident, share)
+    rows, has_dns = _share_rows(plan, incident, share)
     store = plan.store
     if rows is None:
         empty = np.zeros(0, np.int64)
@@ -301,7 +308,7 @@ def group_task(plan: Plan, incident: Incident, offsets: pd.DataFrame,
     store.write_array("keys", share, "first_row", part.first_row)
     view = finish(part, part.local_id, offsets)
     packets = view.packets.assign(_row=rows.row)
-    store.write("grouped", share, "dns-rows", _dns_rows(store, share, packets))
+    store.write("grouped", share, "dns-rows", _dns_rows(packets, has_dns))
     target = flow_share_of(view.distinct, plan.shares)
     # the share of every local packet id (the distinct table holds each id once)
     target_of = np.zeros(len(part.first_ns), dtype=np.int64)
@@ -403,16 +410,11 @@ def flows_task(plan: Plan, share: int) -> FlowResult:
     return FlowResult(_light(part), len(part.deferred))
 
 
-def _dns_rows(store: PartStore, share: int, packets: pd.DataFrame) -> pd.DataFrame:
-    """The packet rows the DNS stage reads: the sightings of DNS messages and the ICMP
-    errors that quote ports (pcapkit.dnstx links them to queries)."""
-    keys = store.read_all("dns", share, columns=["file", "frame"])
-    wanted = pd.MultiIndex.from_arrays([keys["file"].astype(object),
-                                        keys["frame"].to_numpy(np.int64)]) \
-        if keys is not None else pd.MultiIndex.from_arrays([[], []])
-    have = pd.MultiIndex.from_arrays([packets["file"].astype(object),
-                                      packets["frame"].to_numpy(np.int64)])
-    keep = have.isin(wanted) | quotes_ports(packets)
+def _dns_rows(packets: pd.DataFrame, has_dns: np.ndarray) -> pd.DataFrame:
+    """The packet rows the DNS stage reads: the sightings of DNS messages (``has_dns``,
+    marked by the decode task) and the ICMP errors that quote ports (pcapkit.dnstx links
+    them to queries)."""
+    keep = has_dns | quotes_ports(packets)
     columns = [c for c in (*PACKET_COLUMNS, "_row") if c in packets.columns]
     return packets.loc[keep, columns].reset_index(drop=True)
 

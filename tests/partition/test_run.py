@@ -58,6 +58,26 @@ def test_dns_a_share_at_a_time_on_worker_processes(monkeypatch):
         assert len(two.dns) > 0
 
 
+@pytest.mark.parametrize("name", ["demo", "dnstx"])
+def test_files_decoded_in_many_batches_and_writes(name, monkeypatch):
+    # a decode task reads a file a batch at a time and writes each share's rows every
+    # FLUSH_ROWS rows: batches with other categories (or none, all null) are united
+    import pcapkit.partition.run
+    import pcapkit.partition.store
+
+    monkeypatch.setattr(pcapkit.partition.run, "BATCH", 3)
+    monkeypatch.setattr(pcapkit.partition.store, "FLUSH_ROWS", 10)
+    one = _open(FIXTURES / name)
+    two = _open(FIXTURES / name, shares=3, workers=1)
+    assert_same(one, two, findings=name == "demo")
+    store = two._run.store
+    parts = {n for s in range(3) for n in store.names("decoded", s)}
+    # rows are written once 10 are gathered (4 batches: 12), never once per batch
+    assert {f"f{f.index:06d}p00001" for f in two._run.files if f.rows > 12} <= parts
+    assert len(parts) < sum(-(-f.rows // 3) for f in two._run.files)
+    assert any(f.rows > 12 for f in two._run.files)
+
+
 def _damaged_incident(tmp_path: Path) -> Path:
     """The demo incident plus a truncated capture, a garbage one and an empty one."""
     incident = tmp_path / "incident"
