@@ -79,6 +79,14 @@ def test_int_isin_is_numpy_isin(values: list[int], members: list[int]) -> None:
 
     v, m = np.array(values, dtype=np.int64), np.array(members, dtype=np.int64)
     assert (int_isin(v, m) == np.isin(v, m)).all()
+    # ids spread over a range far larger than the arrays (a share of a large incident),
+    # and values at the ends of int64: the hash table
+    spread = v * 1_000_003
+    assert (int_isin(spread, m * 1_000_003) == np.isin(spread, m * 1_000_003)).all()
+    edges = np.iinfo(np.int64)
+    wide = np.append(v, [edges.min, edges.max])
+    assert (int_isin(wide, np.append(m, edges.max)) ==
+            np.isin(wide, np.append(m, edges.max))).all()
 
 
 @given(st.lists(st.integers(0, 40), max_size=60), st.integers(0, 5000))

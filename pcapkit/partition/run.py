@@ -230,10 +230,13 @@ def clock_offsets(plan: Plan, incident: Incident, engine, below: int | None) -> 
     for threshold in dict.fromkeys([below, None]):
         held = engine.map(functools.partial(candidates_task, plan, incident, threshold),
                           list(range(plan.shares)))
-        kept = None
+        kept, pending, rows = None, [], 0
         for share in (s for s, has in enumerate(held) if has):
-            kept = first_bursts([kept, plan.store.read("candidates", share, "candidates")],
-                                plan.clock_limit)
+            pending.append(plan.store.read("candidates", share, "candidates"))
+            rows += len(pending[-1])
+            if rows >= 4 * plan.clock_limit:  # folded a few shares at a time, not one
+                kept, pending, rows = first_bursts([kept, *pending], plan.clock_limit), [], 0
+        kept = first_bursts([kept, *pending], plan.clock_limit)
         if threshold is None or burst_count(kept) >= plan.clock_limit:
             break
     names = [str(n) for n in pd.unique(incident.points["node"].astype(str))]
@@ -260,8 +263,8 @@ def first_bursts(frames: Sequence[pd.DataFrame | None],
                  limit: int = CLOCK_SAMPLE_LIMIT) -> pd.DataFrame | None:
     """The candidates of the first ``limit`` bursts in (fingerprint, time) order among
     ``frames``: the ones ``offsets_from_candidates`` keeps of them, so folding the shares'
-    candidates in one at a time keeps memory at ``limit`` bursts and solves the same
-    offsets."""
+    candidates in a few at a time keeps memory at a few times ``limit`` bursts and solves
+    the same offsets."""
     frames = [f for f in frames if f is not None and len(f)]
     if not frames:
         return None

@@ -129,3 +129,26 @@ def test_packets_are_numbered_a_window_at_a_time_as_in_one_sort(tmp_path, window
     expected[np.lexsort((first_row, first_ns))] = np.arange(len(first_ns))
     got = np.concatenate([store.read_array("ids", s, "ids") for s in range(len(keys))])
     assert got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("group", [1, 3, 7])
+def test_clock_candidates_folded_a_few_shares_at_a_time_are_the_first_bursts(group):
+    # clock_offsets folds the shares' candidates a few at a time: whichever grouping,
+    # the rows kept are those of the first bursts of all, in share order
+    from pcapkit.partition.run import first_bursts
+
+    rng = np.random.default_rng(7)
+    frames = [pd.DataFrame({"burst_hash": rng.integers(0, 50, 40).astype(np.uint64),
+                            "burst_ns": rng.integers(0, 5, 40), "node": s})
+              for s in range(7)]
+    limit = 30
+    kept = None
+    for start in range(0, len(frames), group):
+        kept = first_bursts([kept, *frames[start:start + group]], limit)
+    whole = first_bursts(frames, limit)
+    pd.testing.assert_frame_equal(kept, whole)
+    bursts = whole[["burst_hash", "burst_ns"]].drop_duplicates()
+    assert len(bursts) == limit
+    every = pd.concat(frames)[["burst_hash", "burst_ns"]].drop_duplicates()
+    first = every.sort_values(["burst_hash", "burst_ns"]).head(limit)
+    assert set(map(tuple, bursts.to_numpy())) == set(map(tuple, first.to_numpy()))
