@@ -479,10 +479,11 @@ class PartitionedRun:
         from the store when asked, not kept (no rule reads it)."""
         return _dns_messages(self)
 
-    def packet_flows(self, share: int) -> pd.DataFrame:
-        """(packet_id, flow_id) of the packets of one share's flows."""
-        table = self.store.read("flows", share, "packet_flow")
-        if table is None:
+    def packet_flows(self, share: int, table: pd.DataFrame | None = None) -> pd.DataFrame:
+        """(packet_id, flow_id) of the packets of one share's flows (``table``: of those of
+        its (packet_id, flow) rows, None: of all, read from the store)."""
+        table = self.store.read("flows", share, "packet_flow") if table is None else table
+        if table is None or not len(table):
             return pd.DataFrame({"packet_id": np.zeros(0, np.int64),
                                  "flow_id": np.zeros(0, np.int64)})
         flow = self.flow_maps[share][table["flow"].to_numpy(np.int64)]
@@ -714,11 +715,15 @@ def _dns_messages(run: PartitionedRun, columns: Sequence[str] | None = None
 class DnsPart:
     """What the DNS transactions need of one share's DNS sightings (every sighting of a
     message is in its share): its distinct messages, their capture points and the packet
-    rows holding ICMP errors that quote ports (with their incident row, ``_row``)."""
+    rows holding ICMP errors that quote ports (with their incident row, ``_row``), and the
+    share's flow of each message's packet (``packet_id``, ``flow``: a DNS message is never
+    an ICMP error, so its flow is its share's)."""
 
+    share: int
     messages: pd.DataFrame
     points: pd.DataFrame
     errors: pd.DataFrame
+    flows: pd.DataFrame
 
 
 def dns_task(plan: Plan, order: Mapping[str, int], capture_end, share: int) -> bool:
@@ -728,7 +733,7 @@ def dns_task(plan: Plan, order: Mapping[str, int], capture_end, share: int) -> b
     part = dns_part(plan, order, capture_end, share)
     if part is None:
         return False
-    for name in ("messages", "points", "errors"):
+    for name in DNS_PART_TABLES:
         plan.store.write("dns-part", share, name, getattr(part, name))
     return True
 
@@ -745,8 +750,18 @@ def dns_part(plan: Plan, order: Mapping[str, int], capture_end,
         .reset_index(drop=True)
     dns = store.read_all("dns", share, columns=MESSAGE_COLUMNS)
     dns = _empty_dns()[list(MESSAGE_COLUMNS)] if dns is None else _in_file_order(dns, order)
-    return DnsPart(messages=distinct_messages(dns, rows, capture_end),
-                   points=sighting_points(dns, rows), errors=rows[quotes_ports(rows)])
+    messages = distinct_messages(dns, rows, capture_end)
+    flows = store.read("flows", share, "packet_flow")
+    flows = flows[int_isin(flows["packet_id"].to_numpy(np.int64),
+                           messages["packet_id"].to_numpy(np.int64))].reset_index(drop=True) \
+        if flows is not None else pd.DataFrame({"packet_id": np.zeros(0, np.int64),
+                                                "flow": np.zeros(0, np.int64)})
+    return DnsPart(share=share, messages=messages, points=sighting_points(dns, rows),
+                   errors=rows[quotes_ports(rows)], flows=flows)
+
+
+#: the tables of a DnsPart a DNS task keeps in the store
+DNS_PART_TABLES = ("messages", "points", "errors", "flows")
 
 
 def _in_file_order(table: pd.DataFrame, order: Mapping[str, int]) -> pd.DataFrame:
@@ -775,9 +790,9 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
     else:
         held = engine.map(functools.partial(dns_task, run.plan, order, end),
                           list(range(run.plan.shares)))
-        parts = [DnsPart(*(run.store.read("dns-part", s, n)
-                           for n in ("messages", "points", "errors")))
+        parts = [DnsPart(s, *(run.store.read("dns-part", s, n) for n in DNS_PART_TABLES))
                  for s, has in enumerate(held) if has]
+    flows = [run.packet_flows(p.share, p.flows) for p in parts]
     if parts:
         messages = concat_tables([p.messages for p in parts])
         messages = messages.take(np.argsort(messages["packet_id"].to_numpy(np.int64),
@@ -791,10 +806,8 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
                                      options.capture_end)
         points, errors = sighting_points(_empty_dns(), None), None
     del parts
-    wanted = messages["packet_id"].to_numpy(np.int64)
-    flows = pd.concat([f[int_isin(f["packet_id"].to_numpy(np.int64), wanted)]
-                       for s in range(len(run.flow_maps)) for f in [run.packet_flows(s)]],
-                      ignore_index=True)  # a share at a time: only the DNS messages' links
+    flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(
+        {"packet_id": np.zeros(0, np.int64), "flow_id": np.zeros(0, np.int64)})
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
                                                      "Int64")})
