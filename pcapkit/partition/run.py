@@ -675,6 +675,8 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
                               options=plan.flow_options)
     fold = folded_flow_ids(np.arange(len(table)), links, len(table)) \
         if plan.flow_options.merge_nat else None
+    del results, parts, errors_part, table  # in ``flows`` now: not through the DNS step
+    give_back_memory()
     run = PartitionedRun(plan=plan, files=summaries, points=incident.points,
                          clock_offsets=offsets, flows=flows, flow_maps=maps, links_fold=fold,
                          context=context,
