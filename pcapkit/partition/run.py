@@ -460,6 +460,7 @@ class PartitionedRun:
     _vantage: Vantage | None = None
     #: the store made for this run (removed with the run), None when the caller gave one
     owner: PartStore | None = None
+    _flow_rows_written: bool = False
 
     @property
     def store(self) -> PartStore:
@@ -544,26 +545,38 @@ class PartitionedRun:
 
     def _map_shares(self, task, prepared: Mapping[str, object]) -> list:
         """``task(item)`` for every share on the run's engine; the item (ShareItem) names
-        the incident flow id of each of the share's flows and the flows table's rows it
-        may hold, and carries ``prepared``."""
+        the incident flow id of each of the share's flows and carries ``prepared``. The
+        rows of the incident's flows table a share may hold are in the store
+        (``flow-rows``), never copied into its item: 41 items at 20M held a second copy
+        of the whole flows table in the parent."""
         from pcapkit.partition.share import ShareItem
 
         shares = self.plan.shares
         errors_map = self.flow_maps[shares] if len(self.flow_maps) > shares else None
-        position = pd.Index(self.flows["flow_id"].to_numpy(np.int64))
-        items = []
-        for share in range(shares):
-            ids = np.unique(np.concatenate([self.flow_maps[share], errors_map
-                                            if errors_map is not None else []]))
-            rows = position.get_indexer(ids.astype(np.int64))
-            items.append(ShareItem(share, self.flow_maps[share], errors_map,
-                                   self.flows.iloc[rows[rows >= 0]], dict(prepared)))
+        self._write_flow_rows()
+        items = [ShareItem(share, self.flow_maps[share], errors_map, dict(prepared))
+                 for share in range(shares)]
         engine = self.engine
         if engine is None:
             from pcapkit.engines.local import LocalEngine
 
             engine = LocalEngine(1)
         return engine.map(task, items)
+
+    def _write_flow_rows(self) -> None:
+        """The flows table's rows by the share whose packets they are (``flow-rows``;
+        share ``shares``: the flows of the ICMP errors that quoted no flow a share saw,
+        which every share reads), once."""
+        store, shares = self.store, self.plan.shares
+        if self._flow_rows_written:
+            return
+        ids = self.flows["flow_id"].to_numpy(np.int64)
+        owner = np.full(int(ids.max()) + 1 if len(ids) else 0, shares, dtype=np.int64)
+        for share, flow_map in enumerate(self.flow_maps[:shares]):
+            owner[flow_map[flow_map < len(owner)]] = share
+        store.write_split("flow-rows", "flows", self.flows, owner[ids])
+        store.write("flow-rows", shares, "columns", self.flows.iloc[:0])  # for a share with none
+        self._flow_rows_written = True
 
     def decoded(self, inputs: Inputs | None = None) -> Decoded:
         """The decoded tables as one pass would hold them (the vantage packets stand for

@@ -50,13 +50,12 @@ class ShareTables:
 class ShareItem:
     """What the facts task of one share is sent: the share, the incident flow id of each
     of its flows (``flow_map``, and ``errors_map`` for the flows of the ICMP errors that
-    quoted no flow a share saw), the rows of the incident's flows table it may hold, and
-    what each analysis's ``prepare`` said."""
+    quoted no flow a share saw) and what each analysis's ``prepare`` said. The rows of
+    the incident's flows table it may hold are in the store (``flow-rows``)."""
 
     share: int
     flow_map: np.ndarray
     errors_map: np.ndarray | None
-    flows: pd.DataFrame
     prepared: Mapping[str, Any]
 
 
@@ -64,7 +63,8 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
                  points: pd.DataFrame, context: PacketContext, *,
                  with_packets: bool = True) -> ShareTables | None:
     """The tables of ``share`` read from the run's store (None: it holds no packet);
-    ``with_packets`` False leaves the packet table (every sighting's columns) unread."""
+    ``with_packets`` False leaves the packet table (every sighting's columns) and the
+    flows table unread (``flows`` is then empty)."""
     from pcapkit.partition.run import _flow_tables, _with_ids
 
     tables = _flow_tables(plan, share)
@@ -83,11 +83,25 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
                                       kind="stable")).reset_index(drop=True)
     flow_id = _flow_ids(store, plan.shares, share, item, distinct)
     distinct = distinct.assign(flow_id=nullable(flow_id, "Int64"))
-    ids = item.flows["flow_id"].to_numpy(np.int64)
-    flows = item.flows[np.isin(ids, np.unique(flow_id[flow_id >= 0]))]
+    flows = _flow_rows(store, plan.shares, share, with_packets)
+    ids = flows["flow_id"].to_numpy(np.int64)
+    flows = flows[np.isin(ids, np.unique(flow_id[flow_id >= 0]))]
     return ShareTables(packets=packets, sightings=sightings, distinct=distinct,
                        flows=flows.reset_index(drop=True), cluster=cluster, points=points,
                        context=context)
+
+
+def _flow_rows(store, shares: int, share: int, wanted: bool) -> pd.DataFrame:
+    """The rows of the incident's flows table the share may hold (its own and those of
+    the set-aside ICMP errors), in flow_id order as the table has them; none when not
+    ``wanted``, with every column."""
+    parts = [t for part in (share, shares) if wanted
+             and (t := store.read("flow-rows", part, "flows")) is not None]
+    if not parts:
+        return store.read("flow-rows", shares, "columns")
+    flows = concat_tables(parts)
+    return flows.take(np.argsort(flows["flow_id"].to_numpy(np.int64), kind="stable")) \
+        .reset_index(drop=True)
 
 
 def _flow_ids(store, shares: int, share: int, item: ShareItem,
