@@ -99,11 +99,19 @@ def test_corrupt_files_are_reported_and_the_rest_analysed(tmp_path):
     assert_same(one, two, findings=True)
 
 
+def _profiler_enabled() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
 def test_the_dask_engine_gives_the_same_tables_and_findings(tmp_path):
     from pcapkit.engines.dask import DaskEngine  # dask is in the dev extra: no skip
 
     with DaskEngine(workers=2) as engine:
         assert engine.workers == 2
+        # a cluster made for the run has its workers' profiler off (it costs the tasks)
+        assert set(engine.client.run(_profiler_enabled).values()) == {False}
         for path in (FIXTURES / "demo", _damaged_incident(tmp_path)):
             assert_same(_open(path), _open(path, engine=engine, shares=3), findings=True)
 
