@@ -485,8 +485,7 @@ class PartitionedRun:
         its (packet_id, flow) rows, None: of all, read from the store)."""
         table = self.store.read("flows", share, "packet_flow") if table is None else table
         if table is None or not len(table):
-            return pd.DataFrame({"packet_id": np.zeros(0, np.int64),
-                                 "flow_id": np.zeros(0, np.int64)})
+            return _no_links("flow_id")
         flow = self.flow_maps[share][table["flow"].to_numpy(np.int64)]
         if self.links_fold is not None:
             flow = self.links_fold[flow]
@@ -769,8 +768,7 @@ def dns_part(plan: Plan, order: Mapping[str, int], capture_end,
     flows = store.read("flows", share, "packet_flow")
     flows = flows[int_isin(flows["packet_id"].to_numpy(np.int64),
                            messages["packet_id"].to_numpy(np.int64))].reset_index(drop=True) \
-        if flows is not None else pd.DataFrame({"packet_id": np.zeros(0, np.int64),
-                                                "flow": np.zeros(0, np.int64)})
+        if flows is not None else _no_links("flow")
     return DnsPart(share=share, messages=messages, points=sighting_points(dns, rows),
                    errors=rows[quotes_ports(rows)], flows=flows)
 
@@ -821,13 +819,18 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
                                      options.capture_end)
         points, errors = sighting_points(_empty_dns(), None), None
     del parts
-    flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(
-        {"packet_id": np.zeros(0, np.int64), "flow_id": np.zeros(0, np.int64)})
+    flows = pd.concat(flows, ignore_index=True) if flows else _no_links("flow_id")
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),
                                                      "Int64")})
     return transactions_of(messages, lambda: points, errors, cluster, options=options,
                            packet_flows=packet_flows)
+
+
+def _no_links(flow: str) -> pd.DataFrame:
+    """No (packet_id, ``flow``) links: a share's local flow (``flow``) or the incident's
+    (``flow_id``)."""
+    return pd.DataFrame({"packet_id": np.zeros(0, np.int64), flow: np.zeros(0, np.int64)})
 
 
 def _empty_packets() -> pd.DataFrame:

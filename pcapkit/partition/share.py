@@ -20,7 +20,7 @@ import pandas as pd
 
 from pcapkit.analyses.context import PacketContext
 from pcapkit.cluster import Cluster
-from pcapkit.column_arrays import nullable
+from pcapkit.column_arrays import int_isin, nullable
 from pcapkit.decode.table import concat_tables
 
 
@@ -85,7 +85,7 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
     distinct = distinct.assign(flow_id=nullable(flow_id, "Int64"))
     flows = _flow_rows(store, plan.shares, share, with_packets)
     ids = flows["flow_id"].to_numpy(np.int64)
-    flows = flows[np.isin(ids, np.unique(flow_id[flow_id >= 0]))]
+    flows = flows[int_isin(ids, flow_id[flow_id >= 0])]
     return ShareTables(packets=packets, sightings=sightings, distinct=distinct,
                        flows=flows.reset_index(drop=True), cluster=cluster, points=points,
                        context=context)
@@ -95,8 +95,8 @@ def _flow_rows(store, shares: int, share: int, wanted: bool) -> pd.DataFrame:
     """The rows of the incident's flows table the share may hold (its own and those of
     the set-aside ICMP errors), in flow_id order as the table has them; none when not
     ``wanted``, with every column."""
-    parts = [t for part in (share, shares) if wanted
-             and (t := store.read("flow-rows", part, "flows")) is not None]
+    parts = [t for part in (share, shares)
+             if (t := store.read("flow-rows", part, "flows")) is not None] if wanted else []
     if not parts:
         return store.read("flow-rows", shares, "columns")
     flows = concat_tables(parts)
@@ -148,8 +148,6 @@ def select(distinct: pd.DataFrame, sightings: pd.DataFrame, flows: np.ndarray,
            packets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows of ``distinct`` (with ``flow_id``) in the ``flows`` or with the ``packets``
     ids, and the rows of ``sightings`` of those packets: what a finding's evidence reads."""
-    from pcapkit.column_arrays import int_isin
-
     flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     ids = distinct["packet_id"].to_numpy(dtype=np.int64)
     keep = int_isin(flow_of, np.asarray(flows, dtype=np.int64)) | \
