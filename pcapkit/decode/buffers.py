@@ -93,8 +93,12 @@ class ColumnBuffers:
             np.logical_and(valid, keep, out=valid)
 
     def copy_from(self, other: ColumnBuffers) -> None:
-        """Copy every value and mask of ``other`` (as many rows as these buffers have)."""
+        """Copy every value and mask of ``other`` (as many rows as these buffers have) into
+        these zero-filled buffers, skipping the columns all zeros in ``other`` (unused)."""
         for name in self.kinds:
+            if not other.valid[name][:self.n].any() and \
+                    not other.values[name][:self.n].view(np.uint8).any():
+                continue
             self.values[name][:] = other.values[name][:self.n]
             self.valid[name][:] = other.valid[name][:self.n]
 
