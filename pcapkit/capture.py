@@ -288,7 +288,7 @@ class Capture:
             self.table(name)
 
     def _flows_beside_dns(self, workers: int, *, dns: bool) -> None:
-        """The flows in ``2 * workers`` shares and, with ``dns``, one more task: the DNS
+        """The flows in ``2 * workers`` shares and, with ``dns``, two more tasks: the DNS
         transactions (their flow ids joined after) and the packet context the analyses
         stand on; over ``workers`` processes."""
         from pcapkit.analyses.context import packet_context
@@ -303,22 +303,24 @@ class Capture:
         cut = None if "_flows" in self.__dict__ else \
             FlowShares(self.vantage.distinct, self.sightings, 2 * workers, self._flow_options)
 
-        def run(task: int | None) -> object:
-            if task is not None:
-                return cut.part(task)
-            return (build_dns_transactions(self.decoded.dns, packets, cluster,
-                                           options=self._dns_options) if need_dns else None,
-                    packet_context(packets) if need_context else None)
+        def run(task: int | str) -> object:
+            if task == "dns":
+                return build_dns_transactions(self.decoded.dns, packets, cluster,
+                                              options=self._dns_options)
+            if task == "context":
+                return packet_context(packets)
+            return cut.part(task)
 
-        tasks = ([None] if need_dns or need_context else []) + \
+        # the longer tasks first, so the last one taken is a short flow share
+        tasks: list[int | str] = ["dns"] * need_dns + ["context"] * need_context + \
             (list(range(cut.shares)) if cut is not None else [])
-        done = run_pulled(tasks, run, workers)
+        done = dict(zip(tasks, run_pulled(tasks, run, workers), strict=True))
         if cut is not None:
-            self._flows = cut.assemble(done[-cut.shares:], cluster)
+            self._flows = cut.assemble([done[share] for share in range(cut.shares)], cluster)
         if need_dns:
-            self.dns = with_flow_ids(done[0][0], self.distinct[["packet_id", "flow_id"]])
+            self.dns = with_flow_ids(done["dns"], self.distinct[["packet_id", "flow_id"]])
         if need_context:
-            self.context = done[0][1]
+            self.context = done["context"]
 
     def _spread_analyses(self, names: list[str], workers: int) -> None:
         """The derived tables ``names`` over ``workers`` processes, each analysis in one
