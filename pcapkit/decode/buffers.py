@@ -96,10 +96,11 @@ class ColumnBuffers:
         """Copy every value and mask of ``other`` (as many rows as these buffers have) into
         these zero-filled buffers, skipping the columns all zeros in ``other`` (unused)."""
         for name in self.kinds:
-            if not other.valid[name][:self.n].any() and \
-                    not other.values[name][:self.n].view(np.uint8).any():
+            values = other.values[name][:self.n]
+            if not values.dtype.hasobject and not other.valid[name][:self.n].any() and \
+                    not values.view(np.uint8).any():
                 continue
-            self.values[name][:] = other.values[name][:self.n]
+            self.values[name][:] = values
             self.valid[name][:] = other.valid[name][:self.n]
 
     def reserve(self, n: int) -> None:
