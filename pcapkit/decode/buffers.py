@@ -96,12 +96,11 @@ class ColumnBuffers:
         """Copy every value and mask of ``other`` (as many rows as these buffers have) into
         these zero-filled buffers, skipping the columns all zeros in ``other`` (unused)."""
         for name in self.kinds:
-            values = other.values[name][:self.n]
-            if not values.dtype.hasobject and not other.valid[name][:self.n].any() and \
-                    not values.view(np.uint8).any():
+            values, valid = other.values[name][:self.n], other.valid[name][:self.n]
+            if not values.dtype.hasobject and not valid.any() and not values.view(np.uint8).any():
                 continue
             self.values[name][:] = values
-            self.valid[name][:] = other.valid[name][:self.n]
+            self.valid[name][:] = valid
 
     def reserve(self, n: int) -> None:
         """Make room for at least ``n`` rows, growing geometrically (amortised copies)."""
