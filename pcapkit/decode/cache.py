@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from pcapkit._version import __version__
+from pcapkit.arrow_tables import dtype_name, frame_of
 from pcapkit.decode.config import DecodeConfig
 from pcapkit.decode.table import concat_tables
 from pcapkit.errors import CaptureError, PcapkitError
@@ -79,10 +79,12 @@ class DecodeCache:
         if not (entry / "done").exists():
             self.misses += 1
             return None
+        import pyarrow.parquet as pq
+
         try:
             dtypes = json.loads((entry / "dtypes.json").read_text())
-            tables = {name: with_dtypes(pd.read_parquet(entry / f"{name}.parquet"),
-                                         dtypes[name]) for name in _TABLES}
+            tables = {name: frame_of(pq.read_table(entry / f"{name}.parquet"), dtypes[name])
+                      for name in _TABLES}
             errors = _entry_errors(entry, str(path))
         except (OSError, ValueError) as exc:
             log.warning("cache entry %s unreadable (%s): decoding again", entry, exc)
@@ -165,35 +167,6 @@ def _worth_caching(path: Path) -> bool:
         return False
 
 
-def with_dtypes(table: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
-    """The table with the dtypes it was written with, where Parquet could not say them
-    (an all-null categorical comes back as object)."""
-    for name, dtype in dtypes.items():
-        if name not in table.columns or dtype_name(table[name]) == dtype:
-            continue
-        kind, _, labels = dtype.partition(":")
-        column = table[name]
-        if kind == "category" and not isinstance(column.dtype, pd.CategoricalDtype) \
-                and not column.notna().any():  # all null: no category to find row by row
-            table[name] = pd.Categorical.from_codes(np.full(len(column), -1, dtype=np.int8),
-                                                    categories=pd.Index([], dtype=labels))
-        elif kind == "category":
-            column = column if isinstance(column.dtype, pd.CategoricalDtype) else \
-                column.astype("category")
-            table[name] = column.cat.rename_categories(
-                pd.Index(column.cat.categories.astype(labels), dtype=labels))
-        else:
-            table[name] = column.astype(dtype)
-    return table
-
-
-def dtype_name(column: pd.Series) -> str:
-    """The column's dtype as text; a categorical's names its categories' dtype too."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return f"category:{column.cat.categories.dtype}"
-    return str(column.dtype)
-
-
 def decode_cached(files: list[Path], config: DecodeConfig, cache: DecodeCache,
                   decode: Callable[[Path], Decoded]) -> Decoded:
     """The tables of ``files``: each from the cache, else ``decode(file)`` and kept there.
@@ -263,7 +236,7 @@ def _read_together(files: list[Path], config: DecodeConfig, cache: DecodeCache
         for name in _TABLES:
             parts = [_named(pq.read_table(entry / f"{name}.parquet"), str(path))
                      for path, entry in zip(files, entries, strict=True)]
-            tables[name] = with_dtypes(pa.concat_tables(parts).to_pandas(), dtypes[name])
+            tables[name] = frame_of(pa.concat_tables(parts), dtypes[name])
         errors = [e for path, entry in zip(files, entries, strict=True)
                   for e in _entry_errors(entry, str(path))]
     except (OSError, ValueError, pa.ArrowException):

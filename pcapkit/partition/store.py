@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from pcapkit.decode.cache import dtype_name, with_dtypes
+from pcapkit.arrow_tables import dtype_name, frame_of
 from pcapkit.decode.table import concat_tables
 
 _DTYPES = b"pcapkit.dtypes"
@@ -182,4 +182,4 @@ def _frame(tables: list[pa.Table]) -> pd.DataFrame:
     dtypes = json.loads((tables[0].schema.metadata or {}).get(_DTYPES, b"{}"))
     table = tables[0] if len(tables) == 1 else pa.concat_tables(
         tables, promote_options="permissive")
-    return with_dtypes(table.to_pandas(), dtypes)
+    return frame_of(table, dtypes)
