@@ -275,6 +275,8 @@ class Capture:
         from pcapkit.engines.forked import worker_count
 
         names = list(dict.fromkeys(names))
+        if self._run is not None:  # its DNS step after the analyses' (see PartitionedRun.dns)
+            names.sort(key=lambda name: name == "dns")
         registered = analyses()
         wanted = [n for n in names if n in registered and n not in self._derived]
         if self._run is None and self.parent is None and (

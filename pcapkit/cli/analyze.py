@@ -133,9 +133,9 @@ def analyze(captures: CaptureInputs, flow_options: FlowOptions, dns_options: Dns
             sys.exit(2)
         # (in a run cut into shares these are done by now, and no table is read whole)
         stages.run("vantage", lambda: capture.clock_offsets, packets)
-        stages.run("flows and dns", lambda: capture.compute(["flows", "dns"]), packets)
         derived = sorted({rule.table for rule in pack.rules} & set(analyses()))
-        stages.run("analyses", lambda: capture.compute(derived))
+        stages.run("flows, dns and analyses",
+                   lambda: capture.compute(["flows", "dns", *derived]), packets)
         findings = stages.run("rules", lambda: analyze_capture(capture, pack.rules, site))
     report = build_report(capture, findings, rules=len(pack.rules),
                           seconds=time.perf_counter() - started,

@@ -19,9 +19,10 @@ or a Dask cluster: :mod:`pcapkit.engines`), with only small results travelling b
    incident-wide, flows of the share (``flow_part``), the rows the DNS stage reads.
 5. once: the set-aside ICMP errors' flows, flow numbering, Service-DNAT links and
    identities (``finish_flows``/``complete_flows``).
-6. ``dns`` (per share, on the engine when there are many DNS rows): the share's DNS
-   sightings collapsed into distinct messages, with their capture points and the ICMP
-   errors that quote ports; then once, the DNS transactions over all of them.
+6. ``dns`` (per share, on the engine when there are many DNS rows), when the run's
+   ``dns`` is first read: the share's DNS sightings collapsed into distinct messages,
+   with their capture points and the ICMP errors that quote ports; then once, the DNS
+   transactions over all of them.
 
 The tables equal those of one pass over the whole incident (tests/partition); see
 docs/scale.md for the design and its measurements.
@@ -452,7 +453,9 @@ class PartitionedRun:
     flows: pd.DataFrame
     flow_maps: list[np.ndarray]
     links_fold: np.ndarray | None
-    dns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: what the DNS transactions are built from when first read (:attr:`dns`): the
+    #: cluster, and the DNS options with every node's capture end
+    dns_inputs: tuple[Cluster | None, DnsOptions] | None = None
     #: the analyses' packet context of the whole incident (every share's merged)
     context: PacketContext | None = None
     #: the engine the tasks ran on (the analyses' shares run there too)
@@ -461,6 +464,18 @@ class PartitionedRun:
     #: the store made for this run (removed with the run), None when the caller gave one
     owner: PartStore | None = None
     _flow_rows_written: bool = False
+    _dns_table: pd.DataFrame | None = None
+
+    @property
+    def dns(self) -> pd.DataFrame:
+        """The DNS transactions, built when first read. ``Capture.compute`` reads them
+        after the analyses' facts, so the parent's DNS step (its largest) never holds its
+        memory while the workers hold theirs for the facts tasks."""
+        if self._dns_table is None:
+            cluster, options = self.dns_inputs or (None, DnsOptions())
+            self._dns_table = _dns(self, cluster, options)
+            give_back_memory()
+        return self._dns_table
 
     @property
     def store(self) -> PartStore:
@@ -560,6 +575,7 @@ class PartitionedRun:
             from pcapkit.engines.local import LocalEngine
 
             engine = LocalEngine(1)
+        give_back_memory()  # what the parent freed is not held beside the workers' tasks
         return engine.map(task, items)
 
     def _write_flow_rows(self) -> None:
@@ -697,8 +713,7 @@ def run_partitioned(files: Sequence[str | os.PathLike], shares: int, *,
     for found in node_ends:
         for node, end in found.items():
             ends[node] = max(end, ends.get(node, end))
-    run.dns = _dns(run, cluster, _with_capture_ends(dns_options or DnsOptions(), ends))
-    give_back_memory()
+    run.dns_inputs = (cluster, _with_capture_ends(dns_options or DnsOptions(), ends))
     return run
 
 
