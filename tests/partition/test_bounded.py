@@ -99,3 +99,28 @@ def test_merge_nat_runs_read_whole_tables_and_say_so():
                                       check_categorical=False)
     finally:
         two.close()
+
+
+def test_the_dns_step_comes_after_the_analyses_facts(monkeypatch):
+    """``analyze`` asks for flows, dns and the analyses at once: a run in shares builds
+    its DNS transactions (the parent's largest step) after the facts tasks, so the two
+    never hold their memory at the same time; the tables are one pass's all the same."""
+    import pcapkit.partition.run as run_module
+
+    steps = []
+    dns, facts = run_module._dns, PartitionedRun.share_facts
+    monkeypatch.setattr(run_module, "_dns", lambda *a, **k: steps.append("dns") or dns(*a, **k))
+    monkeypatch.setattr(PartitionedRun, "share_facts",
+                        lambda *a, **k: steps.append("facts") or facts(*a, **k))
+    one = _open("demo")
+    two = _open("demo", shares=3, workers=2)
+    try:
+        derived = sorted(analyses())
+        two.compute(["flows", "dns", *derived])
+        assert steps and steps[-1] == "dns" and steps.count("dns") == 1 and "facts" in steps
+        pd.testing.assert_frame_equal(two.dns, one.dns, check_categorical=False)
+        for table in derived:
+            pd.testing.assert_frame_equal(two.table(table), one.table(table), obj=table,
+                                          check_categorical=False)
+    finally:
+        two.close()
