@@ -262,6 +262,10 @@ class Capture:
             from pcapkit.analyses import analysis
 
             self._derived[name] = analysis(name).build(self)
+            # only its own build reads an analysis's facts: they go now (20M in shares:
+            # about 300 MiB of the parent's, which the DNS step then reuses); asked for
+            # again, they are computed again
+            self._facts.pop(name, None)
         return self._derived[name]
 
     def compute(self, names: Iterable[str]) -> None:
@@ -342,7 +346,7 @@ class Capture:
         """The facts of analysis ``name`` (its per-share part, :mod:`pcapkit.analyses`):
         one result per share of a partitioned run, every analysis's computed in one pass
         over the shares the first time any is asked for; ``[facts(self, prepare(self))]``
-        in one pass over the whole incident."""
+        in one pass over the whole incident. Kept until the analysis's table is built."""
         from pcapkit.analyses import analyses, analysis
 
         if name not in self._facts:

@@ -810,30 +810,23 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
     order = {f.name: f.index for f in run.files}
     end = options.capture_end
     end = dict(end) if isinstance(end, Mapping) else end  # a plain dict travels to workers
+    task = functools.partial(dns_task, run.plan, order, end)
+    shares = list(range(run.plan.shares))
     # a few DNS messages are not worth starting the engine's workers for
     engine = run.engine if sum(f.dns_rows for f in run.files) >= MIN_SHARE else None
-    if engine is None:
-        parts = [p for s in range(run.plan.shares)
-                 if (p := dns_part(run.plan, order, end, s)) is not None]
-    else:
-        held = engine.map(functools.partial(dns_task, run.plan, order, end),
-                          list(range(run.plan.shares)))
-        parts = [DnsPart(s, *(run.store.read("dns-part", s, n) for n in DNS_PART_TABLES))
-                 for s, has in enumerate(held) if has]
-    flows = [run.packet_flows(p.share, p.flows) for p in parts]
-    if parts:
-        messages = concat_tables([p.messages for p in parts])
-        messages = messages.take(np.argsort(messages["packet_id"].to_numpy(np.int64),
-                                            kind="stable")).reset_index(drop=True)
-        points = pd.concat([p.points for p in parts], ignore_index=True)
-        errors = concat_tables([p.errors for p in parts])
-        errors = errors.take(np.argsort(errors.pop("_row").to_numpy(np.int64),
-                                        kind="stable")).reset_index(drop=True)
+    held = engine.map(task, shares) if engine is not None else [task(s) for s in shares]
+    held = [share for share, has in zip(shares, held, strict=True) if has]
+    store = run.store
+    flows = [run.packet_flows(s, store.read("dns-part", s, "flows")) for s in held]
+    if held:
+        messages = store.read_sorted("dns-part", held, "messages", by="packet_id")
+        points = pd.concat([store.read("dns-part", s, "points") for s in held],
+                           ignore_index=True)
+        errors = store.read_sorted("dns-part", held, "errors", by="_row").drop(columns="_row")
     else:
         messages = distinct_messages(_empty_dns()[list(MESSAGE_COLUMNS)], None,
                                      options.capture_end)
         points, errors = sighting_points(_empty_dns(), None), None
-    del parts
     flows = pd.concat(flows, ignore_index=True) if flows else _no_links("flow_id")
     packet_flows = pd.DataFrame({"packet_id": flows["packet_id"].to_numpy(np.int64),
                                  "flow_id": nullable(flows["flow_id"].to_numpy(np.int64),

@@ -90,6 +90,18 @@ class PartStore:
                   if self.path(step, share, n).exists()]
         return _frame(tables) if tables else None
 
+    def read_sorted(self, step: str, shares: Sequence[int], name: str, by: str
+                    ) -> pd.DataFrame | None:
+        """The tables ``name`` of ``step`` in ``shares`` as one, its rows in ``by`` order
+        (stable: ties in share order), None if there are none. Joined and sorted as Arrow
+        and made pandas once: a pandas copy per share, another joined and a third sorted
+        held the 20M incident's 2M distinct DNS messages three times in the parent."""
+        tables = [_read(path, None) for share in shares
+                  if (path := self.path(step, share, name)).exists()]
+        if not tables:
+            return None
+        return _frame(tables, by=by)
+
     def names(self, step: str, share: int) -> list[str]:
         """The tables of ``step``/``share``, in name order."""
         folder = self.root / step / f"s{share}"
@@ -176,10 +188,14 @@ def _read(path: Path, columns: Sequence[str] | None) -> pa.Table:
     return feather.read_table(path, columns=[c for c in columns if c in held])
 
 
-def _frame(tables: list[pa.Table]) -> pd.DataFrame:
+def _frame(tables: list[pa.Table], by: str | None = None) -> pd.DataFrame:
     """Arrow tables (of one schema, up to dictionaries and all-null columns) as one pandas
-    table with the dtypes the first was written with."""
+    table with the dtypes the first was written with; ``by``: its rows in that column's
+    order (a stable sort)."""
     dtypes = json.loads((tables[0].schema.metadata or {}).get(_DTYPES, b"{}"))
     table = tables[0] if len(tables) == 1 else pa.concat_tables(
         tables, promote_options="permissive")
+    if by is not None:
+        order = np.argsort(table.column(by).to_numpy(), kind="stable")
+        table = table.take(pa.array(order)).combine_chunks()
     return frame_of(table, dtypes)
