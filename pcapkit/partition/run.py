@@ -801,9 +801,9 @@ def _in_file_order(table: pd.DataFrame, order: Mapping[str, int]) -> pd.DataFram
 
 def _dns(run: PartitionedRun, cluster: Cluster | None,
          options: DnsOptions) -> pd.DataFrame:
-    """DNS transactions from every share's ``DnsPart`` (``dns_task``, on the run's
-    engine): its messages in one pass's order (by packet id), its ICMP errors in incident
-    row order."""
+    """DNS transactions from every share's ``DnsPart`` (``dns_task``, on the run's engine,
+    or here when there are few DNS rows; kept in the store): its messages in one pass's
+    order (by packet id), its ICMP errors in incident row order."""
     from pcapkit.dnstx.build import transactions_of
     from pcapkit.engines.forked import MIN_SHARE
 

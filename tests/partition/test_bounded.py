@@ -118,6 +118,7 @@ def test_the_dns_step_comes_after_the_analyses_facts(monkeypatch):
         derived = sorted(analyses())
         two.compute(["flows", "dns", *derived])
         assert steps and steps[-1] == "dns" and steps.count("dns") == 1 and "facts" in steps
+        assert not two._facts  # each analysis's facts went once its table was built
         pd.testing.assert_frame_equal(two.dns, one.dns, check_categorical=False)
         for table in derived:
             pd.testing.assert_frame_equal(two.table(table), one.table(table), obj=table,
