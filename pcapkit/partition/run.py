@@ -812,6 +812,7 @@ def _dns(run: PartitionedRun, cluster: Cluster | None,
     end = dict(end) if isinstance(end, Mapping) else end  # a plain dict travels to workers
     task = functools.partial(dns_task, run.plan, order, end)
     shares = list(range(run.plan.shares))
+    give_back_memory()  # what the analyses freed, before the parent's largest step
     # a few DNS messages are not worth starting the engine's workers for
     engine = run.engine if sum(f.dns_rows for f in run.files) >= MIN_SHARE else None
     held = engine.map(task, shares) if engine is not None else [task(s) for s in shares]
