@@ -22,11 +22,11 @@ PANDAS_INT = {"u8": "UInt8", "u16": "UInt16", "u32": "UInt32", "u64": "UInt64", 
 def to_series(kind: str, values: np.ndarray, valid: np.ndarray,
               names: Callable[[int], str] | None = None) -> pd.api.extensions.ExtensionArray:
     """Convert one buffer to the pandas array its schema kind asks for."""
-    if kind in PANDAS_INT:
-        return pd.array(values, dtype=PANDAS_INT[kind]) if valid.all() else \
-            pd.arrays.IntegerArray(values.astype(NUMPY_DTYPES[kind], copy=False), ~valid)
+    if kind in PANDAS_INT:  # over the buffer itself, not a copy (each table's own)
+        return pd.arrays.IntegerArray(values.astype(NUMPY_DTYPES[kind], copy=False),
+                                      _nulls(valid))
     if kind == "bool":
-        return pd.arrays.BooleanArray(values, ~valid)
+        return pd.arrays.BooleanArray(values, _nulls(valid))
     if kind == "ts":
         return pd.array(values.view("datetime64[ns]"), dtype="datetime64[ns]").tz_localize("UTC")
     if kind in DICTIONARY_KINDS:
@@ -34,6 +34,12 @@ def to_series(kind: str, values: np.ndarray, valid: np.ndarray,
         return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object),
                                          validate=False)
     raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _nulls(valid: np.ndarray) -> np.ndarray:
+    """The null mask pandas keeps: a fresh zeroed array when every value is valid (its
+    pages are not touched until read), else ``~valid``."""
+    return np.zeros(len(valid), dtype=bool) if valid.all() else ~valid
 
 
 def empty_packets() -> pd.DataFrame:
