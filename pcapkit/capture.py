@@ -543,8 +543,9 @@ class Capture:
 
     def close(self) -> None:
         """Remove what this Capture keeps on disk (a run in shares' tables) now, rather
-        than when it is collected; the tables already read stay usable. A narrowed Capture
-        (``filter``) shares its parent's run: closing that is the parent's."""
+        than when it is collected; the tables already read stay usable (a run in shares
+        builds its ``dns`` from the disk when first read). A narrowed Capture (``filter``)
+        shares its parent's run: closing that is the parent's."""
         if self.parent is not None:
             return
         run = self.__dict__.get("_run")

@@ -56,7 +56,7 @@ from pcapkit.dnstx.messages import (
 )
 from pcapkit.dnstx.options import DnsOptions
 from pcapkit.engines.base import give_back_memory
-from pcapkit.errors import CaptureError
+from pcapkit.errors import CaptureError, PcapkitError
 from pcapkit.flows.build import FlowPart, complete_flows, finish_flows, flow_part
 from pcapkit.flows.natview import folded_flow_ids
 from pcapkit.flows.options import FlowOptions
@@ -472,6 +472,9 @@ class PartitionedRun:
         after the analyses' facts, so the parent's DNS step (its largest) never holds its
         memory while the workers hold theirs for the facts tasks."""
         if self._dns_table is None:
+            if not Path(self.plan.root).is_dir():  # its shares' messages went with it
+                raise PcapkitError("the DNS transactions of a run in shares are built from "
+                                   "its store, and it was closed: read them before close()")
             cluster, options = self.dns_inputs or (None, DnsOptions())
             self._dns_table = _dns(self, cluster, options)
             give_back_memory()

@@ -125,3 +125,13 @@ def test_the_dns_step_comes_after_the_analyses_facts(monkeypatch):
                                           check_categorical=False)
     finally:
         two.close()
+
+
+def test_dns_after_close_is_an_error_not_an_empty_table():
+    from pcapkit.errors import PcapkitError
+
+    capture = _open("demo", shares=3, workers=1)
+    assert capture._run is not None
+    capture.close()
+    with pytest.raises(PcapkitError, match="closed"):
+        capture.dns  # noqa: B018
