@@ -472,9 +472,7 @@ class PartitionedRun:
         after the analyses' facts, so the parent's DNS step (its largest) never holds its
         memory while the workers hold theirs for the facts tasks."""
         if self._dns_table is None:
-            if not Path(self.plan.root).is_dir():  # its shares' messages went with it
-                raise PcapkitError("the DNS transactions of a run in shares are built from "
-                                   "its store, and it was closed: read them before close()")
+            self.check_open()  # its shares' messages are in the store
             cluster, options = self.dns_inputs or (None, DnsOptions())
             self._dns_table = _dns(self, cluster, options)
             give_back_memory()
@@ -482,7 +480,15 @@ class PartitionedRun:
 
     @property
     def store(self) -> PartStore:
+        self.check_open()
         return self.plan.store
+
+    def check_open(self) -> None:
+        """A PcapkitError once the run's store was removed (``Capture.close``): what is
+        read from it then would be empty, not the run's tables."""
+        if not Path(self.plan.root).is_dir():
+            raise PcapkitError("this run in shares was closed, and its tables on disk with "
+                               "it: read the tables you need before close()")
 
     @property
     def errors(self) -> list[CaptureError]:

@@ -127,11 +127,13 @@ def test_the_dns_step_comes_after_the_analyses_facts(monkeypatch):
         two.close()
 
 
-def test_dns_after_close_is_an_error_not_an_empty_table():
+@pytest.mark.parametrize("table", ["dns", "dns_messages", "packets"])
+def test_reading_a_closed_run_is_an_error_not_an_empty_table(table):
     from pcapkit.errors import PcapkitError
 
     capture = _open("demo", shares=3, workers=1)
-    assert capture._run is not None
+    root = Path(capture._run.plan.root)
     capture.close()
     with pytest.raises(PcapkitError, match="closed"):
-        capture.dns  # noqa: B018
+        capture.table(table)
+    assert not root.exists()  # and the read made no empty directory again
