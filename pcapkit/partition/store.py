@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 import weakref
 from collections.abc import Sequence
@@ -30,6 +31,9 @@ from pcapkit.arrow_tables import dtype_name, frame_of
 from pcapkit.decode.table import concat_tables
 
 _DTYPES = b"pcapkit.dtypes"
+#: a store directory's name starts so; ``OWNER`` inside names the process that made it
+PREFIX = "pcapkit-parts-"
+OWNER = "owner.json"
 
 
 class PartStore:
@@ -42,9 +46,12 @@ class PartStore:
         self.owned = root is None
         if root is None and inside is not None:
             Path(inside).mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix="pcapkit-parts-", dir=inside)
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=inside)
                          if root is None else root)
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.owned:
+            (self.root / OWNER).write_text(json.dumps(_this_process()))
+            sweep_stale(self.root.parent, keep=self.root)
         # a store this object made goes when it does (or at exit), whoever forgets close()
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, True) \
             if self.owned else None
@@ -131,6 +138,49 @@ class PartStore:
 
     def __repr__(self) -> str:
         return f"PartStore({str(self.root)!r})"
+
+
+def _this_process() -> dict:
+    """Who makes a store: the host, and the process id in its PID namespace (containers
+    sharing a host name and a directory do not share process ids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = None
+    return {"host": socket.gethostname(), "pid_namespace": namespace, "pid": os.getpid()}
+
+
+def sweep_stale(parent: Path, keep: Path | None = None) -> list[Path]:
+    """Remove the store directories in ``parent`` that a process of this host (and PID
+    namespace) made and that outlived it: a run killed before it could clean up, whose
+    shares' tables can be gigabytes. Returns them. A directory without an owner, of
+    another host or namespace, or of a process still running is left alone, as is every
+    one where the namespace cannot be told."""
+    me, removed = _this_process(), []
+    if me["pid_namespace"] is None:
+        return removed
+    for folder in parent.glob(f"{PREFIX}*"):
+        try:
+            owner = json.loads((folder / OWNER).read_text())
+            stale = folder != keep and owner.get("host") == me["host"] and \
+                owner.get("pid_namespace") == me["pid_namespace"] and \
+                not _running(int(owner["pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # there, but another user's
+        return True
+    return True
 
 
 #: rows a SplitWriter gathers before it writes them
