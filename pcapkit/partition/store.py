@@ -165,8 +165,8 @@ def sweep_stale(parent: Path, keep: Path | None = None) -> list[Path]:
             stale = folder != keep and owner.get("host") == me["host"] and \
                 owner.get("pid_namespace") == me["pid_namespace"] and \
                 not _running(int(owner["pid"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a store this sweep can tell about
         if stale:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

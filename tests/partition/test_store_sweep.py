@@ -32,11 +32,13 @@ def test_a_new_store_removes_those_of_dead_processes_of_this_host(tmp_path):
     unowned = _left_behind(tmp_path, "unowned")                 # an older pcapkit's
     elsewhere = _left_behind(tmp_path, "elsewhere", pid=_dead_pid(), host="another-host")
     other_ns = _left_behind(tmp_path, "otherns", pid=_dead_pid(), pid_namespace=1)
+    garbled = _left_behind(tmp_path, "garbled")
+    (garbled / OWNER).write_text("[1, 2]")                     # not an owner: left alone
     store = PartStore(inside=tmp_path)
     try:
         assert not dead.exists()
         assert running.exists() and unowned.exists() and elsewhere.exists()
-        assert other_ns.exists()
+        assert other_ns.exists() and garbled.exists()
         assert store.root.exists() and json.loads((store.root / OWNER).read_text()) \
             == _this_process()
         # a store of this process is never its own sweep's
