@@ -90,7 +90,7 @@ def value_codes(array: pa.Array) -> np.ndarray:
     if _is_list(array.type):
         return _list_codes(array)
     if pa.types.is_struct(array.type):
-        codes = _dense(np.asarray(array.is_valid(), dtype=np.int64), 2)
+        codes = np.asarray(array.is_valid(), dtype=np.int64)
         for field in array.flatten():   # each field with the struct's own nulls applied
             codes = _combined(codes, value_codes(field))
         return codes
@@ -110,22 +110,15 @@ def _list_codes(array: pa.Array) -> np.ndarray:
         pa.large_binary(), len(array),
         [None, pa.py_buffer(offsets * 8), pa.py_buffer(np.ascontiguousarray(elements))])
     codes = value_codes(keys)
-    valid = np.asarray(array.is_valid(), dtype=np.int64)
-    return _combined(_dense(valid, 2), codes)
+    return _combined(np.asarray(array.is_valid(), dtype=np.int64), codes)
 
 
 def _combined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense codes of the pairs (a, b)."""
+    """Dense codes (0, 1, ...) of the pairs (a, b) of non-negative codes."""
     if not len(a):
         return a
-    return _dense(a * (int(b.max()) + 1) + b, None)
-
-
-def _dense(codes: np.ndarray, size: int | None) -> np.ndarray:
-    """``codes`` renumbered 0, 1, ... (``size``: a bound they are below, when known)."""
-    if size is not None and size <= 2:
-        return codes
-    return np.unique(codes, return_inverse=True)[1].astype(np.int64, copy=False).ravel()
+    pairs = a * (int(b.max()) + 1) + b
+    return np.unique(pairs, return_inverse=True)[1].astype(np.int64, copy=False).ravel()
 
 
 def _is_list(arrow_type: pa.DataType) -> bool:

@@ -247,5 +247,5 @@ def _frame(tables: list[pa.Table], by: str | None = None) -> pd.DataFrame:
         tables, promote_options="permissive")
     if by is not None:
         order = np.argsort(table.column(by).to_numpy(), kind="stable")
-        table = table.take(pa.array(order)).combine_chunks()
+        table = table.take(pa.array(order))
     return frame_of(table, dtypes)
