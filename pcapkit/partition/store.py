@@ -66,14 +66,20 @@ class PartStore:
     def write_split(self, step: str, name: str, table: pd.DataFrame,
                     share: np.ndarray) -> None:
         """Keep the rows of ``table`` of each share (``share[i]``: row i's) as
-        ``step``/<that share>/``name``: one conversion to Arrow for all of them."""
-        arrow = _arrow(table)
-        order = np.argsort(share, kind="stable")
+        ``step``/<that share>/``name``: the rows put in share order once (by pandas) and
+        made Arrow once, each share's file a slice of that. Arrow's ``take`` per share
+        cost 0.64 s for a million packet rows in 41 shares, this 0.22 s."""
+        share = np.asarray(share)
+        # a stable sort of small integers is a radix sort (8 times faster on a million)
+        small = share.astype(np.int16) if len(share) and 0 <= share.min() and \
+            share.max() < 2 ** 15 else share
+        order = np.argsort(small, kind="stable")
         values, starts = np.unique(share[order], return_index=True)
         bounds = np.append(starts, len(order))
+        arrow = _arrow(table.take(order))
         for i, value in enumerate(values):
             self._write_arrow(step, int(value), name,
-                              arrow.take(pa.array(order[bounds[i]:bounds[i + 1]])))
+                              arrow.slice(bounds[i], bounds[i + 1] - bounds[i]))
 
     def _write_arrow(self, step: str, share: int, name: str, arrow: pa.Table) -> None:
         path = self.path(step, share, name)
