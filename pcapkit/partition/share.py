@@ -60,11 +60,8 @@ class ShareItem:
 
 
 def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
-                 points: pd.DataFrame, context: PacketContext, *,
-                 with_packets: bool = True) -> ShareTables | None:
-    """The tables of ``share`` read from the run's store (None: it holds no packet);
-    ``with_packets`` False leaves the packet table (every sighting's columns) and the
-    flows table unread (``flows`` is then empty)."""
+                 points: pd.DataFrame, context: PacketContext) -> ShareTables | None:
+    """The tables of ``share`` read from the run's store (None: it holds no packet)."""
     from pcapkit.partition.run import _flow_tables, _with_ids
 
     tables = _flow_tables(plan, share)
@@ -73,7 +70,7 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
     distinct, sightings = tables
     store = plan.store
     packets = []
-    for source in range(plan.shares if with_packets else 0):
+    for source in range(plan.shares):
         part = store.read("grouped", source, f"packets-to{share}")
         if part is not None:
             ids = store.read_array("ids", source, "ids", mapped=source != share)
@@ -83,7 +80,7 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
                                       kind="stable")).reset_index(drop=True)
     flow_id = _flow_ids(store, plan.shares, share, item, distinct)
     distinct = distinct.assign(flow_id=nullable(flow_id, "Int64"))
-    flows = _flow_rows(store, plan.shares, share, with_packets)
+    flows = _flow_rows(store, plan.shares, share)
     ids = flows["flow_id"].to_numpy(np.int64)
     flows = flows[int_isin(ids, flow_id[flow_id >= 0])]
     return ShareTables(packets=packets, sightings=sightings, distinct=distinct,
@@ -91,12 +88,11 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
                        context=context)
 
 
-def _flow_rows(store, shares: int, share: int, wanted: bool) -> pd.DataFrame:
+def _flow_rows(store, shares: int, share: int) -> pd.DataFrame:
     """The rows of the incident's flows table the share may hold (its own and those of
-    the set-aside ICMP errors), in flow_id order as the table has them; none when not
-    ``wanted``, with every column."""
+    the set-aside ICMP errors), in flow_id order as the table has them."""
     parts = [t for part in (share, shares)
-             if (t := store.read("flow-rows", part, "flows")) is not None] if wanted else []
+             if (t := store.read("flow-rows", part, "flows")) is not None]
     if not parts:
         return store.read("flow-rows", shares, "columns")
     flows = concat_tables(parts)
@@ -107,6 +103,13 @@ def _flow_rows(store, shares: int, share: int, wanted: bool) -> pd.DataFrame:
 def _flow_ids(store, shares: int, share: int, item: ShareItem,
               distinct: pd.DataFrame) -> np.ndarray:
     """The incident flow id of every distinct packet of the share (-1: in no flow)."""
+    return _flow_lookup(store, shares, share, item)(distinct["packet_id"].to_numpy(np.int64))
+
+
+def _flow_lookup(store, shares: int, share: int, item: ShareItem
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function giving the incident flow id of packet ids of the share (-1: in no
+    flow), from the share's packet flows and the set-aside errors' read once."""
     keys, values = [], []
     for part, flow_map in ((share, item.flow_map), (shares, item.errors_map)):
         table = store.read("flows", part, "packet_flow") if flow_map is not None else None
@@ -114,11 +117,14 @@ def _flow_ids(store, shares: int, share: int, item: ShareItem,
             keys.append(table["packet_id"].to_numpy(np.int64))
             values.append(flow_map[table["flow"].to_numpy(np.int64)])
     if not keys:
-        return np.full(len(distinct), -1, dtype=np.int64)
+        return lambda ids: np.full(len(ids), -1, dtype=np.int64)
     index = pd.Index(np.concatenate(keys))
     found = np.append(np.concatenate(values), -1)
-    where = index.get_indexer(distinct["packet_id"].to_numpy(np.int64))
-    return found[np.where(where >= 0, where, len(found) - 1)]
+
+    def flow_ids(ids: np.ndarray) -> np.ndarray:
+        where = index.get_indexer(ids)
+        return found[np.where(where >= 0, where, len(found) - 1)]
+    return flow_ids
 
 
 def facts_task(plan, cluster: Cluster | None, points: pd.DataFrame,
@@ -141,27 +147,60 @@ def facts_task(plan, cluster: Cluster | None, points: pd.DataFrame,
 
 
 def select_task(plan, item: ShareItem) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The distinct packets of the flows ``item.prepared["flows"]`` and of the packets
-    ``item.prepared["packets"]`` (ids) in one share, and every sighting of them."""
-    from pcapkit.engines.base import give_back_memory
+    """The distinct packets (with flow_id) of the flows ``item.prepared["flows"]`` and
+    with the ids ``item.prepared["packets"]`` in one share, and every sighting of them,
+    as :func:`select` gives them (None: the share holds no packet). Each source's
+    rows are picked as Arrow and only those made pandas: converting whole tables to keep
+    a finding's few packets was most of the task."""
+    from pcapkit.partition.run import _sightings, _with_ids
 
-    tables = share_tables(plan, item.share, item, None, pd.DataFrame(), None,
-                          with_packets=False)
-    if tables is None:
+    store, share = plan.store, item.share
+    flows, wanted = item.prepared["flows"], item.prepared["packets"]
+    sources = [s for s in range(plan.shares)
+               if store.path("grouped", s, f"distinct-to{share}").exists()]
+    if not sources:
         return None
-    give_back_memory()
-    return select(tables.distinct, tables.sightings, item.prepared["flows"],
-                  item.prepared["packets"])
+    ids = {s: store.read_array("ids", s, "ids", mapped=s != share) for s in sources}
+
+    def incident_ids(table, source: int) -> np.ndarray:
+        return np.asarray(ids[source][table.column("packet_id").to_numpy()], dtype=np.int64)
+
+    flow_of = _flow_lookup(store, plan.shares, share, item)
+
+    def kept(source: int):
+        def rows(table) -> np.ndarray:
+            packet_ids = incident_ids(table, source)
+            return chosen(flow_of(packet_ids), packet_ids, flows, wanted)
+        return rows
+
+    distinct = [_with_ids(store.read("grouped", s, f"distinct-to{share}", rows=kept(s)),
+                          ids[s]) for s in sources]
+    distinct = concat_tables(distinct)
+    distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
+                                        kind="stable")).reset_index(drop=True)
+    distinct = distinct.assign(flow_id=nullable(
+        flow_of(distinct["packet_id"].to_numpy(np.int64)), "Int64"))
+    kept_ids = distinct["packet_id"].to_numpy(np.int64)
+    sightings = [_with_ids(store.read("grouped", s, f"sightings-to{share}",
+                                      rows=lambda t, s=s: int_isin(incident_ids(t, s), kept_ids)),
+                           ids[s]) for s in sources]
+    return distinct, _sightings(concat_tables(sightings))
 
 
 def select(distinct: pd.DataFrame, sightings: pd.DataFrame, flows: np.ndarray,
            packets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows of ``distinct`` (with ``flow_id``) in the ``flows`` or with the ``packets``
     ids, and the rows of ``sightings`` of those packets: what a finding's evidence reads."""
-    flow_of = distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1)
     ids = distinct["packet_id"].to_numpy(dtype=np.int64)
-    keep = int_isin(flow_of, np.asarray(flows, dtype=np.int64)) | \
-        int_isin(ids, np.asarray(packets, dtype=np.int64))
-    wanted = ids[keep]
-    seen = int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1), wanted)
+    keep = chosen(distinct["flow_id"].to_numpy(dtype=np.int64, na_value=-1), ids, flows,
+                  packets)
+    seen = int_isin(sightings["packet_id"].to_numpy(dtype=np.int64, na_value=-1), ids[keep])
     return distinct[keep].reset_index(drop=True), sightings[seen].reset_index(drop=True)
+
+
+def chosen(flow_of: np.ndarray, ids: np.ndarray, flows: np.ndarray,
+           packets: np.ndarray) -> np.ndarray:
+    """Which distinct packets (their flow ids, -1: none, and packet ids) are in the
+    ``flows`` or among the ``packets``."""
+    return int_isin(flow_of, np.asarray(flows, dtype=np.int64)) | \
+        int_isin(ids, np.asarray(packets, dtype=np.int64))

@@ -19,7 +19,7 @@ import shutil
 import socket
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -88,10 +88,16 @@ class PartStore:
         feather.write_feather(arrow, scratch, compression="lz4")
         os.replace(scratch, path)
 
-    def read(self, step: str, share: int, name: str) -> pd.DataFrame | None:
-        """The table written as ``step``/``share``/``name``, None if there is none."""
+    def read(self, step: str, share: int, name: str, *,
+             rows: Callable[[pa.Table], np.ndarray] | None = None) -> pd.DataFrame | None:
+        """The table written as ``step``/``share``/``name``, None if there is none;
+        ``rows``: only the rows it marks (a boolean mask of the Arrow table), the others
+        never made pandas (most of a read's cost)."""
         path = self.path(step, share, name)
-        return _frame([feather.read_table(path)]) if path.exists() else None
+        if not path.exists():
+            return None
+        table = feather.read_table(path)
+        return _frame([table.filter(pa.array(rows(table))) if rows is not None else table])
 
     def read_all(self, step: str, share: int, names: list[str] | None = None, *,
                  columns: Sequence[str] | None = None) -> pd.DataFrame | None:
