@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -370,18 +370,25 @@ def _with_ids(table: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     return table.assign(packet_id=pd.array(np.asarray(ids[local]), dtype="Int64"))
 
 
-def _flow_tables(plan: Plan, share: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def _flow_tables(plan: Plan, share: int,
+                 keep: Callable[[np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The distinct packets and sightings of the flows of ``share``, from every share
-    that holds some, with incident-wide packet ids, in one pass's order."""
+    that holds some, with incident-wide packet ids, in one pass's order; ``keep``: only
+    the rows of the packet ids it marks (picked as Arrow, only those made pandas)."""
     store = plan.store
     distinct, sightings = [], []
     for source in range(plan.shares):
-        d = store.read("grouped", source, f"distinct-to{share}")
-        if d is None:
+        if not store.path("grouped", source, f"distinct-to{share}").exists():
             continue
         ids = store.read_array("ids", source, "ids", mapped=source != share)
-        distinct.append(_with_ids(d, ids))
-        sightings.append(_with_ids(store.read("grouped", source, f"sightings-to{share}"), ids))
+        rows = None if keep is None else \
+            lambda table, ids=ids: keep(np.asarray(ids[table.column("packet_id").to_numpy()],
+                                                   dtype=np.int64))
+        distinct.append(_with_ids(store.read("grouped", source, f"distinct-to{share}",
+                                             rows=rows), ids))
+        sightings.append(_with_ids(store.read("grouped", source, f"sightings-to{share}",
+                                              rows=rows), ids))
     if not distinct:
         return None
     distinct = concat_tables(distinct)

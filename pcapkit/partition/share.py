@@ -78,7 +78,8 @@ def share_tables(plan, share: int, item: ShareItem, cluster: Cluster | None,
     packets = concat_tables(packets) if packets else sightings.iloc[:0].assign(_row=0)
     packets = packets.take(np.argsort(packets.pop("_row").to_numpy(np.int64),
                                       kind="stable")).reset_index(drop=True)
-    flow_id = _flow_ids(store, plan.shares, share, item, distinct)
+    flow_id = _flow_lookup(store, plan.shares, share, item)(
+        distinct["packet_id"].to_numpy(np.int64))
     distinct = distinct.assign(flow_id=nullable(flow_id, "Int64"))
     flows = _flow_rows(store, plan.shares, share)
     ids = flows["flow_id"].to_numpy(np.int64)
@@ -98,12 +99,6 @@ def _flow_rows(store, shares: int, share: int) -> pd.DataFrame:
     flows = concat_tables(parts)
     return flows.take(np.argsort(flows["flow_id"].to_numpy(np.int64), kind="stable")) \
         .reset_index(drop=True)
-
-
-def _flow_ids(store, shares: int, share: int, item: ShareItem,
-              distinct: pd.DataFrame) -> np.ndarray:
-    """The incident flow id of every distinct packet of the share (-1: in no flow)."""
-    return _flow_lookup(store, shares, share, item)(distinct["packet_id"].to_numpy(np.int64))
 
 
 def _flow_lookup(store, shares: int, share: int, item: ShareItem
@@ -152,39 +147,18 @@ def select_task(plan, item: ShareItem) -> tuple[pd.DataFrame, pd.DataFrame] | No
     as :func:`select` gives them (None: the share holds no packet). Each source's
     rows are picked as Arrow and only those made pandas: converting whole tables to keep
     a finding's few packets was most of the task."""
-    from pcapkit.partition.run import _sightings, _with_ids
+    from pcapkit.partition.run import _flow_tables
 
-    store, share = plan.store, item.share
+    flow_of = _flow_lookup(plan.store, plan.shares, item.share, item)
     flows, wanted = item.prepared["flows"], item.prepared["packets"]
-    sources = [s for s in range(plan.shares)
-               if store.path("grouped", s, f"distinct-to{share}").exists()]
-    if not sources:
+    # whether a row is kept depends on its packet id alone: its sightings go with it
+    tables = _flow_tables(plan, item.share,
+                          keep=lambda ids: chosen(flow_of(ids), ids, flows, wanted))
+    if tables is None:
         return None
-    ids = {s: store.read_array("ids", s, "ids", mapped=s != share) for s in sources}
-
-    def incident_ids(table, source: int) -> np.ndarray:
-        return np.asarray(ids[source][table.column("packet_id").to_numpy()], dtype=np.int64)
-
-    flow_of = _flow_lookup(store, plan.shares, share, item)
-
-    def kept(source: int):
-        def rows(table) -> np.ndarray:
-            packet_ids = incident_ids(table, source)
-            return chosen(flow_of(packet_ids), packet_ids, flows, wanted)
-        return rows
-
-    distinct = [_with_ids(store.read("grouped", s, f"distinct-to{share}", rows=kept(s)),
-                          ids[s]) for s in sources]
-    distinct = concat_tables(distinct)
-    distinct = distinct.take(np.argsort(distinct["packet_id"].to_numpy(np.int64),
-                                        kind="stable")).reset_index(drop=True)
-    distinct = distinct.assign(flow_id=nullable(
-        flow_of(distinct["packet_id"].to_numpy(np.int64)), "Int64"))
-    kept_ids = distinct["packet_id"].to_numpy(np.int64)
-    sightings = [_with_ids(store.read("grouped", s, f"sightings-to{share}",
-                                      rows=lambda t, s=s: int_isin(incident_ids(t, s), kept_ids)),
-                           ids[s]) for s in sources]
-    return distinct, _sightings(concat_tables(sightings))
+    distinct, sightings = tables
+    return distinct.assign(flow_id=nullable(
+        flow_of(distinct["packet_id"].to_numpy(np.int64)), "Int64")), sightings
 
 
 def select(distinct: pd.DataFrame, sightings: pd.DataFrame, flows: np.ndarray,
